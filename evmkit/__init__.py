@@ -1,0 +1,1 @@
+"""Shared chain work: Solidity compilation, chain sessions, and packaged templates."""

@@ -1,0 +1,232 @@
+"""Chain sessions: one way to deploy, transact and call, on an embedded EVM or a JSON-RPC node.
+
+Both kinds sign raw EIP-1559 transactions locally and read gas from receipts, so the same
+transaction costs the same gas on either (``estimate_gas`` is never used: on py-evm it
+re-executes a transaction many times).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+from eth_tester.exceptions import TransactionFailed
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
+
+from .errors import ChainError, MissingKey, TransactionReverted
+from .revert import decode_revert
+from .solc import Artifact
+
+_TESTER_PREFIX = "execution reverted: "
+_REVERTS = (ContractLogicError, ContractCustomError, ContractPanicError, TransactionFailed)
+
+DEFAULT_BLOCK_GAS_LIMIT = 30_000_000
+PRIVATE_KEY_ENV = "ETH_PRIVATE_KEY"
+RPC_URL_ENV = "ETH_RPC_URL"
+
+
+@dataclass(frozen=True)
+class TxResult:
+    """The parts of a receipt the tools report."""
+
+    tx_hash: str
+    gas_used: int
+    block_number: int
+    contract_address: str | None = None
+    logs: tuple[Any, ...] = field(default=(), repr=False)
+
+
+class ChainSession:
+    """A web3 connection plus the accounts that sign for it."""
+
+    def __init__(self, w3: Web3, signers: Sequence[LocalAccount], description: str) -> None:
+        if not signers:
+            raise MissingKey("no signing account")
+        self.w3 = w3
+        self.signers = list(signers)
+        self.description = description
+        self._nonces: dict[str, int] = {}
+
+    @property
+    def default_sender(self) -> LocalAccount:
+        return self.signers[0]
+
+    @property
+    def block_gas_limit(self) -> int:
+        return int(self.w3.eth.get_block("latest")["gasLimit"])
+
+    def contract(self, address: str, abi: list[dict[str, Any]]) -> Contract:
+        return self.w3.eth.contract(address=to_checksum_address(address), abi=abi)
+
+    def _next_nonce(self, sender: LocalAccount) -> int:
+        if sender.address not in self._nonces:
+            self._nonces[sender.address] = self.w3.eth.get_transaction_count(
+                sender.address, "pending"
+            )
+        nonce = self._nonces[sender.address]
+        self._nonces[sender.address] = nonce + 1
+        return nonce
+
+    def send(
+        self,
+        to: str | None,
+        data: bytes,
+        *,
+        sender: LocalAccount | None = None,
+        gas: int | None = None,
+        abi: list[dict[str, Any]] | None = None,
+    ) -> TxResult:
+        """Sign and send one transaction; wait for its receipt; raise if it reverted."""
+        sender = sender or self.default_sender
+        base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas") or 0)
+        tx: dict[str, Any] = {
+            "chainId": self.w3.eth.chain_id,
+            "nonce": self._next_nonce(sender),
+            "gas": gas or self.block_gas_limit,
+            "maxFeePerGas": 2 * base_fee + 10**9,
+            "maxPriorityFeePerGas": 10**9,
+            "data": data,
+            "value": 0,
+        }
+        if to is not None:
+            tx["to"] = to_checksum_address(to)
+        signed = sender.sign_transaction(tx)
+        try:
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=600)
+        except _REVERTS as exc:
+            self._nonces.pop(sender.address, None)
+            raise _reverted(exc, abi) from None
+        except ValueError as exc:  # the node refused the transaction (e.g. gas, balance)
+            self._nonces.pop(sender.address, None)
+            raise ChainError(f"{self.description} refused the transaction: {exc}") from None
+        if receipt["status"] != 1:
+            reason = self._replay_reason(tx, sender, receipt["blockNumber"], abi)
+            raise TransactionReverted(
+                f"transaction {Web3.to_hex(receipt['transactionHash'])} reverted: {reason}", reason
+            )
+        address = receipt.get("contractAddress")
+        return TxResult(
+            tx_hash=Web3.to_hex(receipt["transactionHash"]),
+            gas_used=int(receipt["gasUsed"]),
+            block_number=int(receipt["blockNumber"]),
+            contract_address=str(address) if address else None,
+            logs=tuple(receipt["logs"]),
+        )
+
+    def _replay_reason(
+        self, tx: dict[str, Any], sender: LocalAccount, block: int, abi: list[dict[str, Any]] | None
+    ) -> str:
+        call = {"from": sender.address, "data": tx["data"], "gas": tx["gas"]}
+        if "to" in tx:
+            call["to"] = tx["to"]
+        try:
+            self.w3.eth.call(call, "latest")  # type: ignore[arg-type]
+        except _REVERTS as exc:
+            return _reverted(exc, abi).reason or "reverted"
+        except Exception:  # noqa: BLE001 - the reason is a courtesy; the revert is the fact
+            return "reverted (reason unavailable)"
+        return "out of gas or reverted without data"
+
+    def deploy(
+        self, artifact: Artifact, *args: Any, sender: LocalAccount | None = None
+    ) -> tuple[Contract, TxResult]:
+        factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        data = bytes.fromhex(factory.constructor(*args).data_in_transaction.removeprefix("0x"))
+        result = self.send(None, data, sender=sender, abi=artifact.abi)
+        if result.contract_address is None:
+            raise ChainError("deployment receipt has no contract address")
+        return self.contract(result.contract_address, artifact.abi), result
+
+    def transact(
+        self,
+        contract: Contract,
+        function: str,
+        *args: Any,
+        sender: LocalAccount | None = None,
+        gas: int | None = None,
+    ) -> TxResult:
+        data = contract.encode_abi(function, args=list(args))
+        return self.send(
+            contract.address,
+            bytes.fromhex(data.removeprefix("0x")),
+            sender=sender,
+            gas=gas,
+            abi=contract.abi,
+        )
+
+    def call(self, contract: Contract, function: str, *args: Any, gas: int | None = None) -> Any:
+        """A read-only call (eth_call) with a clear error when it reverts."""
+        try:
+            return contract.functions[function](*args).call(
+                {"from": self.default_sender.address, "gas": gas or self.block_gas_limit}
+            )
+        except _REVERTS as exc:
+            raise _reverted(exc, contract.abi) from None
+
+
+def _revert_data(exc: Exception) -> bytes | str | None:
+    """web3 errors carry hex ``data``; eth-tester's TransactionFailed carries raw bytes."""
+    data = getattr(exc, "data", None)
+    if isinstance(data, (str, bytes)):
+        return data
+    first = exc.args[0] if exc.args else None
+    if isinstance(first, bytes):
+        return first
+    if isinstance(first, str) and first.startswith(_TESTER_PREFIX):
+        try:  # eth-tester puts the repr of the revert bytes into its message
+            literal = ast.literal_eval(first[len(_TESTER_PREFIX) :])
+        except (ValueError, SyntaxError):
+            return None
+        return literal if isinstance(literal, bytes) else None
+    return None
+
+
+def _reverted(exc: Exception, abi: list[dict[str, Any]] | None) -> TransactionReverted:
+    reason = decode_revert(_revert_data(exc), abi or [])
+    if reason is None:
+        text = str(exc.args[0] if exc.args else exc)
+        reason = text if text and text != "execution reverted" else "reverted without a reason"
+    return TransactionReverted(f"reverted: {reason}", reason)
+
+
+def embedded(
+    block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT, accounts: int = 3
+) -> ChainSession:
+    """A fresh in-process py-evm chain (eth-tester, Prague rules)."""
+    from eth_tester import EthereumTester, PyEVMBackend
+    from web3 import EthereumTesterProvider
+
+    params = PyEVMBackend.generate_genesis_params(overrides={"gas_limit": block_gas_limit})
+    backend = PyEVMBackend(genesis_parameters=params)
+    w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
+    signers = [Account.from_key(key.to_bytes()) for key in backend.account_keys[:accounts]]
+    return ChainSession(w3, signers, "embedded py-evm chain")
+
+
+def rpc(url: str, key_env: str = PRIVATE_KEY_ENV, extra_key_envs: Sequence[str] = ()) -> ChainSession:
+    """A JSON-RPC node; transactions are signed with the key in ``$key_env`` (never printed)."""
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))
+    try:
+        w3.eth.chain_id
+    except Exception as exc:  # noqa: BLE001 - any failure to connect gets the same clear line
+        raise ChainError(f"cannot reach the RPC node at {url}: {type(exc).__name__}") from None
+    keys = [os.environ.get(key_env)] + [os.environ.get(name) for name in extra_key_envs]
+    if not keys[0]:
+        raise MissingKey(
+            f"set {key_env} to the hex private key of the sending account (it is read from "
+            "the environment only, never from the command line)"
+        )
+    try:
+        signers = [Account.from_key(key) for key in keys if key]
+    except (ValueError, TypeError):
+        raise MissingKey(f"{key_env} does not hold a valid hex private key") from None
+    return ChainSession(w3, signers, f"RPC node {url}")
+

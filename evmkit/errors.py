@@ -1,0 +1,29 @@
+"""Errors that the command-line tools print as one clear line."""
+
+
+class EvmkitError(Exception):
+    """Base class: an error with a message meant for the user, never a traceback."""
+
+
+class CompilerNotFound(EvmkitError):
+    pass
+
+
+class CompilerError(EvmkitError):
+    """solc rejected the source; the message is solc's formatted diagnostics."""
+
+
+class ChainError(EvmkitError):
+    """The node could not be reached, or it refused a request."""
+
+
+class TransactionReverted(ChainError):
+    """A transaction or call reverted; ``reason`` is the decoded error, when there is one."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class MissingKey(ChainError):
+    pass

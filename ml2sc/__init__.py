@@ -1,0 +1,1 @@
+"""PyTorch MLP -> fixed-point Solidity, deployed and run on an EVM."""

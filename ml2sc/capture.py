@@ -1,0 +1,219 @@
+"""Read a PyTorch MLP into a flat list of operations (:class:`Dense` and :class:`Activation`).
+
+torch.fx traces the module, so functional calls (``torch.relu``, ``F.sigmoid``, ``x.relu()``)
+are captured as well as modules; where tracing is impossible, an ``nn.Sequential`` (also a
+TorchScript one) is walked child by child. Anything outside the supported set is refused
+with an error that names the layer.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+SUPPORTED = ("Linear", "ReLU", "Sigmoid", "Identity", "Dropout (eval)", "Flatten")
+
+
+class UnsupportedModel(ValueError):
+    """The model uses something ml2sc cannot translate; the message names it."""
+
+
+class ModelLoadError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, eq=False)
+class Dense:
+    """y = W x + b, with W of shape (n_out, n_in)."""
+
+    name: str
+    weight: np.ndarray
+    bias: np.ndarray
+
+    @property
+    def n_in(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def n_out(self) -> int:
+        return int(self.weight.shape[0])
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    kind: str  # "relu" | "sigmoid"
+    params: tuple[float, ...] = field(default=())
+
+
+Op = Dense | Activation
+
+
+def load_model(path: str | Path) -> Any:
+    """Load a whole module saved by ``torch.save(model)`` or ``torch.jit.save``.
+
+    ``torch.save`` files are unpickled (``weights_only=False``): load only trusted files.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"model file not found: {path}")
+    try:
+        return torch.jit.load(str(path), map_location="cpu")
+    except Exception:  # noqa: BLE001 - not TorchScript; try a pickled module next
+        pass
+    try:
+        model = torch.load(str(path), map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets one clear line
+        raise ModelLoadError(f"cannot load {path} as a PyTorch model: {exc}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise ModelLoadError(
+            f"{path} holds a {type(model).__name__}, not a whole module: save it with "
+            "torch.save(model) (not model.state_dict()) or torch.jit.save"
+        )
+    return model
+
+
+def _dense(name: str, module: Any) -> Dense:
+    weight = module.weight.detach().cpu().double().numpy().copy()
+    if module.bias is not None:
+        bias = module.bias.detach().cpu().double().numpy().copy()
+    else:
+        bias = np.zeros(weight.shape[0])
+    return Dense(name=name, weight=weight, bias=bias)
+
+
+def _unsupported(name: str, kind: str) -> UnsupportedModel:
+    return UnsupportedModel(
+        f"layer {name!r} ({kind}) is not supported; supported: {', '.join(SUPPORTED)}"
+    )
+
+
+def _module_ops(name: str, module: Any, kind: str) -> list[Op]:
+    """The ops for one leaf module, by its class name (TorchScript keeps ``original_name``)."""
+    if kind == "Linear":
+        return [_dense(name, module)]
+    if kind == "ReLU":
+        return [Activation(name, "relu")]
+    if kind == "Sigmoid":
+        return [Activation(name, "sigmoid")]
+    if kind in ("Identity", "Dropout", "Flatten"):
+        return []
+    raise _unsupported(name, kind)
+
+
+_FUNCTIONS: dict[Callable[..., Any], str] = {}
+_METHODS = {"relu": "relu", "sigmoid": "sigmoid"}
+_PASS_METHODS = {"flatten", "view", "reshape", "contiguous"}
+
+
+def _function_table() -> dict[Callable[..., Any], str]:
+    if not _FUNCTIONS:
+        import torch
+        import torch.nn.functional as F
+
+        _FUNCTIONS.update(
+            {torch.relu: "relu", F.relu: "relu", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid"}
+        )
+        for passthrough in (torch.flatten, F.dropout):
+            _FUNCTIONS[passthrough] = "pass"
+    return _FUNCTIONS
+
+
+def _fx_ops(model: Any) -> list[Op]:
+    import torch.fx
+
+    graph_module = torch.fx.symbolic_trace(model)
+    modules = dict(graph_module.named_modules())
+    ops: list[Op] = []
+    current = None
+    for node in graph_module.graph.nodes:
+        if node.op == "placeholder":
+            if current is not None:
+                raise UnsupportedModel("the model takes more than one input; ml2sc needs one")
+            current = node
+            continue
+        if node.op == "output":
+            if node.args[0] is not current:
+                raise UnsupportedModel("the model's output is not the end of its layer chain")
+            break
+        if node.op == "get_attr":
+            raise UnsupportedModel(f"node {node.name!r} reads a tensor attribute; not an MLP")
+        inputs = [a for a in node.all_input_nodes]
+        if inputs != [current]:
+            raise UnsupportedModel(
+                f"node {node.name!r} ({node.target}) is not part of a single chain of layers "
+                "(branches, residual connections and several inputs are not supported)"
+            )
+        if node.op == "call_module":
+            module = modules[node.target]
+            ops += _module_ops(str(node.target), module, type(module).__name__)
+        elif node.op == "call_function":
+            kind = _function_table().get(node.target)
+            if node.target is operator.getitem or kind is None:
+                raise _unsupported(node.name, getattr(node.target, "__name__", str(node.target)))
+            if kind != "pass":
+                ops.append(Activation(node.name, kind))
+        elif node.op == "call_method":
+            if node.target in _METHODS:
+                ops.append(Activation(node.name, _METHODS[node.target]))
+            elif node.target not in _PASS_METHODS:
+                raise _unsupported(node.name, f"tensor.{node.target}()")
+        current = node
+    return ops
+
+
+def _sequential_ops(model: Any, prefix: str = "") -> list[Op]:
+    ops: list[Op] = []
+    for child_name, child in model.named_children():
+        name = f"{prefix}{child_name}"
+        kind = getattr(child, "original_name", None) or type(child).__name__
+        if kind == "Sequential":
+            ops += _sequential_ops(child, prefix=f"{name}.")
+        else:
+            ops += _module_ops(name, child, kind)
+    return ops
+
+
+def capture(model: Any) -> list[Op]:
+    """The model's computation as a list of ops, first to last."""
+    import torch
+
+    if isinstance(model, torch.jit.ScriptModule):
+        if getattr(model, "original_name", "") != "Sequential":
+            raise UnsupportedModel(
+                f"TorchScript module {getattr(model, 'original_name', '?')!r} is not an "
+                "nn.Sequential; save the Python module with torch.save(model) instead"
+            )
+        ops = _sequential_ops(model)
+    else:
+        try:
+            ops = _fx_ops(model)
+        except UnsupportedModel:
+            raise
+        except Exception as exc:  # noqa: BLE001 - fx cannot trace everything
+            if not isinstance(model, torch.nn.Sequential):
+                raise UnsupportedModel(
+                    f"cannot trace {type(model).__name__} with torch.fx ({exc}); "
+                    "use an nn.Sequential or an fx-traceable forward()"
+                ) from None
+            ops = _sequential_ops(model)
+    _check_shapes(ops)
+    return ops
+
+
+def _check_shapes(ops: list[Op]) -> None:
+    denses = [op for op in ops if isinstance(op, Dense)]
+    if not denses:
+        raise UnsupportedModel("the model has no Linear layer")
+    for before, after in zip(denses, denses[1:]):
+        if before.n_out != after.n_in:
+            raise UnsupportedModel(
+                f"layer {after.name!r} expects {after.n_in} inputs but {before.name!r} "
+                f"gives {before.n_out}"
+            )

@@ -1,0 +1,89 @@
+"""The deployment manifest: what was deployed where, what it cost, and the weights hash.
+
+It is rewritten after every transaction, so an interrupted deployment leaves a manifest that
+the next ``ml2sc deploy`` resumes from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evmkit.chain import TxResult
+
+MANIFEST_VERSION = 1
+BLOCK_GAS_30M = 30_000_000
+
+
+class ManifestError(ValueError):
+    pass
+
+
+@dataclass
+class TxRecord:
+    label: str
+    tx_hash: str
+    gas_used: int
+    fits_30m_block: bool
+
+    @classmethod
+    def of(cls, label: str, tx: TxResult) -> "TxRecord":
+        return cls(label, tx.tx_hash, tx.gas_used, tx.gas_used <= BLOCK_GAS_30M)
+
+
+@dataclass
+class Manifest:
+    model_path: str
+    model_sha256: str
+    contract_name: str
+    architecture: str
+    number_format: dict[str, Any]
+    n_weights: int
+    weights_hash: str
+    chain: dict[str, Any]
+    compiler: str
+    abi: list[dict[str, Any]]
+    address: str | None = None
+    transactions: list[TxRecord] = field(default_factory=list)
+    complete: bool = False
+    tool: str = "ml2sc"
+    version: int = MANIFEST_VERSION
+
+    def gas(self, prefix: str) -> int:
+        return sum(t.gas_used for t in self.transactions if t.label.startswith(prefix))
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["gas"] = {
+            "deploy": self.gas("deploy"),
+            "upload": self.gas("upload") + self.gas("finalize"),
+        }
+        return data
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        os.replace(tmp, path)  # atomic: a crash never leaves half a manifest
+
+    @classmethod
+    def load(cls, path: Path) -> "Manifest":
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ManifestError(f"cannot read manifest {path}: {exc}") from None
+        if data.get("tool") != "ml2sc" or data.get("version") != MANIFEST_VERSION:
+            raise ManifestError(f"{path} is not an ml2sc deployment manifest")
+        data.pop("gas", None)
+        data["transactions"] = [TxRecord(**t) for t in data.get("transactions", [])]
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ManifestError(f"manifest {path} is malformed: {exc}") from None
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -1,0 +1,1 @@
+"""KZG Verkle trees with on-chain verifiers (see the verkle issues)."""
