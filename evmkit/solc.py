@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -65,7 +66,7 @@ def default_settings() -> dict[str, Any]:
     }
 
 
-def _search_roots() -> list[Path]:
+def project_roots() -> list[Path]:
     """Directories whose ``node_modules`` may hold the pinned solc-js."""
     roots = [Path.cwd(), *Path.cwd().parents]
     here = Path(__file__).resolve().parent
@@ -82,7 +83,7 @@ def find_solcjs() -> Path | None:
     env = os.environ.get("SOLCJS_DIR")
     if env:
         return Path(env)
-    for root in _search_roots():
+    for root in project_roots():
         candidate = root / "node_modules" / "solc"
         if (candidate / "soljson.js").is_file():
             return candidate
@@ -118,7 +119,7 @@ def _explicit(path: Path) -> Compiler:
     return Compiler("native", path, _native_version(path))
 
 
-def _py_solc_x_native() -> Compiler | None:
+def installed_native() -> Compiler | None:
     try:
         import solcx
         from packaging.version import Version
@@ -139,7 +140,7 @@ def resolve_compiler(explicit: str | os.PathLike[str] | None = None) -> Compiler
     chosen = explicit or os.environ.get("SOLC")
     if chosen:
         return _explicit(Path(chosen))
-    native = _py_solc_x_native()
+    native = installed_native()
     if native is not None:
         return native
     package_dir = find_solcjs()
@@ -182,17 +183,44 @@ def _run_native(compiler: Compiler, standard_json: str) -> dict[str, Any]:
     return json.loads(proc.stdout)
 
 
+class _SolcJsServer:
+    """One long-lived Node process per solc-js package (see ``solcjs_compile.js``)."""
+
+    _servers: dict[Path, "_SolcJsServer"] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, package_dir: Path) -> None:
+        self.process = subprocess.Popen(
+            ["node", str(_DRIVER), str(package_dir)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+
+    @classmethod
+    def compile(cls, package_dir: Path, standard_json: str) -> dict[str, Any]:
+        with cls._lock:
+            server = cls._servers.get(package_dir)
+            if server is None or server.process.poll() is not None:
+                server = cls._servers[package_dir] = cls(package_dir)
+            assert server.process.stdin and server.process.stdout
+            try:
+                server.process.stdin.write(standard_json + "\n")
+                server.process.stdin.flush()
+                line = server.process.stdout.readline()
+            except (BrokenPipeError, OSError):
+                line = ""
+            if not line:
+                stderr = server.process.stderr.read() if server.process.stderr else ""
+                cls._servers.pop(package_dir, None)
+                raise CompilerError(f"solc-js stopped: {stderr.strip() or 'no output'}")
+            return json.loads(line)
+
+
 def _run_solcjs(compiler: Compiler, standard_json: str) -> dict[str, Any]:
-    proc = subprocess.run(
-        ["node", str(_DRIVER), str(compiler.path)],
-        input=standard_json,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if proc.returncode != 0:
-        raise CompilerError(f"solc-js failed: {proc.stderr.strip()}")
-    return json.loads(proc.stdout)
+    return _SolcJsServer.compile(compiler.path, standard_json)
 
 
 def compile_standard(

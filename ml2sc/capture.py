@@ -9,6 +9,7 @@ with an error that names the layer.
 from __future__ import annotations
 
 import operator
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -64,7 +65,9 @@ def load_model(path: str | Path) -> Any:
     if not path.is_file():
         raise ModelLoadError(f"model file not found: {path}")
     try:
-        return torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():  # TorchScript is deprecated upstream, still supported here
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.load(str(path), map_location="cpu")
     except Exception:  # noqa: BLE001 - not TorchScript; try a pickled module next
         pass
     try:

@@ -1,0 +1,160 @@
+"""Generated MLP contracts on the embedded chain: identical to the emulator, owner-only, resumable."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from evmkit import chain
+from evmkit.errors import CompilerError, TransactionReverted
+from evmkit.solc import Compiler, compile_sources, find_solcjs, installed_native, resolve_compiler
+from ml2sc import emulator
+from ml2sc.capture import capture
+from ml2sc.evm_int import EvmPanic
+from ml2sc.fixed import FixedFormat
+from ml2sc.onchain import compile_plan, predict_onchain, upload_weights
+from ml2sc.plan import build_plan, encode_inputs, weights_hash
+
+
+def deploy_plan(session, plan, name="TestMLP"):
+    compiled = compile_plan(plan, name, "test.pt")
+    contract, _ = session.deploy(compiled.artifact)
+    upload_weights(session, contract, plan)
+    return contract
+
+
+def test_solcjs_compiles_fresh(tmp_path, monkeypatch, session) -> None:
+    package = find_solcjs()
+    assert package is not None, "npm ci installs solc-js"
+    monkeypatch.setenv("EVMKIT_CACHE_DIR", str(tmp_path))  # no cache: a real compilation
+    compiler = resolve_compiler(package)
+    assert compiler.kind == "solcjs" and compiler.version == "0.8.30"
+    src = "pragma solidity ^0.8.24; contract Twice { function f(int x) external pure returns (int) { return 2 * x; } }"
+    artifact = compile_sources({"Twice.sol": src}, "Twice", compiler)
+    assert list(tmp_path.iterdir()), "the result was cached"
+    contract, _ = session.deploy(artifact)
+    assert session.call(contract, "f", -21) == -42
+
+
+def test_native_solc_gives_the_same_bytecode(tmp_path, monkeypatch) -> None:
+    found = os.environ.get("SOLC") or shutil.which("solc")
+    native = resolve_compiler(found) if found else installed_native()
+    if native is None or native.kind != "native":
+        pytest.skip("no native solc on this machine (py-solc-x needs internet to install one)")
+    if native.version != "0.8.30":
+        pytest.skip(f"native solc is {native.version}, not the pinned 0.8.30")
+    monkeypatch.setenv("EVMKIT_CACHE_DIR", str(tmp_path))
+    src = "pragma solidity ^0.8.24; contract C { uint public x = 7; }"
+    a = compile_sources({"C.sol": src}, "C", native)
+    b = compile_sources({"C.sol": src}, "C", resolve_compiler(find_solcjs()))
+    assert a.bytecode == b.bytecode
+
+
+def test_compile_error_is_solcs_message(compiler: Compiler) -> None:
+    with pytest.raises(CompilerError, match=r"(?s)ParserError.*Broken.sol:1"):
+        compile_sources({"Broken.sol": "contract X { function f() { uint x = ; } }"}, "X", compiler)
+
+
+def test_every_breast_cancer_test_row_matches_the_emulator(breast_cancer, session) -> None:
+    split, model = breast_cancer
+    plan = build_plan(capture(model))
+    contract = deploy_plan(session, plan)
+    rows = encode_inputs(plan, split.x_test.tolist())
+    for row in rows:
+        outputs, predicted = session.call(contract, "predict", row)
+        expected = emulator.predict(plan, row)
+        assert (tuple(outputs), predicted) == (expected.outputs, expected.predicted_class)
+
+
+ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "none": None}
+
+
+@st.composite
+def small_mlps(draw):
+    widths = draw(st.lists(st.integers(1, 6), min_size=2, max_size=4))
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(widths, widths[1:]):
+        layer = nn.Linear(n_in, n_out, bias=draw(st.booleans()))
+        weights = draw(st.lists(st.floats(-4, 4, allow_nan=False), min_size=n_in * n_out, max_size=n_in * n_out))
+        with torch.no_grad():
+            layer.weight.copy_(torch.tensor(weights).reshape(n_out, n_in))
+            if layer.bias is not None:
+                layer.bias.copy_(torch.tensor(draw(st.lists(st.floats(-4, 4), min_size=n_out, max_size=n_out))))
+        layers.append(layer)
+        act = ACTIVATIONS[draw(st.sampled_from(sorted(ACTIVATIONS)))]
+        if act is not None:
+            layers.append(act())
+    frac_bits = draw(st.sampled_from([16, 32, 60]))
+    inputs = draw(st.lists(st.lists(st.floats(-50, 50), min_size=widths[0], max_size=widths[0]), min_size=1, max_size=3))
+    return nn.Sequential(*layers), FixedFormat(frac_bits, 128), inputs
+
+
+@pytest.fixture(scope="module")
+def shared_session() -> chain.ChainSession:
+    return chain.embedded()
+
+
+@settings(max_examples=25)
+@given(small_mlps())
+def test_random_mlps_match_the_emulator_on_chain(shared_session, case) -> None:
+    model, fmt, inputs = case
+    plan = build_plan(capture(model), fmt)
+    contract = deploy_plan(shared_session, plan)
+    rows = encode_inputs(plan, inputs)
+    for (prediction, gas), row in zip(predict_onchain(shared_session, contract, rows), rows):
+        assert prediction == emulator.predict(plan, row)
+        assert gas > 21_000
+
+
+def test_overflow_reverts_on_chain_and_in_the_emulator(session) -> None:
+    model = nn.Sequential(nn.Linear(1, 1, bias=False), nn.Linear(1, 1, bias=False))
+    with torch.no_grad():
+        model[0].weight.fill_(2.0**66)
+        model[1].weight.fill_(2.0**66)
+    plan = build_plan(capture(model))
+    contract = deploy_plan(session, plan)
+    row = [plan.fmt.encode(2.0**66)]
+    with pytest.raises(EvmPanic):
+        emulator.predict(plan, row)
+    with pytest.raises(TransactionReverted, match=r"panic 0x11"):
+        session.call(contract, "predict", row)
+
+
+def test_only_the_owner_writes_and_uploads_resume(session) -> None:
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    plan = build_plan(capture(model))
+    compiled = compile_plan(plan, "OwnedMLP", "owned.pt")
+    contract, _ = session.deploy(compiled.artifact)
+    stranger = session.signers[1]
+    with pytest.raises(TransactionReverted, match=r"NotOwner\(\)"):
+        session.transact(contract, "uploadWeights", 0, [1, 2, 3], sender=stranger)
+    with pytest.raises(TransactionReverted, match=r"WeightsNotLoaded\(\)"):
+        session.call(contract, "predict", [0] * 8)
+
+    # an interrupted upload: the first 30 weights only
+    session.transact(contract, "uploadWeights", 0, list(plan.weights[:30]))
+    with pytest.raises(TransactionReverted, match=r"UploadOutOfOrder\(30, 0\)"):
+        session.transact(contract, "uploadWeights", 0, list(plan.weights[:5]))
+    with pytest.raises(TransactionReverted, match=r"UploadIncomplete\(30, 90\)"):
+        session.transact(contract, "finalize", weights_hash(plan.weights))
+    report = upload_weights(session, contract, plan, chunk_size=25)  # resumes at 30
+    assert [label for label, _ in report.txs] == ["upload[30:55]", "upload[55:80]", "upload[80:90]", "finalize"]
+    assert session.call(contract, "weightsHash") == weights_hash(plan.weights)
+    with pytest.raises(TransactionReverted, match=r"NotOwner\(\)"):
+        session.transact(contract, "finalize", b"\x01" * 32, sender=stranger)
+    with pytest.raises(TransactionReverted, match=r"WeightsAlreadyFinal\(\)"):
+        session.transact(contract, "uploadWeights", 90, [1])
+    row = encode_inputs(plan, [np.linspace(-1, 1, 8).tolist()])[0]
+    outputs, predicted = session.call(contract, "predict", row)
+    assert (tuple(outputs), predicted) == tuple(emulator.predict(plan, row).__dict__.values())
+    with pytest.raises(TransactionReverted, match=r"BadInputLength\(8, 3\)"):
+        session.call(contract, "predict", [1, 2, 3])
+    assert math.isfinite(plan.fmt.decode(outputs[0]))

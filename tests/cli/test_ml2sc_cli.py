@@ -1,0 +1,128 @@
+"""The ml2sc command line, end to end in subprocesses, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ml2sc import emulator
+from ml2sc.capture import capture
+from ml2sc.plan import build_plan, encode_inputs
+
+ML2SC = [sys.executable, "-m", "ml2sc.cli"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*ML2SC, *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3))
+    path = tmp_path_factory.mktemp("model") / "iris_like.pt"
+    torch.save(model, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def rows() -> np.ndarray:
+    return np.random.default_rng(7).normal(size=(4, 4)) * 3
+
+
+def test_help_explains_every_command() -> None:
+    top = run("--help")
+    text = " ".join(top.stdout.split())
+    assert top.returncode == 0 and "translate" in text and "load only files you trust" in text
+    for command in ("translate", "deploy", "predict", "demo"):
+        result = run(command, "--help")
+        assert result.returncode == 0, command
+        assert "usage: ml2sc " + command in result.stdout
+
+
+def test_translate_writes_source_weights_and_artifact(model_file: Path, tmp_path: Path) -> None:
+    result = run("translate", str(model_file), "-o", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["architecture"] == "4-5-3" and summary["n_weights"] == 4 * 5 + 5 + 5 * 3 + 3
+    source = Path(summary["contract"]).read_text()
+    assert "contract IrisLikeMLP" in source and "function predict(int256[] calldata input)" in source
+    weights = json.loads(Path(summary["weights"]).read_text())
+    plan = build_plan(capture(torch.load(model_file, weights_only=False)))
+    assert tuple(weights["weights"]) == plan.weights
+    assert json.loads(Path(summary["artifact"]).read_text())["bytecode"].startswith("0x60")
+
+
+def test_predict_csv_and_npy_match_the_emulator(model_file: Path, rows: np.ndarray, tmp_path: Path) -> None:
+    csv = tmp_path / "rows.csv"
+    csv.write_text("a,b,c,d\n" + "\n".join(",".join(repr(float(v)) for v in r) for r in rows) + "\n")
+    npy = tmp_path / "rows.npy"
+    np.save(npy, rows)
+    plan = build_plan(capture(torch.load(model_file, weights_only=False)))
+    expected = [emulator.predict(plan, r) for r in encode_inputs(plan, rows.tolist())]
+    for source in (csv, npy):
+        result = run("predict", str(model_file), "--input", str(source), "--json")
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["predictions"] == [e.predicted_class for e in expected]
+        assert report["outputs"] == [[plan.fmt.decode(v) for v in e.outputs] for e in expected]
+        assert report["gas_used"] == sum(report["gas_per_row"]) and min(report["gas_per_row"]) > 21_000
+        assert report["deploy_gas"] > 0 and report["upload_gas"] > 0 and report["emulator_agrees"]
+
+
+def test_deploy_writes_manifest_and_predict_reads_it(model_file: Path, rows: np.ndarray, tmp_path: Path) -> None:
+    manifest_path = tmp_path / "m.json"
+    result = run("deploy", str(model_file), "-o", str(manifest_path), "--json")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["complete"] and manifest["address"].startswith("0x")
+    assert [t["label"] for t in manifest["transactions"]] == ["deploy", "upload[0:43]", "finalize"]
+    assert all(t["fits_30m_block"] for t in manifest["transactions"])
+    np.save(tmp_path / "rows.npy", rows)
+    result = run("predict", str(manifest_path), "--input", str(tmp_path / "rows.npy"), "--json")
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["predictions"]) == len(rows)
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ml2sc: error: "), result.stderr
+    return lines[0]
+
+
+def test_unsupported_layer_and_overflow_are_one_line_errors(tmp_path: Path) -> None:
+    conv = tmp_path / "conv.pt"
+    torch.save(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 1)), conv)
+    line = one_line_error(run("translate", str(conv), "-o", str(tmp_path)))
+    assert "layer '0' (Conv2d) is not supported" in line
+    big = nn.Sequential(nn.Linear(2, 1))
+    with torch.no_grad():
+        big[0].bias.fill_(1e25)
+    torch.save(big, tmp_path / "big.pt")
+    line = one_line_error(run("translate", str(tmp_path / "big.pt"), "-o", str(tmp_path)))
+    assert "bias 0[0] = 1e+25 does not fit Q67.60" in line
+
+
+def test_bad_inputs_are_one_line_errors(model_file: Path, tmp_path: Path) -> None:
+    assert "not found" in one_line_error(run("predict", str(model_file), "--input", str(tmp_path / "none.csv")))
+    (tmp_path / "wide.csv").write_text("1,2,3,4,5\n")
+    assert "has 5 features; the model takes 4" in one_line_error(
+        run("predict", str(model_file), "--input", str(tmp_path / "wide.csv")))
+    (tmp_path / "text.csv").write_text("1,2,3,4\n1,x,3,4\n")
+    assert "not a number" in one_line_error(run("predict", str(model_file), "--input", str(tmp_path / "text.csv")))
+
+
+def test_rpc_errors_are_one_line(model_file: Path) -> None:
+    env = {"ETH_PRIVATE_KEY": ""}
+    line = one_line_error(run("deploy", str(model_file), "--rpc-url", "http://127.0.0.1:9", env=env))
+    assert "cannot reach the RPC node at http://127.0.0.1:9" in line

@@ -1,0 +1,42 @@
+"""Templates and contracts ship inside the wheel, so an installed package renders contracts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_wheel_carries_templates_and_contracts(tmp_path: Path) -> None:
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert build.returncode == 0, build.stderr
+    wheel = next(tmp_path.glob("*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    templates = {p.relative_to(ROOT / "templates").as_posix() for p in (ROOT / "templates").rglob("*.j2")}
+    assert templates and all(f"evmkit/templates/{t}" in names for t in templates)
+    assert "evmkit/solcjs_compile.js" in names
+    contracts = {p.relative_to(ROOT / "contracts").as_posix() for p in (ROOT / "contracts").rglob("*.sol")}
+    assert all(f"evmkit/contracts/{c}" in names for c in contracts)
+
+    # The installed copy (not the checkout) renders a contract.
+    target = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(target)
+    probe = (
+        "import evmkit.resources as r, pathlib;"
+        "d = r.resource_dir('templates'); assert 'site' in str(d), d;"
+        "print(len(r.render('ml2sc/fixed_math.sol.j2', fmt=__import__('ml2sc.fixed', fromlist=['x']).FixedFormat(),"
+        " activations=['sigmoid'])))"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
+    assert run.returncode == 0, run.stderr
+    assert int(run.stdout) > 500

@@ -1,0 +1,106 @@
+"""Model capture: modules, functional calls, TorchScript, and clear refusals."""
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ml2sc.capture import Activation, Dense, ModelLoadError, UnsupportedModel, capture, load_model
+
+
+def kinds(ops):
+    return [op.kind if isinstance(op, Activation) else f"dense{op.n_in}x{op.n_out}" for op in ops]
+
+
+class Functional(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(5, 4)
+        self.b = nn.Linear(4, 2)
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x):
+        x = torch.relu(self.a(torch.flatten(x, 1)))
+        x = self.drop(x)
+        return F.sigmoid(self.b(x).relu())
+
+
+def test_sequential_modules() -> None:
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3, 2), nn.ReLU(), nn.Identity(), nn.Linear(2, 1), nn.Sigmoid())
+    ops = capture(model)
+    assert kinds(ops) == ["dense3x2", "relu", "dense2x1", "sigmoid"]
+    dense = ops[0]
+    assert isinstance(dense, Dense)
+    assert dense.weight.tolist() == model[1].weight.detach().double().tolist()
+
+
+def test_functional_calls_through_fx() -> None:
+    assert kinds(capture(Functional())) == ["dense5x4", "relu", "dense4x2", "relu", "sigmoid"]
+
+
+def test_linear_without_bias_gets_zero_bias() -> None:
+    ops = capture(nn.Sequential(nn.Linear(3, 2, bias=False)))
+    assert ops[0].bias.tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("layer, name", [(nn.Conv2d(1, 1, 3), "Conv2d"), (nn.LSTM(3, 3), "LSTM")])
+def test_unsupported_layer_is_named(layer: nn.Module, name: str) -> None:
+    model = nn.Sequential(nn.Linear(3, 3), layer)
+    with pytest.raises(UnsupportedModel, match=rf"layer '1' \({name}\) is not supported; supported: Linear"):
+        capture(model)
+
+
+def test_unsupported_function_is_named() -> None:
+    class Gelu(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+
+        def forward(self, x):
+            return F.gelu(self.fc(x))
+
+    with pytest.raises(UnsupportedModel, match="gelu"):
+        capture(Gelu())
+
+
+def test_residual_graph_is_refused() -> None:
+    class Residual(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+
+        def forward(self, x):
+            return self.fc(x) + x
+
+    with pytest.raises(UnsupportedModel, match="single chain"):
+        capture(Residual())
+
+
+def test_mismatched_shapes_are_refused() -> None:
+    with pytest.raises(UnsupportedModel, match="expects 4 inputs"):
+        capture(nn.Sequential(nn.Linear(3, 2), nn.Linear(4, 1)))
+
+
+def test_torch_save_and_jit_files(tmp_path: Path) -> None:
+    model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1), nn.Sigmoid())
+    torch.save(model, tmp_path / "whole.pt")
+    torch.jit.save(torch.jit.script(model), tmp_path / "scripted.pt")
+    torch.jit.save(torch.jit.trace(model, torch.zeros(1, 3)), tmp_path / "traced.pt")
+    expected = kinds(capture(model))
+    for name in ("whole.pt", "scripted.pt", "traced.pt"):
+        ops = capture(load_model(tmp_path / name))
+        assert kinds(ops) == expected, name
+        assert ops[2].weight.tolist() == model[2].weight.detach().double().tolist()
+
+
+def test_state_dict_and_missing_files_are_refused(tmp_path: Path) -> None:
+    torch.save(nn.Linear(2, 2).state_dict(), tmp_path / "sd.pt")
+    with pytest.raises(ModelLoadError, match="not a whole module"):
+        load_model(tmp_path / "sd.pt")
+    with pytest.raises(ModelLoadError, match="not found"):
+        load_model(tmp_path / "nope.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a model")
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        load_model(tmp_path / "junk.pt")
