@@ -67,7 +67,7 @@ def start_anvil(
 ) -> AnvilNode:
     binary = find_anvil()
     if binary is None:
-        raise ChainError("anvil not found: run `npm ci` in the project root (installs @foundry-rs/anvil)")
+        raise ChainError("anvil not found: run `npm install` in the project root (installs @foundry-rs/anvil)")
     port = free_port()
     config = Path(tempfile.mkdtemp(prefix="anvil-")) / "config.json"
     args = [

@@ -149,7 +149,7 @@ def resolve_compiler(explicit: str | os.PathLike[str] | None = None) -> Compiler
             raise CompilerNotFound("solc-js is installed but `node` is not on PATH")
         return Compiler("solcjs", package_dir, _solcjs_version(package_dir))
     raise CompilerNotFound(
-        f"no Solidity compiler found: run `npm ci` in the project root (installs solc-js "
+        f"no Solidity compiler found: run `npm install` in the project root (installs solc-js "
         f"{SOLC_VERSION}), set SOLC to a solc binary, or `python -m solcx.install v{SOLC_VERSION}`"
     )
 

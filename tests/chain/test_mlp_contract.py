@@ -33,7 +33,7 @@ def deploy_plan(session, plan, name="TestMLP"):
 
 def test_solcjs_compiles_fresh(tmp_path, monkeypatch, session) -> None:
     package = find_solcjs()
-    assert package is not None, "npm ci installs solc-js"
+    assert package is not None, "run.sh installs solc-js with npm"
     monkeypatch.setenv("EVMKIT_CACHE_DIR", str(tmp_path))  # no cache: a real compilation
     compiler = resolve_compiler(package)
     assert compiler.kind == "solcjs" and compiler.version == "0.8.30"
