@@ -63,7 +63,10 @@ class AnvilNode:
 
 
 def start_anvil(
-    gas_limit: int = 30_000_000, code_size_limit: int | None = None, timeout: float = 30.0
+    gas_limit: int = 30_000_000,
+    code_size_limit: int | None = None,
+    timeout: float = 30.0,
+    extra_args: tuple[str, ...] = (),
 ) -> AnvilNode:
     binary = find_anvil()
     if binary is None:
@@ -76,6 +79,7 @@ def start_anvil(
     ]
     if code_size_limit:
         args += ["--code-size-limit", str(code_size_limit)]
+    args += list(extra_args)
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

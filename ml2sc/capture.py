@@ -16,7 +16,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-SUPPORTED = ("Linear", "ReLU", "Sigmoid", "Identity", "Dropout (eval)", "Flatten")
+SUPPORTED = (
+    "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax (last layer)",
+    "BatchNorm1d (after a Linear)", "Identity", "Dropout (eval)", "Flatten",
+)
 
 
 class UnsupportedModel(ValueError):
@@ -47,11 +50,21 @@ class Dense:
 @dataclass(frozen=True)
 class Activation:
     name: str
-    kind: str  # "relu" | "sigmoid"
+    kind: str  # "relu" | "leaky_relu" | "sigmoid" | "tanh" | "softmax"
     params: tuple[float, ...] = field(default=())
 
 
-Op = Dense | Activation
+@dataclass(frozen=True, eq=False)
+class BatchNorm:
+    """Eval-mode BatchNorm1d: y = (x - mean) * scale + shift; folded into the Linear before it."""
+
+    name: str
+    mean: np.ndarray
+    scale: np.ndarray
+    shift: np.ndarray
+
+
+Op = Dense | Activation | BatchNorm
 
 
 def load_model(path: str | Path) -> Any:
@@ -91,6 +104,23 @@ def _dense(name: str, module: Any) -> Dense:
     return Dense(name=name, weight=weight, bias=bias)
 
 
+def _batchnorm(name: str, module: Any) -> BatchNorm:
+    if module.running_mean is None or module.running_var is None:
+        raise UnsupportedModel(f"BatchNorm1d {name!r} has no running statistics (track_running_stats=False)")
+    var = module.running_var.detach().cpu().double().numpy()
+    scale = 1.0 / np.sqrt(var + float(module.eps))
+    shift = np.zeros_like(scale)
+    if module.affine:
+        scale = scale * module.weight.detach().cpu().double().numpy()
+        shift = module.bias.detach().cpu().double().numpy().copy()
+    return BatchNorm(name, module.running_mean.detach().cpu().double().numpy().copy(), scale, shift)
+
+
+def _check_softmax_dim(name: str, dim: Any) -> None:
+    if dim not in (None, -1, 1):
+        raise UnsupportedModel(f"softmax {name!r} over dim={dim}: only the feature dimension (-1 or 1) is supported")
+
+
 def _unsupported(name: str, kind: str) -> UnsupportedModel:
     return UnsupportedModel(
         f"layer {name!r} ({kind}) is not supported; supported: {', '.join(SUPPORTED)}"
@@ -103,15 +133,24 @@ def _module_ops(name: str, module: Any, kind: str) -> list[Op]:
         return [_dense(name, module)]
     if kind == "ReLU":
         return [Activation(name, "relu")]
+    if kind == "LeakyReLU":
+        return [Activation(name, "leaky_relu", (float(module.negative_slope),))]
     if kind == "Sigmoid":
         return [Activation(name, "sigmoid")]
+    if kind == "Tanh":
+        return [Activation(name, "tanh")]
+    if kind == "Softmax":
+        _check_softmax_dim(name, module.dim)
+        return [Activation(name, "softmax")]
+    if kind == "BatchNorm1d":
+        return [_batchnorm(name, module)]
     if kind in ("Identity", "Dropout", "Flatten"):
         return []
     raise _unsupported(name, kind)
 
 
 _FUNCTIONS: dict[Callable[..., Any], str] = {}
-_METHODS = {"relu": "relu", "sigmoid": "sigmoid"}
+_METHODS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax"}
 _PASS_METHODS = {"flatten", "view", "reshape", "contiguous"}
 
 
@@ -120,9 +159,11 @@ def _function_table() -> dict[Callable[..., Any], str]:
         import torch
         import torch.nn.functional as F
 
-        _FUNCTIONS.update(
-            {torch.relu: "relu", F.relu: "relu", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid"}
-        )
+        _FUNCTIONS.update({
+            torch.relu: "relu", F.relu: "relu", F.leaky_relu: "leaky_relu",
+            torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", torch.tanh: "tanh", F.tanh: "tanh",
+            torch.softmax: "softmax", F.softmax: "softmax",
+        })
         for passthrough in (torch.flatten, F.dropout):
             _FUNCTIONS[passthrough] = "pass"
     return _FUNCTIONS
@@ -161,14 +202,24 @@ def _fx_ops(model: Any) -> list[Op]:
             if node.target is operator.getitem or kind is None:
                 raise _unsupported(node.name, getattr(node.target, "__name__", str(node.target)))
             if kind != "pass":
-                ops.append(Activation(node.name, kind))
+                ops.append(_functional(node, kind))
         elif node.op == "call_method":
             if node.target in _METHODS:
-                ops.append(Activation(node.name, _METHODS[node.target]))
+                ops.append(_functional(node, _METHODS[node.target]))
             elif node.target not in _PASS_METHODS:
                 raise _unsupported(node.name, f"tensor.{node.target}()")
         current = node
     return ops
+
+
+def _functional(node: Any, kind: str) -> Activation:
+    """An activation from a call node; reads negative_slope / dim from its arguments."""
+    if kind == "leaky_relu":
+        slope = node.kwargs.get("negative_slope", node.args[1] if len(node.args) > 1 else 0.01)
+        return Activation(node.name, kind, (float(slope),))
+    if kind == "softmax":
+        _check_softmax_dim(node.name, node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None))
+    return Activation(node.name, kind)
 
 
 def _sequential_ops(model: Any, prefix: str = "") -> list[Op]:
@@ -206,8 +257,29 @@ def capture(model: Any) -> list[Op]:
                     "use an nn.Sequential or an fx-traceable forward()"
                 ) from None
             ops = _sequential_ops(model)
+    ops = fold_batchnorm(ops)
     _check_shapes(ops)
     return ops
+
+
+def fold_batchnorm(ops: list[Op]) -> list[Op]:
+    """Fold each BatchNorm1d into the Linear right before it: W' = diag(s) W, b' = s (b - mean) + shift."""
+    folded: list[Op] = []
+    for op in ops:
+        if not isinstance(op, BatchNorm):
+            folded.append(op)
+            continue
+        before = folded[-1] if folded else None
+        if not isinstance(before, Dense):
+            raise UnsupportedModel(
+                f"BatchNorm1d {op.name!r} must follow a Linear layer directly (it is folded into it)"
+            )
+        if len(op.scale) != before.n_out:
+            raise UnsupportedModel(f"BatchNorm1d {op.name!r} has {len(op.scale)} features; {before.name!r} gives {before.n_out}")
+        weight = before.weight * op.scale[:, None]
+        bias = (before.bias - op.mean) * op.scale + op.shift
+        folded[-1] = Dense(name=f"{before.name}+{op.name}", weight=weight, bias=bias)
+    return folded
 
 
 def _check_shapes(ops: list[Op]) -> None:

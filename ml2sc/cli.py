@@ -1,4 +1,4 @@
-"""``ml2sc``: PyTorch MLP -> fixed-point Solidity contract -> deployment -> on-chain inference."""
+"""``ml2sc``: PyTorch MLP -> integer Solidity contract -> deployment -> on-chain inference."""
 
 from __future__ import annotations
 
@@ -13,40 +13,47 @@ from evmkit import chain
 from evmkit.chain import ChainSession, TxResult
 from evmkit.errors import EvmkitError
 from evmkit.solc import resolve_compiler
+from evmkit.table import print_table
 
 from . import workflow
 from .capture import ModelLoadError, UnsupportedModel
 from .evm_int import EvmPanic
 from .fixed import DEFAULT_FRAC_BITS, DEFAULT_WEIGHT_BITS, FixedFormat, FormatOverflow
 from .inputs import InputError, read_rows
+from .layouts import LAYOUTS, LayoutError
 from .manifest import Manifest, ManifestError
-from .plan import PlanError, encode_weights, weights_hash
-from evmkit.table import print_table
+from .plan import MODES, PlanError
+from .workflow import Settings
 
 TRUST_NOTE = (
     "MODEL is a file written by torch.save(model) (the whole module) or torch.jit.save. "
     "torch.save files are unpickled, which can run code: load only files you trust."
 )
 USER_ERRORS = (
-    EvmkitError,
-    UnsupportedModel,
-    ModelLoadError,
-    FormatOverflow,
-    InputError,
-    ManifestError,
-    PlanError,
-    EvmPanic,
-    ValueError,
+    EvmkitError, UnsupportedModel, ModelLoadError, FormatOverflow, InputError, ManifestError,
+    PlanError, LayoutError, EvmPanic, ValueError,
 )
 
 
-def _add_format(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("number format")
+def _add_numbers(p: argparse.ArgumentParser, calibrate: bool = True) -> None:
+    g = p.add_argument_group("numbers and weight layout")
+    g.add_argument("--format", choices=MODES, default="fixed",
+                   help="fixed: signed fixed point; int8: integer-only quantization (int8 weights, "
+                        "per-layer scales, int32 accumulation, dyadic requantization). Default fixed")
     g.add_argument("--frac-bits", type=int, default=DEFAULT_FRAC_BITS,
-                   help=f"fractional bits of the fixed-point format (default {DEFAULT_FRAC_BITS}, "
-                        "close to PRBMath SD59x18's 1e18)")
+                   help=f"fixed: fractional bits (default {DEFAULT_FRAC_BITS}, close to PRBMath "
+                        "SD59x18's 1e18)")
     g.add_argument("--weight-bits", type=int, default=DEFAULT_WEIGHT_BITS,
-                   help=f"signed width every weight and bias must fit (default {DEFAULT_WEIGHT_BITS})")
+                   help=f"fixed: the signed width every weight and bias must fit (default "
+                        f"{DEFAULT_WEIGHT_BITS}); lanes are as narrow as the model allows")
+    g.add_argument("--layout", choices=(*LAYOUTS, "auto"), default="auto",
+                   help="where weights live: storage (a slot per weight, the ML2SC baseline), "
+                        "packed (32 bytes per slot), code (data contracts read with EXTCODECOPY), "
+                        "inline (constants in the contract). Default auto: inline when the "
+                        "weights fit, else code")
+    if calibrate:
+        g.add_argument("--calibrate", metavar="FILE",
+                       help="int8: rows (CSV or .npy) to calibrate the scales on")
 
 
 def _add_compiler(p: argparse.ArgumentParser) -> None:
@@ -67,8 +74,17 @@ def _add_chain(p: argparse.ArgumentParser) -> None:
                    help="block gas limit of the embedded chain (default 30,000,000)")
 
 
-def _fmt(args: argparse.Namespace) -> FixedFormat:
-    return FixedFormat(args.frac_bits, args.weight_bits)
+def _settings(args: argparse.Namespace, fallback_rows: Any = None) -> Settings:
+    calibration = None
+    if args.format == "int8":
+        if getattr(args, "calibrate", None):
+            calibration = read_rows(args.calibrate)
+        elif fallback_rows is not None:
+            print("ml2sc: no --calibrate FILE: calibrating the int8 scales on the input rows",
+                  file=sys.stderr)
+            calibration = fallback_rows
+    layout = None if args.layout == "auto" else args.layout
+    return Settings(args.format, FixedFormat(args.frac_bits, args.weight_bits), layout, None, calibration)
 
 
 def _session(args: argparse.Namespace) -> tuple[ChainSession, dict[str, Any]]:
@@ -90,19 +106,19 @@ def _progress(quiet: bool):
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    t = workflow.translate(Path(args.model), _fmt(args), resolve_compiler(args.solc))
+    t = workflow.translate(Path(args.model), _settings(args), resolve_compiler(args.solc))
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    name = t.compiled.contract_name
+    name, blob = t.compiled.contract_name, t.compiled.blob
     sol = out / f"{name}.sol"
     sol.write_text(t.compiled.source)
     weights_file = out / f"{name}.weights.json"
     weights_file.write_text(json.dumps({
         "architecture": t.plan.architecture,
-        "number_format": workflow.format_json(t.plan.fmt),
-        "encoding": "int256 big-endian words, per dense layer: W row by row, then biases",
-        "weights_hash": "0x" + weights_hash(t.plan.weights).hex(),
-        "weights": list(t.plan.weights),
+        "number_format": t.settings.to_json(),
+        "layout": t.compiled.layout,
+        "weights_hash": "0x" + blob.hash.hex(),
+        "blob": "0x" + blob.data.hex(),
     }) + "\n")
     artifact = out / f"{name}.json"
     artifact.write_text(json.dumps({
@@ -113,15 +129,14 @@ def cmd_translate(args: argparse.Namespace) -> int:
     }) + "\n")
     summary = {
         "contract": str(sol), "weights": str(weights_file), "artifact": str(artifact),
-        "architecture": t.plan.architecture, "format": t.plan.fmt.name,
-        "n_weights": len(t.plan.weights),
+        "architecture": t.plan.architecture, "format": t.plan.describe_format,
+        "layout": t.compiled.layout, "n_params": t.plan.n_params, "weights_bytes": len(blob.data),
         "runtime_bytes": len(t.compiled.artifact.deployed_bytecode),
-        "weights_bytes": len(encode_weights(t.plan.weights)),
     }
     if args.json:
         print(json.dumps(summary))
     else:
-        print_table([(k, v) for k, v in summary.items()])
+        print_table(list(summary.items()))
     return 0
 
 
@@ -133,7 +148,7 @@ def _manifest_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    t = workflow.translate(Path(args.model), _fmt(args), resolve_compiler(args.solc))
+    t = workflow.translate(Path(args.model), _settings(args), resolve_compiler(args.solc))
     session, info = _session(args)
     path = _manifest_path(args)
     manifest, _ = workflow.deploy(session, t, path, info, _progress(args.json), resume=not args.fresh)
@@ -143,63 +158,88 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         print_table([
             ("contract", f"{manifest.contract_name} at {manifest.address}"),
             ("chain", session.description),
-            ("architecture", f"{manifest.architecture} ({t.plan.fmt.name})"),
-            ("weights", f"{manifest.n_weights} (hash {manifest.weights_hash})"),
+            ("model", f"{manifest.architecture}, {t.plan.describe_format}"),
+            ("weight layout", f"{manifest.layout}{' (auto: cheapest for this size)' if args.layout == 'auto' else ''}"),
+            ("weights", f"{manifest.n_params} parameters in {manifest.blob_bytes} bytes, hash {manifest.weights_hash}"),
             ("gas: deploy", f"{manifest.gas('deploy'):,}"),
-            ("gas: upload", f"{manifest.gas('upload') + manifest.gas('finalize'):,} in "
-                            f"{sum(1 for x in manifest.transactions if x.label != 'deploy')} tx"),
+            ("gas: weights", f"{manifest.upload_gas:,} ({manifest.upload_gas / manifest.n_params:,.0f} per parameter)"),
             ("manifest", str(path)),
         ])
     return 0
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    rows = read_rows(args.input)
+def _deployment_for(args: argparse.Namespace, rows: Any = None):
+    """(session, plan, contract, deploy gas) for a manifest or a model file."""
     target = Path(args.model)
-    deploy_gas: dict[str, int] = {}
     if target.suffix == ".json":
         manifest = Manifest.load(target)
-        fmt = workflow.format_from_json(manifest.number_format)
+        settings = Settings.from_json(manifest.number_format, manifest.layout)
         if manifest.chain.get("kind") == "rpc":
             args.rpc_url = args.rpc_url or manifest.chain["rpc_url"]
             session, _ = _session(args)
-            plan = workflow.plan_model(Path(manifest.model_path), fmt)
-            contract = workflow.attach(session, manifest.address or "", manifest.abi)
-        else:  # an embedded chain lives only as long as its process: deploy again
-            args.model, args.frac_bits, args.weight_bits = manifest.model_path, fmt.frac_bits, fmt.weight_bits
-            session, plan, contract, deploy_gas = _deploy_fresh(args)
+            plan, _ = workflow.plan_model(Path(manifest.model_path), settings)
+            return session, plan, workflow.attach(session, manifest.address or "", manifest.abi), {}
+        target = Path(manifest.model_path)  # an embedded chain lives only as long as its process
     else:
-        session, plan, contract, deploy_gas = _deploy_fresh(args)
-    result = workflow.predict(session, contract, plan, rows)
+        settings = _settings(args, rows)
+    if args.rpc_url:
+        raise ManifestError("with --rpc-url, deploy first (`ml2sc deploy`) and pass its manifest")
+    t = workflow.translate(target, settings, resolve_compiler(args.solc))
+    session, info = _session(args)
+    manifest, contract = workflow.deploy(session, t, None, info, resume=False)
+    return session, t.plan, contract, {"deploy_gas": manifest.gas("deploy"), "upload_gas": manifest.upload_gas,
+                                       "layout": manifest.layout}
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    rows = read_rows(args.input)
+    session, plan, contract, deploy_gas = _deployment_for(args, rows)
+    result = workflow.predict(session, contract, plan, rows, args.batch)
     report = {
         "predictions": result.predictions,
         "outputs": result.outputs,
         "gas_used": result.gas_used,
-        "gas_per_row": result.gas_per_row,
+        "gas_per_call": result.gas_per_call,
+        "rows_per_call": result.rows_per_call,
         "emulator_agrees": all(result.emulator_agrees),
         **deploy_gas,
     }
     if args.json:
         print(json.dumps(report))
     else:
-        body = [(str(i), str(c), ", ".join(f"{v:.6g}" for v in out), f"{g:,}")
-                for i, (c, out, g) in enumerate(zip(result.predictions, result.outputs, result.gas_per_row))]
-        print_table(body, header=("row", "class", "outputs", "gas"))
-        print(f"inference gas, all rows: {result.gas_used:,}; on-chain == emulator: "
-              f"{sum(result.emulator_agrees)}/{len(rows)}")
+        body = [(str(i), str(c), ", ".join(f"{v:.6g}" for v in out))
+                for i, (c, out) in enumerate(zip(result.predictions, result.outputs))]
+        print_table(body, header=("row", "class", "outputs"))
+        print(f"inference gas: {result.gas_used:,} for {len(rows)} rows in {len(result.gas_per_call)} "
+              f"call(s); on-chain == emulator: {sum(result.emulator_agrees)}/{len(rows)}")
     return 0 if all(result.emulator_agrees) else 1
 
 
-def _deploy_fresh(args: argparse.Namespace):
-    """Deploy ``args.model`` on a fresh embedded chain (predict's path for model files)."""
-    if args.rpc_url:
-        raise ManifestError("with --rpc-url, deploy first (`ml2sc deploy`) and pass its manifest")
-    t = workflow.translate(Path(args.model), _fmt(args), resolve_compiler(args.solc))
-    session, info = _session(args)
-    manifest, contract = workflow.deploy(session, t, None, info, resume=False)
-    gas = {"deploy_gas": manifest.gas("deploy"),
-           "upload_gas": manifest.gas("upload") + manifest.gas("finalize")}
-    return session, t.plan, contract, gas
+def cmd_verify_weights(args: argparse.Namespace) -> int:
+    manifest = Manifest.load(Path(args.manifest))
+    settings = Settings.from_json(manifest.number_format, manifest.layout)
+    t = workflow.translate(Path(args.model), settings, resolve_compiler(args.solc))
+    session = None
+    if manifest.chain.get("kind") == "rpc":
+        args.rpc_url = args.rpc_url or manifest.chain["rpc_url"]
+        session, _ = _session(args)
+    check = workflow.verify_weights(session, manifest, t)
+    rows = [("model file", check.model_hash), ("manifest", check.manifest_hash),
+            ("contract weightsHash()", check.onchain_hash or "not checked (embedded chain is gone)"),
+            ("weights read back from chain", check.stored_hash or
+             ("not checked" if session is None else "n/a (inline: the weights are the contract code)"))]
+    if args.json:
+        print(json.dumps({**dict(rows), "match": check.ok}))
+    else:
+        print_table(rows)
+        print("MATCH" if check.ok else "MISMATCH: the deployed weights are not this model's")
+    return 0 if check.ok else 1
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_layout_bench
+
+    return run_layout_bench(Path(args.output), args.solc, mnist=not args.skip_mnist, rpc_url=args.rpc_url)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -211,55 +251,83 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ml2sc",
-        description="Turn a PyTorch MLP into a fixed-point Solidity contract, deploy it, upload its "
+        description="Turn a PyTorch MLP into an integer Solidity contract, deploy it, upload its "
                     "weights and run inference on-chain with outputs identical to the Python emulator.",
         epilog=TRUST_NOTE,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("translate", help="write the Solidity source, weights and compiled artifact",
-                       description="Render the model's contract from the Jinja template, compile it "
+                       description="Render the model's contract from the Jinja templates, compile it "
                                    "and write NAME.sol, NAME.weights.json and NAME.json (ABI + bytecode).",
                        epilog=TRUST_NOTE)
     p.add_argument("model", metavar="MODEL")
     p.add_argument("-o", "--output", default="ml2sc-out", metavar="DIR", help="output folder (default ml2sc-out)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    _add_format(p)
+    _add_numbers(p)
     _add_compiler(p)
     p.set_defaults(func=cmd_translate)
 
-    p = sub.add_parser("deploy", help="compile, deploy, upload weights; write a manifest",
-                       description="Deploy the model's contract and upload its weights (owner-only, in "
-                                   "block-sized chunks, sealed by the weights' keccak256). The manifest "
-                                   "is saved after every transaction; re-running resumes an interrupted "
-                                   "upload on the same RPC node.",
+    p = sub.add_parser("deploy", help="compile, deploy, store the weights; write a manifest",
+                       description="Deploy the model's contract and store its weights (owner-only slot "
+                                   "uploads in block-sized chunks sealed by keccak256 of the weights, or "
+                                   "data contracts pinned by the model contract's constructor). The "
+                                   "manifest is saved after every transaction; re-running against the "
+                                   "same RPC node resumes an interrupted deployment.",
                        epilog=TRUST_NOTE)
     p.add_argument("model", metavar="MODEL")
     p.add_argument("-o", "--output", metavar="MANIFEST",
                    help="manifest path (default: MODEL's name + .deployment.json, next to it)")
     p.add_argument("--fresh", action="store_true", help="deploy anew even if a resumable manifest exists")
     p.add_argument("--json", action="store_true", help="print the manifest as one JSON object")
-    _add_format(p)
+    _add_numbers(p)
     _add_compiler(p)
     _add_chain(p)
     p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("predict", help="run inference on-chain for every row of an input file",
-                       description="Predict every row of --input on-chain. MODEL_OR_MANIFEST is a model "
-                                   "file (deployed first on a fresh embedded chain) or a manifest from "
-                                   "`ml2sc deploy` (an RPC deployment is used where it stands). Each "
-                                   "row's result is checked against the Python emulator.",
+                       description="Predict every row of --input on-chain, in predictBatch calls that "
+                                   "fit the block. MODEL_OR_MANIFEST is a model file (deployed first on a "
+                                   "fresh embedded chain) or a manifest from `ml2sc deploy` (an RPC "
+                                   "deployment is used where it stands). Each row's result is checked "
+                                   "against the Python emulator; the exit code is 1 if any differs.",
                        epilog=TRUST_NOTE)
     p.add_argument("model", metavar="MODEL_OR_MANIFEST")
     p.add_argument("--input", required=True, metavar="FILE",
                    help="CSV (one row per sample, features only; a header line is skipped) or .npy")
+    p.add_argument("--batch", type=int, metavar="N",
+                   help="rows per call (default: as many as fit 90%% of a 30M-gas block)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object: predictions, outputs, gas_used (inference receipts, "
-                        "summed over rows), gas_per_row, deploy_gas, upload_gas")
-    _add_format(p)
+                        "summed), gas_per_call, rows_per_call, deploy_gas, upload_gas")
+    _add_numbers(p)
     _add_compiler(p)
     _add_chain(p)
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("verify-weights", help="check deployed weights against a model file",
+                       description="Recompute the weights hash from MODEL with the manifest's settings "
+                                   "and compare it with the manifest, the contract's weightsHash() and "
+                                   "the weights read back from chain (RPC deployments). Exit 0 on a match.",
+                       epilog=TRUST_NOTE)
+    p.add_argument("manifest", metavar="MANIFEST")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_compiler(p)
+    _add_chain(p)
+    p.set_defaults(func=cmd_verify_weights)
+
+    p = sub.add_parser("bench", help="gas per parameter and per multiply-accumulate, every format x layout",
+                       description="Train a 64-32-10 MLP on scikit-learn's digits and measure, for each "
+                                   "number format and weight layout, weight-storage gas per parameter, "
+                                   "inference gas per multiply-accumulate and bytecode size; then the "
+                                   "gas of one 784-256-128-10 inference. Writes CSV and Markdown.")
+    p.add_argument("-o", "--output", default="results", metavar="DIR", help="output folder (default results)")
+    p.add_argument("--skip-mnist", action="store_true", help="skip the 784-256-128-10 measurement")
+    p.add_argument("--rpc-url", default=None, help="run on this node instead of the embedded chain "
+                                                   f"(key from ${chain.PRIVATE_KEY_ENV})")
+    _add_compiler(p)
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("demo", help="train a breast-cancer MLP and run it on the embedded chain",
                        description="Train a small MLP on scikit-learn's bundled breast-cancer data (fixed "

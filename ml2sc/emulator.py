@@ -1,41 +1,28 @@
-"""Run a :class:`~ml2sc.plan.Plan` with the contract's integer arithmetic, bit for bit."""
+"""Run a :class:`~ml2sc.plan.Plan` with the contract's integer arithmetic, bit for bit.
+
+``fixed`` mode uses Solidity's checked int256 operations (``evm_int``), so an overflow raises
+the same panic the contract reverts with. ``int8`` mode's sums are exact by construction
+(bounded far inside int256; the contract's SIMD lanes are sized for them), so plain Python
+integers give the same numbers.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from . import evm_int as E
-from .fixed import relu, sigmoid
-from .plan import ActivationStep, DenseStep, Plan
+from . import fixed as fx
+from .plan import INT8_MAX, Layer, Plan
 
 
 @dataclass(frozen=True)
 class Prediction:
-    outputs: tuple[int, ...]  # fixed-point, as the contract returns them
+    outputs: tuple[int, ...]  # fixed-point (Q.F; Q.16 in int8 mode), as the contract returns them
     predicted_class: int
 
 
-def _dense(plan: Plan, step: DenseStep, a: list[int]) -> list[int]:
-    w, f = plan.weights, plan.fmt.frac_bits
-    out = []
-    for j in range(step.n_out):
-        row = step.w_offset + j * step.n_in
-        acc = E.shl(w[step.b_offset + j], f)
-        for i in range(step.n_in):
-            acc = E.add(acc, E.mul(a[i], w[row + i]))
-        out.append(E.sar(acc, f))
-    return out
-
-
-def _activation(plan: Plan, step: ActivationStep, a: list[int]) -> list[int]:
-    if step.kind == "relu":
-        return [relu(x) for x in a]
-    if step.kind == "sigmoid":
-        return [sigmoid(plan.fmt, x) for x in a]
-    raise ValueError(f"unknown activation {step.kind!r}")
-
-
-def classify(plan: Plan, outputs: list[int] | tuple[int, ...]) -> int:
+def classify(plan: Plan, outputs: Sequence[int]) -> int:
     """argmax (first maximum) for several outputs; a 0.5 / 0 threshold for one."""
     if plan.head == "argmax":
         best = 0
@@ -47,11 +34,67 @@ def classify(plan: Plan, outputs: list[int] | tuple[int, ...]) -> int:
     return 1 if outputs[0] > threshold else 0
 
 
-def predict(plan: Plan, inputs: list[int]) -> Prediction:
+def _activate(plan: Plan, layer: Layer, values: list[int]) -> list[int]:
+    """An activation on fixed-point values (Q.F; Q.16 in int8 mode)."""
+    fmt, kind = plan.fmt, layer.activation
+    if kind == "relu":
+        return [fx.relu(v) for v in values]
+    if kind == "leaky_relu":
+        return [fx.leaky_relu(fmt, v, layer.slope) for v in values]
+    if kind == "sigmoid":
+        return [fx.sigmoid(fmt, v) for v in values]
+    if kind == "tanh":
+        return [fx.tanh(fmt, v) for v in values]
+    if kind == "softmax":
+        return fx.softmax(fmt, values)
+    return values
+
+
+def _fixed_dense(plan: Plan, layer: Layer, a: list[int]) -> list[int]:
+    f = plan.fmt.frac_bits
+    out = []
+    for j in range(layer.n_out):
+        row = j * layer.n_in
+        acc = E.shl(layer.biases[j], f)
+        for i in range(layer.n_in):
+            acc = E.add(acc, E.mul(a[i], layer.weights[row + i]))
+        out.append(E.sar(acc, f))
+    return out
+
+
+def requantize(acc: int, layer: Layer) -> int:
+    return (acc * layer.requant_m + (1 << (layer.requant_shift - 1))) >> layer.requant_shift
+
+
+def _int8_layer(plan: Plan, layer: Layer, x: list[int], last: bool) -> list[int]:
+    accs = [
+        sum(w * v for w, v in zip(layer.weights[j * layer.n_in : (j + 1) * layer.n_in], x)) + layer.biases[j]
+        for j in range(layer.n_out)
+    ]
+    if last:
+        return _activate(plan, layer, [requantize(acc, layer) for acc in accs])
+    if layer.activation in ("sigmoid", "tanh"):
+        q16 = _activate(plan, layer, [requantize(acc, layer) for acc in accs])
+        return [(f * INT8_MAX + (1 << 15)) >> 16 for f in q16]
+    out = []
+    for acc in accs:
+        y = max(-128, min(INT8_MAX, requantize(acc, layer)))
+        if layer.activation == "relu":
+            y = max(0, y)
+        elif layer.activation == "leaky_relu" and y < 0:
+            y = (y * layer.slope) >> 16
+        out.append(y)
+    return out
+
+
+def predict(plan: Plan, inputs: Sequence[int]) -> Prediction:
     """What ``predict(input)`` returns on-chain; raises :class:`EvmPanic` where it reverts."""
     if len(inputs) != plan.n_inputs:
         raise ValueError(f"expected {plan.n_inputs} inputs, got {len(inputs)}")
     a = list(inputs)
-    for step in plan.steps:
-        a = _dense(plan, step, a) if isinstance(step, DenseStep) else _activation(plan, step, a)
+    for index, layer in enumerate(plan.layers):
+        if plan.mode == "int8":
+            a = _int8_layer(plan, layer, a, index == len(plan.layers) - 1)
+        else:
+            a = _activate(plan, layer, _fixed_dense(plan, layer, a))
     return Prediction(tuple(a), classify(plan, a))

@@ -134,3 +134,27 @@ def sigmoid(fmt: FixedFormat, x: int) -> int:
 
 def relu(x: int) -> int:
     return x if x > 0 else 0
+
+
+def tanh(fmt: FixedFormat, x: int) -> int:
+    """tanh(x) = (1 - e) / (1 + e) with e = exp(-2|x|), odd-symmetric."""
+    one = fmt.one
+    if x < 0:
+        return E.neg(tanh(fmt, E.neg(x)))
+    e = exp_neg(fmt, E.add(x, x))
+    return E.sdiv(E.mul(E.sub(one, e), one), E.add(one, e))
+
+
+def leaky_relu(fmt: FixedFormat, x: int, slope: int) -> int:
+    """x for x >= 0, else (x * slope) >> F with ``slope`` in the same fixed-point format."""
+    return x if x >= 0 else E.sar(E.mul(x, slope), fmt.frac_bits)
+
+
+def softmax(fmt: FixedFormat, xs: list[int]) -> list[int]:
+    """exp(x_j - max) / sum, each term by :func:`exp_neg`; the largest term is exactly 1."""
+    top = max(xs)
+    exps = [exp_neg(fmt, E.sub(top, x)) for x in xs]
+    total = 0
+    for e in exps:
+        total = E.add(total, e)
+    return [E.sdiv(E.mul(e, fmt.one), total) for e in exps]

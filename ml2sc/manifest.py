@@ -15,7 +15,7 @@ from typing import Any
 
 from evmkit.chain import TxResult
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 BLOCK_GAS_30M = 30_000_000
 
 
@@ -42,12 +42,15 @@ class Manifest:
     contract_name: str
     architecture: str
     number_format: dict[str, Any]
-    n_weights: int
+    layout: str
+    n_params: int
+    blob_bytes: int
     weights_hash: str
     chain: dict[str, Any]
     compiler: str
     abi: list[dict[str, Any]]
     address: str | None = None
+    data_contracts: list[str] = field(default_factory=list)
     transactions: list[TxRecord] = field(default_factory=list)
     complete: bool = False
     tool: str = "ml2sc"
@@ -56,12 +59,14 @@ class Manifest:
     def gas(self, prefix: str) -> int:
         return sum(t.gas_used for t in self.transactions if t.label.startswith(prefix))
 
+    @property
+    def upload_gas(self) -> int:
+        """Everything that stores the weights: slot uploads, finalize, data contracts."""
+        return self.gas("upload") + self.gas("finalize") + self.gas("data")
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["gas"] = {
-            "deploy": self.gas("deploy"),
-            "upload": self.gas("upload") + self.gas("finalize"),
-        }
+        data["gas"] = {"deploy": self.gas("deploy"), "upload": self.upload_gas}
         return data
 
     def save(self, path: Path) -> None:

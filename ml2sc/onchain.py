@@ -1,8 +1,8 @@
-"""Compile, deploy, upload and run a plan's contract on a chain session."""
+"""Compile, deploy, upload and run a plan's contract on a chain session, for every layout."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from web3.contract import Contract
@@ -11,81 +11,132 @@ from evmkit.chain import ChainSession, TxResult
 from evmkit.errors import ChainError
 from evmkit.solc import Artifact, Compiler, compile_sources
 
+from .blob import Blob, encode_blob
 from .emulator import Prediction
-from .plan import Plan, weights_hash
+from .layouts import check_layout, code_chunks, data_contract_initcode, default_layout, slot_values
+from .plan import Plan
 from .render import render_contract
 
-# An upper bound on the gas one stored weight costs in `uploadWeights` (a cold SSTORE to a
-# fresh slot is 22,100; calldata and the loop add under 1,000). Chunks are sized with it so
-# that each upload transaction fits the block.
-STORAGE_GAS_PER_WEIGHT_BOUND = 24_000
-UPLOAD_BLOCK_SHARE = 0.9
+# Upper bound of one weight slot's gas in `upload`: a cold SSTORE to a fresh slot is 22,100;
+# its calldata word and the loop add under 1,000. Chunks are sized with it to fit the block.
+SLOT_GAS_BOUND = 24_000
+BLOCK_SHARE = 0.9
 MAINNET_BLOCK_GAS = 30_000_000
+
+OnTx = Callable[[str, TxResult], None]
 
 
 @dataclass(frozen=True)
 class Compiled:
+    plan: Plan
+    blob: Blob
+    layout: str
     source: str
     artifact: Artifact
     contract_name: str
 
 
-@dataclass
-class UploadReport:
-    txs: list[tuple[str, TxResult]] = field(default_factory=list)
-
-    @property
-    def gas(self) -> int:
-        return sum(tx.gas_used for _, tx in self.txs)
-
-
 def compile_plan(
-    plan: Plan, contract_name: str, source_name: str, compiler: Compiler | None = None
+    plan: Plan,
+    contract_name: str,
+    source_name: str,
+    layout: str | None = None,
+    compiler: Compiler | None = None,
 ) -> Compiled:
-    source = render_contract(plan, contract_name, source_name)
+    blob = encode_blob(plan)
+    layout = check_layout(layout) if layout else default_layout(blob)
+    source = render_contract(plan, blob, layout, contract_name, source_name)
     artifact = compile_sources({f"{contract_name}.sol": source}, contract_name, compiler)
-    return Compiled(source, artifact, contract_name)
+    return Compiled(plan, blob, layout, source, artifact, contract_name)
 
 
-def upload_chunk_size(session: ChainSession) -> int:
-    budget = min(session.block_gas_limit, MAINNET_BLOCK_GAS) * UPLOAD_BLOCK_SHARE
-    return max(1, int(budget) // STORAGE_GAS_PER_WEIGHT_BOUND)
+def block_budget(session: ChainSession) -> int:
+    return int(min(session.block_gas_limit, MAINNET_BLOCK_GAS) * BLOCK_SHARE)
 
 
-def upload_weights(
+def upload_slots(
     session: ChainSession,
     contract: Contract,
-    plan: Plan,
+    compiled: Compiled,
     chunk_size: int | None = None,
-    on_tx: Callable[[str, TxResult], None] | None = None,
-) -> UploadReport:
-    """Upload from where the contract's ``loaded()`` stands, then finalize with the weights hash.
+    on_tx: OnTx | None = None,
+) -> list[tuple[str, TxResult]]:
+    """``storage`` / ``packed``: upload from the contract's ``loaded()``, then finalize.
 
-    Resumable: after an interruption, calling this again continues at ``loaded()``.
+    Resumable: after an interruption, calling this again continues where the chain stands.
     """
-    report = UploadReport()
-    chunk_size = chunk_size or upload_chunk_size(session)
-    if session.call(contract, "weightsHash") != b"\0" * 32:
-        return report  # already finalized
-    start = int(session.call(contract, "loaded"))
-    weights = plan.weights
-    while start < len(weights):
-        end = min(start + chunk_size, len(weights))
-        tx = session.transact(contract, "uploadWeights", start, list(weights[start:end]))
-        label = f"upload[{start}:{end}]"
-        report.txs.append((label, tx))
+    txs: list[tuple[str, TxResult]] = []
+
+    def record(label: str, tx: TxResult) -> None:
+        txs.append((label, tx))
         if on_tx:
             on_tx(label, tx)
+
+    if session.call(contract, "weightsHash") != b"\0" * 32:
+        return txs
+    values = slot_values(compiled.layout, compiled.blob)
+    chunk_size = chunk_size or max(1, block_budget(session) // SLOT_GAS_BOUND)
+    start = int(session.call(contract, "loaded"))
+    while start < len(values):
+        end = min(start + chunk_size, len(values))
+        record(f"upload[{start}:{end}]", session.transact(contract, "upload", start, values[start:end]))
         start = end
-    tx = session.transact(contract, "finalize", weights_hash(weights))
-    report.txs.append(("finalize", tx))
-    if on_tx:
-        on_tx("finalize", tx)
-    return report
+    record("finalize", session.transact(contract, "finalize", compiled.blob.hash))
+    return txs
 
 
-def deploy_contract(session: ChainSession, compiled: Compiled) -> tuple[Contract, TxResult]:
+def data_contract_code(compiled: Compiled) -> list[bytes]:
+    """The runtime code each data contract must have, in blob order."""
+    data = compiled.blob.data
+    return [b"\0" + data[c.offset : c.offset + c.length] for c in code_chunks(compiled.blob)]
+
+
+def deploy_data_contracts(
+    session: ChainSession,
+    compiled: Compiled,
+    existing: Sequence[str] = (),
+    on_tx: OnTx | None = None,
+) -> list[str]:
+    """``code``: deploy the data contracts, reusing any in ``existing`` whose code is right."""
+    addresses: list[str] = []
+    for index, runtime in enumerate(data_contract_code(compiled)):
+        if index < len(existing) and bytes(session.w3.eth.get_code(existing[index])) == runtime:
+            addresses.append(existing[index])
+            continue
+        tx = session.send(None, data_contract_initcode(runtime[1:]))
+        if tx.contract_address is None:
+            raise ChainError("data contract deployment has no address")
+        addresses.append(tx.contract_address)
+        if on_tx:
+            on_tx(f"data[{index}]", tx)
+    return addresses
+
+
+def deploy_model(
+    session: ChainSession, compiled: Compiled, data_addresses: Sequence[str] = ()
+) -> tuple[Contract, TxResult]:
+    if compiled.layout == "code":
+        return session.deploy(compiled.artifact, list(data_addresses), compiled.blob.hash)
     return session.deploy(compiled.artifact)
+
+
+def deploy_and_upload(
+    session: ChainSession, compiled: Compiled, on_tx: OnTx | None = None
+) -> tuple[Contract, list[tuple[str, TxResult]]]:
+    """Everything a fresh deployment needs, in order (no resume; see ``workflow.deploy``)."""
+    txs: list[tuple[str, TxResult]] = []
+
+    def record(label: str, tx: TxResult) -> None:
+        txs.append((label, tx))
+        if on_tx:
+            on_tx(label, tx)
+
+    data = deploy_data_contracts(session, compiled, on_tx=record) if compiled.layout == "code" else []
+    contract, tx = deploy_model(session, compiled, data)
+    record("deploy", tx)
+    if compiled.layout in ("storage", "packed"):
+        upload_slots(session, contract, compiled, on_tx=record)
+    return contract, txs
 
 
 def attach(session: ChainSession, address: str, abi: list[dict[str, Any]]) -> Contract:
@@ -95,14 +146,69 @@ def attach(session: ChainSession, address: str, abi: list[dict[str, Any]]) -> Co
     return contract
 
 
+def encode_row(plan: Plan, row: Sequence[int]) -> Any:
+    """The ``predict`` argument: int256[] (fixed) or one byte per int8 input."""
+    if plan.mode == "int8":
+        return bytes(v & 0xFF for v in row)
+    return list(row)
+
+
+def encode_rows(plan: Plan, rows: Sequence[Sequence[int]]) -> Any:
+    if plan.mode == "int8":
+        return b"".join(encode_row(plan, r) for r in rows)
+    return [v for r in rows for v in r]
+
+
 def predict_onchain(
-    session: ChainSession, contract: Contract, rows: Sequence[Sequence[int]]
+    session: ChainSession, contract: Contract, plan: Plan, rows: Sequence[Sequence[int]]
 ) -> list[tuple[Prediction, int]]:
     """For each row: the contract's outputs (eth_call) and the gas of the same call sent as a
     transaction (receipt gas: intrinsic and calldata included)."""
     results = []
     for row in rows:
-        outputs, predicted = session.call(contract, "predict", list(row))
-        tx = session.transact(contract, "predict", list(row))
-        results.append((Prediction(tuple(int(v) for v in outputs), int(predicted)), tx.gas_used))
+        arg = encode_row(plan, row)
+        outputs, predicted = session.call(contract, "predict", arg)
+        gas = session.transact(contract, "predict", arg).gas_used
+        results.append((Prediction(tuple(int(v) for v in outputs), int(predicted)), gas))
     return results
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    predictions: list[Prediction]
+    gas_per_call: list[int]
+    rows_per_call: list[int]
+
+
+def predict_batched(
+    session: ChainSession,
+    contract: Contract,
+    plan: Plan,
+    rows: Sequence[Sequence[int]],
+    rows_per_call: int | None = None,
+    transact: bool = True,
+) -> BatchResult:
+    """All rows through ``predictBatch``, in calls that fit the block: the first call's gas per
+    row sizes the rest when ``rows_per_call`` is not given. ``transact=False`` only calls
+    (no gas figures; for checks that need the outputs alone)."""
+    predictions: list[Prediction] = []
+    gas: list[int] = []
+    sizes: list[int] = []
+    start = 0
+    size = rows_per_call or 1
+    n = plan.n_outputs
+    while start < len(rows):
+        chunk = rows[start : start + size]
+        arg = encode_rows(plan, chunk)
+        outputs, classes = session.call(contract, "predictBatch", arg)
+        predictions += [
+            Prediction(tuple(int(v) for v in outputs[r * n : (r + 1) * n]), int(classes[r]))
+            for r in range(len(chunk))
+        ]
+        sizes.append(len(chunk))
+        start += len(chunk)
+        if transact:
+            gas.append(session.transact(contract, "predictBatch", arg).gas_used)
+        if rows_per_call is None and len(sizes) == 1:
+            size = max(1, block_budget(session) // max(1, gas[0] if gas else 1_000_000))
+    return BatchResult(predictions, gas, sizes)

@@ -1,8 +1,9 @@
-"""The steps the CLI and the demo share: model -> plan -> contract -> deployment -> predictions."""
+"""The steps the CLI, the demo and the benchmarks share:
+model -> plan -> contract -> deployment -> predictions."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,39 +18,75 @@ from . import emulator
 from .capture import capture, load_model
 from .fixed import FixedFormat
 from .manifest import Manifest, ManifestError, TxRecord, file_sha256
-from .onchain import Compiled, attach, compile_plan, predict_onchain, upload_weights
-from .plan import Plan, build_plan, encode_inputs, weights_hash
+from .onchain import (
+    Compiled,
+    attach,
+    compile_plan,
+    deploy_data_contracts,
+    deploy_model,
+    predict_batched,
+    upload_slots,
+)
+from .plan import Plan, PlanError, build_plan, decode_outputs, encode_inputs, group_layers
+from .quant import Scales, calibrate
 from .render import contract_name_for
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to translate: number mode, fixed format, weight layout (None: cheapest for the
+    size), and for int8 either calibrated ``scales`` or ``calibration`` rows to derive them."""
+
+    mode: str = "fixed"
+    fmt: FixedFormat = field(default_factory=FixedFormat)
+    layout: str | None = None
+    scales: Scales | None = None
+    calibration: np.ndarray | None = field(default=None, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        if self.mode == "fixed":
+            return {"kind": "fixed", "frac_bits": self.fmt.frac_bits, "weight_bits": self.fmt.weight_bits}
+        assert self.scales is not None
+        return {"kind": "int8", "scales": self.scales.to_json()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], layout: str | None) -> "Settings":
+        kind = data.get("kind")
+        if kind == "fixed":
+            return cls("fixed", FixedFormat(int(data["frac_bits"]), int(data["weight_bits"])), layout)
+        if kind == "int8":
+            return cls("int8", layout=layout, scales=Scales.from_json(data["scales"]))
+        raise ManifestError(f"unknown number format {kind!r} in manifest")
 
 
 @dataclass(frozen=True)
 class Translation:
     model_path: Path
-    plan: Plan
+    settings: Settings  # with int8 scales resolved
     compiled: Compiled
     compiler: Compiler
 
+    @property
+    def plan(self) -> Plan:
+        return self.compiled.plan
 
-def plan_model(model_path: Path, fmt: FixedFormat) -> Plan:
-    return build_plan(capture(load_model(model_path)), fmt)
+
+def plan_model(model_path: Path, settings: Settings) -> tuple[Plan, Settings]:
+    """The plan, and the settings with int8 scales resolved from calibration rows."""
+    ops = capture(load_model(model_path))
+    if settings.mode == "int8" and settings.scales is None:
+        if settings.calibration is None:
+            raise PlanError("int8 needs calibration data: pass --calibrate FILE")
+        settings = replace(settings, scales=calibrate(group_layers(ops), settings.calibration))
+    return build_plan(ops, settings.fmt, settings.mode, settings.scales), settings
 
 
-def translate(model_path: Path, fmt: FixedFormat, compiler: Compiler | None = None) -> Translation:
+def translate(model_path: Path, settings: Settings, compiler: Compiler | None = None) -> Translation:
     compiler = compiler or resolve_compiler()
-    plan = plan_model(model_path, fmt)
+    plan, settings = plan_model(model_path, settings)
     name = contract_name_for(model_path.name)
-    compiled = compile_plan(plan, name, model_path.name, compiler)
-    return Translation(model_path, plan, compiled, compiler)
-
-
-def format_json(fmt: FixedFormat) -> dict[str, Any]:
-    return {"kind": "fixed", "frac_bits": fmt.frac_bits, "weight_bits": fmt.weight_bits}
-
-
-def format_from_json(data: dict[str, Any]) -> FixedFormat:
-    if data.get("kind") != "fixed":
-        raise ManifestError(f"unknown number format {data.get('kind')!r} in manifest")
-    return FixedFormat(int(data["frac_bits"]), int(data["weight_bits"]))
+    compiled = compile_plan(plan, name, model_path.name, settings.layout, compiler)
+    return Translation(model_path, replace(settings, layout=compiled.layout), compiled, compiler)
 
 
 def _resumable(path: Path, t: Translation, chain_info: dict[str, Any]) -> Manifest | None:
@@ -60,11 +97,12 @@ def _resumable(path: Path, t: Translation, chain_info: dict[str, Any]) -> Manife
     except ManifestError:
         return None
     same = (
-        old.chain == chain_info
+        not old.complete
+        and old.chain == chain_info
         and old.model_sha256 == file_sha256(t.model_path)
-        and old.number_format == format_json(t.plan.fmt)
-        and old.weights_hash == Web3.to_hex(weights_hash(t.plan.weights))
-        and old.address is not None
+        and old.number_format == t.settings.to_json()
+        and old.layout == t.compiled.layout
+        and old.weights_hash == Web3.to_hex(t.compiled.blob.hash)
     )
     return old if same else None
 
@@ -79,36 +117,29 @@ def deploy(
 ) -> tuple[Manifest, Contract]:
     """Deploy and upload, saving the manifest after each transaction.
 
-    With ``resume``, a manifest for the same model, format and chain whose contract exists
-    continues its upload instead of deploying again.
+    With ``resume``, an unfinished manifest for the same model, settings and chain continues:
+    data contracts whose code is on chain are reused, a slot upload resumes at ``loaded()``.
     """
+    old = _resumable(manifest_path, t, chain_info) if resume and manifest_path else None
+    compiled = t.compiled
+    manifest = old or Manifest(
+        model_path=str(t.model_path.resolve()),
+        model_sha256=file_sha256(t.model_path),
+        contract_name=compiled.contract_name,
+        architecture=compiled.plan.architecture,
+        number_format=t.settings.to_json(),
+        layout=compiled.layout,
+        n_params=compiled.plan.n_params,
+        blob_bytes=len(compiled.blob.data),
+        weights_hash=Web3.to_hex(compiled.blob.hash),
+        chain=chain_info,
+        compiler=t.compiler.describe(),
+        abi=compiled.artifact.abi,
+    )
+
     def save() -> None:
         if manifest_path is not None:
             manifest.save(manifest_path)
-
-    old = _resumable(manifest_path, t, chain_info) if resume and manifest_path else None
-    if old is not None:
-        assert old.address is not None
-        manifest, contract = old, attach(session, old.address, t.compiled.artifact.abi)
-    else:
-        manifest = Manifest(
-            model_path=str(t.model_path.resolve()),
-            model_sha256=file_sha256(t.model_path),
-            contract_name=t.compiled.contract_name,
-            architecture=t.plan.architecture,
-            number_format=format_json(t.plan.fmt),
-            n_weights=len(t.plan.weights),
-            weights_hash=Web3.to_hex(weights_hash(t.plan.weights)),
-            chain=chain_info,
-            compiler=t.compiler.describe(),
-            abi=t.compiled.artifact.abi,
-        )
-        contract, tx = session.deploy(t.compiled.artifact)
-        manifest.address = contract.address
-        manifest.transactions.append(TxRecord.of("deploy", tx))
-        save()
-        if on_tx:
-            on_tx("deploy", tx)
 
     def record(label: str, tx: TxResult) -> None:
         manifest.transactions.append(TxRecord.of(label, tx))
@@ -116,7 +147,25 @@ def deploy(
         if on_tx:
             on_tx(label, tx)
 
-    upload_weights(session, contract, t.plan, on_tx=record)
+    if compiled.layout == "code":
+
+        def record_data(label: str, tx: TxResult) -> None:
+            manifest.data_contracts.append(str(tx.contract_address))
+            record(label, tx)
+
+        existing = list(manifest.data_contracts)
+        manifest.data_contracts = []
+        addresses = deploy_data_contracts(session, compiled, existing, on_tx=record_data)
+        manifest.data_contracts = addresses
+        save()
+    if manifest.address is None:
+        contract, tx = deploy_model(session, compiled, manifest.data_contracts)
+        manifest.address = contract.address
+        record("deploy", tx)
+    else:
+        contract = attach(session, manifest.address, compiled.artifact.abi)
+    if compiled.layout in ("storage", "packed"):
+        upload_slots(session, contract, compiled, on_tx=record)
     manifest.complete = True
     save()
     return manifest, contract
@@ -127,23 +176,76 @@ class PredictResult:
     predictions: list[int]
     outputs: list[list[float]]
     raw_outputs: list[tuple[int, ...]]
-    gas_per_row: list[int]
+    gas_per_call: list[int]
+    rows_per_call: list[int]
     emulator_agrees: list[bool]
 
     @property
     def gas_used(self) -> int:
-        return sum(self.gas_per_row)
+        return sum(self.gas_per_call)
 
 
-def predict(session: ChainSession, contract: Contract, plan: Plan, rows: np.ndarray) -> PredictResult:
-    """On-chain predictions for float ``rows``, each checked against the emulator."""
+def predict(
+    session: ChainSession,
+    contract: Contract,
+    plan: Plan,
+    rows: np.ndarray,
+    rows_per_call: int | None = None,
+) -> PredictResult:
+    """On-chain predictions for float ``rows`` through ``predictBatch`` (calls sized to fit
+    the block unless ``rows_per_call`` is given), each checked against the emulator."""
     encoded = encode_inputs(plan, rows.tolist())
-    onchain = predict_onchain(session, contract, encoded)
-    agrees = [pred == emulator.predict(plan, row) for (pred, _), row in zip(onchain, encoded)]
+    batch = predict_batched(session, contract, plan, encoded, rows_per_call)
+    agrees = [p == emulator.predict(plan, row) for p, row in zip(batch.predictions, encoded)]
     return PredictResult(
-        predictions=[p.predicted_class for p, _ in onchain],
-        outputs=[[plan.fmt.decode(v) for v in p.outputs] for p, _ in onchain],
-        raw_outputs=[p.outputs for p, _ in onchain],
-        gas_per_row=[gas for _, gas in onchain],
+        predictions=[p.predicted_class for p in batch.predictions],
+        outputs=[decode_outputs(plan, p.outputs) for p in batch.predictions],
+        raw_outputs=[p.outputs for p in batch.predictions],
+        gas_per_call=batch.gas_per_call,
+        rows_per_call=batch.rows_per_call,
         emulator_agrees=agrees,
     )
+
+
+@dataclass(frozen=True)
+class WeightsCheck:
+    model_hash: str
+    manifest_hash: str
+    onchain_hash: str | None
+    stored_hash: str | None  # keccak of the weights read back from chain storage / code
+
+    @property
+    def ok(self) -> bool:
+        hashes = {self.model_hash, self.manifest_hash, self.onchain_hash, self.stored_hash} - {None}
+        return len(hashes) == 1
+
+
+def read_back_blob(session: ChainSession, manifest: Manifest, t: Translation) -> bytes | None:
+    """The weights as stored on chain, for layouts that store them apart from the code."""
+    from .layouts import slot_bytes
+
+    compiled = t.compiled
+    if manifest.layout == "code":
+        parts = [bytes(session.w3.eth.get_code(Web3.to_checksum_address(a))) for a in manifest.data_contracts]
+        return b"".join(p[1:] for p in parts)
+    if manifest.layout in ("storage", "packed"):
+        base = int.from_bytes(Web3.keccak(text="ml2sc.weights"), "big")
+        width = slot_bytes(manifest.layout, compiled.blob)
+        n_slots = -(-len(compiled.blob.data) // width)
+        address = Web3.to_checksum_address(manifest.address or "")
+        words = [bytes(session.w3.eth.get_storage_at(address, base + k)) for k in range(n_slots)]
+        return b"".join(w[32 - width :] for w in words)[: len(compiled.blob.data)]
+    return None  # inline: the weights are the contract's own code
+
+
+def verify_weights(session: ChainSession | None, manifest: Manifest, t: Translation) -> WeightsCheck:
+    """Compare the weights hash of the model file, the manifest, the contract, and of the
+    weights read back from chain."""
+    onchain = stored = None
+    if session is not None and manifest.address:
+        contract = attach(session, manifest.address, manifest.abi)
+        onchain = Web3.to_hex(session.call(contract, "weightsHash"))
+        blob = read_back_blob(session, manifest, t)
+        stored = Web3.to_hex(Web3.keccak(blob)) if blob is not None else None
+    return WeightsCheck(Web3.to_hex(t.compiled.blob.hash), manifest.weights_hash, onchain, stored)
+

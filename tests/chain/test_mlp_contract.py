@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 
@@ -20,14 +19,24 @@ from ml2sc import emulator
 from ml2sc.capture import capture
 from ml2sc.evm_int import EvmPanic
 from ml2sc.fixed import FixedFormat
-from ml2sc.onchain import compile_plan, predict_onchain, upload_weights
-from ml2sc.plan import build_plan, encode_inputs, weights_hash
+from ml2sc.datasets import load_split, torch_predict, train_mlp
+from ml2sc.layouts import slot_values
+from ml2sc.onchain import (
+    compile_plan,
+    data_contract_code,
+    deploy_and_upload,
+    deploy_data_contracts,
+    predict_batched,
+    predict_onchain,
+    upload_slots,
+)
+from ml2sc.plan import build_plan, encode_inputs, group_layers
+from ml2sc.quant import calibrate
 
 
-def deploy_plan(session, plan, name="TestMLP"):
-    compiled = compile_plan(plan, name, "test.pt")
-    contract, _ = session.deploy(compiled.artifact)
-    upload_weights(session, contract, plan)
+def deploy_plan(session, plan, layout=None, name="TestMLP"):
+    compiled = compile_plan(plan, name, "test.pt", layout)
+    contract, _ = deploy_and_upload(session, compiled)
     return contract
 
 
@@ -63,25 +72,46 @@ def test_compile_error_is_solcs_message(compiler: Compiler) -> None:
         compile_sources({"Broken.sol": "contract X { function f() { uint x = ; } }"}, "X", compiler)
 
 
-def test_every_breast_cancer_test_row_matches_the_emulator(breast_cancer, session) -> None:
+@pytest.mark.parametrize("mode", ["fixed", "int8"])
+def test_every_breast_cancer_test_row_matches_the_emulator(breast_cancer, session, mode) -> None:
     split, model = breast_cancer
-    plan = build_plan(capture(model))
+    ops = capture(model)
+    scales = calibrate(group_layers(ops), split.x_train) if mode == "int8" else None
+    plan = build_plan(ops, mode=mode, scales=scales)
     contract = deploy_plan(session, plan)
     rows = encode_inputs(plan, split.x_test.tolist())
-    for row in rows:
-        outputs, predicted = session.call(contract, "predict", row)
-        expected = emulator.predict(plan, row)
-        assert (tuple(outputs), predicted) == (expected.outputs, expected.predicted_class)
+    batch = predict_batched(session, contract, plan, rows, rows_per_call=48, transact=False)
+    assert batch.predictions == [emulator.predict(plan, row) for row in rows]
+    classes = np.array([p.predicted_class for p in batch.predictions])
+    assert np.mean(classes == torch_predict(model, split.x_test)) >= (0.995 if mode == "fixed" else 0.99)
 
 
-ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "none": None}
+@pytest.mark.parametrize("mode", ["fixed", "int8"])
+def test_digits_ten_classes_on_chain(session, mode) -> None:
+    split = load_split("digits")
+    model = train_mlp(split, hidden=(32,))
+    ops = capture(model)
+    scales = calibrate(group_layers(ops), split.x_train) if mode == "int8" else None
+    plan = build_plan(ops, mode=mode, scales=scales)
+    contract = deploy_plan(session, plan, "code")
+    rows = encode_inputs(plan, split.x_test.tolist())
+    if mode == "fixed":
+        rows = rows[:120]  # fixed point costs ~500k gas a row on py-evm; int8 runs them all
+    batch = predict_batched(session, contract, plan, rows, rows_per_call=30 if mode == "fixed" else 150, transact=False)
+    assert batch.predictions == [emulator.predict(plan, row) for row in rows]
+    classes = np.array([p.predicted_class for p in batch.predictions])
+    agreement = np.mean(classes == torch_predict(model, split.x_test[: len(rows)]))
+    assert agreement >= (0.995 if mode == "fixed" else 0.99)
+
+
+ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "leaky": lambda: nn.LeakyReLU(0.125), "none": None}
 
 
 @st.composite
 def small_mlps(draw):
-    widths = draw(st.lists(st.integers(1, 6), min_size=2, max_size=4))
+    widths = draw(st.lists(st.integers(1, 24), min_size=2, max_size=4))
     layers: list[nn.Module] = []
-    for n_in, n_out in zip(widths, widths[1:]):
+    for index, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
         layer = nn.Linear(n_in, n_out, bias=draw(st.booleans()))
         weights = draw(st.lists(st.floats(-4, 4, allow_nan=False), min_size=n_in * n_out, max_size=n_in * n_out))
         with torch.no_grad():
@@ -90,11 +120,15 @@ def small_mlps(draw):
                 layer.bias.copy_(torch.tensor(draw(st.lists(st.floats(-4, 4), min_size=n_out, max_size=n_out))))
         layers.append(layer)
         act = ACTIVATIONS[draw(st.sampled_from(sorted(ACTIVATIONS)))]
+        if n_out > 1 and index == len(widths) - 2 and draw(st.booleans()):
+            act = lambda: nn.Softmax(dim=1)  # noqa: E731 - a classification head
         if act is not None:
             layers.append(act())
-    frac_bits = draw(st.sampled_from([16, 32, 60]))
+    mode = draw(st.sampled_from(["fixed", "int8"]))
+    fmt = FixedFormat(draw(st.sampled_from([16, 32, 60])), 128)
+    layout = draw(st.sampled_from(["storage", "packed", "code", "inline"]))
     inputs = draw(st.lists(st.lists(st.floats(-50, 50), min_size=widths[0], max_size=widths[0]), min_size=1, max_size=3))
-    return nn.Sequential(*layers), FixedFormat(frac_bits, 128), inputs
+    return nn.Sequential(*layers), mode, fmt, layout, inputs
 
 
 @pytest.fixture(scope="module")
@@ -105,13 +139,17 @@ def shared_session() -> chain.ChainSession:
 @settings(max_examples=25)
 @given(small_mlps())
 def test_random_mlps_match_the_emulator_on_chain(shared_session, case) -> None:
-    model, fmt, inputs = case
-    plan = build_plan(capture(model), fmt)
-    contract = deploy_plan(shared_session, plan)
+    model, mode, fmt, layout, inputs = case
+    ops = capture(model)
+    scales = calibrate(group_layers(ops), np.array(inputs)) if mode == "int8" else None
+    plan = build_plan(ops, fmt, mode, scales)
+    contract = deploy_plan(shared_session, plan, layout)
     rows = encode_inputs(plan, inputs)
-    for (prediction, gas), row in zip(predict_onchain(shared_session, contract, rows), rows):
+    for (prediction, gas), row in zip(predict_onchain(shared_session, contract, plan, rows), rows):
         assert prediction == emulator.predict(plan, row)
         assert gas > 21_000
+    batch = predict_batched(shared_session, contract, plan, rows, rows_per_call=len(rows), transact=False)
+    assert batch.predictions == [emulator.predict(plan, row) for row in rows]
 
 
 def test_overflow_reverts_on_chain_and_in_the_emulator(session) -> None:
@@ -120,41 +158,61 @@ def test_overflow_reverts_on_chain_and_in_the_emulator(session) -> None:
         model[0].weight.fill_(2.0**66)
         model[1].weight.fill_(2.0**66)
     plan = build_plan(capture(model))
-    contract = deploy_plan(session, plan)
     row = [plan.fmt.encode(2.0**66)]
     with pytest.raises(EvmPanic):
         emulator.predict(plan, row)
-    with pytest.raises(TransactionReverted, match=r"panic 0x11"):
-        session.call(contract, "predict", row)
+    for layout in ("storage", "inline"):
+        contract = deploy_plan(session, plan, layout)
+        with pytest.raises(TransactionReverted, match=r"panic 0x11"):
+            session.call(contract, "predict", row)
 
 
 def test_only_the_owner_writes_and_uploads_resume(session) -> None:
     model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
     plan = build_plan(capture(model))
-    compiled = compile_plan(plan, "OwnedMLP", "owned.pt")
+    compiled = compile_plan(plan, "OwnedMLP", "owned.pt", "storage")
     contract, _ = session.deploy(compiled.artifact)
+    values = slot_values("storage", compiled.blob)
+    assert len(values) == 92  # 72 weights + 10 biases + 2 slopes, one slot each
     stranger = session.signers[1]
     with pytest.raises(TransactionReverted, match=r"NotOwner\(\)"):
-        session.transact(contract, "uploadWeights", 0, [1, 2, 3], sender=stranger)
+        session.transact(contract, "upload", 0, values[:3], sender=stranger)
     with pytest.raises(TransactionReverted, match=r"WeightsNotLoaded\(\)"):
         session.call(contract, "predict", [0] * 8)
 
-    # an interrupted upload: the first 30 weights only
-    session.transact(contract, "uploadWeights", 0, list(plan.weights[:30]))
+    # an interrupted upload: the first 30 slots only
+    session.transact(contract, "upload", 0, values[:30])
     with pytest.raises(TransactionReverted, match=r"UploadOutOfOrder\(30, 0\)"):
-        session.transact(contract, "uploadWeights", 0, list(plan.weights[:5]))
-    with pytest.raises(TransactionReverted, match=r"UploadIncomplete\(30, 90\)"):
-        session.transact(contract, "finalize", weights_hash(plan.weights))
-    report = upload_weights(session, contract, plan, chunk_size=25)  # resumes at 30
-    assert [label for label, _ in report.txs] == ["upload[30:55]", "upload[55:80]", "upload[80:90]", "finalize"]
-    assert session.call(contract, "weightsHash") == weights_hash(plan.weights)
+        session.transact(contract, "upload", 0, values[:5])
+    with pytest.raises(TransactionReverted, match=r"UploadIncomplete\(30, 92\)"):
+        session.transact(contract, "finalize", compiled.blob.hash)
+    txs = upload_slots(session, contract, compiled, chunk_size=25)  # resumes at 30
+    assert [label for label, _ in txs] == ["upload[30:55]", "upload[55:80]", "upload[80:92]", "finalize"]
+    assert session.call(contract, "weightsHash") == compiled.blob.hash
     with pytest.raises(TransactionReverted, match=r"NotOwner\(\)"):
         session.transact(contract, "finalize", b"\x01" * 32, sender=stranger)
     with pytest.raises(TransactionReverted, match=r"WeightsAlreadyFinal\(\)"):
-        session.transact(contract, "uploadWeights", 90, [1])
+        session.transact(contract, "upload", 92, values[:1])
     row = encode_inputs(plan, [np.linspace(-1, 1, 8).tolist()])[0]
     outputs, predicted = session.call(contract, "predict", row)
     assert (tuple(outputs), predicted) == tuple(emulator.predict(plan, row).__dict__.values())
     with pytest.raises(TransactionReverted, match=r"BadInputLength\(8, 3\)"):
         session.call(contract, "predict", [1, 2, 3])
-    assert math.isfinite(plan.fmt.decode(outputs[0]))
+
+
+def test_code_layout_pins_its_data_contracts(session) -> None:
+    torch.manual_seed(2)
+    plan = build_plan(capture(nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 2))))
+    compiled = compile_plan(plan, "PinnedMLP", "pinned.pt", "code")
+    data = deploy_data_contracts(session, compiled)
+    assert [bytes(session.w3.eth.get_code(a)) for a in data] == data_contract_code(compiled)
+    with pytest.raises(TransactionReverted, match="WeightsHashMismatch"):
+        session.deploy(compiled.artifact, data, b"\x02" * 32)
+    other = compile_plan(build_plan(capture(nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 2)))),
+                         "PinnedMLP", "pinned.pt", "code")
+    wrong = deploy_data_contracts(session, other)
+    with pytest.raises(TransactionReverted, match="WeightsHashMismatch"):
+        session.deploy(compiled.artifact, wrong, compiled.blob.hash)
+    contract, _ = session.deploy(compiled.artifact, data, compiled.blob.hash)
+    assert session.call(contract, "dataContracts") == data
+    assert session.call(contract, "weightsHash") == compiled.blob.hash

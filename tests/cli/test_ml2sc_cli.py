@@ -15,6 +15,7 @@ from torch import nn
 
 from ml2sc import emulator
 from ml2sc.capture import capture
+from ml2sc.blob import encode_blob
 from ml2sc.plan import build_plan, encode_inputs
 
 ML2SC = [sys.executable, "-m", "ml2sc.cli"]
@@ -43,7 +44,7 @@ def test_help_explains_every_command() -> None:
     top = run("--help")
     text = " ".join(top.stdout.split())
     assert top.returncode == 0 and "translate" in text and "load only files you trust" in text
-    for command in ("translate", "deploy", "predict", "demo"):
+    for command in ("translate", "deploy", "predict", "verify-weights", "bench", "demo"):
         result = run(command, "--help")
         assert result.returncode == 0, command
         assert "usage: ml2sc " + command in result.stdout
@@ -53,13 +54,26 @@ def test_translate_writes_source_weights_and_artifact(model_file: Path, tmp_path
     result = run("translate", str(model_file), "-o", str(tmp_path), "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["architecture"] == "4-5-3" and summary["n_weights"] == 4 * 5 + 5 + 5 * 3 + 3
+    assert summary["architecture"] == "4-5-3" and summary["n_params"] == 4 * 5 + 5 + 5 * 3 + 3
+    assert summary["layout"] == "inline"  # auto: small enough to live in the contract
     source = Path(summary["contract"]).read_text()
     assert "contract IrisLikeMLP" in source and "function predict(int256[] calldata input)" in source
     weights = json.loads(Path(summary["weights"]).read_text())
-    plan = build_plan(capture(torch.load(model_file, weights_only=False)))
-    assert tuple(weights["weights"]) == plan.weights
+    blob = encode_blob(build_plan(capture(torch.load(model_file, weights_only=False))))
+    assert weights["blob"] == "0x" + blob.data.hex() and weights["weights_hash"] == "0x" + blob.hash.hex()
     assert json.loads(Path(summary["artifact"]).read_text())["bytecode"].startswith("0x60")
+
+
+def test_translate_int8_needs_calibration_and_uses_it(model_file: Path, rows: np.ndarray, tmp_path: Path) -> None:
+    line = one_line_error(run("translate", str(model_file), "-o", str(tmp_path), "--format", "int8"))
+    assert "--calibrate FILE" in line
+    np.save(tmp_path / "cal.npy", rows)
+    result = run("translate", str(model_file), "-o", str(tmp_path), "--format", "int8", "--layout", "packed",
+                 "--calibrate", str(tmp_path / "cal.npy"), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["layout"] == "packed" and summary["format"].startswith("int8")
+    assert "function predict(bytes calldata input)" in Path(summary["contract"]).read_text()
 
 
 def test_predict_csv_and_npy_match_the_emulator(model_file: Path, rows: np.ndarray, tmp_path: Path) -> None:
@@ -75,17 +89,31 @@ def test_predict_csv_and_npy_match_the_emulator(model_file: Path, rows: np.ndarr
         report = json.loads(result.stdout)
         assert report["predictions"] == [e.predicted_class for e in expected]
         assert report["outputs"] == [[plan.fmt.decode(v) for v in e.outputs] for e in expected]
-        assert report["gas_used"] == sum(report["gas_per_row"]) and min(report["gas_per_row"]) > 21_000
-        assert report["deploy_gas"] > 0 and report["upload_gas"] > 0 and report["emulator_agrees"]
+        assert report["gas_used"] == sum(report["gas_per_call"]) > 21_000 and sum(report["rows_per_call"]) == 4
+        assert report["deploy_gas"] > 0 and report["emulator_agrees"]
+
+
+def test_predict_int8_calibrates_on_its_rows_and_says_so(model_file: Path, rows: np.ndarray, tmp_path: Path) -> None:
+    np.save(tmp_path / "rows.npy", rows)
+    result = run("predict", str(model_file), "--input", str(tmp_path / "rows.npy"), "--format", "int8",
+                 "--layout", "storage", "--batch", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "calibrating the int8 scales on the input rows" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["rows_per_call"] == [2, 2] and report["layout"] == "storage" and report["upload_gas"] > 0
+    assert report["emulator_agrees"] and len(report["predictions"]) == 4
 
 
 def test_deploy_writes_manifest_and_predict_reads_it(model_file: Path, rows: np.ndarray, tmp_path: Path) -> None:
     manifest_path = tmp_path / "m.json"
     result = run("deploy", str(model_file), "-o", str(manifest_path), "--json")
     assert result.returncode == 0, result.stderr
+    result = run("verify-weights", str(manifest_path), str(model_file), "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["match"], result.stderr
+    assert result.returncode == 0, result.stderr
     manifest = json.loads(manifest_path.read_text())
     assert manifest["complete"] and manifest["address"].startswith("0x")
-    assert [t["label"] for t in manifest["transactions"]] == ["deploy", "upload[0:43]", "finalize"]
+    assert [t["label"] for t in manifest["transactions"]] == ["deploy"]  # inline: no upload
     assert all(t["fits_30m_block"] for t in manifest["transactions"])
     np.save(tmp_path / "rows.npy", rows)
     result = run("predict", str(manifest_path), "--input", str(tmp_path / "rows.npy"), "--json")

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,9 @@ from evmkit import chain
 from evmkit.anvil import start_anvil
 from evmkit.errors import MissingKey
 from ml2sc.capture import capture
-from ml2sc.onchain import compile_plan, predict_onchain, upload_weights
-from ml2sc.plan import build_plan, encode_inputs
+from ml2sc.onchain import compile_plan, deploy_and_upload, predict_batched, predict_onchain
+from ml2sc.plan import build_plan, encode_inputs, group_layers
+from ml2sc.quant import calibrate
 
 pytestmark = pytest.mark.rpc
 
@@ -29,26 +31,27 @@ def anvil():
         yield node
 
 
-def gas_trace(session: chain.ChainSession, plan, rows) -> list[tuple[str, int]]:
-    compiled = compile_plan(plan, "GasMLP", "gas.pt")
-    contract, deploy_tx = session.deploy(compiled.artifact)
-    trace = [("deploy", deploy_tx.gas_used)]
-    trace += [(label, tx.gas_used) for label, tx in upload_weights(session, contract, plan, chunk_size=40).txs]
-    trace += [(f"predict[{i}]", gas) for i, (_, gas) in enumerate(predict_onchain(session, contract, rows))]
-    return trace
+def gas_trace(session: chain.ChainSession, plan, layout: str, rows) -> list[tuple[str, int]]:
+    compiled = compile_plan(plan, "GasMLP", "gas.pt", layout)
+    contract, txs = deploy_and_upload(session, compiled)
+    trace = [(label, tx.gas_used) for label, tx in txs]
+    trace += [(f"predict[{i}]", gas) for i, (_, gas) in enumerate(predict_onchain(session, contract, plan, rows))]
+    batch = predict_batched(session, contract, plan, rows, rows_per_call=len(rows))
+    return trace + [("predictBatch", batch.gas_per_call[0])]
 
 
-def test_same_gas_on_embedded_chain_and_anvil(anvil, monkeypatch) -> None:
+@pytest.mark.parametrize("mode, layout", [("fixed", "storage"), ("fixed", "inline"), ("int8", "packed"), ("int8", "code")])
+def test_same_gas_on_embedded_chain_and_anvil(anvil, monkeypatch, mode, layout) -> None:
     torch.manual_seed(3)
     model = nn.Sequential(nn.Linear(6, 10), nn.ReLU(), nn.Linear(10, 4), nn.Sigmoid(), nn.Linear(4, 1), nn.Sigmoid())
-    plan = build_plan(capture(model))
-    rows = encode_inputs(plan, (np.random.default_rng(0).normal(size=(3, 6)) * 2).tolist())
+    ops = capture(model)
+    x = np.random.default_rng(0).normal(size=(3, 6)) * 2
+    plan = build_plan(ops, mode=mode, scales=calibrate(group_layers(ops), x) if mode == "int8" else None)
+    rows = encode_inputs(plan, x.tolist())
     monkeypatch.setenv("ANVIL_KEY", anvil.private_keys[0])
-    embedded = gas_trace(chain.embedded(), plan, rows)
-    node = gas_trace(chain.rpc(anvil.url, "ANVIL_KEY"), plan, rows)
-    assert [label for label, _ in embedded] == ["deploy", "upload[0:40]", "upload[40:80]", "upload[80:119]",
-                                                "finalize", "predict[0]", "predict[1]", "predict[2]"]
-    assert node == embedded
+    embedded = gas_trace(chain.embedded(), plan, layout, rows)
+    node = gas_trace(chain.rpc(anvil.url, "ANVIL_KEY"), plan, layout, rows)
+    assert len(embedded) >= 5 and node == embedded
 
 
 def test_cli_deploys_and_predicts_through_the_node(anvil, tmp_path: Path) -> None:
@@ -80,3 +83,45 @@ def test_missing_or_bad_key_is_a_clear_error(anvil, monkeypatch) -> None:
     monkeypatch.setenv("BAD_KEY", "0x1234")
     with pytest.raises(MissingKey, match="BAD_KEY does not hold a valid hex private key"):
         chain.rpc(anvil.url, "BAD_KEY")
+
+
+def test_killed_deployment_resumes_to_the_same_weights(tmp_path: Path) -> None:
+    """A deploy killed mid-upload, run again, finishes where the chain stands, without a second
+    contract or duplicated slots, and ends with the same weights hash as an uninterrupted one."""
+    torch.manual_seed(5)
+    model_path = tmp_path / "digits_like.pt"
+    torch.save(nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)), model_path)
+    np.save(tmp_path / "cal.npy", np.random.default_rng(1).uniform(0, 16, size=(40, 64)))
+    cli = [sys.executable, "-m", "ml2sc.cli", "deploy", str(model_path), "--format", "int8", "--layout", "storage",
+           "--calibrate", str(tmp_path / "cal.npy"), "--json"]
+    with start_anvil(extra_args=("--block-time", "1")) as node:
+        env = {**os.environ, "ETH_RPC_URL": node.url, "ETH_PRIVATE_KEY": node.private_keys[0]}
+        manifest_path = tmp_path / "digits_like.deployment.json"
+        process = subprocess.Popen(cli, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if manifest_path.is_file() and len(json.loads(manifest_path.read_text())["transactions"]) >= 2:
+                break
+            time.sleep(0.05)
+        process.kill()
+        process.wait()
+        interrupted = json.loads(manifest_path.read_text())
+        assert not interrupted["complete"] and [t["label"] for t in interrupted["transactions"]][:2] == [
+            "deploy", "upload[0:1125]"]
+        resumed = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=300)
+        assert resumed.returncode == 0, resumed.stderr
+        final = json.loads(manifest_path.read_text())
+        labels = [t["label"] for t in final["transactions"]]
+        assert final["complete"] and final["address"] == interrupted["address"]
+        assert labels.count("deploy") == 1 and labels[-1] == "finalize"
+        starts = [int(label[7:].split(":")[0]) for label in labels if label.startswith("upload[")]
+        assert starts == sorted(set(starts)) and starts[0] == 0  # no slot range uploaded twice
+        fresh = subprocess.run([*cli, "--fresh", "-o", str(tmp_path / "fresh.json")], env=env,
+                               capture_output=True, text=True, timeout=300)
+        assert fresh.returncode == 0, fresh.stderr
+        assert json.loads(fresh.stdout)["weights_hash"] == final["weights_hash"]
+        check = subprocess.run([sys.executable, "-m", "ml2sc.cli", "verify-weights", str(manifest_path),
+                                str(model_path), "--json"], env=env, capture_output=True, text=True, timeout=300)
+        assert check.returncode == 0, check.stdout + check.stderr
+        report = json.loads(check.stdout)
+        assert report["match"] and report["weights read back from chain"] == final["weights_hash"]

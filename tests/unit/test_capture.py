@@ -104,3 +104,52 @@ def test_state_dict_and_missing_files_are_refused(tmp_path: Path) -> None:
     (tmp_path / "junk.pt").write_bytes(b"not a model")
     with pytest.raises(ModelLoadError, match="cannot load"):
         load_model(tmp_path / "junk.pt")
+
+
+def test_all_activation_kinds_and_functional_forms() -> None:
+    class Mixed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b, self.c, self.d = nn.Linear(3, 4), nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 3)
+
+        def forward(self, x):
+            x = F.leaky_relu(self.a(x), negative_slope=0.2)
+            x = torch.tanh(self.b(x))
+            x = self.c(x).sigmoid()
+            return torch.softmax(self.d(x), dim=-1)
+
+    ops = capture(Mixed())
+    assert kinds(ops) == ["dense3x4", "leaky_relu", "dense4x4", "tanh", "dense4x4", "sigmoid", "dense4x3", "softmax"]
+    assert ops[1].params == (0.2,)
+    seq = nn.Sequential(nn.Linear(2, 2), nn.LeakyReLU(0.05), nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 2), nn.Softmax(dim=1))
+    assert kinds(capture(seq)) == ["dense2x2", "leaky_relu", "dense2x2", "tanh", "dense2x2", "softmax"]
+
+
+def test_batchnorm_is_folded_into_the_linear_before_it() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
+    model.train()
+    for _ in range(20):  # give the running statistics real values
+        model(torch.randn(16, 5) * 3 + 1)
+    model.eval()
+    with torch.no_grad():
+        model[1].weight.uniform_(0.5, 2)
+        model[1].bias.uniform_(-1, 1)
+    ops = capture(model)
+    assert kinds(ops) == ["dense5x4", "relu", "dense4x2"]
+    x = torch.randn(8, 5)
+    dense = ops[0]
+    folded = x.double() @ torch.tensor(dense.weight).T + torch.tensor(dense.bias)
+    with torch.no_grad():
+        expected = model[1](model[0](x)).double()
+    assert torch.allclose(folded, expected, atol=1e-5)
+
+
+def test_batchnorm_without_a_linear_before_it_is_refused() -> None:
+    with pytest.raises(UnsupportedModel, match="must follow a Linear layer"):
+        capture(nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.BatchNorm1d(3)).eval())
+
+
+def test_softmax_over_another_dim_is_refused() -> None:
+    with pytest.raises(UnsupportedModel, match="dim=0"):
+        capture(nn.Sequential(nn.Linear(3, 3), nn.Softmax(dim=0)))

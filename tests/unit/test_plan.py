@@ -1,15 +1,19 @@
-"""The numeric plan: canonical weight order, the weights hash, overflow naming the weight."""
+"""The numeric plan and the weight blob: canonical order, hashes, int8 lanes, clear refusals."""
 
 import numpy as np
 import pytest
 import torch
 from eth_utils import keccak
+from hypothesis import given
+from hypothesis import strategies as st
 from torch import nn
 
 from ml2sc import emulator
+from ml2sc.blob import encode_blob, int8_weight_word, signed_bytes
 from ml2sc.capture import capture
 from ml2sc.fixed import FixedFormat, FormatOverflow
-from ml2sc.plan import DenseStep, build_plan, encode_inputs, encode_weights, weights_hash
+from ml2sc.plan import PlanError, build_plan, encode_inputs, group_layers
+from ml2sc.quant import calibrate, dyadic
 
 
 def small_model() -> nn.Sequential:
@@ -22,26 +26,24 @@ def small_model() -> nn.Sequential:
     return model
 
 
-def test_canonical_order_and_offsets() -> None:
+def test_fixed_plan_blob_layout_and_hash() -> None:
     plan = build_plan(capture(small_model()), FixedFormat(4, 16))
-    assert plan.weights == (16, -32, 8, 4, 2, -16, 48, -8, 0)
-    first, second = plan.dense_steps
-    assert (first.w_offset, first.b_offset, second.w_offset, second.b_offset) == (0, 4, 6, 8)
-    assert plan.architecture == "2-2-1" and plan.n_macs == 6 and plan.head == "logit"
-
-
-def test_weights_hash_is_keccak_of_int256_words() -> None:
-    words = encode_weights([1, -1])
-    assert words == (1).to_bytes(32, "big") + b"\xff" * 32
-    assert weights_hash([1, -1]) == keccak(words)
+    first, second = plan.layers
+    assert first.weights == (16, -32, 8, 4) and first.biases == (2, -16)
+    assert second.weights == (48, -8) and second.biases == (0,)
+    assert plan.architecture == "2-2-1" and plan.n_macs == 6 and plan.n_params == 9 and plan.head == "logit"
+    blob = encode_blob(plan)
+    # one byte per number suffices (all in -128..127): slope, W, b per layer
+    assert blob.lane_bytes == 1
+    assert blob.data == bytes([0, 16, 256 - 32, 8, 4, 2, 256 - 16, 0, 48, 256 - 8, 0])
+    assert blob.hash == keccak(blob.data)
+    assert [lb.weights_offset for lb in blob.layers] == [1, 8]
 
 
 def test_emulator_by_hand() -> None:
     plan = build_plan(capture(small_model()), FixedFormat(4, 16))
-    # x = (1, 1): h = relu(1-2+0.125, 0.5+0.25-1) = (0, 0) -> out = 0
-    assert emulator.predict(plan, [16, 16]).outputs == (0,)
-    # x = (2, 0): h = relu(2.125, 0) -> out = 6.375 = 102/16
-    prediction = emulator.predict(plan, [32, 0])
+    assert emulator.predict(plan, [16, 16]).outputs == (0,)  # h = relu(-0.875, -0.25) = 0
+    prediction = emulator.predict(plan, [32, 0])  # h = (2.125, 0) -> 6.375 = 102 / 16
     assert prediction.outputs == (102,) and prediction.predicted_class == 1
 
 
@@ -53,11 +55,76 @@ def test_overflowing_weight_names_layer_and_index() -> None:
         build_plan(capture(model))
 
 
+def test_layer_grouping_refusals() -> None:
+    with pytest.raises(PlanError, match="softmax after '0' is supported only as the last layer"):
+        group_layers(capture(nn.Sequential(nn.Linear(2, 2), nn.Softmax(dim=1), nn.Linear(2, 2))))
+    with pytest.raises(PlanError, match="two activations in a row"):
+        group_layers(capture(nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Tanh())))
+    with pytest.raises(PlanError, match="before any Linear"):
+        group_layers(capture(nn.Sequential(nn.ReLU(), nn.Linear(2, 2))))
+
+
 def test_inputs_are_checked() -> None:
     plan = build_plan(capture(small_model()))
-    with pytest.raises(ValueError, match="row 0 has 3 features"):
+    with pytest.raises(PlanError, match="row 0 has 3 features"):
         encode_inputs(plan, [[1.0, 2.0, 3.0]])
     with pytest.raises(FormatOverflow, match="input row 1 feature 0"):
         encode_inputs(plan, [[1.0, 2.0], [1e30, 0.0]])
     assert encode_inputs(plan, np.array([[0.5, -1.0]]).tolist()) == [[2**59, -(2**60)]]
-    assert isinstance(plan.steps[0], DenseStep)
+
+
+@given(st.floats(min_value=1e-12, max_value=1e6, allow_nan=False))
+def test_dyadic_is_close(ratio: float) -> None:
+    m, shift = dyadic(ratio)
+    assert 2**30 <= m < 2**31 and 1 <= shift <= 200
+    assert abs(m / 2**shift - ratio) <= ratio * 2**-30
+
+
+def test_dyadic_of_a_vanishing_ratio_is_zero() -> None:
+    assert dyadic(1e-60) == (0, 1)
+    with pytest.raises(PlanError):
+        dyadic(0.0)
+
+
+def test_signed_bytes() -> None:
+    assert [signed_bytes(v) for v in (0, 127, 128, -128, -129, 2**31 - 1, -(2**31))] == [1, 1, 2, 1, 2, 4, 4]
+
+
+LANES = sum(0xFF << (32 * k) for k in range(8))
+MASK256 = 2**256 - 1
+
+
+def swar_dot(words: list[bytes], activations: list[int]) -> int:
+    """The contract's lane arithmetic, in Python with 256-bit wrap-around."""
+    padded = activations + [0] * (len(words) * 32 - len(activations))
+    xw = [sum((padded[8 * g + k] + 128 if 8 * g + k < len(activations) else 0) << (32 * k) for k in range(8))
+          for g in range(len(words) * 4)]
+    d = 0
+    for w, word in enumerate(words):
+        value = int.from_bytes(word, "big")
+        for t in range(4):
+            d = (d + (((value >> (8 * t)) & LANES) * xw[4 * w + t])) & MASK256
+    total = sum(xw[g] * sum(1 << (32 * k) for k in range(8)) for g in range(len(xw))) & MASK256
+    return (d >> 224) - 128 * (total >> 224)
+
+
+@given(st.data())
+def test_int8_lanes_compute_exact_dot_products(data) -> None:
+    n = data.draw(st.integers(1, 100))
+    weights = data.draw(st.lists(st.integers(-127, 127), min_size=n, max_size=n))
+    acts = data.draw(st.lists(st.integers(-128, 127), min_size=n, max_size=n))
+    words = [int8_weight_word(tuple(weights), w) for w in range(-(-n // 32))]
+    expected = sum(w * a for w, a in zip(weights, acts)) + 128 * sum(weights)
+    assert swar_dot(words, acts) == expected  # the stored bias K_j subtracts 128 * sum(w)
+
+
+def test_int8_plan_uses_per_feature_input_scales() -> None:
+    ops = capture(small_model())
+    rows = np.array([[1000.0, 0.01], [-500.0, 0.02]])
+    scales = calibrate(group_layers(ops), rows)
+    assert scales.inputs == (1000.0 / 127, 0.02 / 127) and len(scales.hidden) == 1
+    plan = build_plan(ops, mode="int8", scales=scales)
+    assert encode_inputs(plan, [[1000.0, 0.01], [5000.0, -1.0]]) == [[127, 64], [127, -128]]
+    assert all(-127 <= w <= 127 for layer in plan.layers for w in layer.weights)
+    with pytest.raises(PlanError, match="needs calibrated scales"):
+        build_plan(ops, mode="int8")

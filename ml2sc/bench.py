@@ -1,0 +1,172 @@
+"""``ml2sc bench``: weight-storage and inference gas for every number format x weight layout.
+
+A 64-32-10 MLP trained on scikit-learn's digits, measured from receipts on one chain in one
+run, so the ratios between layouts (and against ML2SC's one-slot-per-weight design, which the
+``storage`` layout reproduces) come from the same EVM. Then one inference of a
+784-256-128-10 (MNIST-size) MLP, the largest the targets ask for.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from evmkit import chain
+from evmkit.chain import ChainSession
+from evmkit.solc import Compiler, resolve_compiler
+from evmkit.table import format_table
+
+from . import emulator
+from .capture import capture
+from .datasets import load_split, torch_predict, train_mlp
+from .layouts import LAYOUTS
+from .onchain import compile_plan, deploy_and_upload, predict_batched, predict_onchain
+from .plan import build_plan, encode_inputs, group_layers
+from .quant import calibrate
+
+ML2SC_UPLOAD_PER_PARAM = 23_700  # ML2SC's repository figure
+ML2SC_GAS_PER_MAC = 2_200
+BATCH_ROWS = 50
+
+
+@dataclass
+class LayoutRow:
+    format: str
+    layout: str
+    params: int
+    weight_bytes: int
+    runtime_bytes: int
+    deploy_gas: int
+    weights_gas: int  # uploads / data contracts; inline: 0, the weights are in deploy_gas
+    weights_gas_per_param: float  # inline: the deploy gas above the storage layout's contract
+    one_row_gas: int
+    one_row_gas_per_mac: float
+    batch_gas_per_row: float
+    batch_gas_per_mac: float
+    onchain_equals_emulator: str
+    agreement_with_pytorch: float
+
+
+def _session(rpc_url: str | None) -> ChainSession:
+    if rpc_url:
+        return chain.rpc(rpc_url)
+    return chain.embedded(block_gas_limit=60_000_000)
+
+
+def measure_layouts(session: ChainSession, compiler: Compiler, log=print) -> list[LayoutRow]:
+    split = load_split("digits")
+    model = train_mlp(split, hidden=(32,), epochs=300)
+    ops = capture(model)
+    reference = torch_predict(model, split.x_test)
+    rows_out: list[LayoutRow] = []
+    for mode in ("fixed", "int8"):
+        scales = calibrate(group_layers(ops), split.x_train) if mode == "int8" else None
+        plan = build_plan(ops, mode=mode, scales=scales)
+        encoded = encode_inputs(plan, split.x_test.tolist())
+        emulated = [emulator.predict(plan, r) for r in encoded]
+        agreement = float(np.mean([e.predicted_class == c for e, c in zip(emulated, reference)]))
+        base_deploy = None
+        for layout in LAYOUTS:
+            started = time.perf_counter()
+            compiled = compile_plan(plan, "DigitsMLP", "digits.pt", layout, compiler)
+            contract, txs = deploy_and_upload(session, compiled)
+            deploy_gas = sum(tx.gas_used for label, tx in txs if label == "deploy")
+            weights_gas = sum(tx.gas_used for label, tx in txs if label != "deploy")
+            if layout == "storage":
+                base_deploy = deploy_gas
+            per_param = (
+                (deploy_gas - (base_deploy or 0)) if layout == "inline" else weights_gas
+            ) / plan.n_params
+            (single, one_gas), = predict_onchain(session, contract, plan, encoded[:1])
+            batch = predict_batched(session, contract, plan, encoded[:BATCH_ROWS], BATCH_ROWS)
+            same = sum(p == e for p, e in zip([single, *batch.predictions], [emulated[0], *emulated[:BATCH_ROWS]]))
+            row = LayoutRow(
+                format=mode, layout=layout, params=plan.n_params, weight_bytes=len(compiled.blob.data),
+                runtime_bytes=len(compiled.artifact.deployed_bytecode), deploy_gas=deploy_gas,
+                weights_gas=weights_gas, weights_gas_per_param=round(per_param, 1),
+                one_row_gas=one_gas, one_row_gas_per_mac=round(one_gas / plan.n_macs, 2),
+                batch_gas_per_row=round(batch.gas_per_call[0] / BATCH_ROWS, 1),
+                batch_gas_per_mac=round(batch.gas_per_call[0] / BATCH_ROWS / plan.n_macs, 2),
+                onchain_equals_emulator=f"{same}/{BATCH_ROWS + 1}",
+                agreement_with_pytorch=round(agreement, 4),
+            )
+            rows_out.append(row)
+            log(f"  {mode:<5} {layout:<7} weights {row.weights_gas_per_param:>9,.1f} gas/param  "
+                f"inference {row.batch_gas_per_mac:>8,.2f} gas/MAC (batched)  [{time.perf_counter() - started:.1f} s]")
+    return rows_out
+
+
+def measure_mnist_size(session: ChainSession, compiler: Compiler) -> dict[str, object]:
+    """One inference of a 784-256-128-10 int8 MLP with code-layout weights."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+    ops = capture(model)
+    rng = np.random.default_rng(0)
+    calibration = rng.uniform(0, 1, size=(64, 784))
+    plan = build_plan(ops, mode="int8", scales=calibrate(group_layers(ops), calibration))
+    compiled = compile_plan(plan, "MnistSizeMLP", "mnist_size.pt", "code", compiler)
+    contract, txs = deploy_and_upload(session, compiled)
+    row = encode_inputs(plan, calibration[:1].tolist())
+    (prediction, gas), = predict_onchain(session, contract, plan, row)
+    return {
+        "architecture": plan.architecture,
+        "format": "int8",
+        "layout": "code",
+        "macs": plan.n_macs,
+        "data_contracts": sum(1 for label, _ in txs if label.startswith("data")),
+        "weights_gas_per_param": round(sum(t.gas_used for l, t in txs if l != "deploy") / plan.n_params, 1),
+        "inference_gas": gas,
+        "gas_per_mac": round(gas / plan.n_macs, 2),
+        "fits_30m_block": gas <= 30_000_000,
+        "onchain_equals_emulator": prediction == emulator.predict(plan, row[0]),
+    }
+
+
+def run_layout_bench(out_dir: Path, solc: str | None = None, mnist: bool = True, rpc_url: str | None = None) -> int:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    compiler = resolve_compiler(solc)
+    session = _session(rpc_url)
+    print(f"ml2sc bench: 64-32-10 digits MLP, every format x layout, on {session.description}", file=sys.stderr)
+    started = time.perf_counter()
+    rows = measure_layouts(session, compiler, log=lambda m: print(m, file=sys.stderr))
+    header = list(asdict(rows[0]).keys())
+    with (out_dir / "ml2sc_layouts.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in rows)
+    table_rows = [
+        (r.format, r.layout, f"{r.weights_gas_per_param:,.1f}", f"{r.one_row_gas_per_mac:,.2f}",
+         f"{r.batch_gas_per_mac:,.2f}", f"{r.runtime_bytes:,}", f"{r.weight_bytes:,}", f"{r.deploy_gas:,}",
+         r.onchain_equals_emulator, f"{r.agreement_with_pytorch:.2%}")
+        for r in rows
+    ]
+    headings = ("format", "layout", "weights gas/param", "gas/MAC 1 row", f"gas/MAC batch {BATCH_ROWS}",
+                "runtime bytes", "weight bytes", "deploy gas", "on-chain==emu", "agree w/ torch")
+    text = format_table(table_rows, header=headings)
+    lines = [text, "",
+             f"ML2SC reference (its repository): ~{ML2SC_UPLOAD_PER_PARAM:,} gas per uploaded parameter, "
+             f"~{ML2SC_GAS_PER_MAC:,} gas per multiply-accumulate.",
+             "gas/MAC counts whole receipts (21,000 intrinsic and calldata included); 'batch' divides one "
+             f"predictBatch receipt by {BATCH_ROWS} rows. inline: weights gas/param is the deploy gas above "
+             "the storage layout's contract."]
+    if mnist:
+        print("  784-256-128-10 int8, code layout ...", file=sys.stderr)
+        big = measure_mnist_size(session, compiler)
+        (out_dir / "ml2sc_mnist_size.csv").write_text(
+            ",".join(big) + "\n" + ",".join(str(v) for v in big.values()) + "\n")
+        lines += ["", format_table(list(big.items()), header=("784-256-128-10", "measured"))]
+    lines += ["", f"wall time {time.perf_counter() - started:.0f} s on {os.cpu_count()} cores"]
+    report = "\n".join(lines)
+    print(report)
+    md = ["# ml2sc bench", "", "```", report, "```", ""]
+    (out_dir / "ml2sc_layouts.md").write_text("\n".join(md))
+    return 0

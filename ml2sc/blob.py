@@ -1,0 +1,119 @@
+"""The weight blob: every number of a plan, packed as the contract reads it from memory.
+
+One encoding serves every weight layout: ``packed`` stores it 32 bytes per slot, ``code`` as
+the bytecode of data contracts, ``inline`` as a constant in the model contract, and
+``storage`` one element (one weight) per slot. ``weightsHash`` is keccak256 of the blob.
+
+fixed mode, per layer: ``slope | W row by row | b``, each a big-endian two's-complement lane
+of ``lane_bytes`` (the narrowest width that holds every number of the model).
+
+int8 mode, per layer: a header ``m (4 bytes) | shift (1) | leaky slope Q.16 (2)``, then for
+each output neuron ``ceil(n_in / 32)`` words of 32 weights, then the biases. Weights are
+stored offset by 128 (``u = w + 128``, 1..255) and interleaved so that
+``(word >> 8t) & LANE_MASK`` yields eight 32-bit lanes holding the weights of inputs
+``32w + 8t .. 32w + 8t + 7`` in reverse order: multiplying that by a word of eight
+activations puts their dot product in the top lane (SIMD within a register). The stored
+bias absorbs the offset: ``K_j = b_j - 128 * sum_i w_ji``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from eth_utils import keccak
+
+from .plan import Plan, PlanError
+
+INT8_HEADER_BYTES = 7
+WEIGHT_OFFSET = 128
+
+
+@dataclass(frozen=True)
+class LayerBlob:
+    offset: int  # first byte of the layer (its header / slope)
+    weights_offset: int
+    biases_offset: int
+    bias_bytes: int  # int8: width of K_j; fixed: lane_bytes
+    words_per_neuron: int  # int8 only
+
+
+@dataclass(frozen=True)
+class Blob:
+    data: bytes
+    mode: str
+    lane_bytes: int  # fixed: bytes per number; int8: 1
+    layers: tuple[LayerBlob, ...]
+
+    @property
+    def element_bytes(self) -> int:
+        """Bytes per slot in the ``storage`` layout: one weight (or bias) per slot."""
+        return self.lane_bytes
+
+    @cached_property
+    def hash(self) -> bytes:
+        return keccak(self.data)
+
+
+def signed_bytes(value: int) -> int:
+    n = 1
+    while not -(1 << (8 * n - 1)) <= value < (1 << (8 * n - 1)):
+        n += 1
+    return n
+
+
+def _be(value: int, width: int) -> bytes:
+    return value.to_bytes(width, "big", signed=True)
+
+
+def _fixed_blob(plan: Plan) -> Blob:
+    numbers = [n for layer in plan.layers for n in (layer.slope, *layer.weights, *layer.biases)]
+    lane = max(signed_bytes(n) for n in numbers)
+    data = bytearray()
+    layers = []
+    for layer in plan.layers:
+        start = len(data)
+        data += _be(layer.slope, lane)
+        weights_offset = len(data)
+        data += b"".join(_be(w, lane) for w in layer.weights)
+        biases_offset = len(data)
+        data += b"".join(_be(b, lane) for b in layer.biases)
+        layers.append(LayerBlob(start, weights_offset, biases_offset, lane, 0))
+    return Blob(bytes(data), "fixed", lane, tuple(layers))
+
+
+def int8_weight_word(row: tuple[int, ...], word: int) -> bytes:
+    """32 weights of one neuron (inputs 32*word ..), interleaved for the lane masks."""
+    out = bytearray(32)
+    for t in range(4):
+        for q in range(8):
+            i = 32 * word + 8 * t + q
+            if i < len(row):
+                out[3 + 4 * q - t] = row[i] + WEIGHT_OFFSET
+    return bytes(out)
+
+
+def _int8_blob(plan: Plan) -> Blob:
+    data = bytearray()
+    layers = []
+    for layer in plan.layers:
+        start = len(data)
+        data += layer.requant_m.to_bytes(4, "big") + bytes([layer.requant_shift])
+        data += layer.slope.to_bytes(2, "big")
+        words = -(-layer.n_in // 32)
+        weights_offset = len(data)
+        rows = [layer.weights[j * layer.n_in : (j + 1) * layer.n_in] for j in range(layer.n_out)]
+        for row in rows:
+            data += b"".join(int8_weight_word(row, w) for w in range(words))
+        biases = [b - WEIGHT_OFFSET * sum(row) for b, row in zip(layer.biases, rows)]
+        width = max(signed_bytes(k) for k in biases)
+        if width > 16:
+            raise PlanError(f"a bias of {layer.name!r} needs {width} bytes; the int8 contract holds 16")
+        biases_offset = len(data)
+        data += b"".join(_be(k, width) for k in biases)
+        layers.append(LayerBlob(start, weights_offset, biases_offset, width, words))
+    return Blob(bytes(data), "int8", 1, tuple(layers))
+
+
+def encode_blob(plan: Plan) -> Blob:
+    return _int8_blob(plan) if plan.mode == "int8" else _fixed_blob(plan)

@@ -1,0 +1,126 @@
+"""Integer-only int8 quantization (symmetric, per-layer scales, dyadic requantization).
+
+Calibration runs the float model on sample rows and records the largest magnitude entering
+each layer; scale = max|value| / 127. For a layer with input scale s_in and weight scale s_w,
+the exact int32 accumulator ``acc = sum w_q x_q + b_q`` stands for ``acc * s_in * s_w``.
+It is brought to the next layer's int8 scale s_out, or to Q.16 for sigmoid, tanh and the
+last layer, by a dyadic number ``m / 2**shift`` close to the real ratio, as in integer-only
+inference work (Jacob et al. 2018; I-ViT's dyadic arithmetic).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .plan import INT8_MAX, INT8_OUT_FORMAT, FloatLayer, Layer, Plan, PlanError
+
+Q16 = 1 << INT8_OUT_FORMAT.frac_bits
+M_BITS = 31  # requantization multipliers are in [2**30, 2**31)
+MAX_INPUTS = 66_000  # keeps sum(u * a') < 2**32 in each SWAR lane (255 * 255 * n)
+
+
+def float_forward(layers: Sequence[FloatLayer], x: np.ndarray) -> list[np.ndarray]:
+    """The activations after each layer, in float64."""
+    outputs = []
+    for layer in layers:
+        x = x @ layer.weight.T + layer.bias
+        if layer.activation == "relu":
+            x = np.maximum(x, 0)
+        elif layer.activation == "leaky_relu":
+            x = np.where(x >= 0, x, x * layer.slope)
+        elif layer.activation == "sigmoid":
+            x = 1 / (1 + np.exp(-x))
+        elif layer.activation == "tanh":
+            x = np.tanh(x)
+        elif layer.activation == "softmax":
+            e = np.exp(x - x.max(axis=1, keepdims=True))
+            x = e / e.sum(axis=1, keepdims=True)
+        outputs.append(x)
+    return outputs
+
+
+def _scale(values: np.ndarray) -> float:
+    peak = float(np.max(np.abs(values))) if values.size else 0.0
+    return peak / INT8_MAX if peak > 0 else 1.0
+
+
+def dyadic(ratio: float) -> tuple[int, int]:
+    """(m, shift) with m / 2**shift ~ ratio and m in [2**30, 2**31)."""
+    if not ratio > 0 or not math.isfinite(ratio):
+        raise PlanError(f"cannot requantize by {ratio}")
+    mantissa, exponent = math.frexp(ratio)  # ratio = mantissa * 2**exponent, mantissa in [0.5, 1)
+    m = round(mantissa * (1 << M_BITS))
+    shift = M_BITS - exponent
+    if m == 1 << M_BITS:
+        m, shift = m >> 1, shift - 1
+    if shift > 200:  # below 2**-169 every requantized value is 0: say so exactly
+        return 0, 1
+    if shift < 1:
+        raise PlanError(f"requantization ratio {ratio:.3g} is too large for int8")
+    return m, shift
+
+
+@dataclass(frozen=True)
+class Scales:
+    """The calibrated int8 scales: one per input feature (features differ in range by orders
+    of magnitude, e.g. breast-cancer 'area' vs 'smoothness'), and one per hidden layer output."""
+
+    inputs: tuple[float, ...]
+    hidden: tuple[float, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {"inputs": list(self.inputs), "hidden": list(self.hidden)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> "Scales":
+        return cls(tuple(float(v) for v in data["inputs"]), tuple(float(v) for v in data["hidden"]))  # type: ignore[union-attr]
+
+
+def calibrate(layers: Sequence[FloatLayer], rows: np.ndarray) -> Scales:
+    """Scales from the largest magnitudes the float model sees on ``rows``."""
+    rows = np.atleast_2d(np.asarray(rows, dtype=np.float64))
+    n_in = layers[0].weight.shape[1]
+    if rows.shape[1] != n_in:
+        raise PlanError(f"calibration rows have {rows.shape[1]} features; the model takes {n_in}")
+    activations = float_forward(layers, rows)
+    hidden = tuple(
+        1 / INT8_MAX if layer.activation in ("sigmoid", "tanh") else _scale(out)
+        for layer, out in zip(layers[:-1], activations[:-1])
+    )
+    return Scales(tuple(_scale(rows[:, i]) for i in range(n_in)), hidden)
+
+
+def build_int8_plan(layers: Sequence[FloatLayer], scales: Scales) -> Plan:
+    if len(scales.hidden) != len(layers) - 1 or len(scales.inputs) != layers[0].weight.shape[1]:
+        raise PlanError("the int8 scales do not match the model's shape")
+    # The per-feature input scales fold into the first layer: W x = (W diag(s)) (x / s), so the
+    # first layer sees inputs of scale 1 and weights W diag(s).
+    s_in = 1.0
+    out: list[Layer] = []
+    for index, layer in enumerate(layers):
+        n_out, n_in = layer.weight.shape
+        if n_in > MAX_INPUTS:
+            raise PlanError(f"layer {layer.name!r} has {n_in} inputs; int8 mode supports up to {MAX_INPUTS}")
+        weight = layer.weight * np.asarray(scales.inputs) if index == 0 else layer.weight
+        s_w = _scale(weight)
+        w_q = np.clip(np.rint(weight / s_w), -INT8_MAX, INT8_MAX).astype(np.int64)
+        s_acc = s_in * s_w
+        b_q = [int(v) for v in np.rint(layer.bias / s_acc)]
+        last = index == len(layers) - 1
+        if last or layer.activation in ("sigmoid", "tanh"):
+            m, shift = dyadic(s_acc * Q16)
+        else:
+            m, shift = dyadic(s_acc / scales.hidden[index])
+        slope = round(layer.slope * Q16) if layer.activation == "leaky_relu" else 0
+        out.append(Layer(
+            name=layer.name, n_in=int(n_in), n_out=int(n_out), activation=layer.activation,
+            weights=tuple(int(v) for v in w_q.ravel()), biases=tuple(b_q),
+            slope=slope, requant_m=m, requant_shift=shift,
+        ))
+        if not last:
+            s_in = scales.hidden[index]
+    return Plan("int8", INT8_OUT_FORMAT, tuple(out), input_scales=scales.inputs)
