@@ -31,10 +31,13 @@ def test_wheel_carries_templates_and_contracts(tmp_path: Path) -> None:
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)
     probe = (
-        "import evmkit.resources as r, pathlib;"
+        "import evmkit.resources as r, numpy as np;"
+        "from ml2sc.plan import FloatLayer, build_fixed_plan;"
+        "from ml2sc.blob import encode_blob;"
+        "from ml2sc.render import render_contract;"
         "d = r.resource_dir('templates'); assert 'site' in str(d), d;"
-        "print(len(r.render('ml2sc/fixed_math.sol.j2', fmt=__import__('ml2sc.fixed', fromlist=['x']).FixedFormat(),"
-        " activations=['sigmoid'])))"
+        "plan = build_fixed_plan([FloatLayer('fc', np.ones((2, 3)), np.zeros(2), 'sigmoid')]);"
+        "print(len(render_contract(plan, encode_blob(plan), 'code', 'P', 'p.pt')))"
     )
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
