@@ -10,10 +10,10 @@ of ``lane_bytes`` (the narrowest width that holds every number of the model).
 int8 mode, per layer: a header ``m (4 bytes) | shift (1) | leaky slope Q.16 (2)``, then for
 each output neuron ``ceil(n_in / 32)`` words of 32 weights, then the biases. Weights are
 stored offset by 128 (``u = w + 128``, 1..255) and interleaved so that
-``(word >> 8t) & LANE_MASK`` yields eight 32-bit lanes holding the weights of inputs
-``32w + 8t .. 32w + 8t + 7`` in reverse order: multiplying that by a word of eight
-activations puts their dot product in the top lane (SIMD within a register). The stored
-bias absorbs the offset: ``K_j = b_j - 128 * sum_i w_ji``.
+``(word >> 8t) & LANES`` yields eight 32-bit lanes of weights, reversed against the eight
+activations that the same mask cuts from 32 input bytes: one MUL of the two puts their
+8-term dot product in the top lane (SIMD within a register). The stored bias absorbs the
+offset: ``K_j = b_j - 128 * sum_i w_ji``.
 """
 
 from __future__ import annotations
@@ -83,13 +83,19 @@ def _fixed_blob(plan: Plan) -> Blob:
 
 
 def int8_weight_word(row: tuple[int, ...], word: int) -> bytes:
-    """32 weights of one neuron (inputs 32*word ..), interleaved for the lane masks."""
+    """32 weights of one neuron (inputs 32*word ..), interleaved for the lane masks.
+
+    Activation word t of a 32-input group is ``(bytes >> 8t) & LANES``: its lane k holds input
+    ``31 - 4k - t`` of the group. The weight slice ``(word >> 8t) & LANES`` must hold that
+    input's weight in lane 7 - k, which is byte ``4k + 3 - t`` of the word. Padding inputs
+    get u = 128 (w = 0): whatever their activation lanes hold then cancels against the
+    ``128 * sum(a')`` term.
+    """
     out = bytearray(32)
     for t in range(4):
-        for q in range(8):
-            i = 32 * word + 8 * t + q
-            if i < len(row):
-                out[3 + 4 * q - t] = row[i] + WEIGHT_OFFSET
+        for k in range(8):
+            i = 32 * word + 31 - 4 * k - t
+            out[4 * k + 3 - t] = (row[i] if i < len(row) else 0) + WEIGHT_OFFSET
     return bytes(out)
 
 

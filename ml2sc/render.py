@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from eth_utils import keccak
+
 from evmkit.resources import render
 
 from .blob import Blob, LayerBlob
@@ -68,6 +70,8 @@ def render_contract(plan: Plan, blob: Blob, layout: str, contract_name: str, sou
         input_doc="one int8 per feature, quantized with the plan's input scale"
         if plan.mode == "int8"
         else f"int256 fixed point scaled by 2**{plan.fmt.frac_bits}",
+        scratch_words=max(b.words_per_neuron for b in blob.layers) if plan.mode == "int8" else 0,
+        scratch_error=int.from_bytes(keccak(text="ScratchUnavailable()")[:4], "big"),
         contract_name=contract_name,
         source_name=source_name,
         head_doc=_HEAD_DOC[plan.head],

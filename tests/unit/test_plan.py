@@ -94,17 +94,18 @@ LANES = sum(0xFF << (32 * k) for k in range(8))
 MASK256 = 2**256 - 1
 
 
-def swar_dot(words: list[bytes], activations: list[int]) -> int:
-    """The contract's lane arithmetic, in Python with 256-bit wrap-around."""
-    padded = activations + [0] * (len(words) * 32 - len(activations))
-    xw = [sum((padded[8 * g + k] + 128 if 8 * g + k < len(activations) else 0) << (32 * k) for k in range(8))
-          for g in range(len(words) * 4)]
+def swar_dot(words: list[bytes], row: bytes) -> int:
+    """The contract's lane arithmetic on int8 input bytes, in Python with 256-bit wrap-around."""
+    xw = []
+    for w in range(len(words)):
+        v = int.from_bytes(row[32 * w : 32 * w + 32], "big") ^ int.from_bytes(b"\x80" * 32, "big")
+        xw += [(v >> (8 * t)) & LANES for t in range(4)]
     d = 0
     for w, word in enumerate(words):
         value = int.from_bytes(word, "big")
         for t in range(4):
             d = (d + (((value >> (8 * t)) & LANES) * xw[4 * w + t])) & MASK256
-    total = sum(xw[g] * sum(1 << (32 * k) for k in range(8)) for g in range(len(xw))) & MASK256
+    total = sum(x * sum(1 << (32 * k) for k in range(8)) for x in xw) & MASK256
     return (d >> 224) - 128 * (total >> 224)
 
 
@@ -113,9 +114,12 @@ def test_int8_lanes_compute_exact_dot_products(data) -> None:
     n = data.draw(st.integers(1, 100))
     weights = data.draw(st.lists(st.integers(-127, 127), min_size=n, max_size=n))
     acts = data.draw(st.lists(st.integers(-128, 127), min_size=n, max_size=n))
-    words = [int8_weight_word(tuple(weights), w) for w in range(-(-n // 32))]
+    n_words = -(-n // 32)
+    garbage = data.draw(st.binary(min_size=32 * n_words - n, max_size=32 * n_words - n))
+    row = bytes(a & 0xFF for a in acts) + garbage  # lanes past the row hold other bytes
+    words = [int8_weight_word(tuple(weights), w) for w in range(n_words)]
     expected = sum(w * a for w, a in zip(weights, acts)) + 128 * sum(weights)
-    assert swar_dot(words, acts) == expected  # the stored bias K_j subtracts 128 * sum(w)
+    assert swar_dot(words, row) == expected  # the stored bias K_j subtracts 128 * sum(w)
 
 
 def test_int8_plan_uses_per_feature_input_scales() -> None:
