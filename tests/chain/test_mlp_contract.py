@@ -216,3 +216,35 @@ def test_code_layout_pins_its_data_contracts(session) -> None:
     contract, _ = session.deploy(compiled.artifact, data, compiled.blob.hash)
     assert session.call(contract, "dataContracts") == data
     assert session.call(contract, "weightsHash") == compiled.blob.hash
+
+
+def every_layer_model() -> nn.Sequential:
+    torch.manual_seed(11)
+    model = nn.Sequential(
+        nn.Flatten(), nn.Linear(12, 40), nn.BatchNorm1d(40), nn.LeakyReLU(0.1), nn.Dropout(0.2),
+        nn.Linear(40, 24), nn.Tanh(), nn.Linear(24, 16), nn.Sigmoid(), nn.Linear(16, 8), nn.ReLU(),
+        nn.Identity(), nn.Linear(8, 5), nn.Softmax(dim=1),
+    )
+    model.train()
+    for _ in range(10):
+        model(torch.randn(32, 12) * 2)
+    return model.eval()
+
+
+@pytest.mark.parametrize("layout", ["storage", "packed", "code", "inline"])
+@pytest.mark.parametrize("mode", ["fixed", "int8"])
+def test_every_layer_type_in_every_mode_and_layout(shared_session, mode, layout) -> None:
+    model = every_layer_model()
+    ops = capture(model)
+    x = np.random.default_rng(3).normal(size=(12, 12)) * 2
+    scales = calibrate(group_layers(ops), x) if mode == "int8" else None
+    plan = build_plan(ops, mode=mode, scales=scales)
+    assert plan.activations == ("leaky_relu", "tanh", "sigmoid", "relu", "softmax")
+    contract = deploy_plan(shared_session, plan, layout)
+    rows = encode_inputs(plan, x.tolist())
+    batch = predict_batched(shared_session, contract, plan, rows, rows_per_call=6, transact=False)
+    assert batch.predictions == [emulator.predict(plan, row) for row in rows]
+    with torch.no_grad():
+        probabilities = model(torch.tensor(x, dtype=torch.float32)).numpy()
+    decoded = np.array([[plan.fmt.decode(v) for v in p.outputs] for p in batch.predictions])
+    assert np.abs(decoded - probabilities).max() < (1e-4 if mode == "fixed" else 0.1)

@@ -121,6 +121,16 @@ def test_deploy_writes_manifest_and_predict_reads_it(model_file: Path, rows: np.
     assert len(json.loads(result.stdout)["predictions"]) == len(rows)
 
 
+def test_verify_weights_catches_another_model(model_file: Path, tmp_path: Path) -> None:
+    manifest_path = tmp_path / "m.json"
+    assert run("deploy", str(model_file), "-o", str(manifest_path), "--layout", "code").returncode == 0
+    torch.manual_seed(99)
+    other = tmp_path / "other.pt"
+    torch.save(nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3)), other)
+    result = run("verify-weights", str(manifest_path), str(other))
+    assert result.returncode == 1 and "MISMATCH" in result.stdout
+
+
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
