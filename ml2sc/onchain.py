@@ -121,9 +121,15 @@ def deploy_model(
 
 
 def deploy_and_upload(
-    session: ChainSession, compiled: Compiled, on_tx: OnTx | None = None
+    session: ChainSession,
+    compiled: Compiled,
+    on_tx: OnTx | None = None,
+    data: Sequence[str] = (),
+    address: str | None = None,
 ) -> tuple[Contract, list[tuple[str, TxResult]]]:
-    """Everything a fresh deployment needs, in order (no resume; see ``workflow.deploy``)."""
+    """Everything a deployment needs, in order: data contracts (``code``), the model contract,
+    slot uploads (``storage`` / ``packed``). To resume, pass the data contracts and the model
+    contract address that an earlier run left: what is on chain is reused."""
     txs: list[tuple[str, TxResult]] = []
 
     def record(label: str, tx: TxResult) -> None:
@@ -131,9 +137,13 @@ def deploy_and_upload(
         if on_tx:
             on_tx(label, tx)
 
-    data = deploy_data_contracts(session, compiled, on_tx=record) if compiled.layout == "code" else []
-    contract, tx = deploy_model(session, compiled, data)
-    record("deploy", tx)
+    if compiled.layout == "code":
+        data = deploy_data_contracts(session, compiled, data, on_tx=record)
+    if address is None:
+        contract, tx = deploy_model(session, compiled, data)
+        record("deploy", tx)
+    else:
+        contract = attach(session, address, compiled.artifact.abi)
     if compiled.layout in ("storage", "packed"):
         upload_slots(session, contract, compiled, on_tx=record)
     return contract, txs

@@ -22,10 +22,8 @@ from .onchain import (
     Compiled,
     attach,
     compile_plan,
-    deploy_data_contracts,
-    deploy_model,
+    deploy_and_upload,
     predict_batched,
-    upload_slots,
 )
 from .plan import Plan, PlanError, build_plan, decode_outputs, encode_inputs, group_layers
 from .quant import Scales, calibrate
@@ -142,30 +140,22 @@ def deploy(
             manifest.save(manifest_path)
 
     def record(label: str, tx: TxResult) -> None:
+        if label.startswith("data["):  # data[i]: the i-th data contract, new or redeployed
+            index = int(label[5:-1])
+            if index < len(manifest.data_contracts):
+                manifest.data_contracts[index] = str(tx.contract_address)
+            else:
+                manifest.data_contracts.append(str(tx.contract_address))
+        elif label == "deploy":
+            manifest.address = tx.contract_address
         manifest.transactions.append(TxRecord.of(label, tx))
         save()
         if on_tx:
             on_tx(label, tx)
 
+    contract, _ = deploy_and_upload(session, compiled, record, list(manifest.data_contracts), manifest.address)
     if compiled.layout == "code":
-
-        def record_data(label: str, tx: TxResult) -> None:
-            manifest.data_contracts.append(str(tx.contract_address))
-            record(label, tx)
-
-        existing = list(manifest.data_contracts)
-        manifest.data_contracts = []
-        addresses = deploy_data_contracts(session, compiled, existing, on_tx=record_data)
-        manifest.data_contracts = addresses
-        save()
-    if manifest.address is None:
-        contract, tx = deploy_model(session, compiled, manifest.data_contracts)
-        manifest.address = contract.address
-        record("deploy", tx)
-    else:
-        contract = attach(session, manifest.address, compiled.artifact.abi)
-    if compiled.layout in ("storage", "packed"):
-        upload_slots(session, contract, compiled, on_tx=record)
+        manifest.data_contracts = [str(a) for a in session.call(contract, "dataContracts")]
     manifest.complete = True
     save()
     return manifest, contract

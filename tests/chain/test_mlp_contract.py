@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -248,3 +249,32 @@ def test_every_layer_type_in_every_mode_and_layout(shared_session, mode, layout)
         probabilities = model(torch.tensor(x, dtype=torch.float32)).numpy()
     decoded = np.array([[plan.fmt.decode(v) for v in p.outputs] for p in batch.predictions])
     assert np.abs(decoded - probabilities).max() < (1e-4 if mode == "fixed" else 0.1)
+
+
+def test_interrupted_code_layout_deployment_reuses_its_data_contracts(session, tmp_path) -> None:
+    from ml2sc import workflow
+
+    torch.manual_seed(8)
+    model_path = tmp_path / "wide.pt"
+    torch.save(nn.Sequential(nn.Linear(120, 50), nn.ReLU(), nn.Linear(50, 10)), model_path)
+    t = workflow.translate(model_path, workflow.Settings(layout="code"))
+    assert len(t.compiled.blob.data) > 2 * 24_575  # three data contracts
+    manifest_path = tmp_path / "wide.deployment.json"
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first(label, tx) -> None:
+        if label == "data[0]":
+            raise Stop
+
+    with pytest.raises(Stop):
+        workflow.deploy(session, t, manifest_path, {"kind": "embedded"}, on_tx=stop_after_first)
+    first = json.loads(manifest_path.read_text())
+    assert not first["complete"] and len(first["data_contracts"]) == 1
+    manifest, contract = workflow.deploy(session, t, manifest_path, {"kind": "embedded"})
+    labels = [tx.label for tx in manifest.transactions]
+    assert labels == ["data[0]", "data[1]", "data[2]", "deploy"]  # data[0] was not deployed twice
+    assert manifest.data_contracts[0] == first["data_contracts"][0] and manifest.complete
+    check = workflow.verify_weights(session, manifest, t)
+    assert check.ok and check.stored_hash == manifest.weights_hash
