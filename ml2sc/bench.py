@@ -59,20 +59,26 @@ def _session(rpc_url: str | None) -> ChainSession:
     return chain.embedded(block_gas_limit=60_000_000)
 
 
-def measure_layouts(session: ChainSession, compiler: Compiler, log=print) -> list[LayoutRow]:
+def measure_layouts(
+    session: ChainSession,
+    compiler: Compiler,
+    log=print,
+    formats: tuple[str, ...] = ("fixed", "int8"),
+    layouts: tuple[str, ...] = LAYOUTS,
+) -> list[LayoutRow]:
     split = load_split("digits")
     model = train_mlp(split, hidden=(32,), epochs=300)
     ops = capture(model)
     reference = torch_predict(model, split.x_test)
     rows_out: list[LayoutRow] = []
-    for mode in ("fixed", "int8"):
+    for mode in formats:
         scales = calibrate(group_layers(ops), split.x_train) if mode == "int8" else None
         plan = build_plan(ops, mode=mode, scales=scales)
         encoded = encode_inputs(plan, split.x_test.tolist())
         emulated = [emulator.predict(plan, r) for r in encoded]
         agreement = float(np.mean([e.predicted_class == c for e, c in zip(emulated, reference)]))
         base_deploy = None
-        for layout in LAYOUTS:
+        for layout in sorted(set(layouts) | ({"storage"} if "inline" in layouts else set()), key=LAYOUTS.index):
             started = time.perf_counter()
             compiled = compile_plan(plan, "DigitsMLP", "digits.pt", layout, compiler)
             contract, txs = deploy_and_upload(session, compiled)
@@ -80,6 +86,8 @@ def measure_layouts(session: ChainSession, compiler: Compiler, log=print) -> lis
             weights_gas = sum(tx.gas_used for label, tx in txs if label != "deploy")
             if layout == "storage":
                 base_deploy = deploy_gas
+                if layout not in layouts:
+                    continue  # measured only as the inline layout's reference
             per_param = (
                 (deploy_gas - (base_deploy or 0)) if layout == "inline" else weights_gas
             ) / plan.n_params
@@ -131,13 +139,20 @@ def measure_mnist_size(session: ChainSession, compiler: Compiler) -> dict[str, o
     }
 
 
-def run_layout_bench(out_dir: Path, solc: str | None = None, mnist: bool = True, rpc_url: str | None = None) -> int:
+def run_layout_bench(
+    out_dir: Path,
+    solc: str | None = None,
+    mnist: bool = True,
+    rpc_url: str | None = None,
+    formats: tuple[str, ...] = ("fixed", "int8"),
+    layouts: tuple[str, ...] = LAYOUTS,
+) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     compiler = resolve_compiler(solc)
     session = _session(rpc_url)
     print(f"ml2sc bench: 64-32-10 digits MLP, every format x layout, on {session.description}", file=sys.stderr)
     started = time.perf_counter()
-    rows = measure_layouts(session, compiler, log=lambda m: print(m, file=sys.stderr))
+    rows = measure_layouts(session, compiler, lambda m: print(m, file=sys.stderr), formats, layouts)
     header = list(asdict(rows[0]).keys())
     with (out_dir / "ml2sc_layouts.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=header)

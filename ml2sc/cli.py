@@ -239,7 +239,9 @@ def cmd_verify_weights(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_layout_bench
 
-    return run_layout_bench(Path(args.output), args.solc, mnist=not args.skip_mnist, rpc_url=args.rpc_url)
+    formats = (args.format,) if args.format != "all" else MODES
+    layouts = (args.layout,) if args.layout != "all" else LAYOUTS
+    return run_layout_bench(Path(args.output), args.solc, not args.skip_mnist, args.rpc_url, formats, layouts)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -324,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "gas of one 784-256-128-10 inference. Writes CSV and Markdown.")
     p.add_argument("-o", "--output", default="results", metavar="DIR", help="output folder (default results)")
     p.add_argument("--skip-mnist", action="store_true", help="skip the 784-256-128-10 measurement")
+    p.add_argument("--format", choices=(*MODES, "all"), default="all", help="number format(s) to measure (default all)")
+    p.add_argument("--layout", choices=(*LAYOUTS, "all"), default="all", help="weight layout(s) to measure (default all)")
     p.add_argument("--rpc-url", default=None, help="run on this node instead of the embedded chain "
                                                    f"(key from ${chain.PRIVATE_KEY_ENV})")
     _add_compiler(p)

@@ -33,7 +33,8 @@ def float_forward(layers: Sequence[FloatLayer], x: np.ndarray) -> list[np.ndarra
         elif layer.activation == "leaky_relu":
             x = np.where(x >= 0, x, x * layer.slope)
         elif layer.activation == "sigmoid":
-            x = 1 / (1 + np.exp(-x))
+            with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x << 0: sigmoid is 0
+                x = 1 / (1 + np.exp(-x))
         elif layer.activation == "tanh":
             x = np.tanh(x)
         elif layer.activation == "softmax":
