@@ -13,7 +13,15 @@ from evmkit.solc import Artifact, Compiler, compile_sources
 
 from .blob import Blob, encode_blob
 from .emulator import Prediction
-from .layouts import check_layout, code_chunks, data_contract_initcode, default_layout, slot_values
+from .layouts import (
+    MAX_CODE_SIZE,
+    LayoutError,
+    check_layout,
+    code_chunks,
+    data_contract_initcode,
+    default_layout,
+    slot_values,
+)
 from .plan import Plan
 from .render import render_contract
 
@@ -47,6 +55,13 @@ def compile_plan(
     layout = check_layout(layout) if layout else default_layout(blob)
     source = render_contract(plan, blob, layout, contract_name, source_name)
     artifact = compile_sources({f"{contract_name}.sol": source}, contract_name, compiler)
+    size = len(artifact.deployed_bytecode)
+    if size > MAX_CODE_SIZE:
+        hint = "use --layout code" if layout == "inline" else "the model has too many layers for one contract"
+        raise LayoutError(
+            f"the {layout}-layout contract is {size:,} bytes, over the {MAX_CODE_SIZE:,}-byte limit of "
+            f"EIP-170 ({len(blob.data):,} bytes of weights); {hint}"
+        )
     return Compiled(plan, blob, layout, source, artifact, contract_name)
 
 

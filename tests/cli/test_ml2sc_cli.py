@@ -151,6 +151,12 @@ def test_unsupported_layer_and_overflow_are_one_line_errors(tmp_path: Path) -> N
     assert "bias 0[0] = 1e+25 does not fit Q67.60" in line
 
 
+def test_inline_weights_over_the_code_size_limit_are_refused(tmp_path: Path) -> None:
+    torch.save(nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)), tmp_path / "big.pt")
+    line = one_line_error(run("translate", str(tmp_path / "big.pt"), "-o", str(tmp_path), "--layout", "inline"))
+    assert "over the 24,576-byte limit of EIP-170" in line and "use --layout code" in line
+
+
 def test_bad_inputs_are_one_line_errors(model_file: Path, tmp_path: Path) -> None:
     assert "not found" in one_line_error(run("predict", str(model_file), "--input", str(tmp_path / "none.csv")))
     (tmp_path / "wide.csv").write_text("1,2,3,4,5\n")
