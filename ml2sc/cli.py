@@ -236,6 +236,29 @@ def cmd_verify_weights(args: argparse.Namespace) -> int:
     return 0 if check.ok else 1
 
 
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from . import gasmodel
+    from .onchain import upload_chunk_slots
+    from .plan import encode_inputs
+
+    rows = read_rows(args.input) if args.input else None
+    t = workflow.translate(Path(args.model), _settings(args, rows), resolve_compiler(args.solc))
+    row_values = rows[0].tolist() if rows is not None else [0.0] * t.plan.n_inputs
+    row = encode_inputs(t.plan, [row_values])[0]
+    report = gasmodel.estimate(t.compiled, row, upload_chunk_slots())
+    if args.json:
+        print(json.dumps({**report.to_json(), "layout": t.compiled.layout, "architecture": t.plan.architecture}))
+        return 0
+    print(f"{t.plan.architecture}, {t.plan.describe_format}, layout {t.compiled.layout}: "
+          f"predicted receipt gas (Prague schedule + the templates' loop costs)")
+    sections = [("deploy", report.deploy), *report.upload, ("inference (one row)", report.inference)]
+    for label, est in sections:
+        print()
+        print_table([(name, f"{g:,}") for name, g in est.terms] + [("total", f"{est.total:,}")],
+                    header=(label, "gas"))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_layout_bench
 
@@ -318,6 +341,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compiler(p)
     _add_chain(p)
     p.set_defaults(func=cmd_verify_weights)
+
+    p = sub.add_parser("estimate", help="predict deploy, upload and inference gas before deploying",
+                       description="Predict the receipt gas of the deployment, of each weight-upload "
+                                   "transaction and of one inference, term by term, from the plan and the "
+                                   "Prague gas schedule (EIP-7623 calldata floor included). Nothing is "
+                                   "deployed. The inference row is the first of --input, else all zeros.",
+                       epilog=TRUST_NOTE)
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--input", metavar="FILE", help="rows (CSV or .npy); the first is the inference row")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object: deploy, upload (one per transaction), inference, breakdown")
+    _add_numbers(p)
+    _add_compiler(p)
+    p.set_defaults(func=cmd_estimate)
 
     p = sub.add_parser("bench", help="gas per parameter and per multiply-accumulate, every format x layout",
                        description="Train a 64-32-10 MLP on scikit-learn's digits and measure, for each "

@@ -66,35 +66,55 @@ def requantize(acc: int, layer: Layer) -> int:
     return (acc * layer.requant_m + (1 << (layer.requant_shift - 1))) >> layer.requant_shift
 
 
-def _int8_layer(plan: Plan, layer: Layer, x: list[int], last: bool) -> list[int]:
+@dataclass(frozen=True)
+class LayerTrace:
+    """One layer's values: before the activation (fixed: the dense outputs; int8: the
+    requantized accumulators, before clamping) and after it (the next layer's inputs)."""
+
+    pre: tuple[int, ...]
+    post: tuple[int, ...]
+
+
+def _int8_layer(plan: Plan, layer: Layer, x: list[int], last: bool) -> LayerTrace:
     accs = [
         sum(w * v for w, v in zip(layer.weights[j * layer.n_in : (j + 1) * layer.n_in], x)) + layer.biases[j]
         for j in range(layer.n_out)
     ]
+    pre = [requantize(acc, layer) for acc in accs]
     if last:
-        return _activate(plan, layer, [requantize(acc, layer) for acc in accs])
+        return LayerTrace(tuple(pre), tuple(_activate(plan, layer, pre)))
     if layer.activation in ("sigmoid", "tanh"):
-        q16 = _activate(plan, layer, [requantize(acc, layer) for acc in accs])
-        return [(f * INT8_MAX + (1 << 15)) >> 16 for f in q16]
+        q16 = _activate(plan, layer, pre)
+        return LayerTrace(tuple(pre), tuple((f * INT8_MAX + (1 << 15)) >> 16 for f in q16))
     out = []
-    for acc in accs:
-        y = max(-128, min(INT8_MAX, requantize(acc, layer)))
+    for value in pre:
+        y = max(-128, min(INT8_MAX, value))
         if layer.activation == "relu":
             y = max(0, y)
         elif layer.activation == "leaky_relu" and y < 0:
             y = (y * layer.slope) >> 16
         out.append(y)
-    return out
+    return LayerTrace(tuple(pre), tuple(out))
+
+
+def trace(plan: Plan, inputs: Sequence[int]) -> list[LayerTrace]:
+    """Every layer's values for one row; raises :class:`EvmPanic` where the contract reverts."""
+    if len(inputs) != plan.n_inputs:
+        raise ValueError(f"expected {plan.n_inputs} inputs, got {len(inputs)}")
+    a = list(inputs)
+    layers = []
+    for index, layer in enumerate(plan.layers):
+        if plan.mode == "int8":
+            step = _int8_layer(plan, layer, a, index == len(plan.layers) - 1)
+        else:
+            pre = _fixed_dense(plan, layer, a)
+            step = LayerTrace(tuple(pre), tuple(_activate(plan, layer, pre)))
+        layers.append(step)
+        a = list(step.post)
+    return layers
 
 
 def predict(plan: Plan, inputs: Sequence[int]) -> Prediction:
     """What ``predict(input)`` returns on-chain; raises :class:`EvmPanic` where it reverts."""
-    if len(inputs) != plan.n_inputs:
-        raise ValueError(f"expected {plan.n_inputs} inputs, got {len(inputs)}")
-    a = list(inputs)
-    for index, layer in enumerate(plan.layers):
-        if plan.mode == "int8":
-            a = _int8_layer(plan, layer, a, index == len(plan.layers) - 1)
-        else:
-            a = _activate(plan, layer, _fixed_dense(plan, layer, a))
-    return Prediction(tuple(a), classify(plan, a))
+    outputs = trace(plan, inputs)[-1].post
+    return Prediction(outputs, classify(plan, outputs))

@@ -65,8 +65,14 @@ def compile_plan(
     return Compiled(plan, blob, layout, source, artifact, contract_name)
 
 
-def block_budget(session: ChainSession) -> int:
-    return int(min(session.block_gas_limit, MAINNET_BLOCK_GAS) * BLOCK_SHARE)
+def block_budget(session: ChainSession | None) -> int:
+    limit = session.block_gas_limit if session is not None else MAINNET_BLOCK_GAS
+    return int(min(limit, MAINNET_BLOCK_GAS) * BLOCK_SHARE)
+
+
+def upload_chunk_slots(session: ChainSession | None = None) -> int:
+    """Slots per upload transaction: as many as fit 90% of the block (at most 30M gas)."""
+    return max(1, block_budget(session) // SLOT_GAS_BOUND)
 
 
 def upload_slots(
@@ -90,7 +96,7 @@ def upload_slots(
     if session.call(contract, "weightsHash") != b"\0" * 32:
         return txs
     values = slot_values(compiled.layout, compiled.blob)
-    chunk_size = chunk_size or max(1, block_budget(session) // SLOT_GAS_BOUND)
+    chunk_size = chunk_size or upload_chunk_slots(session)
     start = int(session.call(contract, "loaded"))
     while start < len(values):
         end = min(start + chunk_size, len(values))
