@@ -53,10 +53,12 @@ class LayoutRow:
     agreement_with_pytorch: float
 
 
-def _session(rpc_url: str | None) -> ChainSession:
+def bench_session(rpc_url: str | None) -> ChainSession:
+    """A node from --rpc-url, else an embedded chain with a 100M-gas block for big weights;
+    the reports say whether a transaction would fit a 30M-gas block."""
     if rpc_url:
         return chain.rpc(rpc_url)
-    return chain.embedded(block_gas_limit=60_000_000)
+    return chain.embedded(block_gas_limit=100_000_000)
 
 
 def measure_layouts(
@@ -149,7 +151,7 @@ def run_layout_bench(
 ) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     compiler = resolve_compiler(solc)
-    session = _session(rpc_url)
+    session = bench_session(rpc_url)
     print(f"ml2sc bench: 64-32-10 digits MLP, every format x layout, on {session.description}", file=sys.stderr)
     started = time.perf_counter()
     rows = measure_layouts(session, compiler, lambda m: print(m, file=sys.stderr), formats, layouts)

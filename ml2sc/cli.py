@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -264,7 +265,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     formats = (args.format,) if args.format != "all" else MODES
     layouts = (args.layout,) if args.layout != "all" else LAYOUTS
-    return run_layout_bench(Path(args.output), args.solc, not args.skip_mnist, args.rpc_url, formats, layouts)
+    if args.suite in ("layouts", "all"):
+        run_layout_bench(Path(args.output), args.solc, not args.skip_mnist, args.rpc_url, formats, layouts)
+    if args.suite in ("sweep", "all"):
+        from . import sweep
+        from .bench import bench_session
+
+        started = time.perf_counter()
+        session = bench_session(args.rpc_url)
+        grid = list(sweep.quick_grid() if args.quick else sweep.default_grid())
+        print(f"ml2sc bench: gas sweep over {len(grid)} architectures x formats x layouts on "
+              f"{session.description}", file=sys.stderr)
+        rows = sweep.run_sweep(session, resolve_compiler(args.solc), grid, formats, layouts)
+        print(sweep.write_outputs(rows, Path(args.output)))
+        print(f"\nsweep wall time {time.perf_counter() - started:.0f} s; CSV, Markdown and PNG plots in {args.output}/")
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -356,12 +371,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compiler(p)
     p.set_defaults(func=cmd_estimate)
 
-    p = sub.add_parser("bench", help="gas per parameter and per multiply-accumulate, every format x layout",
-                       description="Train a 64-32-10 MLP on scikit-learn's digits and measure, for each "
-                                   "number format and weight layout, weight-storage gas per parameter, "
-                                   "inference gas per multiply-accumulate and bytecode size; then the "
-                                   "gas of one 784-256-128-10 inference. Writes CSV and Markdown.")
+    p = sub.add_parser("bench", help="measured gas: every format x layout, and a sweep against the model",
+                       description="layouts suite: train a 64-32-10 MLP on scikit-learn's digits and "
+                                   "measure, for each number format and weight layout, weight-storage gas "
+                                   "per parameter, inference gas per multiply-accumulate and bytecode "
+                                   "size; then one 784-256-128-10 inference. sweep suite: deploy, upload "
+                                   "and infer over a grid of MLPs, compare every receipt with the gas "
+                                   "model, fit linear slopes. Writes CSV, Markdown and PNG plots.")
     p.add_argument("-o", "--output", default="results", metavar="DIR", help="output folder (default results)")
+    p.add_argument("--suite", choices=("layouts", "sweep", "all"), default="all",
+                   help="layouts: the 64-32-10 digits table (+ 784-256-128-10); sweep: measured vs "
+                        "modelled gas over depth 1-4 x width 1-64 x inputs 4-64 with plots; default all")
+    p.add_argument("--quick", action="store_true", help="sweep a 3-architecture grid (a smoke run)")
     p.add_argument("--skip-mnist", action="store_true", help="skip the 784-256-128-10 measurement")
     p.add_argument("--format", choices=(*MODES, "all"), default="all", help="number format(s) to measure (default all)")
     p.add_argument("--layout", choices=(*LAYOUTS, "all"), default="all", help="weight layout(s) to measure (default all)")

@@ -29,7 +29,7 @@ from eth_utils import function_signature_to_4byte_selector
 from evmkit import gas as G
 
 from . import emulator
-from .layouts import code_chunks, data_contract_initcode, slot_values
+from .layouts import code_chunks, data_contract_initcode, memory_alloc, slot_bytes, slot_values
 from .onchain import Compiled, encode_row
 from .plan import Plan
 
@@ -118,11 +118,11 @@ def inference_features(compiled: Compiled, row: Sequence[int]) -> Counter:
     f["neurons"] = sum(layer.n_out for layer in plan.layers)
     f[f"head_{plan.head}"] = 1
     f[f"load_{layout}"] = 1
+    f[f"blob_words_{layout}"] = G.words(len(blob.data))
     if layout in ("storage", "packed"):
         f["slots"] = len(slot_values(layout, blob))
     elif layout == "code":
         f["data_contracts"] = len(code_chunks(blob))
-    f[f"blob_words_{layout}"] = G.words(len(blob.data))
     cutoff = plan.fmt.exp_cutoff
     steps = emulator.trace(plan, row)
     last = len(plan.layers) - 1
@@ -135,6 +135,7 @@ def inference_features(compiled: Compiled, row: Sequence[int]) -> Counter:
             f.update(_activation_events(layer.activation, step.pre, cutoff, ""))
             continue
         f["words"] += blob.layers[index].words_per_neuron * layer.n_out
+        f["extra_words"] += (blob.layers[index].words_per_neuron - 1) * layer.n_out  # past each neuron's first
         f["lane_words"] += 4 * blob.layers[index].words_per_neuron
         if index == last:
             f["out_act_call"] += layer.activation != "none"
@@ -153,17 +154,31 @@ def inference_features(compiled: Compiled, row: Sequence[int]) -> Counter:
     return f
 
 
+def _memory_words(compiled: Compiled) -> int:
+    """Words of memory ``predict`` touches: the blob, plus scratch and arrays."""
+    plan, blob = compiled.plan, compiled.blob
+    words = 4 + G.words(memory_alloc(blob, slot_bytes(compiled.layout, blob)))  # 0x80 reserved + blob
+    if plan.mode == "int8":
+        widest = max(b.words_per_neuron for b in blob.layers)
+        words += 5 * widest + plan.n_outputs + 1  # activation words and a' bytes; outputs
+    else:
+        words += plan.n_inputs + 1 + sum(layer.n_out + 1 for layer in plan.layers)
+    return words + 2 * plan.n_outputs + 4  # return data
+
+
 def inference_exact_terms(compiled: Compiled) -> list[tuple[str, int]]:
-    """Schedule terms of loading the weights: cold SLOADs / account accesses, copies, memory."""
+    """Schedule terms of reading the weights and of the call's memory."""
     blob, layout = compiled.blob, compiled.layout
     terms = []
     if layout in ("storage", "packed"):
         terms.append(("cold SLOAD of weight slots", G.COLD_SLOAD_COST * len(slot_values(layout, blob))))
     elif layout == "code":
-        terms.append(("cold data-contract access", (G.COLD_ACCOUNT_ACCESS_COST - G.WARM_STORAGE_READ_COST)
-                      * len(code_chunks(blob))))
-    words = G.words(len(blob.data)) + 64  # the blob, plus the call's other allocations
-    terms.append(("memory expansion (quadratic part)", words * words // 512))
+        chunks = code_chunks(blob)
+        terms.append(("EXTCODECOPY of data contracts (cold)", sum(
+            G.COLD_ACCOUNT_ACCESS_COST + G.copy_cost(c.length) for c in chunks)))
+    else:
+        terms.append(("CODECOPY of the weights", G.GAS_VERY_LOW + G.copy_cost(len(blob.data))))
+    terms.append(("memory expansion", G.memory_cost(_memory_words(compiled))))
     return terms
 
 
@@ -204,8 +219,24 @@ def deploy_features(compiled: Compiled) -> Counter:
     f["runtime_words"] = G.words(len(compiled.artifact.deployed_bytecode))
     if compiled.layout == "code":
         f["data_contracts"] = len(code_chunks(compiled.blob))
-        f["blob_words"] = G.words(len(compiled.blob.data))
     return f
+
+
+def _constructor_exact(compiled: Compiled) -> list[tuple[str, int]]:
+    """The code layout's constructor: EXTCODESIZE + EXTCODECOPY of each data contract, keccak
+    of the blob, and the memory that holds it (before the runtime code is copied out)."""
+    runtime = len(compiled.artifact.deployed_bytecode)
+    if compiled.layout != "code":
+        return [("runtime code copy", G.copy_cost(runtime) + G.memory_cost(G.words(runtime)))]
+    blob, chunks = compiled.blob, code_chunks(compiled.blob)
+    memory = 4 + G.words(memory_alloc(blob)) + G.words(runtime) + 8
+    return [
+        ("data contracts: EXTCODESIZE (cold), EXTCODECOPY", sum(
+            G.COLD_ACCOUNT_ACCESS_COST + G.WARM_STORAGE_READ_COST + G.copy_cost(c.length) for c in chunks)),
+        ("keccak256 of the weights", G.keccak_cost(len(blob.data))),
+        ("runtime code copy", G.copy_cost(runtime)),
+        ("memory expansion", G.memory_cost(memory)),
+    ]
 
 
 def deploy_calldata(compiled: Compiled, data_addresses: Sequence[str] | None = None) -> bytes:
@@ -222,7 +253,7 @@ def deploy(compiled: Compiled, data_addresses: Sequence[str] | None = None) -> E
     fitted = sum(DEPLOY_COSTS.get(k, 0.0) * v for k, v in deploy_features(compiled).items())
     return _tx(deploy_calldata(compiled, data_addresses), [
         ("constructor", round(fitted)),
-        ("runtime code copy", G.copy_cost(runtime) + G.memory_cost(G.words(runtime))),
+        *_constructor_exact(compiled),
         ("code deposit", G.code_deposit(runtime)),
     ], create=True)
 

@@ -23,7 +23,7 @@ def test_wheel_carries_templates_and_contracts(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     templates = {p.relative_to(ROOT / "templates").as_posix() for p in (ROOT / "templates").rglob("*.j2")}
     assert templates and all(f"evmkit/templates/{t}" in names for t in templates)
-    assert "evmkit/solcjs_compile.js" in names
+    assert "evmkit/solcjs_compile.js" in names and "ml2sc/gas_costs.json" in names
     contracts = {p.relative_to(ROOT / "contracts").as_posix() for p in (ROOT / "contracts").rglob("*.sol")}
     assert all(f"evmkit/contracts/{c}" in names for c in contracts)
 

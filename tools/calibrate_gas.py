@@ -45,6 +45,9 @@ def random_layers(rng: random.Random, n_in: int, widths: list[int], head: str) -
 
 
 def sample_models(n: int, seed: int = 0):
+    """Random MLPs (random activations), then the bench grid's shapes with other weights."""
+    from ml2sc.sweep import default_grid
+
     rng = random.Random(seed)
     for k in range(n):
         n_in = rng.choice([4, 8, 16, 30, 64])
@@ -53,6 +56,14 @@ def sample_models(n: int, seed: int = 0):
         mode = ("fixed", "int8")[k % 2]
         layout = LAYOUTS[(k // 2) % 4]
         yield random_layers(rng, n_in, widths, head), mode, layout, rng
+    for _, arch in default_grid():
+        for mode in ("fixed", "int8"):
+            for layout in LAYOUTS:
+                acts = [rng.choice(ACTS) for _ in arch[2:]]
+                layers = random_layers(rng, arch[0], list(arch[1:]), "none" if arch[-1] > 1 else "sigmoid")
+                layers = [FloatLayer(l.name, l.weight, l.bias, a, 0.1 if a == "leaky_relu" else 0.0)
+                          for l, a in zip(layers, [*acts, layers[-1].activation])]
+                yield layers, mode, layout, rng
 
 
 def measure(session, n_models: int):
