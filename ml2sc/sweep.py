@@ -92,6 +92,7 @@ def run_sweep(
     layouts: tuple[str, ...] = LAYOUTS,
 ) -> list[Measurement]:
     chunk = upload_chunk_slots(session)
+    limit = session.block_gas_limit
     points = [(series, arch, f, l) for series, arch in grid for f in formats for l in layouts
               if not (series == "ml2sc-30" and (f, l) != ("fixed", "storage"))]
     out: list[Measurement] = []
@@ -109,6 +110,11 @@ def run_sweep(
             continue  # inline weights over the code-size limit: refused before deploying
         row = encode_inputs(plan, x[:1].tolist())[0]
         report = gasmodel.estimate(compiled, row, chunk)
+        biggest = max([report.deploy.total, report.inference.total, *(e.total for _, e in report.upload)])
+        if biggest > 0.98 * limit:
+            print(f"\n  skipped {label} {fmt} {layout}: a transaction of ~{biggest:,} gas exceeds the "
+                  f"block gas limit {limit:,} (start the node with a larger --gas-limit)", file=sys.stderr)
+            continue
         contract, txs = deploy_and_upload(session, compiled)
         inference = session.transact(contract, "predict", encode_row(plan, row)).gas_used
         predicted = dict(report.upload) | {"deploy": report.deploy}
@@ -184,17 +190,18 @@ def plot(rows: list[Measurement], out_dir: Path) -> None:
     import matplotlib.pyplot as plt
 
     grid = [r for r in rows if r.series == "grid"]
+    combos = [(fmt, layout) for fmt in ("fixed", "int8") for layout in LAYOUTS]
+    colors = {combo: plt.get_cmap("tab10")(i) for i, combo in enumerate(combos)}  # same in every panel
     fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
     for ax, function in zip(axes, ("deploy", "upload", "inference")):
-        for fmt in ("fixed", "int8"):
-            for layout in LAYOUTS:
-                pts = sorted((r.params, r.measured, r.predicted) for r in grid
-                             if r.function == function and r.format == fmt and r.layout == layout)
-                if not pts:
-                    continue
-                line, = ax.plot([p for p, _, _ in pts], [q for _, _, q in pts], "-", lw=1, alpha=0.7)
-                ax.plot([p for p, _, _ in pts], [m for _, m, _ in pts], "o", ms=4, color=line.get_color(),
-                        label=f"{fmt} {layout}")
+        for fmt, layout in combos:
+            pts = sorted((r.params, r.measured, r.predicted) for r in grid
+                         if r.function == function and r.format == fmt and r.layout == layout)
+            if not pts:
+                continue
+            color = colors[(fmt, layout)]
+            ax.plot([p for p, _, _ in pts], [q for _, _, q in pts], "-", lw=1, alpha=0.7, color=color)
+            ax.plot([p for p, _, _ in pts], [m for _, m, _ in pts], "o", ms=4, color=color, label=f"{fmt} {layout}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("parameters")
@@ -202,6 +209,7 @@ def plot(rows: list[Measurement], out_dir: Path) -> None:
         ax.set_title(f"{function}: measured (dots), model (lines)")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=7)
+    axes[1].set_title("upload (storage, packed: slots; code: data contracts)")
     fig.tight_layout()
     fig.savefig(out_dir / "ml2sc_gas_vs_params.png", dpi=110)
     plt.close(fig)
