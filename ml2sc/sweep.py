@@ -41,15 +41,10 @@ class Point:
     hidden_neurons: int
 
 
-@dataclass
-class Measurement:
-    series: str
-    format: str
-    layout: str
-    architecture: str
-    params: int
-    macs: int
-    hidden_neurons: int
+@dataclass(frozen=True)
+class Measurement(Point):
+    """One function's gas at one grid point."""
+
     function: str  # deploy | upload | inference
     transactions: int
     measured: int
