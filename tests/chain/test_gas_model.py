@@ -4,9 +4,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import numpy as np
+import torch
+from torch import nn
+
 from evmkit import chain
+from ml2sc import gasmodel
+from ml2sc.capture import capture
 from ml2sc.gasmodel import data_contract_creation
-from ml2sc.layouts import data_contract_initcode
+from ml2sc.layouts import LayoutError, data_contract_initcode
+from ml2sc.onchain import compile_plan, deploy_and_upload, encode_row, upload_chunk_slots
+from ml2sc.plan import build_plan, encode_inputs, group_layers
+from ml2sc.quant import calibrate
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +53,6 @@ def grid_cases():
 
 @pytest.mark.parametrize("arch, acts, mode, layout", list(grid_cases()))
 def test_gas_model_within_one_percent(shared_chain, arch, acts, mode, layout) -> None:
-    import numpy as np
-    import torch
-    from torch import nn
-
-    from ml2sc import gasmodel
-    from ml2sc.capture import capture
-    from ml2sc.layouts import LayoutError
-    from ml2sc.onchain import compile_plan, deploy_and_upload, encode_row, upload_chunk_slots
-    from ml2sc.plan import build_plan, encode_inputs, group_layers
-    from ml2sc.quant import calibrate
-
     torch.manual_seed(sum(arch))
     modules: list[nn.Module] = []
     kinds = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "leaky_relu": lambda: nn.LeakyReLU(0.1),
