@@ -165,7 +165,6 @@ def deploy(
 class PredictResult:
     predictions: list[int]
     outputs: list[list[float]]
-    raw_outputs: list[tuple[int, ...]]
     gas_per_call: list[int]
     rows_per_call: list[int]
     emulator_agrees: list[bool]
@@ -190,7 +189,6 @@ def predict(
     return PredictResult(
         predictions=[p.predicted_class for p in batch.predictions],
         outputs=[decode_outputs(plan, p.outputs) for p in batch.predictions],
-        raw_outputs=[p.outputs for p in batch.predictions],
         gas_per_call=batch.gas_per_call,
         rows_per_call=batch.rows_per_call,
         emulator_agrees=agrees,
