@@ -215,7 +215,7 @@ def rpc(url: str, key_env: str = PRIVATE_KEY_ENV, extra_key_envs: Sequence[str] 
     """A JSON-RPC node; transactions are signed with the key in ``$key_env`` (never printed)."""
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))
     try:
-        w3.eth.chain_id
+        _ = w3.eth.chain_id  # the first request: fails fast if nothing answers
     except Exception as exc:  # noqa: BLE001 - any failure to connect gets the same clear line
         raise ChainError(f"cannot reach the RPC node at {url}: {type(exc).__name__}") from None
     keys = [os.environ.get(key_env)] + [os.environ.get(name) for name in extra_key_envs]

@@ -26,7 +26,7 @@ from . import emulator
 from .capture import capture
 from .datasets import load_split, torch_predict, train_mlp
 from .layouts import LAYOUTS
-from .onchain import compile_plan, deploy_and_upload, predict_batched, predict_onchain
+from .onchain import compile_plan, deploy_and_upload, predict_batched, predict_onchain, split_gas
 from .plan import build_plan, encode_inputs, group_layers
 from .quant import calibrate
 
@@ -84,8 +84,7 @@ def measure_layouts(
             started = time.perf_counter()
             compiled = compile_plan(plan, "DigitsMLP", "digits.pt", layout, compiler)
             contract, txs = deploy_and_upload(session, compiled)
-            deploy_gas = sum(tx.gas_used for label, tx in txs if label == "deploy")
-            weights_gas = sum(tx.gas_used for label, tx in txs if label != "deploy")
+            deploy_gas, weights_gas = split_gas(txs)
             if layout == "storage":
                 base_deploy = deploy_gas
                 if layout not in layouts:
@@ -133,7 +132,7 @@ def measure_mnist_size(session: ChainSession, compiler: Compiler) -> dict[str, o
         "layout": "code",
         "macs": plan.n_macs,
         "data_contracts": sum(1 for label, _ in txs if label.startswith("data")),
-        "weights_gas_per_param": round(sum(t.gas_used for l, t in txs if l != "deploy") / plan.n_params, 1),
+        "weights_gas_per_param": round(split_gas(txs)[1] / plan.n_params, 1),
         "inference_gas": gas,
         "gas_per_mac": round(gas / plan.n_macs, 2),
         "fits_30m_block": gas <= 30_000_000,

@@ -170,6 +170,12 @@ def deploy_and_upload(
     return contract, txs
 
 
+def split_gas(txs: Sequence[tuple[str, TxResult]]) -> tuple[int, int]:
+    """(model contract deployment gas, gas of everything that stores the weights)."""
+    deploy = sum(tx.gas_used for label, tx in txs if label == "deploy")
+    return deploy, sum(tx.gas_used for _, tx in txs) - deploy
+
+
 def attach(session: ChainSession, address: str, abi: list[dict[str, Any]]) -> Contract:
     contract = session.contract(address, abi)
     if not session.w3.eth.get_code(contract.address):

@@ -21,12 +21,12 @@ from evmkit.chain import ChainSession
 from evmkit.solc import Compiler
 
 from . import gasmodel
+from .bench import ML2SC_UPLOAD_PER_PARAM
 from .layouts import LAYOUTS, LayoutError
-from .onchain import compile_plan, deploy_and_upload, encode_row, upload_chunk_slots
+from .onchain import compile_plan, deploy_and_upload, encode_row, split_gas, upload_chunk_slots
 from .plan import FloatLayer, build_fixed_plan, encode_inputs
 from .quant import build_int8_plan, calibrate
 
-ML2SC_UPLOAD_PER_PARAM = 23_700
 ML2SC_GAS_PER_HIDDEN_NEURON_30_INPUTS = 66_000
 
 
@@ -120,12 +120,13 @@ def run_sweep(
                        default=0.0)
 
         uploads = [l for l, _ in txs if l != "deploy"]
+        deploy_gas, weights_gas = split_gas(txs)
         out.append(Measurement(**asdict(point), function="deploy", transactions=1,
-                               measured=sum(t.gas_used for l, t in txs if l == "deploy"),
+                               measured=deploy_gas,
                                predicted=report.deploy.total, worst_tx_error=errors(["deploy"])))
         if uploads:
             out.append(Measurement(**asdict(point), function="upload", transactions=len(uploads),
-                                   measured=sum(t.gas_used for l, t in txs if l != "deploy"),
+                                   measured=weights_gas,
                                    predicted=sum(e.total for _, e in report.upload), worst_tx_error=errors(uploads)))
         out.append(Measurement(**asdict(point), function="inference", transactions=1, measured=inference,
                                predicted=report.inference.total,

@@ -107,7 +107,6 @@ def fit(rows) -> dict[str, object]:
         loop[mode] = lstsq(samples)
     deploy_samples, upload_samples, finalize = [], [], []
     for compiled, _, txs, _ in rows:
-        runtime = len(compiled.artifact.deployed_bytecode)
         for label, tx in txs:
             if label == "deploy":
                 est = gasmodel.deploy(compiled)  # with zero fitted costs: schedule terms only
