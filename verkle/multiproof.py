@@ -1,0 +1,139 @@
+"""Many KZG openings, one proof: Dankrad Feist's "PCS multiproofs using random evaluation".
+
+Openings (C_i, z_i = w^(m_i), y_i). With r and t drawn from the transcript:
+    g(X) = sum r^i (f_i(X) - y_i) / (X - z_i)          D = [g]
+    h(X) = sum r^i f_i(X) / (t - z_i)                  E = sum r^i / (t - z_i) C_i   (verifier: one MSM)
+    h(t) - g(t) = sum r^i y_i / (t - z_i) =: y         pi opens E - D at t to y.
+Two group elements prove any number of openings; the verifier's work is one MSM over the distinct
+commitments and one pairing check (or one 0x0a call on [E - D]).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from .curves import Point
+from .kzg import KZG
+from .paths import NodeId, Opening
+from .proof import SCHEME_IDS, InvalidProof
+from .transcript import Transcript
+
+DOMAIN_LABEL = b"verkle-multiproof-v1"
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: bytes
+    value_hash: bytes | None  # None: the key is claimed absent
+
+
+def transcript_for(scheme: KZG, root: bytes, claims: Sequence[Claim], openings: Sequence[Opening],
+                   commitments: Mapping[NodeId, bytes]) -> Transcript:
+    """Absorb, in order: scheme, width, root, each key with its claim, each opening (C, index, y)."""
+    tr = Transcript(scheme.field, DOMAIN_LABEL)
+    tr.absorb(bytes([SCHEME_IDS[scheme.name], scheme.width.bit_length() - 1]))
+    tr.absorb(root)
+    tr.absorb_u16(len(claims))
+    for c in claims:
+        tr.absorb(c.key + (b"\x01" + c.value_hash if c.value_hash is not None else b"\x00" + bytes(32)))
+    tr.absorb_u16(len(openings))
+    for o in openings:
+        tr.absorb(commitments[o.node])
+        tr.absorb_u16(o.index)
+        tr.absorb_scalar(o.y)
+    return tr
+
+
+def _powers(r: int, count: int, p: int) -> list[int]:
+    powers = [1] * count
+    for i in range(1, count):
+        powers[i] = powers[i - 1] * r % p
+    return powers
+
+
+def _weights(scheme: KZG, openings: Sequence[Opening], r: int, t: int) -> list[int]:
+    """r^i / (t - z_i) for every opening (one batched inversion)."""
+    p = scheme.field.modulus
+    points = scheme.domain.points
+    inverses = scheme.field.batch_inv([t - points[o.index] for o in openings])
+    return [a * b % p for a, b in zip(_powers(r, len(openings), p), inverses)]
+
+
+def _challenge_t(scheme: KZG, tr: Transcript, d: bytes) -> int:
+    tr.absorb(d)
+    t = tr.challenge()
+    if pow(t, scheme.width, scheme.field.modulus) == 1:  # t in the domain: probability W/p
+        raise InvalidProof("evaluation point t fell inside the domain")
+    return t
+
+
+def prove(scheme: KZG, tr: Transcript, openings: Sequence[Opening],
+          vectors: Mapping[NodeId, Sequence[int]]) -> tuple[bytes, bytes]:
+    """(D, pi) for the openings; `vectors` gives each node's values in evaluation form."""
+    p, n = scheme.field.modulus, scheme.width
+    dom = scheme.domain
+    r = tr.challenge()
+    powers = _powers(r, len(openings), p)
+    g = [0] * n
+    inv1, pts = dom.inv_minus_one, dom.points
+    for o, coef in zip(openings, powers):
+        # g += coef * (f - y) / (X - w^m), the value at w^m being -sum_{j != m} q_j w^j / w^m
+        f, m = vectors[o.node], o.index
+        scale = coef * pts[-m % n] % p
+        acc = 0
+        for j in range(n):
+            d = f[j] - o.y
+            if d and j != m:
+                s = d * inv1[(j - m) % n] % p * scale % p
+                g[j] += s
+                acc += s * pts[j]
+        g[m] -= acc % p * pts[-m % n]
+    g = [x % p for x in g]
+    d_point = scheme.commit(g)
+    d = scheme.curve.encode(d_point)
+    t = _challenge_t(scheme, tr, d)
+    weights = _weights(scheme, openings, r, t)
+    per_node: dict[NodeId, int] = {}
+    for o, w in zip(openings, weights):
+        per_node[o.node] = (per_node.get(o.node, 0) + w) % p
+    h = [0] * n
+    for node, w in per_node.items():
+        for j, v in enumerate(vectors[node]):
+            if v:
+                h[j] += w * v
+    diff = [(a - b) % p for a, b in zip(h, g)]
+    _, pi = scheme.open_outside(diff, t)
+    return d, scheme.curve.encode(pi)
+
+
+def verify(scheme: KZG, tr: Transcript, openings: Sequence[Opening], points: Mapping[NodeId, Point],
+           d: bytes, pi: bytes) -> None:
+    """Raise InvalidProof unless (D, pi) proves every opening."""
+    pi_point = _decode(scheme, pi, "pi")
+    diff, t, y = final_check_inputs(scheme, tr, openings, points, d)
+    if not scheme.verify(diff, t, y, pi_point):
+        raise InvalidProof("the multiproof's pairing check fails")
+
+
+def final_check_inputs(scheme: KZG, tr: Transcript, openings: Sequence[Opening],
+                       points: Mapping[NodeId, Point], d: bytes) -> tuple[Point, int, int]:
+    """(E - D, t, y): the single KZG opening a multiproof reduces to (what 0x0a can check)."""
+    p = scheme.field.modulus
+    d_point = _decode(scheme, d, "D")
+    r = tr.challenge()
+    t = _challenge_t(scheme, tr, d)
+    weights = _weights(scheme, openings, r, t)
+    per_node: dict[NodeId, int] = {}
+    for o, w in zip(openings, weights):
+        per_node[o.node] = (per_node.get(o.node, 0) + w) % p
+    y = sum(w * o.y for o, w in zip(openings, weights)) % p
+    nodes = list(per_node)
+    e = scheme.curve.msm([points[nd] for nd in nodes], [per_node[nd] for nd in nodes])
+    return scheme.curve.sub(e, d_point), t, y
+
+
+def _decode(scheme: KZG, data: bytes, what: str) -> Point:
+    try:
+        return scheme.curve.decode(data)
+    except ValueError as exc:
+        raise InvalidProof(f"{what}: {exc}") from None

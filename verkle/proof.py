@@ -1,0 +1,238 @@
+"""Proof objects and their two encodings: a deterministic byte string and a JSON form with hex fields.
+
+Byte layout (all integers big-endian):
+    "VK" | version (1) | type (1: single, 2: multi) | scheme id (1) | log2 width (1)
+    number of keys (u16; 1 for a single proof)
+    per key, in key order: (kind << 6) | (depth - 1)  [kind: 0 present, 1 empty slot, 2 other leaf]
+                           and for kind 2: the other leaf's key (32) and keccak256 of its value (32)
+    number of commitments (u16), then the commitments (48 bytes BLS12-381 / 64 bytes BN254 each):
+        the nodes below the root on the keys' paths, each once, in order of first use
+    single: one opening proof per level of the key's path (root first)
+    multi:  D (the commitment to g) then pi (the opening of E - D at t)
+Keys and claimed values are not part of the proof: the verifier is given them.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Optional
+
+MAGIC = b"VK"
+VERSION = 1
+SINGLE, MULTI = 1, 2
+PRESENT, EMPTY, OTHER = 0, 1, 2
+KIND_NAMES = {PRESENT: "present", EMPTY: "empty", OTHER: "other"}
+SCHEME_IDS = {"kzg-bls12-381": 1, "kzg-bn254": 2}
+POINT_SIZES = {"kzg-bls12-381": 48, "kzg-bn254": 64}
+MAX_DEPTH = 64
+
+
+class MalformedProof(ValueError):
+    """The input does not parse as a proof (exit code 2)."""
+
+
+class InvalidProof(ValueError):
+    """The proof parses but does not prove the claim (exit code 1)."""
+
+
+@dataclass(frozen=True)
+class PathInfo:
+    """How one key's path ends: after `depth` openings, in a slot that is present / empty / other."""
+
+    depth: int
+    kind: int
+    other_key: bytes = b""
+    other_value_hash: bytes = b""
+
+
+@dataclass(frozen=True)
+class Proof:
+    type: int  # SINGLE or MULTI
+    scheme: str
+    width: int
+    paths: tuple[PathInfo, ...]
+    commitments: tuple[bytes, ...]
+    openings: tuple[bytes, ...]  # single: one per level; multi: (D, pi)
+
+    def to_bytes(self) -> bytes:
+        out = bytearray(MAGIC)
+        out += bytes([VERSION, self.type, SCHEME_IDS[self.scheme], self.width.bit_length() - 1])
+        out += len(self.paths).to_bytes(2, "big")
+        for p in self.paths:
+            out.append((p.kind << 6) | (p.depth - 1))
+            if p.kind == OTHER:
+                out += p.other_key + p.other_value_hash
+        out += len(self.commitments).to_bytes(2, "big")
+        for c in self.commitments:
+            out += c
+        for o in self.openings:
+            out += o
+        return bytes(out)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Proof":
+        r = _Reader(data)
+        if r.take(2) != MAGIC:
+            raise MalformedProof("not a verkle proof (magic bytes 'VK' missing)")
+        version, ptype, scheme_id, log_width = r.take(4)
+        if version != VERSION:
+            raise MalformedProof(f"unsupported proof version {version}")
+        if ptype not in (SINGLE, MULTI):
+            raise MalformedProof(f"unknown proof type {ptype}")
+        scheme = next((name for name, i in SCHEME_IDS.items() if i == scheme_id), None)
+        if scheme is None:
+            raise MalformedProof(f"unknown scheme id {scheme_id}")
+        if not 4 <= log_width <= 12:
+            raise MalformedProof(f"unsupported width 2^{log_width}")
+        n_keys = r.u16()
+        if n_keys == 0 or (ptype == SINGLE and n_keys != 1):
+            raise MalformedProof(f"a {'single' if ptype == SINGLE else 'multi'} proof cannot cover {n_keys} keys")
+        paths = []
+        for _ in range(n_keys):
+            byte = r.take(1)[0]
+            kind, depth = byte >> 6, (byte & 0x3F) + 1
+            if kind not in KIND_NAMES:
+                raise MalformedProof(f"unknown path kind {kind}")
+            paths.append(PathInfo(depth, kind, *(r.take(32), r.take(32)) if kind == OTHER else ()))
+        size = POINT_SIZES[scheme]
+        commitments = tuple(r.take(size) for _ in range(r.u16()))
+        n_open = paths[0].depth if ptype == SINGLE else 2
+        openings = tuple(r.take(size) for _ in range(n_open))
+        if r.remaining():
+            raise MalformedProof(f"{r.remaining()} unexpected bytes after the proof")
+        return cls(ptype, scheme, 1 << log_width, tuple(paths), commitments, openings)
+
+    # ------------------------------------------------------------ JSON
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "type": "single" if self.type == SINGLE else "multi",
+            "scheme": self.scheme,
+            "width": self.width,
+            "paths": [_path_json(p) for p in self.paths],
+            "commitments": [c.hex() for c in self.commitments],
+        }
+        if self.type == SINGLE:
+            doc["openings"] = [o.hex() for o in self.openings]
+        else:
+            doc["d"], doc["pi"] = self.openings[0].hex(), self.openings[1].hex()
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: Any) -> "Proof":
+        """Parse the JSON form strictly, then round-trip through bytes so both forms obey one set
+        of rules."""
+        try:
+            ptype = {"single": SINGLE, "multi": MULTI}[doc["type"]]
+            scheme, width = doc["scheme"], doc["width"]
+            if scheme not in SCHEME_IDS:
+                raise MalformedProof(f"unknown scheme {scheme!r} (known: {', '.join(SCHEME_IDS)})")
+            if not isinstance(width, int) or width < 16 or width > 4096 or width & (width - 1):
+                raise MalformedProof(f"unsupported width {width!r}")
+            paths = tuple(_path_from_json(p) for p in doc["paths"])
+            commitments = tuple(hex_bytes(c, POINT_SIZES[scheme], "commitment") for c in doc["commitments"])
+            openings = (tuple(hex_bytes(o, POINT_SIZES[scheme], "opening") for o in doc["openings"])
+                        if ptype == SINGLE else
+                        (hex_bytes(doc["d"], POINT_SIZES[scheme], "d"), hex_bytes(doc["pi"], POINT_SIZES[scheme], "pi")))
+        except (KeyError, TypeError) as exc:
+            raise MalformedProof(f"proof JSON lacks or mistypes a field ({exc})") from None
+        proof = cls(ptype, scheme, width, paths, commitments, openings)
+        if not paths or len(paths) > 0xFFFF or len(commitments) > 0xFFFF:
+            raise MalformedProof("a proof covers 1 to 65535 keys")
+        if ptype == SINGLE and (len(paths) != 1 or len(openings) != paths[0].depth):
+            raise MalformedProof("a single proof covers one key with one opening per level")
+        return cls.from_bytes(proof.to_bytes())
+
+
+def _path_json(p: PathInfo) -> dict[str, Any]:
+    doc: dict[str, Any] = {"depth": p.depth, "kind": KIND_NAMES[p.kind]}
+    if p.kind == OTHER:
+        doc["other_key"], doc["other_value_hash"] = p.other_key.hex(), p.other_value_hash.hex()
+    return doc
+
+
+def _path_from_json(doc: Any) -> PathInfo:
+    kinds = {v: k for k, v in KIND_NAMES.items()}
+    if doc["kind"] not in kinds:
+        raise MalformedProof(f"unknown path kind {doc['kind']!r}")
+    kind, depth = kinds[doc["kind"]], doc["depth"]
+    if not isinstance(depth, int) or not 1 <= depth <= MAX_DEPTH:
+        raise MalformedProof(f"path depth must be 1..{MAX_DEPTH}, got {depth!r}")
+    if kind == OTHER:
+        return PathInfo(depth, kind, hex_bytes(doc["other_key"], 32, "other_key"),
+                        hex_bytes(doc["other_value_hash"], 32, "other_value_hash"))
+    return PathInfo(depth, kind)
+
+
+def hex_bytes(text: Any, size: Optional[int], what: str) -> bytes:
+    if not isinstance(text, str):
+        raise MalformedProof(f"{what} must be a hex string")
+    body = text[2:] if text[:2] in ("0x", "0X") else text
+    try:
+        data = bytes.fromhex(body)
+    except ValueError:
+        raise MalformedProof(f"{what} is not valid hex: {text[:20]!r}") from None
+    if size is not None and len(data) != size:
+        raise MalformedProof(f"{what} must be {size} bytes, got {len(data)}")
+    return data
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise MalformedProof("proof truncated")
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def u16(self) -> int:
+        return int.from_bytes(self.take(2), "big")
+
+    def remaining(self) -> int:
+        return len(self.data) - self.pos
+
+
+@dataclass(frozen=True)
+class ProofDocument:
+    """What `verkle prove` writes: the proof with the root, keys and claimed values it speaks about."""
+
+    proof: Proof
+    root: bytes
+    keys: tuple[bytes, ...]
+    values: tuple[Optional[bytes], ...]
+
+    def to_json_text(self) -> str:
+        doc = {
+            "format": "verkle-proof",
+            "version": VERSION,
+            "root": self.root.hex(),
+            "keys": [k.hex() for k in self.keys],
+            "values": [v.hex() if v is not None else None for v in self.values],
+            "proof": self.proof.to_json(),
+            "proof_bytes": self.proof.to_bytes().hex(),
+        }
+        return json.dumps(doc, indent=1) + "\n"
+
+    @classmethod
+    def from_json_text(cls, text: str) -> "ProofDocument":
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MalformedProof(f"not JSON: {exc}") from None
+        if not isinstance(doc, dict) or doc.get("format") != "verkle-proof":
+            raise MalformedProof("not a verkle proof document (format != 'verkle-proof')")
+        try:
+            proof = Proof.from_json(doc["proof"])
+            if "proof_bytes" in doc and hex_bytes(doc["proof_bytes"], None, "proof_bytes") != proof.to_bytes():
+                raise MalformedProof("proof_bytes disagrees with the JSON proof")
+            root = hex_bytes(doc["root"], POINT_SIZES[proof.scheme], "root")
+            keys = tuple(hex_bytes(k, 32, "key") for k in doc["keys"])
+            values = tuple(None if v is None else hex_bytes(v, 32, "value") for v in doc["values"])
+        except (KeyError, TypeError) as exc:
+            raise MalformedProof(f"proof document lacks or mistypes a field ({exc})") from None
+        if len(keys) != len(values):
+            raise MalformedProof(f"{len(keys)} keys but {len(values)} values")
+        return cls(proof, root, keys, values)

@@ -1,0 +1,305 @@
+"""The Verkle trie: width-W internal nodes that KZG-commit to their slots, leaves holding (key, value).
+
+Shape: a node exists at a prefix exactly when two or more keys share that prefix; a key's leaf sits
+in the slot of the shallowest node where its prefix is its own. The shape (and so the root) depends
+only on the contents, never on the order of inserts and deletes. Updates are homomorphic: when one
+slot's field element changes by delta, the node's commitment moves by delta * L_slot, and so on up.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from bisect import bisect_left
+from dataclasses import dataclass, field as dc_field
+from typing import Callable, Iterable, Iterator, Optional, Union
+
+from .curves import Point
+from .kzg import KZG
+from .progress import Progress
+from .slots import KeyLayout, check_key, check_value, leaf_field, node_field, value_hash
+
+
+class Leaf:
+    __slots__ = ("key", "value", "_field")
+
+    def __init__(self, key: bytes, value: bytes) -> None:
+        self.key = key
+        self.value = value
+        self._field: Optional[int] = None
+
+
+class Node:
+    __slots__ = ("depth", "prefix", "children", "encoded", "_point", "_field")
+
+    def __init__(self, depth: int, prefix: int) -> None:
+        self.depth = depth
+        self.prefix = prefix
+        self.children: dict[int, Union[Node, Leaf]] = {}
+        self.encoded: bytes = b""
+        self._point: Optional[Point] = None
+        self._field: Optional[int] = None
+
+
+Child = Union[Node, Leaf]
+
+
+@dataclass
+class Journal:
+    """What changed since the last save: node ids -> encodings (None: deleted), keys -> values."""
+
+    nodes: dict[tuple[int, int], Optional[bytes]] = dc_field(default_factory=dict)
+    leaves: dict[bytes, Optional[bytes]] = dc_field(default_factory=dict)
+
+    def clear(self) -> None:
+        self.nodes.clear()
+        self.leaves.clear()
+
+
+class VerkleTree:
+    def __init__(self, scheme: KZG) -> None:
+        self.scheme = scheme
+        self.layout = KeyLayout(scheme.width)
+        self.journal = Journal()
+        self.root = Node(0, 0)
+        self._set_point(self.root, scheme.curve.identity())
+        self.size = 0
+
+    # ------------------------------------------------------------ field elements of slots
+
+    def child_field(self, child: Optional[Child]) -> int:
+        if child is None:
+            return 0
+        if child._field is None:
+            f = self.scheme.field
+            child._field = (leaf_field(f, child.key, value_hash(child.value)) if isinstance(child, Leaf)
+                            else node_field(f, child.encoded))
+        return child._field
+
+    def point(self, node: Node) -> Point:
+        if node._point is None:
+            node._point = self.scheme.curve.decode(node.encoded)
+        return node._point
+
+    def _set_point(self, node: Node, point: Point) -> None:
+        node._point = point
+        node.encoded = self.scheme.curve.encode(point)
+        node._field = None
+        self.journal.nodes[(node.depth, node.prefix)] = node.encoded
+
+    def node_values(self, node: Node) -> list[int]:
+        """The node's vector in evaluation form (what its commitment commits to)."""
+        values = [0] * self.scheme.width
+        for idx, child in node.children.items():
+            values[idx] = self.child_field(child)
+        return values
+
+    def _commit_node(self, node: Node) -> None:
+        self._set_point(node, self.scheme.commit_sparse(
+            {idx: self.child_field(c) for idx, c in node.children.items()}))
+
+    # ------------------------------------------------------------ reads
+
+    @property
+    def root_commitment(self) -> bytes:
+        return self.root.encoded
+
+    def __len__(self) -> int:
+        return self.size
+
+    def get(self, key: bytes) -> Optional[bytes]:
+        key = check_key(key)
+        k = self.layout.padded(key)
+        node, depth = self.root, 0
+        while True:
+            child = node.children.get(self.layout.index(k, depth))
+            if child is None:
+                return None
+            if isinstance(child, Leaf):
+                return child.value if child.key == key else None
+            node, depth = child, depth + 1
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        """All (key, value) pairs in key order."""
+        stack: list[Child] = [self.root]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, Leaf):
+                yield item.key, item.value
+            else:
+                stack.extend(item.children[i] for i in sorted(item.children, reverse=True))
+
+    def nodes(self) -> Iterator[Node]:
+        stack = [self.root]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(c for c in node.children.values() if isinstance(c, Node))
+
+    def path(self, key: bytes) -> tuple[list[tuple[Node, int]], Optional[Child]]:
+        """The (node, slot) pairs from the root down to where `key` ends, and what that slot holds."""
+        k = self.layout.padded(key)
+        node, depth, path = self.root, 0, []
+        while True:
+            idx = self.layout.index(k, depth)
+            path.append((node, idx))
+            child = node.children.get(idx)
+            if not isinstance(child, Node):
+                return path, child
+            node, depth = child, depth + 1
+
+    # ------------------------------------------------------------ writes
+
+    def insert(self, key: bytes, value: bytes) -> None:
+        key, value = check_key(key), check_value(value)
+        path, end = self.path(key)
+        old = [self.child_field(n.children.get(i)) for n, i in path]
+        node, idx = path[-1]
+        if end is None:
+            node.children[idx] = Leaf(key, value)
+            self.size += 1
+        elif end.key == key:
+            end.value, end._field = value, None
+        else:
+            node.children[idx] = self._split(end, Leaf(key, value), node.depth + 1, node.prefix * self.scheme.width + idx)
+            self.size += 1
+        self.journal.leaves[key] = value
+        self._propagate(path, old)
+
+    def _split(self, a: Leaf, b: Leaf, depth: int, prefix: int) -> Node:
+        """A new node (chain) holding two leaves whose keys share `prefix`; committed bottom-up."""
+        lay = self.layout
+        ka, kb = lay.padded(a.key), lay.padded(b.key)
+        node = Node(depth, prefix)
+        ia, ib = lay.index(ka, depth), lay.index(kb, depth)
+        if ia == ib:
+            node.children[ia] = self._split(a, b, depth + 1, prefix * self.scheme.width + ia)
+        else:
+            node.children[ia], node.children[ib] = a, b
+        self._commit_node(node)
+        return node
+
+    def delete(self, key: bytes) -> bool:
+        key = check_key(key)
+        path, end = self.path(key)
+        if not isinstance(end, Leaf) or end.key != key:
+            return False
+        old = [self.child_field(n.children.get(i)) for n, i in path]
+        node, idx = path[-1]
+        del node.children[idx]
+        self.size -= 1
+        self.journal.leaves[key] = None
+        # a node left with a single leaf is no longer shared by two keys: the leaf moves up
+        while len(path) > 1 and len(node.children) == 1:
+            (only,) = node.children.values()
+            if not isinstance(only, Leaf):
+                break
+            path.pop()
+            self.journal.nodes[(node.depth, node.prefix)] = None
+            node, idx = path[-1]
+            node.children[idx] = only
+        self._propagate(path, old[:len(path)])
+        return True
+
+    def _propagate(self, path: list[tuple[Node, int]], old: list[int]) -> None:
+        """Bottom-up: each node's commitment moves by (new - old) * L_slot of the one changed slot."""
+        for (node, idx), before in zip(reversed(path), reversed(old)):
+            delta = self.child_field(node.children.get(idx)) - before
+            self._set_point(node, self.scheme.add_delta(self.point(node), idx, delta))
+
+    # ------------------------------------------------------------ bulk build
+
+    @classmethod
+    def build(cls, scheme: KZG, items: Iterable[tuple[bytes, bytes]], *, workers: Optional[int] = None,
+              progress: bool | None = None) -> "VerkleTree":
+        """Build from scratch: shape first (pure Python), then one MSM per node, bottom-up, with the
+        root's subtrees spread over worker processes. Later pairs win over earlier ones."""
+        tree = cls(scheme)
+        contents = {check_key(k): check_value(v) for k, v in items}
+        tree._shape_from(contents)
+        tree._commit_all(workers, progress)
+        tree.journal.leaves.update(contents)
+        return tree
+
+    def _shape_from(self, contents: dict[bytes, bytes]) -> None:
+        lay = self.layout
+        entries = sorted((lay.padded(k), k, v) for k, v in contents.items())
+        padded = [e[0] for e in entries]
+        leaves = [Leaf(k, v) for _, k, v in entries]
+        self.root = self._shape(padded, leaves, 0, len(entries), 0, 0)
+        self.size = len(entries)
+
+    def _shape(self, padded: list[int], leaves: list[Leaf], lo: int, hi: int, depth: int, prefix: int) -> Node:
+        lay = self.layout
+        node = Node(depth, prefix)
+        shift = (lay.levels - 1 - depth) * lay.bits
+        while lo < hi:
+            idx = (padded[lo] >> shift) & (self.scheme.width - 1)
+            end = bisect_left(padded, ((prefix * self.scheme.width + idx + 1) << shift), lo, hi)
+            node.children[idx] = (leaves[lo] if end - lo == 1 else
+                                  self._shape(padded, leaves, lo, end, depth + 1, prefix * self.scheme.width + idx))
+            lo = end
+        return node
+
+    def _commit_all(self, workers: Optional[int], progress: bool | None) -> None:
+        tops = sorted(i for i, c in self.root.children.items() if isinstance(c, Node))
+        workers = workers or os.cpu_count() or 1
+        chunks = [tops[i::max(1, min(len(tops), 64))] for i in range(max(1, min(len(tops), 64)))] if tops else []
+        with Progress(len(tops), "building", enabled=progress) as bar:
+            if workers > 1 and self.size >= 4096 and "fork" in multiprocessing.get_all_start_methods():
+                global _BUILDING
+                _BUILDING = self
+                try:
+                    with multiprocessing.get_context("fork").Pool(workers) as pool:
+                        for chunk, encodings in pool.imap_unordered(_commit_chunk, chunks):
+                            for top, encs in zip(chunk, encodings):
+                                self._assign(self.root.children[top], iter(encs))
+                            bar.advance(len(chunk))
+                finally:
+                    _BUILDING = None
+            else:
+                for chunk in chunks:
+                    for top in chunk:
+                        self._commit_subtree(self.root.children[top], [])
+                    bar.advance(len(chunk))
+        self._commit_node(self.root)
+        self.journal.nodes.clear()
+        for node in self.nodes():
+            self.journal.nodes[(node.depth, node.prefix)] = node.encoded
+
+    def _commit_subtree(self, node: Node, out: list[bytes]) -> list[bytes]:
+        """Post-order commitments of a subtree; `out` collects the encodings in that order."""
+        for idx in sorted(node.children):
+            child = node.children[idx]
+            if isinstance(child, Node):
+                self._commit_subtree(child, out)
+        self._commit_node(node)
+        out.append(node.encoded)
+        return out
+
+    def _assign(self, node: Node, encodings: Iterator[bytes]) -> None:
+        for idx in sorted(node.children):
+            child = node.children[idx]
+            if isinstance(child, Node):
+                self._assign(child, encodings)
+        node.encoded = next(encodings)
+        node._point = None
+        node._field = None
+
+
+_BUILDING: Optional[VerkleTree] = None
+
+
+def _commit_chunk(chunk: list[int]) -> tuple[list[int], list[list[bytes]]]:
+    tree = _BUILDING
+    assert tree is not None
+    return chunk, [tree._commit_subtree(tree.root.children[top], []) for top in chunk]
+
+
+def shaped(scheme: KZG, contents: dict[bytes, bytes], encodings: Callable[[int, int], bytes]) -> VerkleTree:
+    """A tree with the shape of `contents` and node commitments read back from storage."""
+    tree = VerkleTree(scheme)
+    tree._shape_from(contents)
+    for node in tree.nodes():
+        node.encoded = encodings(node.depth, node.prefix)
+    tree.journal.clear()
+    return tree

@@ -1,0 +1,67 @@
+"""Off-chain verification: needs only the root, the keys, the claimed values (None: absent), the proof."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from . import multiproof
+from .curves import Point
+from .kzg import KZG
+from .paths import NodeId, OpeningPlan, plan_openings
+from .proof import MULTI, InvalidProof, Proof, ProofDocument
+from .slots import KeyLayout, value_hash
+
+
+def _plan(scheme: KZG, root: bytes, keys: Sequence[bytes], values: Sequence[Optional[bytes]],
+          proof: Proof) -> OpeningPlan:
+    if proof.scheme != scheme.name or proof.width != scheme.width:
+        raise InvalidProof(f"proof is for {proof.scheme} width {proof.width}, "
+                           f"the verifier for {scheme.name} width {scheme.width}")
+    listed = iter(proof.commitments)
+
+    def next_commitment(_: NodeId) -> bytes:
+        try:
+            return next(listed)
+        except StopIteration:
+            raise InvalidProof("the proof lists fewer commitments than its paths need") from None
+
+    plan = plan_openings(scheme.field, KeyLayout(scheme.width), root, keys, values, proof.paths, next_commitment)
+    if next(listed, None) is not None:
+        raise InvalidProof("the proof lists more commitments than its paths need")
+    return plan
+
+
+def _points(scheme: KZG, plan: OpeningPlan) -> dict[NodeId, Point]:
+    points = {}
+    for node, data in plan.commitments.items():
+        try:
+            points[node] = scheme.curve.decode(data)
+        except ValueError as exc:
+            raise InvalidProof(f"commitment at depth {node[0]}: {exc}") from None
+    return points
+
+
+def verify(scheme: KZG, root: bytes, keys: Sequence[bytes], values: Sequence[Optional[bytes]], proof: Proof) -> None:
+    """Return quietly when the proof shows exactly these claims under `root`; raise InvalidProof otherwise."""
+    plan = _plan(scheme, root, keys, values, proof)
+    points = _points(scheme, plan)
+    if proof.type == MULTI:
+        claims = [multiproof.Claim(k, value_hash(v) if v is not None else None) for k, v in zip(keys, values)]
+        tr = multiproof.transcript_for(scheme, root, claims, plan.openings, plan.commitments)
+        multiproof.verify(scheme, tr, plan.openings, points, proof.openings[0], proof.openings[1])
+        return
+    if len(proof.openings) != len(plan.openings):
+        raise InvalidProof(f"{len(proof.openings)} opening proofs for {len(plan.openings)} levels")
+    for level, (o, pi) in enumerate(zip(plan.openings, proof.openings)):
+        try:
+            pi_point = scheme.curve.decode(pi)
+        except ValueError as exc:
+            raise InvalidProof(f"opening proof at level {level}: {exc}") from None
+        if not scheme.verify(points[o.node], scheme.domain.points[o.index], o.y, pi_point):
+            raise InvalidProof(f"the opening at level {level} fails its pairing check")
+
+
+def verify_document(scheme: KZG, doc: ProofDocument, root: Optional[bytes] = None) -> None:
+    """Verify a `verkle prove` document; `root`, when given, must be the one the document names."""
+    if root is not None and root != doc.root:
+        raise InvalidProof("the proof is for another root")
+    verify(scheme, doc.root, doc.keys, doc.values, doc.proof)
