@@ -60,9 +60,14 @@ def _bls_msm(points: Sequence[Point], scalars: Sequence[int]) -> Point:
     return G1Point.multiexp_unchecked(list(points), [_scalar(k) for k in scalars])
 
 
+_BLS_INFINITY = bytes([0xC0]) + bytes(47)
+
+
 def _bls_decode(data: bytes) -> Point:
     if len(data) != 48:
         raise InvalidPoint(f"a BLS12-381 G1 point is 48 bytes compressed, got {len(data)}")
+    if data[0] & 0x40 and bytes(data) != _BLS_INFINITY:  # arkworks would accept junk after the flag
+        raise InvalidPoint("non-canonical encoding of the BLS12-381 point at infinity")
     try:  # checks the flags, x < q, that x is on the curve and the point in the r-order subgroup
         return G1Point.from_compressed_bytes(bytes(data))
     except Exception as exc:  # arkworks raises a bare exception with its own message

@@ -106,6 +106,16 @@ class KZG:
         q, y = self.quotient_outside(values, t)
         return y, self.commit(q)
 
+    def verify_bytes(self, commitment: bytes, z: bytes, y: bytes, proof: bytes) -> bool:
+        """Check an opening given as bytes, with the point-evaluation precompile's input rules:
+        z and y canonical 32-byte field elements, both points valid subgroup encodings."""
+        try:
+            zz, yy = self.field.from_bytes(z), self.field.from_bytes(y)
+            c, pi = self.curve.decode(commitment), self.curve.decode(proof)
+        except ValueError:
+            return False
+        return self.verify(c, zz, yy, pi)
+
     def verify(self, commitment: Point, z: int, y: int, proof: Point) -> bool:
         """The pairing check e(C - y G1 + z pi, G2) * e(-pi, [tau]G2) == 1."""
         c = self.curve

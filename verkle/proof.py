@@ -1,12 +1,13 @@
 """Proof objects and their two encodings: a deterministic byte string and a JSON form with hex fields.
 
-Byte layout (all integers big-endian):
-    "VK" | version (1) | type (1: single, 2: multi) | scheme id (1) | log2 width (1)
+Byte layout (all integers big-endian), as compact as the EVM would want it in calldata:
+    (version << 4) | type   [type 1: single, 2: multi]
+    (scheme id << 4) | log2 width
     number of keys (u16; 1 for a single proof)
     per key, in key order: (kind << 6) | (depth - 1)  [kind: 0 present, 1 empty slot, 2 other leaf]
                            and for kind 2: the other leaf's key (32) and keccak256 of its value (32)
-    number of commitments (u16), then the commitments (48 bytes BLS12-381 / 64 bytes BN254 each):
-        the nodes below the root on the keys' paths, each once, in order of first use
+    the commitments (48 bytes BLS12-381 / 64 bytes BN254 each): the nodes below the root on the
+        keys' paths, each once, in order of first use; their number is what the length leaves
     single: one opening proof per level of the key's path (root first)
     multi:  D (the commitment to g) then pi (the opening of E - D at t)
 Keys and claimed values are not part of the proof: the verifier is given them.
@@ -17,7 +18,6 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-MAGIC = b"VK"
 VERSION = 1
 SINGLE, MULTI = 1, 2
 PRESENT, EMPTY, OTHER = 0, 1, 2
@@ -55,14 +55,12 @@ class Proof:
     openings: tuple[bytes, ...]  # single: one per level; multi: (D, pi)
 
     def to_bytes(self) -> bytes:
-        out = bytearray(MAGIC)
-        out += bytes([VERSION, self.type, SCHEME_IDS[self.scheme], self.width.bit_length() - 1])
+        out = bytearray([VERSION << 4 | self.type, SCHEME_IDS[self.scheme] << 4 | (self.width.bit_length() - 1)])
         out += len(self.paths).to_bytes(2, "big")
         for p in self.paths:
             out.append((p.kind << 6) | (p.depth - 1))
             if p.kind == OTHER:
                 out += p.other_key + p.other_value_hash
-        out += len(self.commitments).to_bytes(2, "big")
         for c in self.commitments:
             out += c
         for o in self.openings:
@@ -72,9 +70,8 @@ class Proof:
     @classmethod
     def from_bytes(cls, data: bytes) -> "Proof":
         r = _Reader(data)
-        if r.take(2) != MAGIC:
-            raise MalformedProof("not a verkle proof (magic bytes 'VK' missing)")
-        version, ptype, scheme_id, log_width = r.take(4)
+        first, second = r.take(2)
+        version, ptype, scheme_id, log_width = first >> 4, first & 15, second >> 4, second & 15
         if version != VERSION:
             raise MalformedProof(f"unsupported proof version {version}")
         if ptype not in (SINGLE, MULTI):
@@ -95,11 +92,12 @@ class Proof:
                 raise MalformedProof(f"unknown path kind {kind}")
             paths.append(PathInfo(depth, kind, *(r.take(32), r.take(32)) if kind == OTHER else ()))
         size = POINT_SIZES[scheme]
-        commitments = tuple(r.take(size) for _ in range(r.u16()))
         n_open = paths[0].depth if ptype == SINGLE else 2
+        n_commitments, extra = divmod(r.remaining() - n_open * size, size)
+        if n_commitments < 0 or extra:
+            raise MalformedProof(f"proof length does not fit whole {size}-byte points")
+        commitments = tuple(r.take(size) for _ in range(n_commitments))
         openings = tuple(r.take(size) for _ in range(n_open))
-        if r.remaining():
-            raise MalformedProof(f"{r.remaining()} unexpected bytes after the proof")
         return cls(ptype, scheme, 1 << log_width, tuple(paths), commitments, openings)
 
     # ------------------------------------------------------------ JSON

@@ -1,0 +1,245 @@
+"""``verkle``: build a KZG Verkle tree on disk, update it, prove keys, verify proofs, measure."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from . import store
+from .data import DataError, parse_hex32, read_pairs
+from .kzg import KZG
+from .proof import InvalidProof, MalformedProof, ProofDocument
+from .prover import prove_multi, prove_single
+from .schemes import DEFAULT_SCHEME, DEFAULT_WIDTH, SCHEMES, load_scheme
+from .srs import SetupError
+from .store import StoreError, TreeInfo
+from .tree import VerkleTree
+from .verifier import verify_document
+
+EXIT_VALID, EXIT_INVALID, EXIT_MALFORMED = 0, 1, 2
+USER_ERRORS = (DataError, SetupError, StoreError, MalformedProof, ValueError, OSError)
+INSECURE_WARNING = ("verkle: WARNING: --insecure-dev-setup uses a tau derived from a public seed: anyone can "
+                    "forge proofs under it. Use it for tests only, never for a deployed verifier.")
+
+
+def _add_setup(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("setup (kzg-bn254 only; kzg-bls12-381 always uses the Ethereum KZG ceremony)")
+    g.add_argument("--ptau", metavar="FILE", help="snarkjs powers-of-tau file (.ptau) over bn128")
+    g.add_argument("--insecure-dev-setup", action="store_true",
+                   help="generate a throwaway setup from a public seed (tests only; prints a warning)")
+
+
+def _scheme(name: str, width: int, args: argparse.Namespace) -> KZG:
+    if name == "kzg-bn254" and args.insecure_dev_setup and not args.ptau:
+        print(INSECURE_WARNING, file=sys.stderr)
+    return load_scheme(name, width, ptau=args.ptau, insecure_dev_setup_ok=args.insecure_dev_setup)
+
+
+def _open(args: argparse.Namespace) -> VerkleTree:
+    def scheme_for(info: TreeInfo) -> KZG:
+        return _scheme(info.scheme, info.width, args)
+    return store.load(args.tree, scheme_for)
+
+
+def _key(text: str) -> bytes:
+    return parse_hex32(text, "key")
+
+
+# ---------------------------------------------------------------- commands
+
+def cmd_build(args: argparse.Namespace) -> int:
+    scheme = _scheme(args.scheme, args.width, args)
+    pairs = list(read_pairs(args.data))
+    start = time.perf_counter()
+    tree = VerkleTree.build(scheme, pairs, workers=args.workers, progress=None if not args.quiet else False)
+    built = time.perf_counter() - start
+    store.save(tree, args.output)
+    print(f"built {len(tree)} keys ({args.scheme}, width {args.width}) in {built:.2f} s -> {args.output}")
+    print(f"root {tree.root_commitment.hex()}")
+    return 0
+
+
+def cmd_insert(args: argparse.Namespace) -> int:
+    tree = _open(args)
+    existed = tree.get(_key(args.key)) is not None
+    tree.insert(_key(args.key), parse_hex32(args.value, "value"))
+    store.commit(tree, args.tree)
+    print(f"{'updated' if existed else 'inserted'}; root {tree.root_commitment.hex()}")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    tree = _open(args)
+    if not tree.delete(_key(args.key)):
+        print(f"verkle: key {args.key} is not in the tree", file=sys.stderr)
+        return 1
+    store.commit(tree, args.tree)
+    print(f"deleted; root {tree.root_commitment.hex()}")
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    value = _open(args).get(_key(args.key))
+    if value is None:
+        print("absent")
+        return 1
+    print(value.hex())
+    return 0
+
+
+def cmd_root(args: argparse.Namespace) -> int:
+    info = store.read_info(args.tree)
+    print(info.root.hex())
+    if args.verbose:
+        print(f"scheme {info.scheme}, width {info.width}, {info.size} keys, setup: {info.setup}")
+    return 0
+
+
+def cmd_prove(args: argparse.Namespace) -> int:
+    tree = _open(args)
+    keys = [_key(k) for k in args.keys]
+    if args.single:
+        if len(keys) != 1:
+            raise ValueError("--single proves exactly one key (drop --single for a multiproof)")
+        doc = prove_single(tree, keys[0])
+    else:
+        doc = prove_multi(tree, keys)
+    Path(args.output).write_text(doc.to_json_text())
+    present = sum(v is not None for v in doc.values)
+    print(f"{'single' if args.single else 'multi'}proof for {len(doc.keys)} keys ({present} present, "
+          f"{len(doc.keys) - present} absent): {len(doc.proof.to_bytes())} bytes -> {args.output}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    try:
+        text = Path(args.proof).read_text()
+    except OSError as exc:
+        print(f"malformed: cannot read {args.proof}: {exc.strerror}")
+        return EXIT_MALFORMED
+    try:
+        doc = ProofDocument.from_json_text(text)
+        root = bytes.fromhex(args.root.removeprefix("0x")) if args.root else None
+    except (MalformedProof, ValueError) as exc:
+        print(f"malformed: {exc}")
+        return EXIT_MALFORMED
+    try:
+        scheme = _scheme(doc.proof.scheme, doc.proof.width, args)
+    except SetupError as exc:
+        print(f"malformed: {exc}")
+        return EXIT_MALFORMED
+    try:
+        verify_document(scheme, doc, root)
+    except InvalidProof as exc:
+        print(f"invalid: {exc}")
+        return EXIT_INVALID
+    present = sum(v is not None for v in doc.values)
+    print(f"valid: {len(doc.keys)} keys ({present} present, {len(doc.keys) - present} absent) "
+          f"under root {doc.root.hex()}")
+    return EXIT_VALID
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench
+    run_bench(args)
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="verkle",
+        description="A KZG Verkle tree (BLS12-381 with the Ethereum ceremony, or BN254 with a .ptau file) "
+                    "in one SQLite file: build, update, prove membership and non-membership of 32-byte keys "
+                    "(one key, or many in one multiproof), verify proofs, compare with a keccak Merkle tree.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("build", help="build a tree from a data file",
+                       description="Build a tree from DATA: CSV lines 'key,value' or JSON lines "
+                                   "{\"key\": ..., \"value\": ...}, 32-byte hex each. A later line wins over "
+                                   "an earlier one with the same key.")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("-o", "--output", required=True, metavar="TREE", help="tree file to write (SQLite)")
+    p.add_argument("--scheme", choices=SCHEMES, default=DEFAULT_SCHEME, help=f"default {DEFAULT_SCHEME}")
+    p.add_argument("--width", type=int, default=DEFAULT_WIDTH,
+                   help=f"children per node, a power of two from 16 to 4096 (default {DEFAULT_WIDTH})")
+    p.add_argument("--workers", type=int, default=None, help="processes for the build (default: all cores)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_setup(p)
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("insert", help="insert or update one key (homomorphic update of the path)")
+    p.add_argument("tree", metavar="TREE")
+    p.add_argument("key", metavar="KEY", help="32-byte hex")
+    p.add_argument("value", metavar="VALUE", help="32-byte hex")
+    _add_setup(p)
+    p.set_defaults(func=cmd_insert)
+
+    p = sub.add_parser("delete", help="delete one key (exit 1 when it is absent)")
+    p.add_argument("tree", metavar="TREE")
+    p.add_argument("key", metavar="KEY")
+    _add_setup(p)
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("get", help="print a key's value (exit 1 when absent)")
+    p.add_argument("tree", metavar="TREE")
+    p.add_argument("key", metavar="KEY")
+    _add_setup(p)
+    p.set_defaults(func=cmd_get)
+
+    p = sub.add_parser("root", help="print the root commitment")
+    p.add_argument("tree", metavar="TREE")
+    p.add_argument("-v", "--verbose", action="store_true", help="also print scheme, width, size and setup")
+    p.set_defaults(func=cmd_root)
+
+    p = sub.add_parser("prove", help="prove keys present or absent",
+                       description="Write a proof for the keys: a multiproof (one KZG proof for all "
+                                   "openings) by default, or with --single one opening per level for one key. "
+                                   "Absent keys get non-membership proofs.")
+    p.add_argument("tree", metavar="TREE")
+    p.add_argument("keys", nargs="+", metavar="KEY")
+    p.add_argument("-o", "--output", default="proof.json", metavar="PROOF", help="default proof.json")
+    p.add_argument("--single", action="store_true", help="one opening per level (what 0x0a checks)")
+    _add_setup(p)
+    p.set_defaults(func=cmd_prove)
+
+    p = sub.add_parser("verify", help="verify a proof file off-chain (exit 0 valid, 1 invalid, 2 malformed)",
+                       description="Verify PROOF against its root, keys and claimed values. Exit status: "
+                                   "0 valid, 1 invalid (the reason is printed), 2 malformed input.")
+    p.add_argument("proof", metavar="PROOF")
+    p.add_argument("--root", metavar="HEX", help="the root you trust; the proof must be for it")
+    _add_setup(p)
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("bench", help="measure builds, proofs and sizes against a Merkle tree",
+                       description="Build trees of 2^12, 2^14, 2^16 and 2^20 random keys (and Merkle "
+                                   "trees over the same pairs), time single proofs and multiproofs for 1, 16, "
+                                   "128 and 1000 keys, and compare proof bytes. Prints tables, writes CSV and "
+                                   "Markdown.")
+    p.add_argument("-o", "--output", default="results", metavar="DIR", help="output folder (default results)")
+    p.add_argument("--sizes", default="12,14,16,20", help="log2 of the tree sizes (default 12,14,16,20)")
+    p.add_argument("--widths", default="256", help="node widths, comma separated (default 256)")
+    p.add_argument("--keys", default="1,16,128,1000", help="keys per multiproof (default 1,16,128,1000)")
+    p.add_argument("--quick", action="store_true", help="sizes 2^8 and 2^10, keys 1 and 16 (a smoke run)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the random keys and values")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except USER_ERRORS as exc:
+        print(f"verkle: error: {exc}", file=sys.stderr)
+        return EXIT_MALFORMED
+    except KeyboardInterrupt:
+        print("verkle: interrupted (tree files are written atomically: nothing half-written)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Reading key/value files: CSV lines `key,value` or JSON lines `{"key": ..., "value": ...}` (hex)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+
+class DataError(ValueError):
+    """A data file line that is not a 32-byte hex key and a 32-byte hex value."""
+
+
+def parse_hex32(text: str, what: str) -> bytes:
+    body = text.strip()
+    body = body[2:] if body[:2] in ("0x", "0X") else body
+    try:
+        data = bytes.fromhex(body)
+    except ValueError:
+        raise DataError(f"{what} is not hex: {text.strip()[:24]!r}") from None
+    if len(data) != 32:
+        raise DataError(f"{what} must be 32 bytes (64 hex digits), got {len(data)}")
+    return data
+
+
+def read_pairs(path: str | Path) -> Iterator[tuple[bytes, bytes]]:
+    path = Path(path)
+    try:
+        handle = path.open()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}") from None
+    with handle:
+        for number, line in enumerate(handle, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            where = f"{path.name} line {number}"
+            if line.startswith("{"):
+                try:
+                    doc = json.loads(line)
+                    key, value = doc["key"], doc["value"]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    raise DataError(f"{where}: expected {{\"key\": hex, \"value\": hex}}") from None
+            else:
+                parts = [p.strip() for p in line.split(",")]
+                if number == 1 and parts[0].lower() == "key":
+                    continue  # a CSV header
+                if len(parts) != 2:
+                    raise DataError(f"{where}: expected 'key,value', got {len(parts)} fields")
+                key, value = parts
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise DataError(f"{where}: key and value must be hex strings")
+            yield parse_hex32(key, f"{where}: key"), parse_hex32(value, f"{where}: value")
