@@ -1,0 +1,154 @@
+"""`verkle` end to end: files in, files out, exit codes as documented."""
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from verkle.cli import main
+
+TREES = Path(__file__).resolve().parents[1] / "verkle"
+sys.path.insert(0, str(TREES))
+from vhelpers import make_ptau  # noqa: E402
+
+
+def run(*args: str) -> int:
+    return main([str(a) for a in args])
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> tuple[Path, list[tuple[str, str]]]:
+    rng = random.Random(3)
+    pairs = [(rng.randbytes(32).hex(), rng.randbytes(32).hex()) for _ in range(300)]
+    path = tmp_path / "data.csv"
+    path.write_text("key,value\n" + "".join(f"0x{k},{v}\n" for k, v in pairs))
+    return path, pairs
+
+
+def test_build_root_prove_verify(tmp_path, data, capsys):
+    path, pairs = data
+    tree = tmp_path / "t.db"
+    assert run("build", path, "-o", tree, "-q") == 0
+    root = capsys.readouterr().out.split("root ")[1].strip()
+    assert run("root", tree) == 0 and capsys.readouterr().out.strip() == root
+    absent = "ab" * 32
+    proof = tmp_path / "p.json"
+    assert run("prove", tree, pairs[0][0], pairs[5][0], absent, "-o", proof) == 0
+    assert "2 present, 1 absent" in capsys.readouterr().out
+    assert run("verify", proof, "--root", root) == 0
+    assert "valid: 3 keys" in capsys.readouterr().out
+    single = tmp_path / "s.json"
+    assert run("prove", tree, pairs[7][0], "--single", "-o", single) == 0
+    assert run("verify", single) == 0
+    assert run("get", tree, pairs[7][0]) == 0 and pairs[7][1] in capsys.readouterr().out
+    assert run("get", tree, absent) == 1
+
+
+def test_insert_delete_persist_and_old_proofs_fail(tmp_path, data, capsys):
+    path, pairs = data
+    tree = tmp_path / "t.db"
+    run("build", path, "-o", tree, "-q")
+    proof = tmp_path / "p.json"
+    run("prove", tree, pairs[1][0], "-o", proof)
+    old_root = json.loads(proof.read_text())["root"]
+    assert run("insert", tree, "cd" * 32, "ef" * 32) == 0
+    assert "inserted" in capsys.readouterr().out
+    assert run("insert", tree, pairs[1][0], "00" * 32) == 0
+    assert "updated" in capsys.readouterr().out
+    assert run("get", tree, "cd" * 32) == 0 and "ef" * 32 in capsys.readouterr().out
+    capsys.readouterr()
+    run("root", tree)
+    new_root = capsys.readouterr().out.strip()
+    assert new_root != old_root
+    assert run("verify", proof, "--root", new_root) == 1  # proof for the old root
+    assert "another root" in capsys.readouterr().out
+    assert run("delete", tree, "cd" * 32) == 0
+    assert run("delete", tree, "cd" * 32) == 1
+    # the old value comes back: same root as the first build plus the one update
+    run("insert", tree, pairs[1][0], pairs[1][1])
+    run("root", tree)
+    assert capsys.readouterr().out.strip().endswith(old_root)
+
+
+def test_verify_exit_codes(tmp_path, data, capsys):
+    path, pairs = data
+    tree = tmp_path / "t.db"
+    run("build", path, "-o", tree, "-q")
+    proof = tmp_path / "p.json"
+    run("prove", tree, pairs[2][0], pairs[3][0], "-o", proof)
+    doc = json.loads(proof.read_text())
+    # invalid: a claimed value changed
+    doc["values"][0] = "11" * 32
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert run("verify", bad) == 1
+    assert capsys.readouterr().out.startswith("invalid:")
+    # invalid: a commitment replaced by another valid point (the generator)
+    doc = json.loads(proof.read_text())
+    doc["proof"]["d"] = "97f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb"
+    del doc["proof_bytes"]
+    bad.write_text(json.dumps(doc))
+    assert run("verify", bad) == 1
+    assert "pairing check fails" in capsys.readouterr().out
+    # malformed: not JSON, wrong hex, wrong length, missing file
+    for text in ("{not json", json.dumps({"format": "verkle-proof", "proof": {}}),
+                 proof.read_text().replace('"d": "', '"d": "zz')):
+        bad.write_text(text)
+        assert run("verify", bad) == 2
+        assert capsys.readouterr().out.startswith("malformed:")
+    assert run("verify", tmp_path / "missing.json") == 2
+
+
+def test_bad_inputs_give_clear_errors(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("00,11\n")
+    assert run("build", bad, "-o", tmp_path / "t.db") == 2
+    assert "bad.csv line 1: key must be 32 bytes" in capsys.readouterr().err
+    assert run("root", tmp_path / "none.db") == 2
+    assert "no tree file" in capsys.readouterr().err
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"key": "01" * 32, "value": "02" * 32}) + "\n")
+    assert run("build", good, "-o", tmp_path / "t.db", "--width", "100") == 2
+    assert "power of two" in capsys.readouterr().err
+    assert run("build", good, "-o", tmp_path / "t.db", "--scheme", "kzg-bn254") == 2
+    assert "--ptau" in capsys.readouterr().err
+    assert not (tmp_path / "t.db").exists()  # nothing half-written
+
+
+def test_bn254_with_snarkjs_ptau_and_insecure_flag(tmp_path, capsys):
+    ptau = make_ptau(tmp_path, 5)
+    data = tmp_path / "d.jsonl"
+    rng = random.Random(4)
+    data.write_text("".join(json.dumps({"key": rng.randbytes(32).hex(), "value": rng.randbytes(32).hex()}) + "\n"
+                            for _ in range(12)))
+    tree = tmp_path / "bn.db"
+    assert run("build", data, "-o", tree, "--scheme", "kzg-bn254", "--width", "16", "--ptau", ptau, "-q") == 0
+    key = json.loads(data.read_text().splitlines()[0])["key"]
+    proof = tmp_path / "p.json"
+    assert run("prove", tree, key, "-o", proof, "--ptau", ptau) == 0
+    assert run("verify", proof, "--ptau", ptau) == 0
+    assert run("verify", proof) == 2  # BN254 needs its setup
+    assert run("prove", tree, key, "-o", proof, "--insecure-dev-setup") == 2  # another setup than the tree's
+    assert "another setup" in capsys.readouterr().err
+    dev = tmp_path / "dev.db"
+    assert run("build", data, "-o", dev, "--scheme", "kzg-bn254", "--width", "16", "--insecure-dev-setup", "-q") == 0
+    assert "WARNING" in capsys.readouterr().err
+
+
+def test_console_script_help_and_bench(tmp_path):
+    exe = Path(sys.executable).with_name("verkle")
+    out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("build", "insert", "root", "prove", "verify", "bench"):
+        assert command in out
+    result = subprocess.run([str(exe), "bench", "--quick", "-o", str(tmp_path)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "verkle_over_merkle" in result.stdout
+    rows = (tmp_path / "verkle_bench_multiproofs.csv").read_text().splitlines()
+    assert len(rows) == 1 + 4 and (tmp_path / "verkle_bench_sizes.md").exists()
