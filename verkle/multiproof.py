@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 
 from .curves import Point
 from .kzg import KZG
+from .ntt import convolve as ntt_convolve
 from .paths import NodeId, Opening
 from .proof import SCHEME_IDS, InvalidProof
 from .transcript import Transcript
@@ -67,6 +68,65 @@ def _challenge_t(scheme: KZG, tr: Transcript, d: bytes) -> int:
     return t
 
 
+def aggregate_quotients(scheme: KZG, openings: Sequence[Opening], vectors: Mapping[NodeId, Sequence[int]],
+                        coefs: Sequence[int]) -> list[int]:
+    """g = sum_i coef_i (f_i(X) - y_i) / (X - w^m_i) in evaluation form, node by node.
+
+    With inv1[k] = 1/(w^k - 1) and u[k] = w^k inv1[k] (both 0 at k = 0), for j != m
+        (f_j - y) / (w^j - w^m) = w^-m inv1[j - m] (f_j - y)
+    and at j = m the quotient is -w^-m (sum_{j != m} u[j - m] f_j - y * sum_k u[k]).
+    The f_j terms touch only a node's non-zero slots, directly when the node has few openings and
+    few children, by NTT convolution otherwise; the y terms of all openings share one convolution.
+    """
+    p, n = scheme.field.modulus, scheme.width
+    dom = scheme.domain
+    pts, inv1 = dom.points, dom.inv_minus_one
+    u = [pts[k] * inv1[k] % p for k in range(n)]
+    s0 = sum(u) % p
+    ntt_cost = n * (n.bit_length() - 1)
+    g = [0] * n
+    by_node: dict[NodeId, list[tuple[int, int, int]]] = {}
+    y_terms = [0] * n  # a_m = sum over openings at m of coef * y * w^-m
+    for o, c in zip(openings, coefs):
+        by_node.setdefault(o.node, []).append((o.index, c, o.y))
+        y_terms[o.index] += c * o.y % p * pts[-o.index % n]
+    for node, opened in by_node.items():
+        f = vectors[node]
+        support = [j for j in range(n) if f[j]]
+        if len(opened) * len(support) <= ntt_cost:
+            for m, c, y in opened:
+                scale = c * pts[-m % n] % p
+                r = 0
+                for j in support:
+                    if j != m:
+                        k = (j - m) % n
+                        g[j] += f[j] * scale % p * inv1[k]
+                        r += u[k] * f[j]
+                g[m] -= scale * ((r - y * s0) % p)
+        else:
+            alpha = [0] * n
+            for m, c, _ in opened:
+                alpha[m] = c * pts[-m % n] % p
+            a = ntt_convolve(dom, alpha, "inv1")
+            for j in support:
+                g[j] += f[j] * a[j]
+            r_all = ntt_convolve(dom, f, "u_rev")
+            for m, c, y in opened:
+                g[m] -= c * pts[-m % n] % p * ((r_all[m] - y * s0) % p)
+    distinct = sum(1 for a in y_terms if a)
+    if distinct * n <= 2 * ntt_cost:
+        for m, a in enumerate(y_terms):
+            if a:
+                a %= p
+                for j in range(n):
+                    if j != m:
+                        g[j] -= a * inv1[(j - m) % n]
+    else:
+        for j, t in enumerate(ntt_convolve(dom, [a % p for a in y_terms], "inv1")):
+            g[j] -= t
+    return [x % p for x in g]
+
+
 def prove(scheme: KZG, tr: Transcript, openings: Sequence[Opening],
           vectors: Mapping[NodeId, Sequence[int]]) -> tuple[bytes, bytes]:
     """(D, pi) for the openings; `vectors` gives each node's values in evaluation form."""
@@ -74,21 +134,7 @@ def prove(scheme: KZG, tr: Transcript, openings: Sequence[Opening],
     dom = scheme.domain
     r = tr.challenge()
     powers = _powers(r, len(openings), p)
-    g = [0] * n
-    inv1, pts = dom.inv_minus_one, dom.points
-    for o, coef in zip(openings, powers):
-        # g += coef * (f - y) / (X - w^m), the value at w^m being -sum_{j != m} q_j w^j / w^m
-        f, m = vectors[o.node], o.index
-        scale = coef * pts[-m % n] % p
-        acc = 0
-        for j in range(n):
-            d = f[j] - o.y
-            if d and j != m:
-                s = d * inv1[(j - m) % n] % p * scale % p
-                g[j] += s
-                acc += s * pts[j]
-        g[m] -= acc % p * pts[-m % n]
-    g = [x % p for x in g]
+    g = aggregate_quotients(scheme, openings, vectors, powers)
     d_point = scheme.commit(g)
     d = scheme.curve.encode(d_point)
     t = _challenge_t(scheme, tr, d)

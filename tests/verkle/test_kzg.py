@@ -231,3 +231,22 @@ def test_width_must_be_supported():
     for width in (8, 100, 8192):
         with pytest.raises(SetupError, match="power of two"):
             load_scheme("kzg-bls12-381", width)
+
+
+@pytest.mark.parametrize("width", [16, 256])
+def test_aggregated_quotients_equal_the_sum_of_single_quotients(width):
+    """The multiproof's g (sparse terms + NTT convolutions) equals sum_i coef_i * quotient_i."""
+    from verkle.multiproof import aggregate_quotients
+    from verkle.paths import Opening
+
+    scheme = load_scheme("kzg-bls12-381", width)
+    p, rng = scheme.field.modulus, random.Random(width)
+    vectors = {node: random_vector(scheme.field, width, rng, density)
+               for node, density in (((0, 0), 1.0), ((1, 1), 0.05), ((1, 2), 0.5))}
+    openings = [Opening(node, m, vectors[node][m])
+                for node in vectors for m in rng.sample(range(width), width if node == (0, 0) else 3)]
+    coefs = [rng.randrange(p) for _ in openings]
+    expected = [0] * width
+    for o, c in zip(openings, coefs):
+        expected = [(a + c * b) % p for a, b in zip(expected, scheme.quotient_in_domain(vectors[o.node], o.index))]
+    assert aggregate_quotients(scheme, openings, vectors, coefs) == expected
