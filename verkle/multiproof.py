@@ -17,6 +17,7 @@ from .kzg import KZG
 from .ntt import convolve as ntt_convolve
 from .paths import NodeId, Opening
 from .proof import SCHEME_IDS, InvalidProof
+from .slots import node_field
 from .transcript import Transcript
 
 DOMAIN_LABEL = b"verkle-multiproof-v1"
@@ -28,20 +29,21 @@ class Claim:
     value_hash: bytes | None  # None: the key is claimed absent
 
 
-def transcript_for(scheme: KZG, root: bytes, claims: Sequence[Claim], openings: Sequence[Opening],
-                   commitments: Mapping[NodeId, bytes]) -> Transcript:
-    """Absorb, in order: scheme, width, root, each key with its claim, each opening (C, index, y)."""
+def transcript_for(scheme: KZG, root: bytes, claims: Sequence[Claim], path_bytes: bytes,
+                   listed: Sequence[bytes]) -> Transcript:
+    """Absorb, in order: scheme and width, the root, each key with its claim, the proof's per-key
+    path bytes, and H(0x00 || C) of each commitment the proof lists. Every opening (C_i, z_i, y_i)
+    is a function of these, so they bind all of them; the hashes are what a verifier computes
+    anyway, and a Solidity verifier holding uncompressed points need not re-encode them."""
     tr = Transcript(scheme.field, DOMAIN_LABEL)
     tr.absorb(bytes([SCHEME_IDS[scheme.name], scheme.width.bit_length() - 1]))
     tr.absorb(root)
     tr.absorb_u16(len(claims))
     for c in claims:
         tr.absorb(c.key + (b"\x01" + c.value_hash if c.value_hash is not None else b"\x00" + bytes(32)))
-    tr.absorb_u16(len(openings))
-    for o in openings:
-        tr.absorb(commitments[o.node])
-        tr.absorb_u16(o.index)
-        tr.absorb_scalar(o.y)
+    tr.absorb(path_bytes)
+    for commitment in listed:
+        tr.absorb_scalar(node_field(scheme.field, commitment))
     return tr
 
 
@@ -106,7 +108,8 @@ def aggregate_quotients(scheme: KZG, openings: Sequence[Opening], vectors: Mappi
         else:
             alpha = [0] * n
             for m, c, _ in opened:
-                alpha[m] = c * pts[-m % n] % p
+                alpha[m] += c * pts[-m % n] % p
+            alpha = [a % p for a in alpha]
             a = ntt_convolve(dom, alpha, "inv1")
             for j in support:
                 g[j] += f[j] * a[j]

@@ -6,7 +6,10 @@ which node commitments appear in the proof. Opening (node, slot) -> y, where y i
     the key's own leaf          -> H(0x01 || key || keccak(value))      (kind "present")
     nothing                     -> 0                                    (kind "empty")
     another key's leaf          -> H(0x01 || other key || other hash)   (kind "other")
-A slot reached by several keys must get the same y from each, or the proof is invalid.
+Every key contributes one opening per level, in key order, even where keys share a node: the
+multiproof proves repeated openings at no extra size, and a Solidity verifier then needs no
+de-duplication. A slot reached by several keys must get the same y from each (KZG would refuse two
+values anyway; checking first gives the clearer reason).
 """
 from __future__ import annotations
 
@@ -91,10 +94,7 @@ def plan_openings(field: PrimeField, layout: KeyLayout, root: bytes, keys: Seque
                 y = node_field(field, commitment((depth + 1, layout.prefix(k, depth + 1))))
             else:
                 y = claim_field(field, key, value, path, layout)
-            seen = slots.get((node, index))
-            if seen is None:
-                slots[(node, index)] = y
-                openings.append(Opening(node, index, y))
-            elif seen != y:
+            if slots.setdefault((node, index), y) != y:
                 raise InvalidProof(f"key {key.hex()}: the proof gives slot {index} of a node two different contents")
+            openings.append(Opening(node, index, y))
     return OpeningPlan(tuple(openings), commitments, tuple(order))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 VERSION = 1
 SINGLE, MULTI = 1, 2
@@ -45,6 +45,16 @@ class PathInfo:
     other_value_hash: bytes = b""
 
 
+def path_bytes(paths: Sequence[PathInfo]) -> bytes:
+    """The per-key section: (kind << 6) | (depth - 1), then the other leaf's key and value hash."""
+    out = bytearray()
+    for p in paths:
+        out.append((p.kind << 6) | (p.depth - 1))
+        if p.kind == OTHER:
+            out += p.other_key + p.other_value_hash
+    return bytes(out)
+
+
 @dataclass(frozen=True)
 class Proof:
     type: int  # SINGLE or MULTI
@@ -54,13 +64,13 @@ class Proof:
     commitments: tuple[bytes, ...]
     openings: tuple[bytes, ...]  # single: one per level; multi: (D, pi)
 
+    def path_bytes(self) -> bytes:
+        return path_bytes(self.paths)
+
     def to_bytes(self) -> bytes:
         out = bytearray([VERSION << 4 | self.type, SCHEME_IDS[self.scheme] << 4 | (self.width.bit_length() - 1)])
         out += len(self.paths).to_bytes(2, "big")
-        for p in self.paths:
-            out.append((p.kind << 6) | (p.depth - 1))
-            if p.kind == OTHER:
-                out += p.other_key + p.other_value_hash
+        out += self.path_bytes()
         for c in self.commitments:
             out += c
         for o in self.openings:

@@ -5,7 +5,7 @@ from typing import Optional, Sequence
 
 from . import multiproof
 from .paths import NodeId, OpeningPlan, plan_openings
-from .proof import EMPTY, MULTI, OTHER, PRESENT, SINGLE, PathInfo, Proof, ProofDocument
+from .proof import EMPTY, MULTI, OTHER, PRESENT, SINGLE, PathInfo, Proof, ProofDocument, path_bytes
 from .slots import check_key, value_hash
 from .tree import Leaf, Node, VerkleTree
 
@@ -46,11 +46,11 @@ def _plan(tree: VerkleTree, keys: Sequence[bytes]) -> tuple[list[bytes], list[Op
 def prove_multi(tree: VerkleTree, keys: Sequence[bytes]) -> ProofDocument:
     keys, values, paths, plan = _plan(tree, keys)
     claims = [multiproof.Claim(k, value_hash(v) if v is not None else None) for k, v in zip(keys, values)]
-    tr = multiproof.transcript_for(tree.scheme, tree.root_commitment, claims, plan.openings, plan.commitments)
+    listed = tuple(plan.commitments[n] for n in plan.order)
+    tr = multiproof.transcript_for(tree.scheme, tree.root_commitment, claims, path_bytes(paths), listed)
     vectors = {nid: tree.node_values(_node(tree, nid)) for nid in plan.commitments}
     d, pi = multiproof.prove(tree.scheme, tr, plan.openings, vectors)
-    proof = Proof(MULTI, tree.scheme.name, tree.scheme.width, tuple(paths),
-                  tuple(plan.commitments[n] for n in plan.order), (d, pi))
+    proof = Proof(MULTI, tree.scheme.name, tree.scheme.width, tuple(paths), listed, (d, pi))
     return ProofDocument(proof, tree.root_commitment, tuple(keys), tuple(values))
 
 

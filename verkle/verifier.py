@@ -46,7 +46,7 @@ def verify(scheme: KZG, root: bytes, keys: Sequence[bytes], values: Sequence[Opt
     points = _points(scheme, plan)
     if proof.type == MULTI:
         claims = [multiproof.Claim(k, value_hash(v) if v is not None else None) for k, v in zip(keys, values)]
-        tr = multiproof.transcript_for(scheme, root, claims, plan.openings, plan.commitments)
+        tr = multiproof.transcript_for(scheme, root, claims, proof.path_bytes(), proof.commitments)
         multiproof.verify(scheme, tr, plan.openings, points, proof.openings[0], proof.openings[1])
         return
     if len(proof.openings) != len(plan.openings):

@@ -87,7 +87,7 @@ def test_multiproof_final_check_verifies_with_c_kzg(tree256, c_kzg_setup):
     plan = plan_openings(scheme.field, KeyLayout(scheme.width), doc.root, doc.keys, doc.values, doc.proof.paths,
                          lambda _: next(listed))
     claims = [multiproof.Claim(k, value_hash(v) if v else None) for k, v in zip(doc.keys, doc.values)]
-    tr = multiproof.transcript_for(scheme, doc.root, claims, plan.openings, plan.commitments)
+    tr = multiproof.transcript_for(scheme, doc.root, claims, doc.proof.path_bytes(), doc.proof.commitments)
     points = {n: scheme.curve.decode(c) for n, c in plan.commitments.items()}
     diff, t, y = multiproof.final_check_inputs(scheme, tr, plan.openings, points, doc.proof.openings[0])
     assert ckzg.verify_kzg_proof(scheme.curve.encode(diff), t.to_bytes(32, "big"), y.to_bytes(32, "big"),
