@@ -1,0 +1,95 @@
+"""Verifier contracts on a chain: compile, deploy holding a root, verify a proof and report the gas.
+
+Validity comes from an eth_call; gas from a transaction of the same call (its receipt), so the figure
+is what a contract calling the verifier in a transaction pays, intrinsic gas and calldata included.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Optional, Sequence
+
+from evmkit.chain import ChainSession
+from evmkit.resources import contract_source
+from evmkit.solc import Artifact, Compiler, compile_sources, default_settings
+
+from .kzg import KZG
+from .merkle import MerkleTree, MultiProof, leaf_hash
+from .proof import MULTI, ProofDocument
+from .solidity import multi_call, render_verifier, single_call, verifier_name, xy
+
+PATHS = ("point-evaluation", "msm-point-evaluation", "msm-pairing")
+PATH_FUNCTIONS = {"point-evaluation": "verifySingle", "msm-point-evaluation": "verifyMulti",
+                  "msm-pairing": "verifyMultiPairing"}
+
+
+@dataclass(frozen=True)
+class OnchainResult:
+    valid: bool
+    gas: int
+    calldata_bytes: int
+
+
+def _via_ir() -> dict[str, Any]:
+    settings = default_settings()
+    settings["viaIR"] = True  # the verifier's walk keeps more values alive than the legacy stack allows
+    return settings
+
+
+@lru_cache(maxsize=16)
+def compile_verifier(scheme: KZG, compiler: Optional[Compiler] = None) -> Artifact:
+    name = verifier_name(scheme)
+    return compile_sources({f"{name}.sol": render_verifier(scheme)}, name, compiler, _via_ir())
+
+
+@lru_cache(maxsize=2)
+def compile_merkle(compiler: Optional[Compiler] = None) -> Artifact:
+    return compile_sources({"MerkleVerifier.sol": contract_source("MerkleVerifier.sol")}, "MerkleVerifier", compiler,
+                           _via_ir())
+
+
+def deploy_verifier(session: ChainSession, scheme: KZG, root: bytes, compiler: Optional[Compiler] = None):
+    return session.deploy(compile_verifier(scheme, compiler), xy(root))
+
+
+def _measure(session: ChainSession, contract: Any, function: str, args: Sequence[Any], gas: bool) -> OnchainResult:
+    data = bytes.fromhex(contract.encode_abi(function, args=list(args)).removeprefix("0x"))
+    valid = bool(session.call(contract, function, *args))
+    used = session.send(contract.address, data, abi=contract.abi).gas_used if gas else 0
+    return OnchainResult(valid, used, len(data))
+
+
+def verifier_args(doc: ProofDocument, path: str) -> tuple[str, list[Any]]:
+    """The verifier function and its arguments for a proof document and a verification path."""
+    if path not in PATHS:
+        raise ValueError(f"unknown verification path {path!r} (known: {', '.join(PATHS)})")
+    if path == "point-evaluation":
+        return PATH_FUNCTIONS[path], list(single_call(doc))
+    call = multi_call(doc)
+    proof = call.proof if path == "msm-point-evaluation" else call.proof_pairing
+    return PATH_FUNCTIONS[path], [call.keys, call.values, call.absent, proof]
+
+
+def verify_onchain(session: ChainSession, contract: Any, doc: ProofDocument, path: Optional[str] = None,
+                   gas: bool = True) -> OnchainResult:
+    path = path or ("msm-point-evaluation" if doc.proof.type == MULTI else "point-evaluation")
+    function, args = verifier_args(doc, path)
+    return _measure(session, contract, function, args, gas)
+
+
+def deploy_merkle(session: ChainSession, tree: MerkleTree, compiler: Optional[Compiler] = None):
+    return session.deploy(compile_merkle(compiler), tree.root)
+
+
+def merkle_single(session: ChainSession, contract: Any, tree: MerkleTree, key: bytes, value: bytes,
+                  gas: bool = True) -> OnchainResult:
+    return _measure(session, contract, "verify", [tree.prove(key, value), key, value], gas)
+
+
+def merkle_multi(session: ChainSession, contract: Any, tree: MerkleTree, pairs: Sequence[tuple[bytes, bytes]],
+                 gas: bool = True) -> OnchainResult:
+    mp: MultiProof = tree.prove_multi(pairs)
+    by_hash = {leaf_hash(k, v): (k, v) for k, v in pairs}
+    ordered = [by_hash[h] for h in mp.leaves]
+    return _measure(session, contract, "multiProofVerify",
+                    [list(mp.proof), list(mp.flags), [k for k, _ in ordered], [v for _, v in ordered]], gas)
