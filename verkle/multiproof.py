@@ -31,7 +31,7 @@ class Claim:
 
 def transcript_for(scheme: KZG, root: bytes, claims: Sequence[Claim], path_bytes: bytes,
                    listed: Sequence[bytes]) -> Transcript:
-    """Absorb, in order: scheme and width, the root, each key with its claim, the proof's per-key
+    """Absorb, in order: scheme and width, the root, each claim with its key, the proof's per-key
     path bytes, and H(0x00 || C) of each commitment the proof lists. Every opening (C_i, z_i, y_i)
     is a function of these, so they bind all of them; the hashes are what a verifier computes
     anyway, and a Solidity verifier holding uncompressed points need not re-encode them."""
@@ -40,7 +40,8 @@ def transcript_for(scheme: KZG, root: bytes, claims: Sequence[Claim], path_bytes
     tr.absorb(root)
     tr.absorb_u16(len(claims))
     for c in claims:
-        tr.absorb(c.key + (b"\x01" + c.value_hash if c.value_hash is not None else b"\x00" + bytes(32)))
+        # present: 0x01 || key || keccak(value), the very preimage of the leaf's slot value
+        tr.absorb(b"\x01" + c.key + c.value_hash if c.value_hash is not None else b"\x00" + c.key + bytes(32))
     tr.absorb(path_bytes)
     for commitment in listed:
         tr.absorb_scalar(node_field(scheme.field, commitment))

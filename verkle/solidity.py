@@ -13,11 +13,16 @@ from py_arkworks_bls12381 import G1Point
 
 from evmkit.resources import render
 
+from .hashing import keccak256
 from .kzg import KZG
 from .proof import MULTI, SINGLE, ProofDocument
 from .slots import KeyLayout
 
 BLS_Q = 0x1A0111EA397FE69A4B1BA7B6434BACD764774B84F38512BF6730D2A0F6B0F6241EABFFFEB153FFFFB9FEFFFFFFFFAAAB
+
+
+SELECTORS = {"BadLength": "BadLength()", "BadPathByte": "BadPathByte(uint256)",
+             "KeysNotSorted": "KeysNotSorted(uint256)"}
 
 
 class UnsupportedScheme(ValueError):
@@ -51,6 +56,9 @@ def render_verifier(scheme: KZG, name: Optional[str] = None) -> str:
     for _ in range(lay.bits):
         powers.append(hex(omega))
         omega = omega * omega % f.modulus
+    half_bits = lay.bits // 2
+    w = scheme.domain.points
+    tables = [w[j << half_bits] for j in range(2 ** (lay.bits - half_bits))] + [w[j] for j in range(2 ** half_bits)]
     q_hi, q_lo = _split48(BLS_Q)
     half_hi, half_lo = _split48((BLS_Q - 1) // 2)
     return render(
@@ -58,6 +66,9 @@ def render_verifier(scheme: KZG, name: Optional[str] = None) -> str:
         name=name or verifier_name(scheme),
         width=scheme.width, bits=lay.bits, levels=lay.levels, p=hex(f.modulus),
         q_hi=q_hi, q_lo=q_lo, half_hi=half_hi, half_lo=half_lo, omega_powers=powers,
+        half_bits=half_bits, omega_tables="".join(x.to_bytes(32, "big").hex() for x in tables),
+        p_minus_1=hex(f.modulus - 1), p_minus_2=hex(f.modulus - 2),
+        selectors={name: "0x" + keccak256(sig.encode())[:4].hex() for name, sig in SELECTORS.items()},
         g1=_words(bytes(G1Point().to_xy_bytes_be())),
         g2=_words(bytes(scheme.curve.g2_generator().to_xy_bytes_be())),
         g2_tau=_words(bytes(scheme.setup.g2_tau.to_xy_bytes_be())),
