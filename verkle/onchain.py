@@ -18,9 +18,13 @@ from .merkle import MerkleTree, MultiProof, leaf_hash
 from .proof import MULTI, ProofDocument
 from .solidity import multi_call, render_verifier, single_call, verifier_name, xy
 
-PATHS = ("point-evaluation", "msm-point-evaluation", "msm-pairing")
+# how a proof is checked on-chain, by scheme: BLS12-381 one 0x0a call per level (single proofs), or a
+# multiproof through G1MSM with a 0x0a or a pairing final check; BN254 a multiproof through
+# ecMul / ecAdd / ecPairing
+PATHS = {"kzg-bls12-381": ("msm-point-evaluation", "msm-pairing", "point-evaluation"),
+         "kzg-bn254": ("ecmul-pairing",)}
 PATH_FUNCTIONS = {"point-evaluation": "verifySingle", "msm-point-evaluation": "verifyMulti",
-                  "msm-pairing": "verifyMultiPairing"}
+                  "msm-pairing": "verifyMultiPairing", "ecmul-pairing": "verifyMulti"}
 
 
 @dataclass(frozen=True)
@@ -39,10 +43,14 @@ def _via_ir() -> dict[str, Any]:
     return settings
 
 
-@lru_cache(maxsize=16)
 def compile_verifier(scheme: KZG, compiler: Optional[Compiler] = None) -> Artifact:
     name = verifier_name(scheme)
-    return compile_sources({f"{name}.sol": render_verifier(scheme)}, name, compiler, _via_ir())
+    return _compile(name, render_verifier(scheme), compiler)
+
+
+@lru_cache(maxsize=16)
+def _compile(name: str, source: str, compiler: Optional[Compiler]) -> Artifact:
+    return compile_sources({f"{name}.sol": source}, name, compiler, _via_ir())
 
 
 @lru_cache(maxsize=2)
@@ -64,18 +72,25 @@ def _measure(session: ChainSession, contract: Any, function: str, args: Sequence
 
 def verifier_args(doc: ProofDocument, path: str) -> tuple[str, list[Any]]:
     """The verifier function and its arguments for a proof document and a verification path."""
-    if path not in PATHS:
-        raise ValueError(f"unknown verification path {path!r} (known: {', '.join(PATHS)})")
+    paths = PATHS[doc.proof.scheme]
+    if path not in paths:
+        raise ValueError(f"{doc.proof.scheme} proofs are checked by {', '.join(paths)}, not {path!r}")
     if path == "point-evaluation":
         return PATH_FUNCTIONS[path], list(single_call(doc))
     call = multi_call(doc)
-    proof = call.proof if path == "msm-point-evaluation" else call.proof_pairing
+    proof = call.proof_pairing if path == "msm-pairing" else call.proof
     return PATH_FUNCTIONS[path], [call.keys, call.values, call.absent, proof]
+
+
+def default_path(doc: ProofDocument) -> str:
+    if doc.proof.scheme == "kzg-bn254":
+        return "ecmul-pairing"
+    return "msm-point-evaluation" if doc.proof.type == MULTI else "point-evaluation"
 
 
 def verify_onchain(session: ChainSession, contract: Any, doc: ProofDocument, path: Optional[str] = None,
                    gas: bool = True) -> OnchainResult:
-    path = path or ("msm-point-evaluation" if doc.proof.type == MULTI else "point-evaluation")
+    path = path or default_path(doc)
     function, args = verifier_args(doc, path)
     return _measure(session, contract, function, args, gas)
 

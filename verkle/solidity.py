@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from py_arkworks_bls12381 import G1Point
+from py_ecc import optimized_bn128 as bn
 
 from evmkit.resources import render
 
@@ -23,10 +24,6 @@ BLS_Q = 0x1A0111EA397FE69A4B1BA7B6434BACD764774B84F38512BF6730D2A0F6B0F6241EABFF
 
 SELECTORS = {"BadLength": "BadLength()", "BadPathByte": "BadPathByte(uint256)",
              "KeysNotSorted": "KeysNotSorted(uint256)"}
-
-
-class UnsupportedScheme(ValueError):
-    pass
 
 
 def _split48(value: int) -> tuple[str, str]:
@@ -43,41 +40,59 @@ def _words(data: bytes) -> list[str]:
 
 
 def verifier_name(scheme: KZG) -> str:
-    return f"VerkleVerifierBLS{scheme.width}"
+    return f"VerkleVerifier{'BLS' if scheme.name == 'kzg-bls12-381' else 'BN254'}W{scheme.width}"
 
 
-def render_verifier(scheme: KZG, name: Optional[str] = None) -> str:
-    if scheme.name != "kzg-bls12-381":
-        raise UnsupportedScheme(f"no Solidity verifier for {scheme.name} yet (kzg-bls12-381 only)")
+def _common(scheme: KZG) -> dict[str, object]:
+    """Template values both curves share: field, key layout, w^index tables, error selectors."""
     f = scheme.field
     lay = KeyLayout(scheme.width)
-    omega = scheme.domain.omega
-    powers = []
-    for _ in range(lay.bits):
-        powers.append(hex(omega))
-        omega = omega * omega % f.modulus
     half_bits = lay.bits // 2
     w = scheme.domain.points
     tables = [w[j << half_bits] for j in range(2 ** (lay.bits - half_bits))] + [w[j] for j in range(2 ** half_bits)]
-    q_hi, q_lo = _split48(BLS_Q)
-    half_hi, half_lo = _split48((BLS_Q - 1) // 2)
-    return render(
-        "verkle/VerifierBLS.sol.j2",
-        name=name or verifier_name(scheme),
+    powers, omega = [], scheme.domain.omega
+    for _ in range(lay.bits):
+        powers.append(hex(omega))
+        omega = omega * omega % f.modulus
+    return dict(
         width=scheme.width, bits=lay.bits, levels=lay.levels, p=hex(f.modulus),
-        q_hi=q_hi, q_lo=q_lo, half_hi=half_hi, half_lo=half_lo, omega_powers=powers,
-        half_bits=half_bits, omega_tables="".join(x.to_bytes(32, "big").hex() for x in tables),
-        p_minus_1=hex(f.modulus - 1), p_minus_2=hex(f.modulus - 2),
+        p_minus_1=hex(f.modulus - 1), p_minus_2=hex(f.modulus - 2), half_bits=half_bits, omega_powers=powers,
+        omega_tables="".join(x.to_bytes(32, "big").hex() for x in tables),
         selectors={name: "0x" + keccak256(sig.encode())[:4].hex() for name, sig in SELECTORS.items()},
-        g1=_words(bytes(G1Point().to_xy_bytes_be())),
-        g2=_words(bytes(scheme.curve.g2_generator().to_xy_bytes_be())),
-        g2_tau=_words(bytes(scheme.setup.g2_tau.to_xy_bytes_be())),
     )
 
 
-def xy(compressed: bytes) -> bytes:
-    """48-byte compressed G1 -> 96-byte x || y (all zeros for the point at infinity)."""
-    return bytes(G1Point.from_compressed_bytes_unchecked(compressed).to_xy_bytes_be())
+def _bn_g2_words(point: object) -> list[str]:
+    """EIP-197 order: x imaginary, x real, y imaginary, y real."""
+    x, y = bn.normalize(point)
+    return [hex(int(c)) for c in (x.coeffs[1], x.coeffs[0], y.coeffs[1], y.coeffs[0])]
+
+
+def render_verifier(scheme: KZG, name: Optional[str] = None) -> str:
+    name = name or verifier_name(scheme)
+    if scheme.name == "kzg-bn254":
+        return render("verkle/VerifierBN254.sol.j2", name=name, q=hex(bn.field_modulus),
+                      g2=_bn_g2_words(bn.G2), g2_tau=_bn_g2_words(scheme.setup.g2_tau),
+                      term=96, scalar_at=64, pt=64, header_len=88, extra_terms="4", **_common(scheme))
+    q_hi, q_lo = _split48(BLS_Q)
+    half_hi, half_lo = _split48((BLS_Q - 1) // 2)
+    return render(
+        "verkle/VerifierBLS.sol.j2", name=name,
+        q_hi=q_hi, q_lo=q_lo, half_hi=half_hi, half_lo=half_lo,
+        g1=_words(bytes(G1Point().to_xy_bytes_be())),
+        g2=_words(bytes(scheme.curve.g2_generator().to_xy_bytes_be())),
+        g2_tau=_words(bytes(scheme.setup.g2_tau.to_xy_bytes_be())),
+        term=160, scalar_at=128, pt=96, header_len=72, extra_terms="add(1, mul(mload(add(ctx, 704)), 3))",
+        **_common(scheme),
+    )
+
+
+def xy(encoded: bytes) -> bytes:
+    """A commitment as the verifier stores it: BLS12-381 48-byte compressed -> 96-byte x || y (zeros for
+    the point at infinity); BN254 64-byte x || y as it is."""
+    if len(encoded) == 64:
+        return encoded
+    return bytes(G1Point.from_compressed_bytes_unchecked(encoded).to_xy_bytes_be())
 
 
 @dataclass(frozen=True)
@@ -101,9 +116,13 @@ def multi_call(doc: ProofDocument) -> MultiCall:
     proof = doc.proof
     if proof.type != MULTI:
         raise ValueError("a multiproof is needed for verifyMulti")
+    values = [v if v is not None else bytes(32) for v in doc.values]
+    if proof.scheme == "kzg-bn254":  # points are x || y already
+        body = proof.path_bytes() + b"".join(proof.commitments) + proof.openings[0] + proof.openings[1]
+        return MultiCall(list(doc.keys), values, absent_bitmap(doc.values), body, body)
     body = proof.path_bytes() + b"".join(xy(c) for c in proof.commitments) + xy(proof.openings[0])
-    return MultiCall(list(doc.keys), [v if v is not None else bytes(32) for v in doc.values],
-                     absent_bitmap(doc.values), body + proof.openings[1], body + xy(proof.openings[1]))
+    return MultiCall(list(doc.keys), values, absent_bitmap(doc.values), body + proof.openings[1],
+                     body + xy(proof.openings[1]))
 
 
 def single_call(doc: ProofDocument) -> tuple[bytes, bytes, bool, bytes]:

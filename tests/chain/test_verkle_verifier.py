@@ -12,7 +12,7 @@ from web3.exceptions import ContractLogicError
 from evmkit import chain
 from evmkit.errors import TransactionReverted
 from verkle.merkle import MerkleTree
-from verkle.onchain import (PATHS, deploy_merkle, deploy_verifier, merkle_multi, merkle_single, verifier_args,
+from verkle.onchain import (deploy_merkle, deploy_verifier, merkle_multi, merkle_single, verifier_args,
                             verify_onchain)
 from verkle.prover import prove_multi, prove_single
 from verkle.schemes import load_scheme
@@ -20,7 +20,18 @@ from verkle.solidity import xy
 from verkle.tree import VerkleTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "verkle"))
-from vhelpers import clustered_pairs, random_pairs  # noqa: E402
+from vhelpers import clustered_pairs, make_ptau, random_pairs  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def bn16(tmp_path_factory):
+    return load_scheme("kzg-bn254", 16, ptau=make_ptau(tmp_path_factory.mktemp("ptau"), 5))
+
+
+@pytest.fixture(scope="module")
+def tree_bn(bn16):
+    pairs = random_pairs(24, 5) + clustered_pairs(6, 6)
+    return VerkleTree.build(bn16, pairs, workers=1), dict(pairs)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -149,3 +160,26 @@ def test_merkle_baseline_contract(setup):
     stranger = session.signers[1]
     with pytest.raises(TransactionReverted, match="NotOwner"):
         session.transact(contract, "setRoot", bytes(32), sender=stranger)
+
+
+def test_bn254_verifier_with_a_snarkjs_setup(bn16, tree_bn):
+    """The BN254 path (ecMul / ecAdd / ecPairing): valid proofs pass, tampered ones do not."""
+    tree, contents = tree_bn
+    session = chain.embedded(block_gas_limit=60_000_000)
+    contract, _ = deploy_verifier(session, bn16, tree.root_commitment)
+    assert bytes(session.call(contract, "root")) == tree.root_commitment
+    rng = random.Random(5)
+    present, other, empty = kinds(tree, contents, rng)
+    doc = prove_multi(tree, present[:2] + [other, empty])
+    result = verify_onchain(session, contract, doc)
+    assert result.valid and result.gas > 100_000
+    function, args = verifier_args(doc, "ecmul-pairing")
+    keys, values, absent, proof = args
+    i = next(j for j, v in enumerate(doc.values) if v is not None)
+    assert not outcome(session, contract, function, [keys, values[:i] + [bytes(32)] + values[i + 1:], absent, proof])
+    for _ in range(8):
+        tampered = bytearray(proof)
+        tampered[rng.randrange(len(tampered))] ^= rng.randrange(1, 256)
+        assert not outcome(session, contract, function, [keys, values, absent, bytes(tampered)])
+    with pytest.raises(TransactionReverted, match="NotOwner"):
+        session.transact(contract, "setRoot", tree.root_commitment, sender=session.signers[1])
