@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
+
+from evmkit import chain
+from evmkit.errors import EvmkitError
 
 from . import store
 from .data import DataError, parse_hex32, read_pairs
@@ -19,7 +24,7 @@ from .tree import VerkleTree
 from .verifier import verify_document
 
 EXIT_VALID, EXIT_INVALID, EXIT_MALFORMED = 0, 1, 2
-USER_ERRORS = (DataError, SetupError, StoreError, MalformedProof, ValueError, OSError)
+USER_ERRORS = (DataError, SetupError, StoreError, MalformedProof, EvmkitError, ValueError, OSError)
 INSECURE_WARNING = ("verkle: WARNING: --insecure-dev-setup uses a tau derived from a public seed: anyone can "
                     "forge proofs under it. Use it for tests only, never for a deployed verifier.")
 
@@ -41,6 +46,15 @@ def _open(args: argparse.Namespace) -> VerkleTree:
     def scheme_for(info: TreeInfo) -> KZG:
         return _scheme(info.scheme, info.width, args)
     return store.load(args.tree, scheme_for)
+
+
+def _add_chain(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("chain")
+    g.add_argument("--rpc-url", default=os.environ.get(chain.RPC_URL_ENV),
+                   help=f"JSON-RPC node (default ${chain.RPC_URL_ENV}; unset: a fresh embedded py-evm chain)")
+    g.add_argument("--private-key-env", default=chain.PRIVATE_KEY_ENV, metavar="NAME",
+                   help=f"environment variable with the sender's hex private key (default {chain.PRIVATE_KEY_ENV})")
+    g.add_argument("--gas-limit", type=int, default=60_000_000, help="embedded chain block gas limit")
 
 
 def _key(text: str) -> bytes:
@@ -130,6 +144,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except SetupError as exc:
         print(f"malformed: {exc}")
         return EXIT_MALFORMED
+    if args.onchain:
+        if root is not None and root != doc.root:
+            print("invalid: the proof is for another root")
+            return EXIT_INVALID
+        return _verify_onchain(args, doc, scheme)
     try:
         verify_document(scheme, doc, root)
     except InvalidProof as exc:
@@ -141,7 +160,83 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
+def cmd_verifier(args: argparse.Namespace) -> int:
+    from .solidity import render_verifier, verifier_name
+    scheme = _scheme(args.scheme, args.width, args)
+    source = render_verifier(scheme, args.name)
+    out = Path(args.output or f"{args.name or verifier_name(scheme)}.sol")
+    out.write_text(source)
+    print(f"{args.name or verifier_name(scheme)} ({scheme.name}, width {scheme.width}) -> {out}")
+    return 0
+
+
+def _session(args: argparse.Namespace) -> chain.ChainSession:
+    if args.rpc_url:
+        return chain.rpc(args.rpc_url, args.private_key_env)
+    return chain.embedded(block_gas_limit=args.gas_limit)
+
+
+def cmd_deploy_verifier(args: argparse.Namespace) -> int:
+    from .onchain import deploy_verifier
+    tree = _open(args)
+    session = _session(args)
+    contract, tx = deploy_verifier(session, tree.scheme, tree.root_commitment)
+    where = args.rpc_url or "the embedded chain (gone when this command exits: use --rpc-url to keep it)"
+    print(f"verifier for root {tree.root_commitment.hex()[:16]}... deployed at {contract.address} on {where}")
+    print(f"deploy gas {tx.gas_used:,}")
+    return 0
+
+
+def _verify_onchain(args: argparse.Namespace, doc: ProofDocument, scheme: KZG) -> int:
+    from .onchain import compile_verifier, default_path, verify_onchain
+    session = _session(args)
+    if args.verifier:
+        contract = session.contract(args.verifier, compile_verifier(scheme).abi)
+        held = bytes(session.call(contract, "root"))
+        from .solidity import xy
+        if held not in (doc.root, xy(doc.root)):
+            print(f"invalid: the verifier at {args.verifier} holds another root")
+            return EXIT_INVALID
+    else:
+        from .onchain import deploy_verifier
+        contract, _ = deploy_verifier(session, scheme, doc.root)
+    path = args.path or default_path(doc)
+    result = verify_onchain(session, contract, doc, path)
+    state = "valid" if result.valid else "invalid"
+    print(f"{state} on-chain ({path}, {contract.address}): gas {result.gas:,}, calldata {result.calldata_bytes:,} bytes"
+          f", {result.gas // max(1, len(doc.keys)):,} gas per key")
+    return EXIT_VALID if result.valid else EXIT_INVALID
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from . import gasmodel
+    from .onchain import PATHS, default_path, verifier_args
+    try:
+        doc = ProofDocument.from_json_text(Path(args.proof).read_text())
+    except OSError as exc:
+        raise ValueError(f"cannot read {args.proof}: {exc.strerror}") from None
+    paths = [args.path] if args.path else [p for p in PATHS[doc.proof.scheme]
+                                           if (p == "point-evaluation") == (doc.proof.type == 1)]
+    report: dict[str, Any] = {}
+    for path in paths or [default_path(doc)]:
+        function, fargs = verifier_args(doc, path)
+        est = gasmodel.estimate(gasmodel.shape_of(doc, path, function, fargs))
+        report[path] = {"total": est.total, "terms": est.terms}
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    for path, r in report.items():
+        print(f"{path}: {r['total']:,} gas predicted for {len(doc.keys)} keys")
+        for name, value in r["terms"].items():
+            print(f"  {name:45s} {value:>12,}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.onchain:
+        from .bench_onchain import run_onchain_bench
+        run_onchain_bench(args)
+        return 0
     from .bench import run_bench
     run_bench(args)
     return 0
@@ -211,8 +306,43 @@ def build_parser() -> argparse.ArgumentParser:
                                    "0 valid, 1 invalid (the reason is printed), 2 malformed input.")
     p.add_argument("proof", metavar="PROOF")
     p.add_argument("--root", metavar="HEX", help="the root you trust; the proof must be for it")
+    p.add_argument("--onchain", action="store_true",
+                   help="verify with the generated Solidity verifier; prints gas. On the embedded chain (or with "
+                        "--rpc-url and no --verifier) a verifier holding the proof's root is deployed first")
+    p.add_argument("--verifier", metavar="ADDRESS", help="--onchain: use this deployed verifier")
+    p.add_argument("--path", choices=("msm-point-evaluation", "msm-pairing", "point-evaluation", "ecmul-pairing"),
+                   help="--onchain: how to verify (default: msm-point-evaluation for BLS12-381 multiproofs, "
+                        "point-evaluation for single proofs, ecmul-pairing for BN254)")
+    _add_chain(p)
     _add_setup(p)
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("verifier", help="render the Solidity verifier for a scheme and width",
+                       description="Write the verifier contract (Solidity, rendered from Jinja templates) for a "
+                                   "(scheme, width) pair. Its owner sets the root; view functions check proofs.")
+    p.add_argument("--scheme", choices=SCHEMES, default=DEFAULT_SCHEME, help=f"default {DEFAULT_SCHEME}")
+    p.add_argument("--width", type=int, default=DEFAULT_WIDTH, help=f"node width (default {DEFAULT_WIDTH})")
+    p.add_argument("--name", help="contract name (default VerkleVerifier<curve>W<width>)")
+    p.add_argument("-o", "--output", metavar="FILE", help="default <name>.sol")
+    _add_setup(p)
+    p.set_defaults(func=cmd_verifier)
+
+    p = sub.add_parser("deploy-verifier", help="deploy a verifier holding a tree's root",
+                       description="Compile and deploy the verifier for TREE's scheme and width, holding its root "
+                                   "(the deployer is the owner who may update it).")
+    p.add_argument("tree", metavar="TREE")
+    _add_chain(p)
+    _add_setup(p)
+    p.set_defaults(func=cmd_deploy_verifier)
+
+    p = sub.add_parser("estimate", help="predict a proof's verification gas, term by term",
+                       description="The gas model: the Prague schedule (EIP-7623 calldata floor, EIP-2537, "
+                                   "EIP-4844, EIP-2565, EIP-196/197 precompiles, memory) plus the verifier's "
+                                   "calibrated opcode costs.")
+    p.add_argument("proof", metavar="PROOF")
+    p.add_argument("--path", choices=("msm-point-evaluation", "msm-pairing", "point-evaluation", "ecmul-pairing"))
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_estimate)
 
     p = sub.add_parser("bench", help="measure builds, proofs and sizes against a Merkle tree",
                        description="Build trees of 2^12, 2^14, 2^16 and 2^20 random keys (and Merkle "
@@ -225,6 +355,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keys", default="1,16,128,1000", help="keys per multiproof (default 1,16,128,1000)")
     p.add_argument("--quick", action="store_true", help="sizes 2^8 and 2^10, keys 1 and 16 (a smoke run)")
     p.add_argument("--seed", type=int, default=1, help="seed of the random keys and values")
+    p.add_argument("--onchain", action="store_true",
+                   help="measure verification gas instead: every path and the Merkle baseline, on the embedded "
+                        "chain up to --embedded-max leaves and on anvil (from npm) above; CSV, Markdown, PNG")
+    p.add_argument("--embedded-max", type=int, default=10, metavar="LOG2",
+                   help="--onchain: trees up to 2^LOG2 leaves are also verified on the embedded py-evm chain "
+                        "(up to 16 keys), to show the same gas as anvil (default 10)")
+    p.add_argument("--rpc-url", default=None, help="--onchain: use this node for everything (key from $ETH_PRIVATE_KEY)")
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -1,0 +1,77 @@
+"""The verification gas model against receipts on the embedded py-evm chain (data the fit never saw)."""
+from __future__ import annotations
+
+import functools
+import random
+
+import pytest
+
+from evmkit import chain
+from verkle import gasmodel
+from verkle.merkle import MerkleTree
+from verkle.onchain import PATHS, deploy_merkle, deploy_verifier, verifier_args
+from verkle.prover import prove_multi, prove_single
+from verkle.schemes import load_scheme
+from verkle.tree import VerkleTree
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cached_ceremony():
+    import eth.precompiles.point_evaluation as pe
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pe, "load_trusted_setup", functools.lru_cache(maxsize=1)(pe.load_trusted_setup))
+        yield
+
+
+def measured(session, contract, function, args) -> int:
+    data = bytes.fromhex(contract.encode_abi(function, args=args).removeprefix("0x"))
+    assert session.call(contract, function, *args)
+    return session.send(contract.address, data, abi=contract.abi).gas_used
+
+
+@pytest.mark.parametrize("scheme_name, width", [("kzg-bls12-381", 256), ("kzg-bls12-381", 4096), ("kzg-bn254", 16)])
+def test_model_within_one_percent_on_every_path(scheme_name, width):
+    rng = random.Random(width + 99)
+    scheme = load_scheme(scheme_name, width, insecure_dev_setup_ok=True)
+    size = 30 if scheme_name == "kzg-bn254" else 900
+    pairs = [(rng.randbytes(32), rng.randbytes(32)) for _ in range(size)]
+    tree = VerkleTree.build(scheme, pairs, workers=1)
+    session = chain.embedded(block_gas_limit=60_000_000)
+    contract, _ = deploy_verifier(session, scheme, tree.root_commitment)
+    keys = [k for k, _ in pairs]
+    for count in (1, 9):
+        doc = prove_multi(tree, rng.sample(keys, count) + [rng.randbytes(32)])
+        for path in PATHS[scheme_name]:
+            if path == "point-evaluation":
+                doc_single = prove_single(tree, keys[count])
+                function, args = verifier_args(doc_single, path)
+                shape = gasmodel.shape_of(doc_single, path, function, args)
+            else:
+                function, args = verifier_args(doc, path)
+                shape = gasmodel.shape_of(doc, path, function, args)
+            gas = measured(session, contract, function, args)
+            predicted = gasmodel.estimate(shape).total
+            assert abs(predicted - gas) / gas < 0.01, (path, count, predicted, gas)
+
+
+def test_merkle_model_within_one_percent():
+    rng = random.Random(5)
+    pairs = [(rng.randbytes(32), rng.randbytes(32)) for _ in range(3000)]
+    tree = MerkleTree(pairs)
+    session = chain.embedded(block_gas_limit=60_000_000)
+    contract, _ = deploy_merkle(session, tree)
+    shape = gasmodel.merkle_shape_single(tree, *pairs[7])
+    gas = session.send(contract.address, shape.data, abi=contract.abi).gas_used
+    assert abs(gasmodel.merkle_estimate(shape).total - gas) / gas < 0.01
+    for count in (3, 30, 120):
+        shape = gasmodel.merkle_shape_multi(tree, rng.sample(pairs, count))
+        gas = session.send(contract.address, shape.data, abi=contract.abi).gas_used
+        assert abs(gasmodel.merkle_estimate(shape).total - gas) / gas < 0.01, (count, gas)
+
+
+def test_precompile_prices_follow_the_eips():
+    from eth.precompiles.bls12_381.constants import G1_MSM_DISCOUNTS
+    assert gasmodel.G1MSM_DISCOUNTS == tuple(G1_MSM_DISCOUNTS)
+    assert gasmodel.g1msm_gas(1) == 12_000 and gasmodel.g1msm_gas(128) == 128 * 12_000 * 519 // 1000
+    assert gasmodel.bls_pairing_gas(2) == 102_900 and gasmodel.bn_pairing_gas(2) == 113_000
+    assert gasmodel.modexp_gas(32, (1 << 255) - 1, 32, 32) == 1354

@@ -1,0 +1,141 @@
+"""Fit the opcode costs of verkle's gas model from receipts; write verkle/gas_costs.json.
+
+    python tools/calibrate_verkle_gas.py
+
+Like tools/calibrate_gas.py for ml2sc: run it again after changing a verifier template or the
+compiler. It builds small trees of several widths (random and clustered keys, so paths run from one
+level to many and end in every kind of slot), sends verifications of 1 to 200 keys on every path to a
+local anvil, subtracts what gasmodel computes exactly (intrinsic and calldata gas, precompiles, root
+SLOADs, memory), and fits the rest per path by least squares over gasmodel.FEATURES.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from evmkit import chain, gas as G  # noqa: E402
+from evmkit.anvil import start_anvil  # noqa: E402
+from verkle import gasmodel  # noqa: E402
+from verkle.merkle import MerkleTree  # noqa: E402
+from verkle.onchain import PATHS, deploy_merkle, deploy_verifier, verifier_args  # noqa: E402
+from verkle.prover import prove_multi, prove_single  # noqa: E402
+from verkle.schemes import load_scheme  # noqa: E402
+from verkle.tree import VerkleTree  # noqa: E402
+
+OUT = Path(__file__).resolve().parents[1] / "verkle" / "gas_costs.json"
+
+
+def pairs_for(rng: random.Random, n: int, clustered: bool) -> list[tuple[bytes, bytes]]:
+    if not clustered:
+        return [(rng.randbytes(32), rng.randbytes(32)) for _ in range(n)]
+    stem = rng.randbytes(29)
+    return [(stem + rng.randbytes(1) + bytes([rng.randrange(8)]) + rng.randbytes(1), rng.randbytes(32))
+            for _ in range(n)]
+
+
+def measure(session: chain.ChainSession, contract, function: str, args: list) -> int:
+    data = bytes.fromhex(contract.encode_abi(function, args=args).removeprefix("0x"))
+    assert session.call(contract, function, *args), "a valid proof failed on-chain"
+    return session.send(contract.address, data, abi=contract.abi).gas_used
+
+
+def residual(shape, gas_used: int) -> float:
+    execution = gas_used - G.intrinsic_gas(shape.data)
+    return execution - sum(gasmodel.fixed_terms(shape).values())
+
+
+def main() -> None:
+    rng = random.Random(7)
+    rows: dict[str, list[tuple[dict[str, float], float, int, object]]] = {}
+    with start_anvil(gas_limit=200_000_000) as node:
+        os.environ["CALIBRATE_KEY"] = node.private_keys[0]
+        session = chain.rpc(node.url, "CALIBRATE_KEY")
+        schemes = [load_scheme("kzg-bls12-381", w) for w in (16, 64, 256, 1024, 4096)]
+        schemes += [load_scheme("kzg-bn254", w, insecure_dev_setup_ok=True) for w in (16, 64)]
+        for scheme in schemes:
+            sizes = (40, 200) if scheme.name == "kzg-bn254" else (64, 700, 3000)
+            for size in sizes:
+                for clustered in (False, True):
+                    pairs = pairs_for(rng, size, clustered)
+                    tree = VerkleTree.build(scheme, pairs, workers=1)
+                    contract, _ = deploy_verifier(session, scheme, tree.root_commitment)
+                    keys = [k for k, _ in pairs]
+                    for count in (1, 2, 5, 17, 60, 150):
+                        if count > size:
+                            continue
+                        chosen = rng.sample(keys, count)
+                        chosen += [k[:-1] + bytes([k[-1] ^ 1]) for k in rng.sample(keys, max(1, count // 5))]
+                        chosen += [rng.randbytes(32) for _ in range(max(1, count // 5))]
+                        doc = prove_multi(tree, chosen)
+                        for path in PATHS[scheme.name]:
+                            if path == "point-evaluation":
+                                continue
+                            function, args = verifier_args(doc, path)
+                            shape = gasmodel.shape_of(doc, path, function, args)
+                            used = measure(session, contract, function, args)
+                            rows.setdefault((path, scheme.width), []).append(
+                                (gasmodel.features(shape), residual(shape, used), used, shape))
+                    if scheme.name == "kzg-bls12-381":
+                        for key in rng.sample(keys, 4) + [rng.randbytes(32)]:
+                            doc = prove_single(tree, key)
+                            function, args = verifier_args(doc, "point-evaluation")
+                            shape = gasmodel.shape_of(doc, "point-evaluation", function, args)
+                            used = measure(session, contract, function, args)
+                            rows.setdefault(("point-evaluation", scheme.width), []).append(
+                                (gasmodel.features(shape), residual(shape, used), used, shape))
+            print(f"measured {scheme.name} width {scheme.width}", flush=True)
+        # the Merkle baseline
+        for size in (64, 1000, 5000, 20000):
+            pairs = pairs_for(rng, size, False)
+            tree = MerkleTree(pairs)
+            contract, _ = deploy_merkle(session, tree)
+            for count in (1, 2, 9, 40, 150):
+                chosen = rng.sample(pairs, min(count, size))
+                for shape in ([gasmodel.merkle_shape_single(tree, *chosen[0])] if count == 1 else []) + \
+                        [gasmodel.merkle_shape_multi(tree, chosen)]:
+                    function = "verify" if shape.path == "merkle-single" else "multiProofVerify"
+                    used = session.send(contract.address, shape.data, abi=contract.abi).gas_used
+                    fixed = sum(v for k, v in gasmodel.merkle_estimate_fixed(shape).items())
+                    rows.setdefault((shape.path, 0), []).append(
+                        (gasmodel.merkle_features(shape), used - G.intrinsic_gas(shape.data) - fixed, used, shape))
+        print("measured the Merkle baseline", flush=True)
+
+    if os.environ.get("CALIBRATE_DUMP"):
+        import pickle
+        Path(os.environ["CALIBRATE_DUMP"]).write_bytes(pickle.dumps(rows))
+    fitted: dict[str, dict] = {}
+    for (path, width), data in rows.items():
+        names = list(data[0][0])
+        x = np.array([[f[n] for n in names] for f, _, _, _ in data], dtype=float)
+        y = np.array([r for _, r, _, _ in data], dtype=float)
+        coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+        fit = {n: round(float(c), 3) for n, c in zip(names, coef)}
+        if path.startswith("merkle"):
+            fitted[path] = fit
+        else:
+            fitted.setdefault(path, {})[str(width)] = fit
+    OUT.write_text(json.dumps(fitted, indent=1) + "\n")
+    gasmodel.fitted.cache_clear()
+    for (path, width), data in rows.items():
+        errors = []
+        for _, _, used, shape in data:
+            est = gasmodel.merkle_estimate(shape) if path.startswith("merkle") else gasmodel.estimate(shape)
+            errors.append(abs(est.total - used) / used)
+        print(f"{path:22s} width {width:5d} {len(data):4d} points, worst model error {100 * max(errors):.3f}%")
+        if os.environ.get("CALIBRATE_VERBOSE"):
+            for err, (_, _, used, shape) in sorted(zip(errors, data), key=lambda e: -e[0])[:4]:
+                print(f"    {100 * err:.3f}% measured {used} width {getattr(shape, 'width', '-')} "
+                      f"keys {getattr(shape, 'keys', '-')} openings {getattr(shape, 'openings', '-')} "
+                      f"listed {getattr(shape, 'listed', '-')}")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""Verification gas, predicted: the Prague schedule where it is exact, fitted costs where it is not.
+
+Exact (from the EIPs): the transaction's 21,000 and calldata with the EIP-7623 floor, the precompiles
+(EIP-2537 G1MSM with its discount table, G1ADD, pairing; EIP-4844 point evaluation; EIP-2565 modexp;
+EIP-196/197 ecMul, ecAdd, ecPairing; SHA-256), cold SLOADs of the stored root, and memory expansion.
+Fitted (`tools/calibrate_verkle_gas.py`, least squares over receipts on anvil, stored in
+`gas_costs.json`): the verifier's own opcodes, as a cost per key, per opening, per listed commitment,
+per key kind and per node-id step, plus a constant. Say it plainly: those are calibrated, not derived.
+Pure: no chain; the calldata is ABI-encoded here exactly as web3 would send it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Sequence
+
+from eth_abi import encode
+
+from evmkit import gas as g
+
+from .merkle import MerkleTree, leaf_hash
+from .proof import OTHER, PRESENT, PathInfo, ProofDocument
+from .slots import KeyLayout
+
+# EIP-2537 (Prague)
+BLS12_G1ADD_GAS = 375
+BLS12_G1MSM_MUL_GAS = 12_000
+BLS12_PAIRING_BASE_GAS = 37_700
+BLS12_PAIRING_PER_PAIR_GAS = 32_600
+G1MSM_DISCOUNTS = (1000, 949, 848, 797, 764, 750, 738, 728, 719, 712, 705, 698, 692, 687, 682, 677, 673, 669,
+                   665, 661, 658, 654, 651, 648, 645, 642, 640, 637, 635, 632, 630, 627, 625, 623, 621, 619, 617,
+                   615, 613, 611, 609, 608, 606, 604, 603, 601, 599, 598, 596, 595, 593, 592, 591, 589, 588, 586,
+                   585, 584, 582, 581, 580, 579, 577, 576, 575, 574, 573, 572, 570, 569, 568, 567, 566, 565, 564,
+                   563, 562, 561, 560, 559, 558, 557, 556, 555, 554, 553, 552, 551, 550, 549, 548, 547, 547, 546,
+                   545, 544, 543, 542, 541, 540, 540, 539, 538, 537, 536, 536, 535, 534, 533, 532, 532, 531, 530,
+                   529, 528, 528, 527, 526, 525, 525, 524, 523, 522, 522, 521, 520, 520, 519)
+# EIP-4844
+POINT_EVALUATION_PRECOMPILE_GAS = 50_000
+# EIP-196 / EIP-197 as repriced by EIP-1108
+ECADD_GAS = 150
+ECMUL_GAS = 6_000
+ECPAIRING_BASE_GAS = 45_000
+ECPAIRING_PER_PAIR_GAS = 34_000
+# Yellow paper SHA-256 precompile
+SHA256_BASE_GAS = 60
+SHA256_WORD_GAS = 12
+# EIP-2929: a call to a precompile (always warm)
+WARM_CALL_GAS = g.WARM_STORAGE_READ_COST
+
+FUNCTION_SELECTORS = {
+    "verifySingle": ("bytes32", "bytes32", "bool", "bytes"),
+    "verifyMulti": ("bytes32[]", "bytes32[]", "bytes", "bytes"),
+    "verifyMultiPairing": ("bytes32[]", "bytes32[]", "bytes", "bytes"),
+    "verify": ("bytes32[]", "bytes32", "bytes32"),
+    "multiProofVerify": ("bytes32[]", "bool[]", "bytes32[]", "bytes32[]"),
+}
+
+
+def g1msm_gas(k: int) -> int:
+    discount = G1MSM_DISCOUNTS[k - 1] if k <= len(G1MSM_DISCOUNTS) else G1MSM_DISCOUNTS[-1]
+    return k * BLS12_G1MSM_MUL_GAS * discount // 1000
+
+
+def bls_pairing_gas(pairs: int) -> int:
+    return BLS12_PAIRING_BASE_GAS + BLS12_PAIRING_PER_PAIR_GAS * pairs
+
+
+def bn_pairing_gas(pairs: int) -> int:
+    return ECPAIRING_BASE_GAS + ECPAIRING_PER_PAIR_GAS * pairs
+
+
+def sha256_gas(n_bytes: int) -> int:
+    return SHA256_BASE_GAS + SHA256_WORD_GAS * g.words(n_bytes)
+
+
+def modexp_gas(base_len: int, exp: int, exp_len: int, mod_len: int) -> int:
+    """EIP-2565 for exponents of at most 32 bytes."""
+    complexity = ((max(base_len, mod_len) + 7) // 8) ** 2  # 8-byte words
+    iterations = max(exp.bit_length() - 1, 0) if exp_len <= 32 else 0
+    return max(200, complexity * max(iterations, 1) // 3)
+
+
+def calldata(function: str, args: Sequence[object]) -> bytes:
+    from eth_utils import keccak
+    types = FUNCTION_SELECTORS[function]
+    selector = keccak(text=f"{function}({','.join(types)})")[:4]
+    return selector + encode(list(types), list(args))
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a verification costs depends on: its path and these counts (the proof's depth profile)."""
+
+    path: str
+    width: int
+    keys: int
+    openings: int  # sum of depths
+    listed: int  # distinct commitments below the root
+    present: int
+    other: int
+    id_steps: int  # node-id assignments walked: sum over keys of depth - 1
+    bits_set: int  # set bits over all slot indices (the single path multiplies w^(2^k) per set bit)
+    msb_bits: int  # branches the verifier's shared-prefix search takes: popcount of msb(a ^ b) per search
+    data: bytes  # the transaction's calldata
+
+
+@dataclass(frozen=True)
+class Estimate:
+    total: int
+    terms: dict[str, int]
+
+
+@lru_cache(maxsize=1)
+def fitted() -> dict[str, dict[str, float]]:
+    return json.loads((resources.files("verkle") / "gas_costs.json").read_text())
+
+
+FEATURES = ("const", "keys", "openings", "listed", "present", "other", "id_steps", "data_words", "table_words",
+            "bits_set", "level_bits", "levels", "msb_bits")
+
+
+PATH_FEATURES = {
+    "point-evaluation": ("const", "openings", "present", "other", "data_words", "bits_set", "level_bits"),
+    **{p: ("const", "keys", "openings", "listed", "present", "other", "id_steps", "msb_bits")
+       for p in ("msm-point-evaluation", "msm-pairing", "ecmul-pairing")},
+}
+
+
+def features(shape: Shape) -> dict[str, float]:
+    """The counts the verifier's opcode gas is linear in, for this shape's path."""
+    every = _all_features(shape)
+    return {name: every[name] for name in PATH_FEATURES[shape.path]}
+
+
+def _all_features(shape: Shape) -> dict[str, float]:
+    bits = KeyLayout(shape.width).bits
+    return {"const": 1, "keys": shape.keys, "openings": shape.openings, "listed": shape.listed,
+            "present": shape.present, "other": shape.other, "id_steps": shape.id_steps,
+            "data_words": g.words(len(shape.data)),
+            "table_words": 2 ** (bits - bits // 2) + 2 ** (bits // 2),
+            "bits_set": shape.bits_set, "level_bits": shape.openings * bits, "levels": KeyLayout(shape.width).levels, "msb_bits": shape.msb_bits}
+
+
+def memory_words(shape: Shape) -> int:
+    """Peak memory of the multiproof verifiers, word for word as the templates lay it out: the
+    returned point, the w^index tables, a 1,024-byte context, the transcript, the MSM input, 128
+    bytes per opening, the path's node ids, 192 bytes of scratch (256 for the G1ADD input)."""
+    lay = KeyLayout(shape.width)
+    bn = shape.path == "ecmul-pairing"
+    half = lay.bits // 2
+    tables = 32 * (2 ** (lay.bits - half) + 2 ** half)
+    # the free memory pointer when the assembly starts: measured from traces (the returned point, the
+    # copied tables and the compiler's own temporaries before them)
+    ctx = {"msm-point-evaluation": 0x80 + 512, "msm-pairing": 0x80 + 480, "ecmul-pairing": 0x80 + 512}[shape.path]
+    ctx += tables
+    transcript = (88 if bn else 72) + 65 * shape.keys + shape.keys + 64 * shape.other + 32 * shape.listed
+    msm = -(-(ctx + 1024 + transcript) // 32) * 32
+    extra = 4 if shape.path in ("ecmul-pairing", "msm-pairing") else 1
+    scratch = msm + (96 if bn else 160) * (shape.listed + extra) + 128 * shape.openings + 64 * (lay.levels + 1)
+    return g.words(scratch + (256 if shape.path == "msm-point-evaluation" else 192))
+
+
+def fixed_terms(shape: Shape) -> dict[str, int]:
+    """The exactly known parts of execution gas (precompiles, root SLOADs, memory)."""
+    p = shape.path
+    terms: dict[str, int] = {}
+    if p == "point-evaluation":
+        terms["point evaluation (0x0a) x depth"] = shape.openings * (POINT_EVALUATION_PRECOMPILE_GAS
+                                                                    + sha256_gas(48) + 2 * WARM_CALL_GAS)
+        terms["root SLOADs (3 cold)"] = 3 * g.COLD_SLOAD_COST
+        return terms
+    inverse = modexp_gas(32, (1 << 255) - 1, 32, 32)
+    power = modexp_gas(32, max(shape.openings - 1, 0), 32, 32)
+    terms["modexp: one inversion, r^(m-1)"] = inverse + power + 2 * WARM_CALL_GAS
+    if p == "msm-point-evaluation":
+        terms[f"G1MSM over {shape.listed + 1} points"] = g1msm_gas(shape.listed + 1) + WARM_CALL_GAS
+        terms["G1ADD (E - D)"] = BLS12_G1ADD_GAS + WARM_CALL_GAS
+        terms["point evaluation (0x0a)"] = POINT_EVALUATION_PRECOMPILE_GAS + sha256_gas(48) + 2 * WARM_CALL_GAS
+        terms["root SLOADs (3 cold)"] = 3 * g.COLD_SLOAD_COST
+    elif p == "msm-pairing":
+        terms[f"G1MSM over {shape.listed + 4} points"] = g1msm_gas(shape.listed + 4) + WARM_CALL_GAS
+        terms["pairing check (2 pairs)"] = bls_pairing_gas(2) + WARM_CALL_GAS
+        terms["root SLOADs (3 cold)"] = 3 * g.COLD_SLOAD_COST
+    elif p == "ecmul-pairing":
+        terms[f"ecMul + ecAdd x {shape.listed + 4}"] = (shape.listed + 4) * (ECMUL_GAS + ECADD_GAS + 2 * WARM_CALL_GAS)
+        terms["ecPairing (2 pairs)"] = bn_pairing_gas(2) + WARM_CALL_GAS
+        terms["root SLOADs (2 cold)"] = 2 * g.COLD_SLOAD_COST
+    else:
+        raise ValueError(f"no gas model for path {p!r}")
+    terms["memory"] = g.memory_cost(memory_words(shape))
+    return terms
+
+
+def coefficients(path: str, width: int) -> dict[str, float]:
+    """Fitted per (path, width): the w^index tables and the level count change the constant part and,
+    slightly, the per-key part. A width that was not calibrated uses the nearest one that was."""
+    by_width = fitted()[path]
+    nearest = min(by_width, key=lambda w: abs(int(w).bit_length() - width.bit_length()))
+    return by_width[nearest]
+
+
+def estimate(shape: Shape) -> Estimate:
+    terms = fixed_terms(shape)
+    coef = coefficients(shape.path, shape.width)
+    f = features(shape)
+    terms["verifier opcodes (fitted)"] = round(sum(coef.get(k, 0.0) * v for k, v in f.items()))
+    execution = sum(terms.values())
+    total = g.transaction_gas(shape.data, execution)
+    terms = {"transaction base": g.TX_BASE_COST, "calldata (EIP-2028)": g.calldata_cost(shape.data), **terms}
+    if total > g.intrinsic_gas(shape.data) + execution:
+        terms["EIP-7623 calldata floor top-up"] = total - g.intrinsic_gas(shape.data) - execution
+    return Estimate(total, terms)
+
+
+def shape_of(doc: ProofDocument, path: str, function: str, args: Sequence[object]) -> Shape:
+    paths = doc.proof.paths
+    lay = KeyLayout(doc.proof.width)
+    bits_set = sum(bin(i).count("1") for key, p in zip(doc.keys, paths) for i in lay.indices(key, p.depth))
+    return Shape(msb_bits=_msb_bits(doc.keys, paths),
+        path=path, width=doc.proof.width, keys=len(paths), openings=sum(p.depth for p in paths),
+        listed=len(doc.proof.commitments), present=sum(p.kind == PRESENT for p in paths),
+        other=sum(p.kind == OTHER for p in paths), id_steps=sum(p.depth - 1 for p in paths),
+        bits_set=bits_set, data=calldata(function, args))
+
+
+def _msb_bits(keys: Sequence[bytes], paths: Sequence[PathInfo]) -> int:
+    """sharedLevels(a, b) walks a binary search for the top set bit of a ^ b, one branch per set bit
+    of that bit's index: with each neighbour, and with the other key of an 'other leaf' path."""
+    def searched(a: bytes, b: bytes) -> int:
+        x = int.from_bytes(a, "big") ^ int.from_bytes(b, "big")
+        return bin(x.bit_length() - 1).count("1") if x else 0
+    total = sum(searched(a, b) for a, b in zip(keys[1:], keys))
+    return total + sum(searched(p.other_key, k) for k, p in zip(keys, paths) if p.kind == OTHER)
+
+
+# ---------------------------------------------------------------- the Merkle baseline
+
+@dataclass(frozen=True)
+class MerkleShape:
+    path: str  # "merkle-single" or "merkle-multi"
+    leaves: int
+    proof_hashes: int
+    flags: int
+    data: bytes
+
+
+def merkle_shape_single(tree: MerkleTree, key: bytes, value: bytes) -> MerkleShape:
+    proof = tree.prove(key, value)
+    return MerkleShape("merkle-single", 1, len(proof), 0, calldata("verify", [proof, key, value]))
+
+
+def merkle_shape_multi(tree: MerkleTree, pairs: Sequence[tuple[bytes, bytes]]) -> MerkleShape:
+    mp = tree.prove_multi(pairs)
+    by_hash = {leaf_hash(k, v): (k, v) for k, v in pairs}
+    ordered = [by_hash[h] for h in mp.leaves]
+    args = [list(mp.proof), list(mp.flags), [k for k, _ in ordered], [v for _, v in ordered]]
+    return MerkleShape("merkle-multi", len(ordered), len(mp.proof), len(mp.flags), calldata("multiProofVerify", args))
+
+
+MERKLE_FEATURES = ("const", "leaves", "proof_hashes", "flags", "data_words")
+
+
+def merkle_features(shape: MerkleShape) -> dict[str, float]:
+    return {"const": 1, "leaves": shape.leaves, "proof_hashes": shape.proof_hashes, "flags": shape.flags,
+            "data_words": g.words(len(shape.data))}
+
+
+def merkle_estimate_fixed(shape: MerkleShape) -> dict[str, int]:
+    terms = {"root SLOAD (cold)": g.COLD_SLOAD_COST}
+    if shape.path == "merkle-multi":  # leaves + hashes arrays: memory grows with both
+        words = 4 + 2 + shape.leaves + shape.flags + 16
+        terms["memory (quadratic part)"] = words * words // 512
+    return terms
+
+
+def merkle_estimate(shape: MerkleShape) -> Estimate:
+    coef = fitted()[shape.path]
+    terms = merkle_estimate_fixed(shape)
+    terms["verifier opcodes (fitted)"] = round(sum(coef.get(k, 0.0) * v for k, v in merkle_features(shape).items()))
+    execution = sum(terms.values())
+    total = g.transaction_gas(shape.data, execution)
+    terms = {"transaction base": g.TX_BASE_COST, "calldata (EIP-2028)": g.calldata_cost(shape.data), **terms}
+    if total > g.intrinsic_gas(shape.data) + execution:
+        terms["EIP-7623 calldata floor top-up"] = total - g.intrinsic_gas(shape.data) - execution
+    return Estimate(total, terms)
