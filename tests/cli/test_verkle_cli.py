@@ -152,3 +152,36 @@ def test_console_script_help_and_bench(tmp_path):
     assert "verkle_over_merkle" in result.stdout
     rows = (tmp_path / "verkle_bench_multiproofs.csv").read_text().splitlines()
     assert len(rows) == 1 + 4 and (tmp_path / "verkle_bench_sizes.md").exists()
+
+
+def test_verifier_estimate_and_onchain_verify(tmp_path, data, capsys):
+    import functools
+    import eth.precompiles.point_evaluation as pe
+    path, pairs = data
+    tree = tmp_path / "t.db"
+    run("build", path, "-o", tree, "-q")
+    out = tmp_path / "V.sol"
+    assert run("verifier", "--width", "256", "-o", out) == 0
+    source = out.read_text()
+    assert "contract VerkleVerifierBLSW256" in source and "verifyMultiPairing" in source
+    proof = tmp_path / "p.json"
+    run("prove", tree, pairs[0][0], pairs[1][0], "ee" * 32, "-o", proof)
+    capsys.readouterr()
+    assert run("estimate", proof, "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"msm-point-evaluation", "msm-pairing"}
+    assert report["msm-point-evaluation"]["total"] == sum(report["msm-point-evaluation"]["terms"].values())
+    with pytest.MonkeyPatch.context() as mp:  # py-evm's 0x0a reloads the ceremony file per call
+        mp.setattr(pe, "load_trusted_setup", functools.lru_cache(maxsize=1)(pe.load_trusted_setup))
+        mp.delenv("ETH_RPC_URL", raising=False)
+        assert run("verify", proof, "--onchain") == 0
+        line = capsys.readouterr().out
+        assert line.startswith("valid on-chain (msm-point-evaluation") and "gas" in line
+        doc = json.loads(proof.read_text())
+        i = next(j for j, v in enumerate(doc["values"]) if v is not None)
+        doc["values"][i] = "12" * 32
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps(doc))
+        assert run("verify", bad, "--onchain", "--path", "msm-pairing") == 1
+        assert "invalid on-chain" in capsys.readouterr().out
+        assert run("verify", proof, "--onchain", "--path", "point-evaluation") == 2  # a multiproof

@@ -1,0 +1,157 @@
+"""Verkle verifiers on a real node (anvil from npm): hundreds of tampered proofs, none accepted; the same
+gas as the embedded chain; the CLI's --rpc-url path with a deployed verifier."""
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+from web3.exceptions import ContractLogicError
+
+from evmkit import chain
+from evmkit.anvil import start_anvil
+from evmkit.errors import TransactionReverted
+from verkle import store
+from verkle.cli import main as verkle_main
+from verkle.onchain import PATHS, deploy_verifier, verifier_args
+from verkle.prover import prove_multi, prove_single
+from verkle.schemes import load_scheme
+from verkle.solidity import xy
+from verkle.tree import VerkleTree
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "verkle"))
+from vhelpers import clustered_pairs, random_pairs  # noqa: E402
+
+pytestmark = pytest.mark.rpc
+
+
+@pytest.fixture(scope="module")
+def node():
+    with start_anvil(gas_limit=100_000_000) as anvil:
+        yield anvil
+
+
+@pytest.fixture(scope="module")
+def session(node, request):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("VERKLE_TEST_KEY", node.private_keys[0])
+    request.addfinalizer(mp.undo)
+    return chain.rpc(node.url, "VERKLE_TEST_KEY")
+
+
+def accepted(session, contract, function, args) -> bool:
+    try:
+        return bool(session.call(contract, function, *args))
+    except (TransactionReverted, ContractLogicError):
+        return False
+
+
+def tampered_args(rng: random.Random, function: str, args: list) -> list:
+    """One random tampering: a byte of the proof, a value, a key, a presence bit."""
+    args = list(args)
+    choice = rng.randrange(4)
+    if choice == 0 or function == "verifySingle" and choice == 3:
+        proof = bytearray(args[-1])
+        proof[rng.randrange(len(proof))] ^= rng.randrange(1, 256)
+        args[-1] = bytes(proof)
+    elif function == "verifySingle":
+        key, value, present, proof = args
+        if choice == 1:
+            args = [bytes([key[0] ^ 0x80]) + key[1:], value, present, proof]
+        else:  # another value claimed (an absent key's value is ignored: claim it present)
+            args = [key, bytes(32) if value != bytes(32) else b"\x01" * 32, True, proof]
+    else:
+        keys, values, absent, proof = args
+        i = rng.randrange(len(keys))
+        if choice == 1:  # a claimed value changes (for an absent key the value is ignored: claim it present)
+            values = values[:i] + [rng.randbytes(32)] + values[i + 1:]
+            absent = bytes(b & ~(0x80 >> (i & 7)) & 0xFF if j == i >> 3 else b for j, b in enumerate(absent))
+        elif choice == 2:
+            keys = keys[:i] + [keys[i][:1] + bytes([keys[i][1] ^ 1]) + keys[i][2:]] + keys[i + 1:]
+        else:
+            absent = bytes([b ^ 0xFF for b in absent])
+        args = [keys, values, absent, proof]
+    return args
+
+
+def test_hundreds_of_tampered_proofs_rejected_on_anvil(session):
+    scheme = load_scheme("kzg-bls12-381", 256)
+    rng = random.Random(11)
+    pairs = random_pairs(2000, 61) + clustered_pairs(30, 62)
+    tree = VerkleTree.build(scheme, pairs, workers=1)
+    contract, _ = deploy_verifier(session, scheme, tree.root_commitment)
+    keys = [k for k, _ in pairs]
+    docs = [prove_multi(tree, rng.sample(keys, 12) + [rng.randbytes(32), keys[5][:-1] + bytes([keys[5][-1] ^ 1])]),
+            prove_single(tree, keys[3]), prove_single(tree, rng.randbytes(32))]
+    rejected = 0
+    for doc in docs:
+        for path in PATHS["kzg-bls12-381"]:
+            if (path == "point-evaluation") != (doc.proof.type == 1):
+                continue
+            function, args = verifier_args(doc, path)
+            assert accepted(session, contract, function, args)
+            for _ in range(80):
+                bad = tampered_args(rng, function, args)
+                if bad == args:
+                    continue
+                assert not accepted(session, contract, function, bad), (path, bad)
+                rejected += 1
+    # a proof under another root
+    session.transact(contract, "setRoot", xy(VerkleTree.build(scheme, random_pairs(5, 63)).root_commitment))
+    for doc in docs:
+        function, args = verifier_args(doc, "point-evaluation" if doc.proof.type == 1 else "msm-point-evaluation")
+        assert not accepted(session, contract, function, args)
+        rejected += 1
+    assert rejected >= 300
+
+
+def test_same_gas_on_anvil_and_the_embedded_chain(session, monkeypatch):
+    import functools
+    import eth.precompiles.point_evaluation as pe
+    monkeypatch.setattr(pe, "load_trusted_setup", functools.lru_cache(maxsize=1)(pe.load_trusted_setup))
+    scheme = load_scheme("kzg-bls12-381", 256)
+    rng = random.Random(12)
+    pairs = random_pairs(600, 64)
+    tree = VerkleTree.build(scheme, pairs, workers=1)
+    embedded = chain.embedded(block_gas_limit=60_000_000)
+    targets = [(s, deploy_verifier(s, scheme, tree.root_commitment)[0]) for s in (session, embedded)]
+    doc = prove_multi(tree, [k for k, _ in rng.sample(pairs, 6)])
+    single = prove_single(tree, pairs[0][0])
+    for d, path in ((doc, "msm-point-evaluation"), (doc, "msm-pairing"), (single, "point-evaluation")):
+        function, args = verifier_args(d, path)
+        gas = [s.transact(c, function, *args).gas_used for s, c in targets]
+        assert gas[0] == gas[1], path
+
+
+def test_cli_deploy_verifier_then_verify_by_address(node, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("VERKLE_CLI_KEY", node.private_keys[1])
+    rng = random.Random(13)
+    data = tmp_path / "d.csv"
+    data.write_text("".join(f"{rng.randbytes(32).hex()},{rng.randbytes(32).hex()}\n" for _ in range(300)))
+    tree = tmp_path / "t.db"
+    assert verkle_main(["build", str(data), "-o", str(tree), "-q"]) == 0
+    key = data.read_text().split(",")[0]
+    proof = tmp_path / "p.json"
+    assert verkle_main(["prove", str(tree), key, rng.randbytes(32).hex(), "-o", str(proof)]) == 0
+    capsys.readouterr()
+    chain_args = ["--rpc-url", node.url, "--private-key-env", "VERKLE_CLI_KEY"]
+    assert verkle_main(["deploy-verifier", str(tree), *chain_args]) == 0
+    out = capsys.readouterr().out
+    address = out.split(" deployed at ")[1].split()[0]
+    assert node.private_keys[1].removeprefix("0x") not in out
+    assert verkle_main(["verify", str(proof), "--onchain", "--verifier", address, *chain_args]) == 0
+    assert "valid on-chain" in capsys.readouterr().out
+    doc = json.loads(proof.read_text())
+    doc["values"][0] = "00" * 32 if doc["values"][0] else "11" * 32
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    assert verkle_main(["verify", str(bad), "--onchain", "--verifier", address, *chain_args]) == 1
+    # the tree moves on: the old verifier holds the old root
+    assert verkle_main(["insert", str(tree), "ab" * 32, "cd" * 32]) == 0
+    assert verkle_main(["prove", str(tree), key, "-o", str(proof)]) == 0
+    capsys.readouterr()
+    assert verkle_main(["verify", str(proof), "--onchain", "--verifier", address, *chain_args]) == 1
+    assert "another root" in capsys.readouterr().out
+    assert store.read_info(tree).size == 301
