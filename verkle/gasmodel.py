@@ -269,8 +269,10 @@ def merkle_features(shape: MerkleShape) -> dict[str, float]:
 
 def merkle_estimate_fixed(shape: MerkleShape) -> dict[str, int]:
     terms = {"root SLOAD (cold)": g.COLD_SLOAD_COST}
-    if shape.path == "merkle-multi":  # leaves + hashes arrays: memory grows with both
-        words = 4 + 2 + shape.leaves + shape.flags + 16
+    if shape.path == "merkle-multi":
+        # leaves[] and hashes[] arrays, and 5 words per leaf that abi.encode / bytes.concat allocate
+        # in leafHash (measured from traces: 7 + 6 per leaf + 1 per flag)
+        words = 7 + 6 * shape.leaves + shape.flags
         terms["memory (quadratic part)"] = words * words // 512
     return terms
 
