@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any, Sequence
 
 from evmkit import chain
 from evmkit.chain import ChainSession, TxResult
+from evmkit.cliargs import add_chain_args
 from evmkit.errors import EvmkitError
 from evmkit.solc import resolve_compiler
 from evmkit.table import print_table
@@ -64,15 +64,7 @@ def _add_compiler(p: argparse.ArgumentParser) -> None:
 
 
 def _add_chain(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("chain")
-    g.add_argument("--rpc-url", default=os.environ.get(chain.RPC_URL_ENV),
-                   help=f"JSON-RPC node to use (default ${chain.RPC_URL_ENV}; unset: a fresh "
-                        "embedded py-evm chain)")
-    g.add_argument("--private-key-env", default=chain.PRIVATE_KEY_ENV, metavar="NAME",
-                   help=f"environment variable holding the sender's hex private key for --rpc-url "
-                        f"(default {chain.PRIVATE_KEY_ENV}; keys are never taken as arguments)")
-    g.add_argument("--gas-limit", type=int, default=chain.DEFAULT_BLOCK_GAS_LIMIT,
-                   help="block gas limit of the embedded chain (default 30,000,000)")
+    add_chain_args(p)
 
 
 def _settings(args: argparse.Namespace, fallback_rows: Any = None) -> Settings:

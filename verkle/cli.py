@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from evmkit import chain
+from evmkit.cliargs import add_chain_args, session_from_args
 from evmkit.errors import EvmkitError
 
 from . import store
@@ -24,6 +23,7 @@ from .tree import VerkleTree
 from .verifier import verify_document
 
 EXIT_VALID, EXIT_INVALID, EXIT_MALFORMED = 0, 1, 2
+VERIFY_PATHS = ("msm-point-evaluation", "msm-pairing", "point-evaluation", "ecmul-pairing")
 USER_ERRORS = (DataError, SetupError, StoreError, MalformedProof, EvmkitError, ValueError, OSError)
 INSECURE_WARNING = ("verkle: WARNING: --insecure-dev-setup uses a tau derived from a public seed: anyone can "
                     "forge proofs under it. Use it for tests only, never for a deployed verifier.")
@@ -46,15 +46,6 @@ def _open(args: argparse.Namespace) -> VerkleTree:
     def scheme_for(info: TreeInfo) -> KZG:
         return _scheme(info.scheme, info.width, args)
     return store.load(args.tree, scheme_for)
-
-
-def _add_chain(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("chain")
-    g.add_argument("--rpc-url", default=os.environ.get(chain.RPC_URL_ENV),
-                   help=f"JSON-RPC node (default ${chain.RPC_URL_ENV}; unset: a fresh embedded py-evm chain)")
-    g.add_argument("--private-key-env", default=chain.PRIVATE_KEY_ENV, metavar="NAME",
-                   help=f"environment variable with the sender's hex private key (default {chain.PRIVATE_KEY_ENV})")
-    g.add_argument("--gas-limit", type=int, default=60_000_000, help="embedded chain block gas limit")
 
 
 def _key(text: str) -> bytes:
@@ -170,16 +161,10 @@ def cmd_verifier(args: argparse.Namespace) -> int:
     return 0
 
 
-def _session(args: argparse.Namespace) -> chain.ChainSession:
-    if args.rpc_url:
-        return chain.rpc(args.rpc_url, args.private_key_env)
-    return chain.embedded(block_gas_limit=args.gas_limit)
-
-
 def cmd_deploy_verifier(args: argparse.Namespace) -> int:
     from .onchain import deploy_verifier
     tree = _open(args)
-    session = _session(args)
+    session = session_from_args(args)
     contract, tx = deploy_verifier(session, tree.scheme, tree.root_commitment)
     where = args.rpc_url or "the embedded chain (gone when this command exits: use --rpc-url to keep it)"
     print(f"verifier for root {tree.root_commitment.hex()[:16]}... deployed at {contract.address} on {where}")
@@ -189,7 +174,7 @@ def cmd_deploy_verifier(args: argparse.Namespace) -> int:
 
 def _verify_onchain(args: argparse.Namespace, doc: ProofDocument, scheme: KZG) -> int:
     from .onchain import compile_verifier, default_path, verify_onchain
-    session = _session(args)
+    session = session_from_args(args)
     if args.verifier:
         contract = session.contract(args.verifier, compile_verifier(scheme).abi)
         held = bytes(session.call(contract, "root"))
@@ -310,10 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="verify with the generated Solidity verifier; prints gas. On the embedded chain (or with "
                         "--rpc-url and no --verifier) a verifier holding the proof's root is deployed first")
     p.add_argument("--verifier", metavar="ADDRESS", help="--onchain: use this deployed verifier")
-    p.add_argument("--path", choices=("msm-point-evaluation", "msm-pairing", "point-evaluation", "ecmul-pairing"),
+    p.add_argument("--path", choices=VERIFY_PATHS,
                    help="--onchain: how to verify (default: msm-point-evaluation for BLS12-381 multiproofs, "
                         "point-evaluation for single proofs, ecmul-pairing for BN254)")
-    _add_chain(p)
+    add_chain_args(p, gas_limit=60_000_000)
     _add_setup(p)
     p.set_defaults(func=cmd_verify)
 
@@ -331,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Compile and deploy the verifier for TREE's scheme and width, holding its root "
                                    "(the deployer is the owner who may update it).")
     p.add_argument("tree", metavar="TREE")
-    _add_chain(p)
+    add_chain_args(p, gas_limit=60_000_000)
     _add_setup(p)
     p.set_defaults(func=cmd_deploy_verifier)
 
@@ -340,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "EIP-4844, EIP-2565, EIP-196/197 precompiles, memory) plus the verifier's "
                                    "calibrated opcode costs.")
     p.add_argument("proof", metavar="PROOF")
-    p.add_argument("--path", choices=("msm-point-evaluation", "msm-pairing", "point-evaluation", "ecmul-pairing"))
+    p.add_argument("--path", choices=VERIFY_PATHS, help="one path (default: every path the proof's type allows)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_estimate)
 

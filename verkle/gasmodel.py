@@ -204,13 +204,17 @@ def coefficients(path: str, width: int) -> dict[str, float]:
 def estimate(shape: Shape) -> Estimate:
     terms = fixed_terms(shape)
     coef = coefficients(shape.path, shape.width)
-    f = features(shape)
-    terms["verifier opcodes (fitted)"] = round(sum(coef.get(k, 0.0) * v for k, v in f.items()))
-    execution = sum(terms.values())
-    total = g.transaction_gas(shape.data, execution)
-    terms = {"transaction base": g.TX_BASE_COST, "calldata (EIP-2028)": g.calldata_cost(shape.data), **terms}
-    if total > g.intrinsic_gas(shape.data) + execution:
-        terms["EIP-7623 calldata floor top-up"] = total - g.intrinsic_gas(shape.data) - execution
+    terms["verifier opcodes (fitted)"] = round(sum(coef.get(k, 0.0) * v for k, v in features(shape).items()))
+    return _transaction(shape.data, terms)
+
+
+def _transaction(data: bytes, execution_terms: dict[str, int]) -> Estimate:
+    """Execution terms -> the receipt's gas: 21,000 and calldata, or the EIP-7623 floor if higher."""
+    execution = sum(execution_terms.values())
+    total = g.transaction_gas(data, execution)
+    terms = {"transaction base": g.TX_BASE_COST, "calldata (EIP-2028)": g.calldata_cost(data), **execution_terms}
+    if total > g.intrinsic_gas(data) + execution:
+        terms["EIP-7623 calldata floor top-up"] = total - g.intrinsic_gas(data) - execution
     return Estimate(total, terms)
 
 
@@ -281,9 +285,4 @@ def merkle_estimate(shape: MerkleShape) -> Estimate:
     coef = fitted()[shape.path]
     terms = merkle_estimate_fixed(shape)
     terms["verifier opcodes (fitted)"] = round(sum(coef.get(k, 0.0) * v for k, v in merkle_features(shape).items()))
-    execution = sum(terms.values())
-    total = g.transaction_gas(shape.data, execution)
-    terms = {"transaction base": g.TX_BASE_COST, "calldata (EIP-2028)": g.calldata_cost(shape.data), **terms}
-    if total > g.intrinsic_gas(shape.data) + execution:
-        terms["EIP-7623 calldata floor top-up"] = total - g.intrinsic_gas(shape.data) - execution
-    return Estimate(total, terms)
+    return _transaction(shape.data, terms)

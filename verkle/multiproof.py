@@ -135,7 +135,6 @@ def prove(scheme: KZG, tr: Transcript, openings: Sequence[Opening],
           vectors: Mapping[NodeId, Sequence[int]]) -> tuple[bytes, bytes]:
     """(D, pi) for the openings; `vectors` gives each node's values in evaluation form."""
     p, n = scheme.field.modulus, scheme.width
-    dom = scheme.domain
     r = tr.challenge()
     powers = _powers(r, len(openings), p)
     g = aggregate_quotients(scheme, openings, vectors, powers)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 from .field import PrimeField
-from .proof import EMPTY, OTHER, PRESENT, InvalidProof, PathInfo
+from .proof import EMPTY, PRESENT, InvalidProof, PathInfo
 from .slots import KeyLayout, leaf_field, node_field, value_hash
 
 NodeId = tuple[int, int]  # (depth, prefix)
