@@ -24,6 +24,7 @@ def test_wheel_carries_templates_and_contracts(tmp_path: Path) -> None:
     templates = {p.relative_to(ROOT / "templates").as_posix() for p in (ROOT / "templates").rglob("*.j2")}
     assert templates and all(f"evmkit/templates/{t}" in names for t in templates)
     assert "evmkit/solcjs_compile.js" in names and "ml2sc/gas_costs.json" in names
+    assert "verkle/gas_costs.json" in names
     contracts = {p.relative_to(ROOT / "contracts").as_posix() for p in (ROOT / "contracts").rglob("*.sol")}
     assert all(f"evmkit/contracts/{c}" in names for c in contracts)
 
@@ -37,9 +38,12 @@ def test_wheel_carries_templates_and_contracts(tmp_path: Path) -> None:
         "from ml2sc.render import render_contract;"
         "d = r.resource_dir('templates'); assert 'site' in str(d), d;"
         "plan = build_fixed_plan([FloatLayer('fc', np.ones((2, 3)), np.zeros(2), 'sigmoid')]);"
-        "print(len(render_contract(plan, encode_blob(plan), 'code', 'P', 'p.pt')))"
+        "print(len(render_contract(plan, encode_blob(plan), 'code', 'P', 'p.pt')));"
+        "from verkle.schemes import load_scheme; from verkle.solidity import render_verifier;"
+        "from verkle.gasmodel import fitted; assert fitted();"
+        "print(len(render_verifier(load_scheme('kzg-bls12-381', 16))))"
     )
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
     assert run.returncode == 0, run.stderr
-    assert int(run.stdout) > 500
+    assert all(int(n) > 500 for n in run.stdout.split())
