@@ -176,8 +176,15 @@ def _verify_onchain(args: argparse.Namespace, doc: ProofDocument, scheme: KZG) -
     from .onchain import compile_verifier, default_path, verify_onchain
     session = session_from_args(args)
     if args.verifier:
+        if not session.w3.is_address(args.verifier):
+            raise ValueError(f"--verifier must be a 20-byte hex address, got {args.verifier!r}")
+        if not session.w3.eth.get_code(session.w3.to_checksum_address(args.verifier)):
+            raise ValueError(f"no contract at {args.verifier} on {session.description}")
         contract = session.contract(args.verifier, compile_verifier(scheme).abi)
-        held = bytes(session.call(contract, "root"))
+        try:
+            held = bytes(session.call(contract, "root"))
+        except Exception as exc:  # noqa: BLE001 - any failure here means: not one of our verifiers
+            raise ValueError(f"{args.verifier} is not a {scheme.name} verkle verifier ({type(exc).__name__})") from None
         from .solidity import xy
         if held not in (doc.root, xy(doc.root)):
             print(f"invalid: the verifier at {args.verifier} holds another root")

@@ -67,10 +67,6 @@ class PrimeField:
         """keccak256(data) mapped into [1, p-1]: never the zero that marks an empty slot."""
         return int.from_bytes(keccak256(data), "big") % (self.modulus - 1) + 1
 
-    def hash_to_field(self, data: bytes) -> int:
-        """keccak256(data) reduced modulo p (Fiat-Shamir challenges)."""
-        return int.from_bytes(keccak256(data), "big") % self.modulus
-
 
 BLS12_381_FR = PrimeField(
     name="BLS12-381 Fr",
@@ -94,17 +90,12 @@ class Domain:
     field: PrimeField
     size: int
     points: tuple[int, ...]
-    # inv_minus_one[k] = 1 / (w^k - 1) for k = 1..n-1 (index 0 unused): 1/(w^j - w^m) = w^-m * inv_minus_one[j-m]
+    # inv_minus_one[k] = 1 / (w^k - 1) for k = 1..n-1 (0 at k = 0): 1/(w^j - w^m) = w^-m * inv_minus_one[j-m]
     inv_minus_one: tuple[int, ...]
 
     @property
     def omega(self) -> int:
         return self.points[1] if self.size > 1 else 1
-
-    def inv_diff(self, j: int, m: int) -> int:
-        """1 / (w^j - w^m) for j != m, from the table (no inversion)."""
-        p = self.field.modulus
-        return self.points[(-m) % self.size] * self.inv_minus_one[(j - m) % self.size] % p
 
 
 @lru_cache(maxsize=None)
