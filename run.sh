@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point that sets everything up on a fresh machine, then runs a job.
-#   ./run.sh demo            set up, then `ml2sc demo` (breast-cancer MLP on the embedded chain)
+#   ./run.sh demo            set up, then `ml2sc demo` (breast-cancer MLP on the embedded chain) and
+#                            `verkle demo` (a Verkle multiproof checked off-chain and on-chain, beside Merkle)
 #   ./run.sh test [ARGS...]  set up, then the whole test suite (extra ARGS go to pytest)
 #   ./run.sh setup           set up only
 # Setup: a virtual environment in .venv with this package and its pinned Python dependencies
@@ -34,7 +35,7 @@ job=${1:-demo}
 [ $# -gt 0 ] && shift
 case "$job" in
   setup) setup ;;
-  demo)  setup; exec "$VENV/bin/ml2sc" demo "$@" ;;
+  demo)  setup; "$VENV/bin/ml2sc" demo "$@"; echo; exec "$VENV/bin/verkle" demo ;;
   test)  setup; exec "$VENV/bin/python" -m pytest "$@" ;;
   *) echo "usage: ./run.sh demo|test|setup [ARGS...]" >&2; exit 2 ;;
 esac

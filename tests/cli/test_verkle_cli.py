@@ -184,3 +184,17 @@ def test_verifier_estimate_and_onchain_verify(tmp_path, data, capsys):
         assert run("verify", bad, "--onchain", "--path", "msm-pairing") == 1
         assert "invalid on-chain" in capsys.readouterr().out
         assert run("verify", proof, "--onchain", "--path", "point-evaluation") == 2  # a multiproof
+
+
+@pytest.mark.slow
+def test_demo_verifies_every_path_and_refuses_a_forgery(capsys):
+    import functools
+    import eth.precompiles.point_evaluation as pe
+    with pytest.MonkeyPatch.context() as mp:  # py-evm's 0x0a reloads the ceremony file per call
+        mp.setattr(pe, "load_trusted_setup", functools.lru_cache(maxsize=1)(pe.load_trusted_setup))
+        assert run("demo", "--size", "600") == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith(("Verkle ", "Merkle "))]
+    assert len(rows) == 5 and all(" valid " in row for row in rows)
+    assert "INVALID" not in out and "ACCEPTED" not in out
+    assert "off-chain refused" in out and "on-chain refused" in out
