@@ -46,7 +46,9 @@ def float_forward(layers: Sequence[FloatLayer], x: np.ndarray) -> list[np.ndarra
 
 def _scale(values: np.ndarray) -> float:
     peak = float(np.max(np.abs(values))) if values.size else 0.0
-    return peak / INT8_MAX if peak > 0 else 1.0
+    scale = peak / INT8_MAX
+    # a column of zeros, or of subnormals whose scale underflows to 0.0, quantizes to 0 at any scale
+    return scale if scale > 0 else 1.0
 
 
 def dyadic(ratio: float) -> tuple[int, int]:

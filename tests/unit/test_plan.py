@@ -132,3 +132,17 @@ def test_int8_plan_uses_per_feature_input_scales() -> None:
     assert all(-127 <= w <= 127 for layer in plan.layers for w in layer.weights)
     with pytest.raises(PlanError, match="needs calibrated scales"):
         build_plan(ops, mode="int8")
+
+
+def test_int8_scales_never_zero_even_for_subnormal_inputs():
+    """Hypothesis found it: a calibration column of subnormal floats made its scale underflow to 0.0."""
+    import numpy as np
+    from ml2sc.plan import FloatLayer, encode_inputs
+    from ml2sc.quant import build_int8_plan, calibrate
+
+    layers = [FloatLayer("fc", np.ones((1, 2)), np.zeros(1), "none")]
+    rows = np.array([[5e-324, 0.0], [0.0, 0.0]])
+    scales = calibrate(layers, rows)
+    assert all(s > 0 for s in scales.inputs)
+    plan = build_int8_plan(layers, scales)
+    assert encode_inputs(plan, rows.tolist()) == [[0, 0], [0, 0]]
