@@ -41,7 +41,7 @@ def _send(session: chain.ChainSession, contract: Any, function: str, args: list)
 
 
 class Sessions:
-    """anvil for every measurement, plus the embedded chain for the small trees' cross-check."""
+    """The node every figure comes from: anvil (from npm), or the one --rpc-url names."""
 
     def __init__(self, stack: ExitStack, rpc_url: Optional[str]) -> None:
         if rpc_url:
@@ -71,7 +71,7 @@ def _measure_tree(sessions: Sessions, scheme_name: str, width: int, log_n: int, 
     scheme = load_scheme(scheme_name, width, insecure_dev_setup_ok=True)
     tree = VerkleTree.build(scheme, pairs, progress=False)
     rows = []
-    targets = [("anvil", sessions.main)]
+    targets = [("main", sessions.main)]
     embedded_chain = chain.embedded(block_gas_limit=500_000_000) if embedded else None
     if embedded_chain is not None:
         targets.append(("embedded", embedded_chain))
@@ -97,7 +97,7 @@ def _measure_tree(sessions: Sessions, scheme_name: str, width: int, log_n: int, 
                 if not valid:
                     raise RuntimeError(f"a valid proof failed on-chain ({path}, {name})")
                 measured[name] = (gas, size)
-            gas, size = measured["anvil"]
+            gas, size = measured["main"]
             rows.append(_row(scheme_name, width, len(pairs), count, path, sessions.name, gas, size, model,
                              measured.get("embedded", (None,))[0]))
         if merkle is not None:
@@ -114,7 +114,7 @@ def _measure_tree(sessions: Sessions, scheme_name: str, width: int, log_n: int, 
                     if not result.valid:
                         raise RuntimeError(f"a valid Merkle proof failed on-chain ({name})")
                     measured[name] = (result.gas, result.calldata_bytes)
-                gas, size = measured["anvil"]
+                gas, size = measured["main"]
                 rows.append(_row("keccak-merkle", 2, len(pairs), count, path, sessions.name, gas, size, model,
                                  measured.get("embedded", (None,))[0]))
     return rows

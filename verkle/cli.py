@@ -14,6 +14,7 @@ from evmkit.errors import EvmkitError
 from . import store
 from .data import DataError, parse_hex32, read_pairs
 from .kzg import KZG
+from .onchain import PATHS
 from .proof import InvalidProof, MalformedProof, ProofDocument
 from .prover import prove_multi, prove_single
 from .schemes import DEFAULT_SCHEME, DEFAULT_WIDTH, SCHEMES, load_scheme
@@ -23,7 +24,7 @@ from .tree import VerkleTree
 from .verifier import verify_document
 
 EXIT_VALID, EXIT_INVALID, EXIT_MALFORMED = 0, 1, 2
-VERIFY_PATHS = ("msm-point-evaluation", "msm-pairing", "point-evaluation", "ecmul-pairing")
+VERIFY_PATHS = tuple(path for paths in PATHS.values() for path in paths)
 USER_ERRORS = (DataError, SetupError, StoreError, MalformedProof, EvmkitError, ValueError, OSError)
 INSECURE_WARNING = ("verkle: WARNING: --insecure-dev-setup uses a tau derived from a public seed: anyone can "
                     "forge proofs under it. Use it for tests only, never for a deployed verifier.")
@@ -202,7 +203,7 @@ def _verify_onchain(args: argparse.Namespace, doc: ProofDocument, scheme: KZG) -
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     from . import gasmodel
-    from .onchain import PATHS, default_path, verifier_args
+    from .onchain import default_path, verifier_args
     try:
         doc = ProofDocument.from_json_text(Path(args.proof).read_text())
     except OSError as exc:
