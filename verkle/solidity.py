@@ -50,13 +50,9 @@ def _common(scheme: KZG) -> dict[str, object]:
     half_bits = lay.bits // 2
     w = scheme.domain.points
     tables = [w[j << half_bits] for j in range(2 ** (lay.bits - half_bits))] + [w[j] for j in range(2 ** half_bits)]
-    powers, omega = [], scheme.domain.omega
-    for _ in range(lay.bits):
-        powers.append(hex(omega))
-        omega = omega * omega % f.modulus
     return dict(
         width=scheme.width, bits=lay.bits, levels=lay.levels, p=hex(f.modulus),
-        p_minus_1=hex(f.modulus - 1), p_minus_2=hex(f.modulus - 2), half_bits=half_bits, omega_powers=powers,
+        p_minus_1=hex(f.modulus - 1), p_minus_2=hex(f.modulus - 2), half_bits=half_bits,
         omega_tables="".join(x.to_bytes(32, "big").hex() for x in tables),
         selectors={name: "0x" + keccak256(sig.encode())[:4].hex() for name, sig in SELECTORS.items()},
     )
