@@ -23,6 +23,7 @@ from evmkit import gas as g
 from .merkle import MerkleTree, leaf_hash
 from .proof import OTHER, PRESENT, PathInfo, ProofDocument
 from .slots import KeyLayout
+from .solidity import multiproof_memory_base
 
 # EIP-2537 (Prague)
 BLS12_G1ADD_GAS = 375
@@ -102,7 +103,7 @@ class Shape:
     other: int
     id_steps: int  # node-id assignments walked: sum over keys of depth - 1
     bits_set: int  # set bits over all slot indices (the single path multiplies w^(2^k) per set bit)
-    msb_bits: int  # branches the verifier's shared-prefix search takes: popcount of msb(a ^ b) per search
+    shared_levels: int  # nodes below the root each key shares with the previous key's path, summed
     data: bytes  # the transaction's calldata
 
 
@@ -118,12 +119,12 @@ def fitted() -> dict[str, dict[str, float]]:
 
 
 FEATURES = ("const", "keys", "openings", "listed", "present", "other", "id_steps", "data_words", "table_words",
-            "bits_set", "level_bits", "levels", "msb_bits")
+            "bits_set", "level_bits", "levels", "shared_levels")
 
 
 PATH_FEATURES = {
     "point-evaluation": ("const", "openings", "present", "other", "data_words", "bits_set", "level_bits"),
-    **{p: ("const", "keys", "openings", "listed", "present", "other", "id_steps", "msb_bits")
+    **{p: ("const", "keys", "openings", "listed", "present", "other", "id_steps", "shared_levels")
        for p in ("msm-point-evaluation", "msm-pairing", "ecmul-pairing")},
 }
 
@@ -140,26 +141,26 @@ def _all_features(shape: Shape) -> dict[str, float]:
             "present": shape.present, "other": shape.other, "id_steps": shape.id_steps,
             "data_words": g.words(len(shape.data)),
             "table_words": 2 ** (bits - bits // 2) + 2 ** (bits // 2),
-            "bits_set": shape.bits_set, "level_bits": shape.openings * bits, "levels": KeyLayout(shape.width).levels, "msb_bits": shape.msb_bits}
+            "bits_set": shape.bits_set, "level_bits": shape.openings * bits, "levels": KeyLayout(shape.width).levels, "shared_levels": shape.shared_levels}
 
 
 def memory_words(shape: Shape) -> int:
-    """Peak memory of the multiproof verifiers, word for word as the templates lay it out: the
-    returned point, the w^index tables, a 1,024-byte context, the transcript, the MSM input, 128
-    bytes per opening, the path's node ids, 192 bytes of scratch (256 for the G1ADD input)."""
+    """Peak memory of the multiproof verifiers, word for word as multiproof_core.yul.j2 lays it out
+    from its fixed base: scratch, inputs and state (1,408 bytes), the previous path's node ids, node
+    records sized for the most commitments the proof's length allows, the transcript, the MSM input
+    with the curve's extra terms, and the prefix products of the one inversion."""
     lay = KeyLayout(shape.width)
     bn = shape.path == "ecmul-pairing"
-    half = lay.bits // 2
-    tables = 32 * (2 ** (lay.bits - half) + 2 ** half)
-    # the free memory pointer when the assembly starts: measured from traces (the returned point, the
-    # copied tables and the compiler's own temporaries before them)
-    ctx = {"msm-point-evaluation": 0x80 + 512, "msm-pairing": 0x80 + 480, "ecmul-pairing": 0x80 + 512}[shape.path]
-    ctx += tables
-    transcript = (88 if bn else 72) + 65 * shape.keys + shape.keys + 64 * shape.other + 32 * shape.listed
-    msm = -(-(ctx + 1024 + transcript) // 32) * 32
+    point = 64 if bn else 96  # bytes per point in the proof body
+    term = 96 if bn else 160  # bytes per MSM term
     extra = 4 if shape.path in ("ecmul-pairing", "msm-pairing") else 1
-    scratch = msm + (96 if bn else 160) * (shape.listed + extra) + 128 * shape.openings + 64 * (lay.levels + 1)
-    return g.words(scratch + (256 if shape.path == "msm-point-evaluation" else 192))
+    path_len = shape.keys + 64 * shape.other
+    body_len = path_len + point * (shape.listed + 1)
+    nodes = multiproof_memory_base(shape.width) + 1408 + 32 * (lay.levels + 1)
+    transcript = nodes + 96 * (body_len // point + 1)
+    transcript_len = (88 if bn else 72) + 65 * shape.keys + path_len + 32 * shape.listed
+    msm = -(-(transcript + transcript_len) // 32) * 32
+    return g.words(msm + term * (shape.listed + extra) + 32 * (shape.listed + 1))
 
 
 def fixed_terms(shape: Shape) -> dict[str, int]:
@@ -222,21 +223,24 @@ def shape_of(doc: ProofDocument, path: str, function: str, args: Sequence[object
     paths = doc.proof.paths
     lay = KeyLayout(doc.proof.width)
     bits_set = sum(bin(i).count("1") for key, p in zip(doc.keys, paths) for i in lay.indices(key, p.depth))
-    return Shape(msb_bits=_msb_bits(doc.keys, paths),
+    return Shape(shared_levels=_shared_levels(lay, doc.keys, paths),
         path=path, width=doc.proof.width, keys=len(paths), openings=sum(p.depth for p in paths),
         listed=len(doc.proof.commitments), present=sum(p.kind == PRESENT for p in paths),
         other=sum(p.kind == OTHER for p in paths), id_steps=sum(p.depth - 1 for p in paths),
         bits_set=bits_set, data=calldata(function, args))
 
 
-def _msb_bits(keys: Sequence[bytes], paths: Sequence[PathInfo]) -> int:
-    """sharedLevels(a, b) walks a binary search for the top set bit of a ^ b, one branch per set bit
-    of that bit's index: with each neighbour, and with the other key of an 'other leaf' path."""
-    def searched(a: bytes, b: bytes) -> int:
-        x = int.from_bytes(a, "big") ^ int.from_bytes(b, "big")
-        return bin(x.bit_length() - 1).count("1") if x else 0
-    total = sum(searched(a, b) for a, b in zip(keys[1:], keys))
-    return total + sum(searched(p.other_key, k) for k, p in zip(keys, paths) if p.kind == OTHER)
+def _shared_levels(lay: KeyLayout, keys: Sequence[bytes], paths: Sequence[PathInfo]) -> int:
+    """The verifier's walk steps down the previous key's path while both keys agree chunk by chunk
+    (and that path goes deeper): one loop step per shared node below the root."""
+    total = 0
+    for i in range(1, len(keys)):
+        a, b = lay.indices(keys[i], lay.levels), lay.indices(keys[i - 1], lay.levels)
+        s = 0
+        while s + 1 < paths[i - 1].depth and a[s] == b[s]:
+            s += 1
+        total += s
+    return total
 
 
 # ---------------------------------------------------------------- the Merkle baseline

@@ -54,8 +54,22 @@ def _common(scheme: KZG) -> dict[str, object]:
         width=scheme.width, bits=lay.bits, levels=lay.levels, p=hex(f.modulus),
         p_minus_1=hex(f.modulus - 1), p_minus_2=hex(f.modulus - 2), half_bits=half_bits,
         omega_tables="".join(x.to_bytes(32, "big").hex() for x in tables),
+        ctx_base=multiproof_memory_base(scheme.width),
         selectors={name: "0x" + keccak256(sig.encode())[:4].hex() for name, sig in SELECTORS.items()},
     )
+
+
+def table_bytes(width: int) -> int:
+    """Bytes of the two w^index tables a verifier of this width carries (and copies to memory)."""
+    bits = KeyLayout(width).bits
+    return 32 * (2 ** (bits - bits // 2) + 2 ** (bits // 2))
+
+
+def multiproof_memory_base(width: int) -> int:
+    """Where the multiproof walk's fixed memory layout starts: above Solidity's scratch and zero slot,
+    1 KiB for values the optimizer may move to memory, the returned point and the copied w^index
+    tables (the verifier reverts if Solidity's free memory pointer is ever past it)."""
+    return -(-(0x80 + 0x400 + 0x80 + 0x20 + table_bytes(width)) // 32) * 32
 
 
 def _bn_g2_words(point: object) -> list[str]:
@@ -70,6 +84,7 @@ def render_verifier(scheme: KZG, name: Optional[str] = None) -> str:
         return render("verkle/VerifierBN254.sol.j2", name=name, q=hex(bn.field_modulus),
                       g2=_bn_g2_words(bn.G2), g2_tau=_bn_g2_words(scheme.setup.g2_tau),
                       term=96, scalar_at=64, pt=64, header_len=88, extra_terms="4", **_common(scheme))
+    common = _common(scheme)
     q_hi, q_lo = _split48(BLS_Q)
     half_hi, half_lo = _split48((BLS_Q - 1) // 2)
     return render(
@@ -78,8 +93,8 @@ def render_verifier(scheme: KZG, name: Optional[str] = None) -> str:
         g1=_words(bytes(G1Point().to_xy_bytes_be())),
         g2=_words(bytes(scheme.curve.g2_generator().to_xy_bytes_be())),
         g2_tau=_words(bytes(scheme.setup.g2_tau.to_xy_bytes_be())),
-        term=160, scalar_at=128, pt=96, header_len=72, extra_terms="add(1, mul(mload(add(ctx, 704)), 3))",
-        **_common(scheme),
+        term=160, scalar_at=128, pt=96, header_len=72, extra_terms=f"add(1, mul(mload({common['ctx_base'] + 704}), 3))",
+        **common,
     )
 
 

@@ -13,7 +13,7 @@ from web3.exceptions import ContractLogicError
 from evmkit import chain
 from evmkit.anvil import start_anvil
 from evmkit.errors import TransactionReverted
-from verkle import store
+from verkle import gasmodel, store
 from verkle.cli import main as verkle_main
 from verkle.onchain import PATHS, deploy_verifier, verifier_args
 from verkle.prover import prove_multi, prove_single
@@ -123,6 +123,58 @@ def test_same_gas_on_anvil_and_the_embedded_chain(session, monkeypatch):
         function, args = verifier_args(d, path)
         gas = [s.transact(c, function, *args).gas_used for s, c in targets]
         assert gas[0] == gas[1], path
+
+
+def _memory_spans(op: str, st: list[int]) -> list[tuple[int, int]]:
+    """(offset, length) of the memory an opcode touches; st is the stack, top first."""
+    if op in ("MSTORE", "MLOAD"):
+        return [(st[0], 32)]
+    if op == "MSTORE8":
+        return [(st[0], 1)]
+    if op in ("CALLDATACOPY", "CODECOPY", "RETURNDATACOPY"):
+        return [(st[0], st[2])]
+    if op in ("KECCAK256", "RETURN", "REVERT"):
+        return [(st[0], st[1])]
+    if op == "MCOPY":
+        return [(max(st[0], st[1]), st[2])]
+    if op == "STATICCALL":
+        return [(st[2], st[3]), (st[4], st[5])]
+    return []
+
+
+def _peak_memory_words(logs: list[dict]) -> int:
+    """The highest memory word the verifier touched, from a step trace with stacks."""
+    peak = 0
+    for step in logs:
+        if step["depth"] == 1:
+            for start, length in _memory_spans(step["op"], [int(x, 16) for x in reversed(step["stack"])]):
+                if length:
+                    peak = max(peak, (start + length + 31) // 32)
+    return peak
+
+
+def test_gas_model_memory_matches_a_step_trace():
+    """gasmodel.memory_words follows the template's layout word for word (its quadratic cost is not fitted)."""
+    rng = random.Random(21)
+    cases = [("kzg-bls12-381", 16, random_pairs(300, 3)), ("kzg-bls12-381", 256, clustered_pairs(500, 4)),
+             ("kzg-bls12-381", 4096, random_pairs(3000, 5)), ("kzg-bn254", 16, random_pairs(40, 6))]
+    with start_anvil(gas_limit=100_000_000, extra_args=("--steps-tracing",)) as anvil, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VERKLE_TRACE_KEY", anvil.private_keys[0])
+        traced = chain.rpc(anvil.url, "VERKLE_TRACE_KEY")
+        for name, width, pairs in cases:
+            scheme = load_scheme(name, width, insecure_dev_setup_ok=True)
+            tree = VerkleTree.build(scheme, pairs, workers=1)
+            contract, _ = deploy_verifier(traced, scheme, tree.root_commitment)
+            doc = prove_multi(tree, [k for k, _ in rng.sample(pairs, 7)] + [rng.randbytes(32)])
+            for path in PATHS[name]:
+                if path == "point-evaluation":
+                    continue
+                function, args = verifier_args(doc, path)
+                receipt = traced.transact(contract, function, *args)
+                logs = traced.w3.provider.make_request("debug_traceTransaction", [receipt.tx_hash, {
+                    "disableStorage": True, "disableMemory": True}])["result"]["structLogs"]
+                shape = gasmodel.shape_of(doc, path, function, args)
+                assert gasmodel.memory_words(shape) == _peak_memory_words(logs), (name, width, path)
 
 
 def test_cli_deploy_verifier_then_verify_by_address(node, tmp_path, monkeypatch, capsys):
