@@ -173,8 +173,7 @@ def fixed_terms(shape: Shape) -> dict[str, int]:
         terms["root SLOADs (3 cold)"] = 3 * g.COLD_SLOAD_COST
         return terms
     inverse = modexp_gas(32, (1 << 255) - 1, 32, 32)
-    power = modexp_gas(32, max(shape.openings - 1, 0), 32, 32)
-    terms["modexp: one inversion, r^(m-1)"] = inverse + power + 2 * WARM_CALL_GAS
+    terms["modexp: one inversion"] = inverse + WARM_CALL_GAS
     if p == "msm-point-evaluation":
         terms[f"G1MSM over {shape.listed + 1} points"] = g1msm_gas(shape.listed + 1) + WARM_CALL_GAS
         terms["G1ADD (E - D)"] = BLS12_G1ADD_GAS + WARM_CALL_GAS
