@@ -23,7 +23,7 @@ from evmkit import gas as g
 from .merkle import MerkleTree, leaf_hash
 from .proof import OTHER, PRESENT, PathInfo, ProofDocument
 from .slots import KeyLayout
-from .solidity import multiproof_memory_base
+from .solidity import WALK_STATE_BYTES, multiproof_memory_base, table_bytes
 
 # EIP-2537 (Prague)
 BLS12_G1ADD_GAS = 375
@@ -140,13 +140,13 @@ def _all_features(shape: Shape) -> dict[str, float]:
     return {"const": 1, "keys": shape.keys, "openings": shape.openings, "listed": shape.listed,
             "present": shape.present, "other": shape.other, "id_steps": shape.id_steps,
             "data_words": g.words(len(shape.data)),
-            "table_words": 2 ** (bits - bits // 2) + 2 ** (bits // 2),
+            "table_words": table_bytes(shape.width) // 32,
             "bits_set": shape.bits_set, "level_bits": shape.openings * bits, "levels": KeyLayout(shape.width).levels, "shared_levels": shape.shared_levels}
 
 
 def memory_words(shape: Shape) -> int:
     """Peak memory of the multiproof verifiers, word for word as multiproof_core.yul.j2 lays it out
-    from its fixed base: scratch, inputs and state (1,408 bytes), the previous path's node ids, node
+    from its fixed base: scratch, inputs and state (WALK_STATE_BYTES), the previous path's node ids, node
     records sized for the most commitments the proof's length allows, the transcript, the MSM input
     with the curve's extra terms, and the prefix products of the one inversion."""
     lay = KeyLayout(shape.width)
@@ -156,7 +156,7 @@ def memory_words(shape: Shape) -> int:
     extra = 4 if shape.path in ("ecmul-pairing", "msm-pairing") else 1
     path_len = shape.keys + 64 * shape.other
     body_len = path_len + point * (shape.listed + 1)
-    nodes = multiproof_memory_base(shape.width) + 1408 + 32 * (lay.levels + 1)
+    nodes = multiproof_memory_base(shape.width) + WALK_STATE_BYTES + 32 * (lay.levels + 1)
     transcript = nodes + 96 * (body_len // point + 1)
     transcript_len = (88 if bn else 72) + 65 * shape.keys + path_len + 32 * shape.listed
     msm = -(-(transcript + transcript_len) // 32) * 32

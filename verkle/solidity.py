@@ -54,7 +54,7 @@ def _common(scheme: KZG) -> dict[str, object]:
         width=scheme.width, bits=lay.bits, levels=lay.levels, p=hex(f.modulus),
         p_minus_1=hex(f.modulus - 1), p_minus_2=hex(f.modulus - 2), half_bits=half_bits,
         omega_tables="".join(x.to_bytes(32, "big").hex() for x in tables),
-        ctx_base=multiproof_memory_base(scheme.width),
+        ctx_base=multiproof_memory_base(scheme.width), state_bytes=WALK_STATE_BYTES,
         selectors={name: "0x" + keccak256(sig.encode())[:4].hex() for name, sig in SELECTORS.items()},
     )
 
@@ -63,6 +63,11 @@ def table_bytes(width: int) -> int:
     """Bytes of the two w^index tables a verifier of this width carries (and copies to memory)."""
     bits = KeyLayout(width).bits
     return 32 * (2 ** (bits - bits // 2) + 2 ** (bits // 2))
+
+
+# the multiproof walk's fixed layout from its base: 512 bytes of scratch, 512 of inputs, 12 state words;
+# the previous path's node ids follow (multiproof_core.yul.j2 and gasmodel.memory_words both use it)
+WALK_STATE_BYTES = 1408
 
 
 def multiproof_memory_base(width: int) -> int:
