@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from py_arkworks_bls12381 import G1Point
 from web3.exceptions import ContractLogicError
 
 from evmkit import chain
@@ -16,9 +17,10 @@ from evmkit.errors import TransactionReverted
 from verkle import gasmodel, store
 from verkle.cli import main as verkle_main
 from verkle.onchain import PATHS, deploy_verifier, verifier_args
+from verkle.proof import OTHER, PRESENT
 from verkle.prover import prove_multi, prove_single
 from verkle.schemes import load_scheme
-from verkle.solidity import xy
+from verkle.solidity import BLS_Q, xy
 from verkle.tree import VerkleTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "verkle"))
@@ -105,6 +107,72 @@ def test_hundreds_of_tampered_proofs_rejected_on_anvil(session):
         assert not accepted(session, contract, function, args)
         rejected += 1
     assert rejected >= 300
+
+
+def _on_curve(x: int) -> bool:
+    """Has y^2 = x^3 + 4 a root over BLS12-381's base field?"""
+    return pow((x**3 + 4) % BLS_Q, (BLS_Q - 1) // 2, BLS_Q) == 1
+
+
+def _bls_point(x: int) -> tuple[int, int]:
+    """(x, y) on y^2 = x^3 + 4 over the base field, for an x where a root exists."""
+    y = pow((x**3 + 4) % BLS_Q, (BLS_Q + 1) // 4, BLS_Q)
+    assert y * y % BLS_Q == (x**3 + 4) % BLS_Q
+    return x, y
+
+
+def _xy(x: int, y: int) -> bytes:
+    return x.to_bytes(48, "big") + y.to_bytes(48, "big")
+
+
+def _compressed(x: int, y: int) -> bytes:
+    return (x | (1 << 383) | ((y > (BLS_Q - 1) // 2) << 381)).to_bytes(48, "big")
+
+
+def test_bad_points_and_path_bytes_rejected_on_anvil(session):
+    """Points the precompiles must refuse, valid points in the wrong place, and changed path bytes, in
+    every position of a multiproof with present, absent and other-leaf keys, on both final checks."""
+    scheme = load_scheme("kzg-bls12-381", 256)
+    rng = random.Random(3)
+    pairs = random_pairs(700, 51) + clustered_pairs(30, 52)
+    tree = VerkleTree.build(scheme, pairs, workers=1)
+    contract, _ = deploy_verifier(session, scheme, tree.root_commitment)
+    keys = sorted(k for k, _ in pairs)
+    other = next(k[:-1] + bytes([k[-1] ^ 1]) for k in keys if k[:-1] + bytes([k[-1] ^ 1]) not in set(keys))
+    doc = prove_multi(tree, keys[::150][:3] + [other, rng.randbytes(32)])
+    assert {p.kind for p in doc.proof.paths} >= {PRESENT, OTHER}
+    n_paths = len(doc.proof.path_bytes())  # the path section: a byte per key, 64 more for an other leaf
+    key_bytes = [sum(1 + 64 * (p.kind == OTHER) for p in doc.proof.paths[:i]) for i in range(len(doc.proof.paths))]
+    outside = _bls_point(next(x for x in range(1, 60) if _on_curve(x)))  # off the r-order subgroup (cofactor > 1)
+    off_x = next(x for x in range(1, 60) if not _on_curve(x))
+    g = G1Point()
+    gx, gy = int.from_bytes(bytes(g.to_xy_bytes_be())[:48], "big"), int.from_bytes(bytes(g.to_xy_bytes_be())[48:], "big")
+    bad_xy = {"outside the subgroup": _xy(*outside), "off the curve": _xy(gx, (gy + 1) % BLS_Q),
+              "x + q": _xy(gx + BLS_Q, gy), "another subgroup point": _xy(gx, gy)}
+    bad_compressed = {"outside the subgroup": _compressed(*outside), "off the curve": _compressed(off_x, 0),
+                      "x + q": (int.from_bytes(_compressed(gx, gy), "big") + BLS_Q).to_bytes(48, "big"),
+                      "another subgroup point": _compressed(gx, gy)}
+    checked = 0
+    for path in ("msm-point-evaluation", "msm-pairing"):
+        function, args = verifier_args(doc, path)
+        keys, values, absent, proof = args
+        assert accepted(session, contract, function, args)
+        pi_len = 48 if path == "msm-point-evaluation" else 96
+        d_at = len(proof) - pi_len - 96
+        slots = {"commitment": (n_paths, 96), "D": (d_at, 96), "pi": (len(proof) - pi_len, pi_len)}
+        for where, (at, size) in slots.items():
+            for what, point in (bad_compressed if size == 48 else bad_xy).items():
+                tampered = proof[:at] + point + proof[at + size:]
+                assert not accepted(session, contract, function, [keys, values, absent, tampered]), (path, where, what)
+                checked += 1
+        # path bytes: each key one level deeper or shallower, or another kind of end
+        for i in key_bytes:
+            b = proof[i]
+            for changed in {(b & 0xC0) | ((b & 63) + 1) % 64, (b & 0xC0) | ((b & 63) - 1) % 64, b ^ 0x40}:
+                tampered = proof[:i] + bytes([changed]) + proof[i + 1:]
+                assert not accepted(session, contract, function, [keys, values, absent, tampered]), (path, i, changed)
+                checked += 1
+    assert checked >= 40
 
 
 def test_same_gas_on_anvil_and_the_embedded_chain(session, monkeypatch):
