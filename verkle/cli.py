@@ -15,8 +15,9 @@ from . import store
 from .data import DataError, parse_hex32, read_pairs
 from .kzg import KZG
 from .onchain import PATHS
-from .proof import InvalidProof, MalformedProof, ProofDocument
+from .proof import MAX_DOCUMENT_BYTES, InvalidProof, MalformedProof, ProofDocument, hex_bytes, read_document
 from .prover import prove_multi, prove_single
+from .roots import check_root
 from .schemes import DEFAULT_SCHEME, DEFAULT_WIDTH, SCHEMES, load_scheme
 from .srs import SetupError
 from .store import StoreError, TreeInfo
@@ -51,6 +52,15 @@ def _open(args: argparse.Namespace) -> VerkleTree:
 
 def _key(text: str) -> bytes:
     return parse_hex32(text, "key")
+
+
+def _one_line(text: str) -> str:
+    """Every message the CLI prints is one line, whatever a library put in it."""
+    return " ".join(str(text).split())
+
+
+def _unpinned_note(root: bytes) -> str:
+    return f"trusted root {root.hex()} from the proof document itself (pass --root HEX to pin the root you trust)"
 
 
 # ---------------------------------------------------------------- commands
@@ -112,7 +122,11 @@ def cmd_prove(args: argparse.Namespace) -> int:
         doc = prove_single(tree, keys[0])
     else:
         doc = prove_multi(tree, keys)
-    Path(args.output).write_text(doc.to_json_text())
+    text = doc.to_json_text()
+    if len(text.encode()) > MAX_DOCUMENT_BYTES:
+        raise ValueError(f"the proof document would be {len(text.encode()):,} bytes, over the {MAX_DOCUMENT_BYTES:,} "
+                         f"bytes `verkle verify` reads: prove fewer keys per document")
+    Path(args.output).write_text(text)
     present = sum(v is not None for v in doc.values)
     print(f"{'single' if args.single else 'multi'}proof for {len(doc.keys)} keys ({present} present, "
           f"{len(doc.keys) - present} absent): {len(doc.proof.to_bytes())} bytes -> {args.output}")
@@ -121,31 +135,35 @@ def cmd_prove(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     try:
-        text = Path(args.proof).read_text()
-    except OSError as exc:
-        print(f"malformed: cannot read {args.proof}: {exc.strerror}")
-        return EXIT_MALFORMED
-    try:
-        doc = ProofDocument.from_json_text(text)
-        root = bytes.fromhex(args.root.removeprefix("0x")) if args.root else None
-    except (MalformedProof, ValueError) as exc:
-        print(f"malformed: {exc}")
-        return EXIT_MALFORMED
-    try:
+        doc = read_document(args.proof)
+        root = check_root(doc.proof.scheme, hex_bytes(args.root, None, "--root")) if args.root else None
         scheme = _scheme(doc.proof.scheme, doc.proof.width, args)
-    except SetupError as exc:
-        print(f"malformed: {exc}")
+    except OSError as exc:
+        print(_one_line(f"malformed: cannot read {args.proof}: {exc.strerror}"))
+        return EXIT_MALFORMED
+    except (MalformedProof, SetupError) as exc:
+        print(_one_line(f"malformed: {exc}"))
         return EXIT_MALFORMED
     if args.onchain:
         if root is not None and root != doc.root:
             print("invalid: the proof is for another root")
             return EXIT_INVALID
-        return _verify_onchain(args, doc, scheme)
+        return _verify_onchain(args, doc, scheme, pinned=root is not None)
+    code = _verify_offchain(doc, scheme, root)
+    if root is None:
+        print(_unpinned_note(doc.root))
+    return code
+
+
+def _verify_offchain(doc: ProofDocument, scheme: KZG, root: bytes | None) -> int:
     try:
         verify_document(scheme, doc, root)
     except InvalidProof as exc:
-        print(f"invalid: {exc}")
+        print(_one_line(f"invalid: {exc}"))
         return EXIT_INVALID
+    except MalformedProof as exc:
+        print(_one_line(f"malformed: {exc}"))
+        return EXIT_MALFORMED
     present = sum(v is not None for v in doc.values)
     print(f"valid: {len(doc.keys)} keys ({present} present, {len(doc.keys) - present} absent) "
           f"under root {doc.root.hex()}")
@@ -168,44 +186,56 @@ def cmd_deploy_verifier(args: argparse.Namespace) -> int:
     session = session_from_args(args)
     contract, tx = deploy_verifier(session, tree.scheme, tree.root_commitment)
     where = args.rpc_url or "the embedded chain (gone when this command exits: use --rpc-url to keep it)"
-    print(f"verifier for root {tree.root_commitment.hex()[:16]}... deployed at {contract.address} on {where}")
-    print(f"deploy gas {tx.gas_used:,}")
+    print(f"verifier ({tree.scheme.name}, width {tree.scheme.width}) deployed at {contract.address} on {where}")
+    print(f"it holds root {tree.root_commitment.hex()}")
+    print(f"deploy gas {tx.gas_used:,} (the constructor checked every precompile its paths call)")
     return 0
 
 
-def _verify_onchain(args: argparse.Namespace, doc: ProofDocument, scheme: KZG) -> int:
-    from .onchain import compile_verifier, default_path, verify_onchain
+def _verify_onchain(args: argparse.Namespace, doc: ProofDocument, scheme: KZG, pinned: bool) -> int:
+    from .onchain import default_path, deploy_verifier, verify_onchain
     session = session_from_args(args)
     if args.verifier:
-        if not session.w3.is_address(args.verifier):
-            raise ValueError(f"--verifier must be a 20-byte hex address, got {args.verifier!r}")
-        if not session.w3.eth.get_code(session.w3.to_checksum_address(args.verifier)):
-            raise ValueError(f"no contract at {args.verifier} on {session.description}")
-        contract = session.contract(args.verifier, compile_verifier(scheme).abi)
-        try:
-            held = bytes(session.call(contract, "root"))
-        except Exception as exc:  # noqa: BLE001 - any failure here means: not one of our verifiers
-            raise ValueError(f"{args.verifier} is not a {scheme.name} verkle verifier ({type(exc).__name__})") from None
+        contract, held = _existing_verifier(session, args.verifier, scheme)
         from .solidity import xy
         if held not in (doc.root, xy(doc.root)):
             print(f"invalid: the verifier at {args.verifier} holds another root")
+            print(f"verifier {contract.address} holds root {held.hex()}; the proof is for {doc.root.hex()}")
             return EXIT_INVALID
+        where = f"verifier {contract.address} holds root {held.hex()} (the proof is checked against it)"
     else:
-        from .onchain import deploy_verifier
         contract, _ = deploy_verifier(session, scheme, doc.root)
+        where = f"verifier {contract.address} deployed holding root {doc.root.hex()}"
+        if not pinned:
+            where += " from the proof document itself (pass --root HEX to pin the root you trust)"
     path = args.path or default_path(doc)
     result = verify_onchain(session, contract, doc, path)
     state = "valid" if result.valid else "invalid"
     print(f"{state} on-chain ({path}, {contract.address}): gas {result.gas:,}, calldata {result.calldata_bytes:,} bytes"
           f", {result.gas // max(1, len(doc.keys)):,} gas per key")
+    print(where)
     return EXIT_VALID if result.valid else EXIT_INVALID
+
+
+def _existing_verifier(session: Any, address: str, scheme: KZG) -> tuple[Any, bytes]:
+    """The verifier contract at `address` and the root it holds (its `root()` view)."""
+    from .onchain import compile_verifier
+    if not session.w3.is_address(address):
+        raise ValueError(f"--verifier must be a 20-byte hex address, got {address!r}")
+    if not session.w3.eth.get_code(session.w3.to_checksum_address(address)):
+        raise ValueError(f"no contract at {address} on {session.description}")
+    contract = session.contract(address, compile_verifier(scheme).abi)
+    try:
+        return contract, bytes(session.call(contract, "root"))
+    except Exception as exc:  # noqa: BLE001 - any failure here means: not one of our verifiers
+        raise ValueError(f"{address} is not a {scheme.name} verkle verifier ({type(exc).__name__})") from None
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     from . import gasmodel
     from .onchain import default_path, verifier_args
     try:
-        doc = ProofDocument.from_json_text(Path(args.proof).read_text())
+        doc = read_document(args.proof)
     except OSError as exc:
         raise ValueError(f"cannot read {args.proof}: {exc.strerror}") from None
     paths = [args.path] if args.path else [p for p in PATHS[doc.proof.scheme]
@@ -301,10 +331,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_prove)
 
     p = sub.add_parser("verify", help="verify a proof file off-chain (exit 0 valid, 1 invalid, 2 malformed)",
-                       description="Verify PROOF against its root, keys and claimed values. Exit status: "
-                                   "0 valid, 1 invalid (the reason is printed), 2 malformed input.")
+                       description="Verify PROOF (a `verkle prove` document, at most "
+                                   f"{MAX_DOCUMENT_BYTES // 2**20} MiB) against its root, keys and claimed values. "
+                                   "Without --root the document's own root is trusted, and a line says so. Exit "
+                                   "status: 0 valid, 1 invalid (the reason is printed), 2 malformed input.")
     p.add_argument("proof", metavar="PROOF")
-    p.add_argument("--root", metavar="HEX", help="the root you trust; the proof must be for it")
+    p.add_argument("--root", metavar="HEX", help="the root you trust; the proof must be for it "
+                                                 "(default: the document's own root, reported as such)")
     p.add_argument("--onchain", action="store_true",
                    help="verify with the generated Solidity verifier; prints gas. On the embedded chain (or with "
                         "--rpc-url and no --verifier) a verifier holding the proof's root is deployed first")
@@ -328,7 +361,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("deploy-verifier", help="deploy a verifier holding a tree's root",
                        description="Compile and deploy the verifier for TREE's scheme and width, holding its root "
-                                   "(the deployer is the owner who may update it).")
+                                   "(the deployer is the owner who may update it, and may hand ownership on in two "
+                                   "steps: transferOwnership, then acceptOwnership by the new owner). Before "
+                                   "deploying, every precompile the verifier calls is tried with a known answer; "
+                                   "on a chain that lacks one (many L2s lack EIP-2537's BLS12-381 precompiles) the "
+                                   "deployment is refused, naming it and the scheme that works there (kzg-bn254 "
+                                   "needs only ecAdd, ecMul, ecPairing and MODEXP). The constructor makes the same "
+                                   "check on its own.")
     p.add_argument("tree", metavar="TREE")
     add_chain_args(p, gas_limit=60_000_000)
     _add_setup(p)
@@ -379,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except USER_ERRORS as exc:
-        print(f"verkle: error: {exc}", file=sys.stderr)
+        print(_one_line(f"verkle: error: {exc}"), file=sys.stderr)
         return EXIT_MALFORMED
     except KeyboardInterrupt:
         print("verkle: interrupted (tree files are written atomically: nothing half-written)", file=sys.stderr)

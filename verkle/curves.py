@@ -60,6 +60,7 @@ def _bls_msm(points: Sequence[Point], scalars: Sequence[int]) -> Point:
     return G1Point.multiexp_unchecked(list(points), [_scalar(k) for k in scalars])
 
 
+BLS12_381_Q = 0x1A0111EA397FE69A4B1BA7B6434BACD764774B84F38512BF6730D2A0F6B0F6241EABFFFEB153FFFFB9FEFFFFFFFFAAAB
 _BLS_INFINITY = bytes([0xC0]) + bytes(47)
 
 
@@ -70,8 +71,44 @@ def _bls_decode(data: bytes) -> Point:
         raise InvalidPoint("non-canonical encoding of the BLS12-381 point at infinity")
     try:  # checks the flags, x < q, that x is on the curve and the point in the r-order subgroup
         return G1Point.from_compressed_bytes(bytes(data))
-    except Exception as exc:  # arkworks raises a bare exception with its own message
-        raise InvalidPoint(f"not a BLS12-381 G1 subgroup point ({exc})") from None
+    except Exception:  # noqa: BLE001 - arkworks raises bare exceptions in its own words: say why in ours
+        raise InvalidPoint(_bls_compressed_fault(bytes(data))) from None
+
+
+def _bls_on_curve_x(x: int) -> bool:
+    """Is x^3 + 4 a square mod q (some y puts (x, y) on y^2 = x^3 + 4)?"""
+    rhs = (x ** 3 + 4) % BLS12_381_Q
+    return rhs == 0 or pow(rhs, (BLS12_381_Q - 1) // 2, BLS12_381_Q) == 1
+
+
+def _bls_compressed_fault(data: bytes) -> str:
+    """Why arkworks refused a 48-byte compressed point (called only after it did)."""
+    if not data[0] & 0x80:
+        return "not a compressed BLS12-381 G1 point (the compression flag is not set)"
+    x = int.from_bytes(data, "big") & ((1 << 381) - 1)
+    if x >= BLS12_381_Q:
+        return "BLS12-381 x coordinate not below the field modulus"
+    if not _bls_on_curve_x(x):
+        return "point is not on the BLS12-381 curve"
+    return "point is not in the BLS12-381 G1 prime-order subgroup"
+
+
+def bls_compress_xy(data: bytes) -> bytes:
+    """An EIP-2537 G1 point (96 bytes x || y, all zeros for infinity) as the 48-byte compressed encoding,
+    refusing what the precompiles refuse: coordinates >= q, points off the curve or outside the subgroup."""
+    if len(data) != 96:
+        raise InvalidPoint(f"a BLS12-381 G1 point is 96 bytes x || y, got {len(data)}")
+    x, y = int.from_bytes(data[:48], "big"), int.from_bytes(data[48:], "big")
+    if x >= BLS12_381_Q or y >= BLS12_381_Q:
+        raise InvalidPoint("BLS12-381 coordinate not below the field modulus")
+    if x == 0 and y == 0:
+        return _BLS_INFINITY
+    if (y * y - x ** 3 - 4) % BLS12_381_Q:
+        raise InvalidPoint("point is not on the BLS12-381 curve")
+    sign = 0x20 if y > (BLS12_381_Q - 1) // 2 else 0
+    compressed = bytes([data[0] | 0x80 | sign]) + bytes(data[1:48])
+    _bls_decode(compressed)  # the subgroup check
+    return compressed
 
 
 def _bls_pairing_check(pairs: Sequence[tuple[Point, Any]]) -> bool:

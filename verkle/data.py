@@ -5,6 +5,12 @@ import json
 from pathlib import Path
 from typing import Iterator
 
+from .jsonlimits import JSONLimitError, loads_limited
+
+# a JSON line holds one flat object of two hex strings; anything deeper or longer is not a pair (and
+# nesting deep enough would overflow the C stack of Python's JSON decoder)
+MAX_LINE_BYTES = 4096
+
 
 class DataError(ValueError):
     """A data file line that is not a 32-byte hex key and a 32-byte hex value."""
@@ -36,9 +42,9 @@ def read_pairs(path: str | Path) -> Iterator[tuple[bytes, bytes]]:
             where = f"{path.name} line {number}"
             if line.startswith("{"):
                 try:
-                    doc = json.loads(line)
+                    doc = loads_limited(line, MAX_LINE_BYTES, max_depth=1, what=where)
                     key, value = doc["key"], doc["value"]
-                except (json.JSONDecodeError, KeyError, TypeError):
+                except (json.JSONDecodeError, JSONLimitError, KeyError, TypeError):
                     raise DataError(f"{where}: expected {{\"key\": hex, \"value\": hex}}") from None
             else:
                 parts = [p.strip() for p in line.split(",")]

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 from .field import PrimeField
-from .proof import EMPTY, PRESENT, InvalidProof, PathInfo
-from .slots import KeyLayout, leaf_field, node_field, value_hash
+from .proof import EMPTY, PRESENT, InvalidProof, MalformedProof, PathInfo, check_depths
+from .slots import KeyLayout, check_key, check_value, leaf_field, node_field, value_hash
 
 NodeId = tuple[int, int]  # (depth, prefix)
 ROOT: NodeId = (0, 0)
@@ -55,6 +55,20 @@ def claim_field(field: PrimeField, key: bytes, value: Optional[bytes], path: Pat
     return leaf_field(field, path.other_key, path.other_value_hash)
 
 
+def check_claims(keys: Sequence[bytes], values: Sequence[Optional[bytes]]) -> None:
+    """Keys of exactly 32 bytes and values of 32 bytes or None, as the contracts take them (bytes32).
+    A longer key's extra bytes land in its node ids, so its walk starts not at the root but at a node
+    whose commitment the proof supplies: anything could be 'proven' of it, under any root."""
+    try:
+        for key in keys:
+            check_key(key)
+        for value in values:
+            if value is not None:
+                check_value(value)
+    except ValueError as exc:
+        raise MalformedProof(str(exc)) from None
+
+
 def check_keys(keys: Sequence[bytes]) -> None:
     if not keys:
         raise InvalidProof("no keys to verify")
@@ -68,9 +82,11 @@ def plan_openings(field: PrimeField, layout: KeyLayout, root: bytes, keys: Seque
                   commitment_of: Callable[[NodeId], bytes]) -> OpeningPlan:
     """Walk every key's path. `commitment_of` supplies the commitment of each node below the root
     the first time the walk needs it (the prover reads the tree, the verifier the proof's list)."""
+    check_claims(keys, values)
     check_keys(keys)
     if len(paths) != len(keys) or len(values) != len(keys):
         raise InvalidProof(f"{len(keys)} keys, {len(values)} values and {len(paths)} paths do not match")
+    check_depths(paths, layout.width)
     commitments: dict[NodeId, bytes] = {ROOT: root}
     order: list[NodeId] = []
     slots: dict[tuple[NodeId, int], int] = {}
@@ -83,8 +99,6 @@ def plan_openings(field: PrimeField, layout: KeyLayout, root: bytes, keys: Seque
         return commitments[node]
 
     for key, value, path in zip(keys, values, paths):
-        if not 1 <= path.depth <= layout.levels:
-            raise InvalidProof(f"key {key.hex()}: path depth {path.depth} outside 1..{layout.levels}")
         k = layout.padded(key)
         for depth in range(path.depth):
             node = (depth, layout.prefix(k, depth))

@@ -11,12 +11,22 @@ Byte layout (all integers big-endian), as compact as the EVM would want it in ca
     single: one opening proof per level of the key's path (root first)
     multi:  D (the commitment to g) then pi (the opening of E - D at t)
 Keys and claimed values are not part of the proof: the verifier is given them.
+
+The JSON document `verkle prove` writes holds the proof with its root, keys and claimed values. A
+reader takes at most MAX_DOCUMENT_BYTES (8 MiB: some 15,000 keys) nested at most MAX_NESTING deep
+(a document needs 4), and refuses anything else before parsing it (see jsonlimits).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional, Sequence
+
+from .errors import InvalidProof, MalformedProof  # noqa: F401 - callers import them from here
+from .jsonlimits import JSONLimitError, loads_limited
+from .roots import check_root
+from .slots import KEY_SIZE, VALUE_SIZE, KeyLayout
 
 VERSION = 1
 SINGLE, MULTI = 1, 2
@@ -25,14 +35,8 @@ KIND_NAMES = {PRESENT: "present", EMPTY: "empty", OTHER: "other"}
 SCHEME_IDS = {"kzg-bls12-381": 1, "kzg-bn254": 2}
 POINT_SIZES = {"kzg-bls12-381": 48, "kzg-bn254": 64}
 MAX_DEPTH = 64
-
-
-class MalformedProof(ValueError):
-    """The input does not parse as a proof (exit code 2)."""
-
-
-class InvalidProof(ValueError):
-    """The proof parses but does not prove the claim (exit code 1)."""
+MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
+MAX_NESTING = 8
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,29 @@ class PathInfo:
     kind: int
     other_key: bytes = b""
     other_value_hash: bytes = b""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KIND_NAMES:
+            raise MalformedProof(f"unknown path kind {self.kind!r}")
+        if not _is_int(self.depth) or not 1 <= self.depth <= MAX_DEPTH:
+            raise MalformedProof(f"path depth must be 1..{MAX_DEPTH}, got {self.depth!r}")
+        sizes = (32, 32) if self.kind == OTHER else (0, 0)
+        if (len(self.other_key), len(self.other_value_hash)) != sizes:
+            raise MalformedProof(f"a path of kind {KIND_NAMES[self.kind]!r} carries {sizes[0]}-byte other_key "
+                                 f"and other_value_hash")
+
+
+def _is_int(x: Any) -> bool:
+    """An int that is not a bool (JSON's true would pass isinstance(x, int))."""
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def check_depths(paths: Sequence[PathInfo], width: int) -> None:
+    """No path runs deeper than a width-W tree has levels (on-chain: BadPathByte(i))."""
+    levels = KeyLayout(width).levels
+    for i, p in enumerate(paths):
+        if p.depth > levels:
+            raise MalformedProof(f"path {i}: depth {p.depth} beyond the {levels} levels of a width-{width} tree")
 
 
 def path_bytes(paths: Sequence[PathInfo]) -> bytes:
@@ -101,6 +128,7 @@ class Proof:
             if kind not in KIND_NAMES:
                 raise MalformedProof(f"unknown path kind {kind}")
             paths.append(PathInfo(depth, kind, *(r.take(32), r.take(32)) if kind == OTHER else ()))
+        check_depths(paths, 1 << log_width)
         size = POINT_SIZES[scheme]
         n_open = paths[0].depth if ptype == SINGLE else 2
         n_commitments, extra = divmod(r.remaining() - n_open * size, size)
@@ -135,11 +163,11 @@ class Proof:
             scheme, width = doc["scheme"], doc["width"]
             if scheme not in SCHEME_IDS:
                 raise MalformedProof(f"unknown scheme {scheme!r} (known: {', '.join(SCHEME_IDS)})")
-            if not isinstance(width, int) or width < 16 or width > 4096 or width & (width - 1):
+            if not _is_int(width) or width < 16 or width > 4096 or width & (width - 1):
                 raise MalformedProof(f"unsupported width {width!r}")
-            paths = tuple(_path_from_json(p) for p in doc["paths"])
-            commitments = tuple(hex_bytes(c, POINT_SIZES[scheme], "commitment") for c in doc["commitments"])
-            openings = (tuple(hex_bytes(o, POINT_SIZES[scheme], "opening") for o in doc["openings"])
+            paths = tuple(_path_from_json(p) for p in _list(doc, "paths"))
+            commitments = tuple(hex_bytes(c, POINT_SIZES[scheme], "commitment") for c in _list(doc, "commitments"))
+            openings = (tuple(hex_bytes(o, POINT_SIZES[scheme], "opening") for o in _list(doc, "openings"))
                         if ptype == SINGLE else
                         (hex_bytes(doc["d"], POINT_SIZES[scheme], "d"), hex_bytes(doc["pi"], POINT_SIZES[scheme], "pi")))
         except (KeyError, TypeError) as exc:
@@ -159,12 +187,18 @@ def _path_json(p: PathInfo) -> dict[str, Any]:
     return doc
 
 
+def _list(doc: dict[str, Any], name: str) -> list[Any]:
+    if not isinstance(doc[name], list):
+        raise MalformedProof(f"{name} must be a list")
+    return doc[name]
+
+
 def _path_from_json(doc: Any) -> PathInfo:
     kinds = {v: k for k, v in KIND_NAMES.items()}
-    if doc["kind"] not in kinds:
-        raise MalformedProof(f"unknown path kind {doc['kind']!r}")
+    if not isinstance(doc, dict) or not isinstance(doc["kind"], str) or doc["kind"] not in kinds:
+        raise MalformedProof(f"unknown path kind {doc.get('kind') if isinstance(doc, dict) else doc!r}")
     kind, depth = kinds[doc["kind"]], doc["depth"]
-    if not isinstance(depth, int) or not 1 <= depth <= MAX_DEPTH:
+    if not _is_int(depth) or not 1 <= depth <= MAX_DEPTH:
         raise MalformedProof(f"path depth must be 1..{MAX_DEPTH}, got {depth!r}")
     if kind == OTHER:
         return PathInfo(depth, kind, hex_bytes(doc["other_key"], 32, "other_key"),
@@ -226,21 +260,38 @@ class ProofDocument:
 
     @classmethod
     def from_json_text(cls, text: str) -> "ProofDocument":
+        """Parse a document strictly: size and nesting first (before any parse), then every field."""
         try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise MalformedProof(f"not JSON: {exc}") from None
+            doc = loads_limited(text, MAX_DOCUMENT_BYTES, MAX_NESTING, "the proof document")
+        except JSONLimitError as exc:
+            raise MalformedProof(str(exc)) from None
         if not isinstance(doc, dict) or doc.get("format") != "verkle-proof":
             raise MalformedProof("not a verkle proof document (format != 'verkle-proof')")
+        if "version" not in doc or not _is_int(doc["version"]) or doc["version"] != VERSION:
+            raise MalformedProof(f"unsupported document version {doc.get('version')!r} (this reader: {VERSION})")
         try:
             proof = Proof.from_json(doc["proof"])
             if "proof_bytes" in doc and hex_bytes(doc["proof_bytes"], None, "proof_bytes") != proof.to_bytes():
                 raise MalformedProof("proof_bytes disagrees with the JSON proof")
-            root = hex_bytes(doc["root"], POINT_SIZES[proof.scheme], "root")
-            keys = tuple(hex_bytes(k, 32, "key") for k in doc["keys"])
-            values = tuple(None if v is None else hex_bytes(v, 32, "value") for v in doc["values"])
+            root = check_root(proof.scheme, hex_bytes(doc["root"], None, "root"))
+            keys = tuple(hex_bytes(k, KEY_SIZE, "key") for k in _list(doc, "keys"))
+            values = tuple(None if v is None else hex_bytes(v, VALUE_SIZE, "value") for v in _list(doc, "values"))
         except (KeyError, TypeError) as exc:
             raise MalformedProof(f"proof document lacks or mistypes a field ({exc})") from None
         if len(keys) != len(values):
             raise MalformedProof(f"{len(keys)} keys but {len(values)} values")
         return cls(proof, root, keys, values)
+
+
+def read_document(path: str | Path) -> ProofDocument:
+    """A proof document from a file, reading at most MAX_DOCUMENT_BYTES + 1 bytes of it (OSError when
+    it cannot be read, MalformedProof for everything else)."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_DOCUMENT_BYTES + 1)
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise MalformedProof(f"the proof document is over the {MAX_DOCUMENT_BYTES:,}-byte maximum")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedProof(f"the proof document is not UTF-8 text (byte {exc.start})") from None
+    return ProofDocument.from_json_text(text)

@@ -8,6 +8,7 @@ from .curves import Point
 from .kzg import KZG
 from .paths import NodeId, OpeningPlan, plan_openings
 from .proof import MULTI, InvalidProof, Proof, ProofDocument
+from .roots import check_root
 from .slots import KeyLayout, value_hash
 
 
@@ -41,7 +42,10 @@ def _points(scheme: KZG, plan: OpeningPlan) -> dict[NodeId, Point]:
 
 
 def verify(scheme: KZG, root: bytes, keys: Sequence[bytes], values: Sequence[Optional[bytes]], proof: Proof) -> None:
-    """Return quietly when the proof shows exactly these claims under `root`; raise InvalidProof otherwise."""
+    """Return quietly when the proof shows exactly these claims under `root`; raise InvalidProof when it
+    does not, and MalformedProof (InvalidRoot among them) for what no verifier takes: a root that is
+    not a canonical point, a key or value not of 32 bytes, a path deeper than the tree."""
+    root = check_root(scheme.name, root)
     plan = _plan(scheme, root, keys, values, proof)
     points = _points(scheme, plan)
     if proof.type == MULTI:
@@ -62,6 +66,6 @@ def verify(scheme: KZG, root: bytes, keys: Sequence[bytes], values: Sequence[Opt
 
 def verify_document(scheme: KZG, doc: ProofDocument, root: Optional[bytes] = None) -> None:
     """Verify a `verkle prove` document; `root`, when given, must be the one the document names."""
-    if root is not None and root != doc.root:
+    if root is not None and check_root(scheme.name, root) != doc.root:
         raise InvalidProof("the proof is for another root")
     verify(scheme, doc.root, doc.keys, doc.values, doc.proof)

@@ -198,3 +198,127 @@ def test_demo_verifies_every_path_and_refuses_a_forgery(capsys):
     assert len(rows) == 5 and all(" valid " in row for row in rows)
     assert "INVALID" not in out and "ACCEPTED" not in out
     assert "off-chain refused" in out and "on-chain refused" in out
+
+
+def _verkle(*args: object) -> subprocess.CompletedProcess:
+    """The console script in its own process: a crash shows as its signal (rc 139 for SIGSEGV)."""
+    exe = Path(sys.executable).with_name("verkle")
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def test_hostile_json_is_malformed_not_a_crash(tmp_path):
+    """py_ecc raises the recursion limit to 100,000: the JSON decoder used to overflow the C stack."""
+    cases = {"brackets.json": "[" * 100_000, "objects.json": '{"a":' * 100_000,
+             "big.json": '{"format": "verkle-proof"' + " " * (8 * 2**20) + "}"}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        result = _verkle("verify", tmp_path / name)
+        assert result.returncode == 2, (name, result.returncode, result.stderr[-500:])
+        assert result.stdout.startswith("malformed: ") and result.stdout.count("\n") == 1, result.stdout
+        assert ("nests deeper than 8" if name != "big.json" else "8,388,608-byte maximum") in result.stdout
+
+
+def test_a_hostile_data_line_is_a_clear_error_not_a_crash(tmp_path):
+    """The same C-stack overflow, through `verkle build`'s JSON lines."""
+    (tmp_path / "deep.jsonl").write_text('{"a":' * 100_000 + "\n")
+    result = _verkle("build", tmp_path / "deep.jsonl", "-o", tmp_path / "t.db")
+    assert result.returncode == 2, (result.returncode, result.stderr[-500:])
+    assert "deep.jsonl line 1: expected" in result.stderr and not (tmp_path / "t.db").exists()
+
+
+@pytest.fixture
+def proved(tmp_path, data, capsys) -> tuple[Path, str]:
+    """A multiproof file (a present and an absent key) and its tree's root."""
+    path, pairs = data
+    tree = tmp_path / "t.db"
+    run("build", path, "-o", tree, "-q")
+    root = capsys.readouterr().out.split("root ")[1].strip()
+    proof = tmp_path / "p.json"
+    run("prove", tree, pairs[4][0], "ab" * 32, "-o", proof)
+    capsys.readouterr()
+    return proof, root
+
+
+def _lines(capsys) -> list[str]:
+    captured = capsys.readouterr()
+    return captured.out.splitlines() + captured.err.splitlines()
+
+
+def test_bad_roots_and_versions_are_malformed_in_one_line(proved, tmp_path, capsys):
+    proof, root = proved
+    bad = tmp_path / "bad.json"
+    infinity = "invalid root: non-canonical encoding of the BLS12-381 point at infinity"
+    for field, value, words in (("root", "ff" * 48, infinity),
+                                ("root", "00" * 48, "invalid root: not a compressed BLS12-381 G1 point"),
+                                ("root", "c0" + "00" * 46 + "01", "invalid root:"),
+                                ("version", 2, "unsupported document version 2"),
+                                ("version", None, "unsupported document version")):
+        doc = json.loads(proof.read_text())
+        if value is None:
+            del doc[field]
+        else:
+            doc[field] = value
+        bad.write_text(json.dumps(doc))
+        assert run("verify", bad) == 2
+        lines = _lines(capsys)
+        assert len(lines) == 1 and lines[0].startswith("malformed: ") and words in lines[0], lines
+        assert "Rust" not in lines[0]
+    for pin in ("ff" * 48, "00" * 48, "zz"):
+        assert run("verify", proof, "--root", pin) == 2
+        lines = _lines(capsys)
+        assert len(lines) == 1 and lines[0].startswith("malformed: "), lines
+
+
+def test_verify_says_which_root_it_trusted(proved, tmp_path, capsys):
+    proof, root = proved
+    note = f"trusted root {root} from the proof document itself (pass --root HEX to pin the root you trust)"
+    assert run("verify", proof) == 0
+    assert _lines(capsys)[1:] == [note]
+    assert run("verify", proof, "--root", root) == 0
+    assert not any("trusted root" in line for line in _lines(capsys))
+    doc = json.loads(proof.read_text())
+    doc["values"] = [v and "11" * 32 for v in doc["values"]]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    assert run("verify", bad) == 1
+    lines = _lines(capsys)
+    assert lines[0].startswith("invalid: ") and lines[1:] == [note]
+
+
+def test_onchain_verify_names_the_verifier_and_its_root(proved, tmp_path, capsys, monkeypatch):
+    import functools
+    import re
+    import eth.precompiles.point_evaluation as pe
+    from evmkit import chain
+    import verkle.cli
+    proof, root = proved
+    session = chain.embedded(60_000_000)
+    monkeypatch.setattr(verkle.cli, "session_from_args", lambda args: session)  # one chain for every command
+    monkeypatch.setattr(pe, "load_trusted_setup", functools.lru_cache(maxsize=1)(pe.load_trusted_setup))
+    monkeypatch.delenv("ETH_RPC_URL", raising=False)
+    assert run("verify", proof, "--onchain") == 0
+    lines = _lines(capsys)
+    assert lines[0].startswith("valid on-chain")
+    assert re.fullmatch(f"verifier 0x[0-9a-fA-F]{{40}} deployed holding root {root} from the proof document itself "
+                        r"\(pass --root HEX to pin the root you trust\)", lines[1]), lines
+    assert run("verify", proof, "--onchain", "--root", root) == 0
+    assert re.fullmatch(f"verifier 0x[0-9a-fA-F]{{40}} deployed holding root {root}", _lines(capsys)[1])
+    deployed = re.search(r"deployed at (0x[0-9a-fA-F]{40})", _deploy(tmp_path, capsys)).group(1)
+    assert run("verify", proof, "--onchain", "--verifier", deployed) == 0
+    assert _lines(capsys)[1] == f"verifier {deployed} holds root {root} (the proof is checked against it)"
+    other = tmp_path / "other.json"
+    run("prove", tmp_path / "t.db", "cd" * 32, "-o", other)  # after an insert: another root
+    capsys.readouterr()
+    assert run("verify", other, "--onchain", "--verifier", deployed) == 1
+    lines = _lines(capsys)
+    assert lines[0] == f"invalid: the verifier at {deployed} holds another root"
+    assert lines[1].startswith(f"verifier {deployed} holds root {root}; the proof is for ")
+
+
+def _deploy(tmp_path: Path, capsys) -> str:
+    """Deploy a verifier for the tree, then change the tree so later proofs are for another root."""
+    assert run("deploy-verifier", tmp_path / "t.db") == 0
+    out = capsys.readouterr().out
+    assert run("insert", tmp_path / "t.db", "cd" * 32, "ef" * 32) == 0
+    capsys.readouterr()
+    return out

@@ -1,0 +1,13 @@
+"""The two ways a proof fails, as the CLI's exit codes and the verifier contracts tell them apart."""
+
+
+class MalformedProof(ValueError):
+    """The input does not parse as a proof (exit code 2; on-chain: a revert)."""
+
+
+class InvalidProof(ValueError):
+    """The proof parses but does not prove the claim (exit code 1; on-chain: `false`)."""
+
+
+class InvalidRoot(MalformedProof):
+    """A root no verifier accepts (on-chain: the `InvalidRoot()` revert)."""
