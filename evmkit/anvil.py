@@ -67,14 +67,16 @@ def start_anvil(
     code_size_limit: int | None = None,
     timeout: float = 30.0,
     extra_args: tuple[str, ...] = (),
+    hardfork: str = "prague",
 ) -> AnvilNode:
+    """Start anvil on a free loopback port under `hardfork`'s rules (cancun, prague, osaka, ...)."""
     binary = find_anvil()
     if binary is None:
         raise ChainError("anvil not found: run `npm install` in the project root (installs @foundry-rs/anvil)")
     port = free_port()
     config = Path(tempfile.mkdtemp(prefix="anvil-")) / "config.json"
     args = [
-        str(binary), "--host", "127.0.0.1", "--port", str(port), "--hardfork", "prague",
+        str(binary), "--host", "127.0.0.1", "--port", str(port), "--hardfork", hardfork,
         "--gas-limit", str(gas_limit), "--accounts", "3", "--config-out", str(config),
     ]
     if code_size_limit:

@@ -8,6 +8,7 @@ re-executes a transaction many times).
 from __future__ import annotations
 
 import ast
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -197,6 +198,16 @@ def _reverted(exc: Exception, abi: list[dict[str, Any]] | None) -> TransactionRe
     return TransactionReverted(f"reverted: {reason}", reason)
 
 
+def _load_kzg_setup_once() -> None:
+    """py-evm's point-evaluation precompile (0x0a) reads the KZG ceremony file anew on every call
+    (about 1.4 s). Keep the loaded setup: the same ckzg function and file, read once per process."""
+    from eth.precompiles import point_evaluation
+
+    loader = point_evaluation.load_trusted_setup
+    if not isinstance(loader, functools._lru_cache_wrapper):
+        point_evaluation.load_trusted_setup = functools.lru_cache(maxsize=2)(loader)
+
+
 def embedded(
     block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT, accounts: int = 3
 ) -> ChainSession:
@@ -204,6 +215,7 @@ def embedded(
     from eth_tester import EthereumTester, PyEVMBackend
     from web3 import EthereumTesterProvider
 
+    _load_kzg_setup_once()
     params = PyEVMBackend.generate_genesis_params(overrides={"gas_limit": block_gas_limit})
     backend = PyEVMBackend(genesis_parameters=params)
     w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))

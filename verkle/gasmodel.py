@@ -19,34 +19,14 @@ from typing import Sequence
 from eth_abi import encode
 
 from evmkit import gas as g
+from evmkit.precompiles import (BLS12_G1ADD_GAS, ECADD_GAS, ECMUL_GAS, POINT_EVALUATION_PRECOMPILE_GAS,
+                                bls_pairing_gas, bn_pairing_gas, g1msm_gas, modexp_gas, sha256_gas)
 
 from .merkle import MerkleTree, leaf_hash
 from .proof import OTHER, PRESENT, PathInfo, ProofDocument
 from .slots import KeyLayout
 from .solidity import WALK_STATE_BYTES, multiproof_memory_base, table_bytes
 
-# EIP-2537 (Prague)
-BLS12_G1ADD_GAS = 375
-BLS12_G1MSM_MUL_GAS = 12_000
-BLS12_PAIRING_BASE_GAS = 37_700
-BLS12_PAIRING_PER_PAIR_GAS = 32_600
-G1MSM_DISCOUNTS = (1000, 949, 848, 797, 764, 750, 738, 728, 719, 712, 705, 698, 692, 687, 682, 677, 673, 669,
-                   665, 661, 658, 654, 651, 648, 645, 642, 640, 637, 635, 632, 630, 627, 625, 623, 621, 619, 617,
-                   615, 613, 611, 609, 608, 606, 604, 603, 601, 599, 598, 596, 595, 593, 592, 591, 589, 588, 586,
-                   585, 584, 582, 581, 580, 579, 577, 576, 575, 574, 573, 572, 570, 569, 568, 567, 566, 565, 564,
-                   563, 562, 561, 560, 559, 558, 557, 556, 555, 554, 553, 552, 551, 550, 549, 548, 547, 547, 546,
-                   545, 544, 543, 542, 541, 540, 540, 539, 538, 537, 536, 536, 535, 534, 533, 532, 532, 531, 530,
-                   529, 528, 528, 527, 526, 525, 525, 524, 523, 522, 522, 521, 520, 520, 519)
-# EIP-4844
-POINT_EVALUATION_PRECOMPILE_GAS = 50_000
-# EIP-196 / EIP-197 as repriced by EIP-1108
-ECADD_GAS = 150
-ECMUL_GAS = 6_000
-ECPAIRING_BASE_GAS = 45_000
-ECPAIRING_PER_PAIR_GAS = 34_000
-# Yellow paper SHA-256 precompile
-SHA256_BASE_GAS = 60
-SHA256_WORD_GAS = 12
 # EIP-2929: a call to a precompile (always warm)
 WARM_CALL_GAS = g.WARM_STORAGE_READ_COST
 
@@ -57,30 +37,6 @@ FUNCTION_SELECTORS = {
     "verify": ("bytes32[]", "bytes32", "bytes32"),
     "multiProofVerify": ("bytes32[]", "bool[]", "bytes32[]", "bytes32[]"),
 }
-
-
-def g1msm_gas(k: int) -> int:
-    discount = G1MSM_DISCOUNTS[k - 1] if k <= len(G1MSM_DISCOUNTS) else G1MSM_DISCOUNTS[-1]
-    return k * BLS12_G1MSM_MUL_GAS * discount // 1000
-
-
-def bls_pairing_gas(pairs: int) -> int:
-    return BLS12_PAIRING_BASE_GAS + BLS12_PAIRING_PER_PAIR_GAS * pairs
-
-
-def bn_pairing_gas(pairs: int) -> int:
-    return ECPAIRING_BASE_GAS + ECPAIRING_PER_PAIR_GAS * pairs
-
-
-def sha256_gas(n_bytes: int) -> int:
-    return SHA256_BASE_GAS + SHA256_WORD_GAS * g.words(n_bytes)
-
-
-def modexp_gas(base_len: int, exp: int, exp_len: int, mod_len: int) -> int:
-    """EIP-2565 for exponents of at most 32 bytes."""
-    complexity = ((max(base_len, mod_len) + 7) // 8) ** 2  # 8-byte words
-    iterations = max(exp.bit_length() - 1, 0) if exp_len <= 32 else 0
-    return max(200, complexity * max(iterations, 1) // 3)
 
 
 def calldata(function: str, args: Sequence[object]) -> bytes:

@@ -10,12 +10,15 @@ from functools import lru_cache
 from typing import Any, Optional, Sequence
 
 from evmkit.chain import ChainSession
+from evmkit.errors import ChainError
+from evmkit.precompiles import SCHEME_PRECOMPILES, Precompile, probe, schemes_available
 from evmkit.resources import contract_source
 from evmkit.solc import Artifact, Compiler, compile_sources, default_settings
 
 from .kzg import KZG
 from .merkle import MerkleTree, MultiProof, leaf_hash
 from .proof import MULTI, ProofDocument
+from .roots import check_root
 from .solidity import multi_call, render_verifier, single_call, verifier_name, xy
 
 # how a proof is checked on-chain, by scheme: BLS12-381 one 0x0a call per level (single proofs), or a
@@ -25,6 +28,17 @@ PATHS = {"kzg-bls12-381": ("msm-point-evaluation", "msm-pairing", "point-evaluat
          "kzg-bn254": ("ecmul-pairing",)}
 PATH_FUNCTIONS = {"point-evaluation": "verifySingle", "msm-point-evaluation": "verifyMulti",
                   "msm-pairing": "verifyMultiPairing", "ecmul-pairing": "verifyMulti"}
+
+
+class MissingPrecompile(ChainError):
+    """The chain lacks a precompile the verifier calls: name it, and what would work there."""
+
+    def __init__(self, scheme: str, missing: Sequence[Precompile], available: Sequence[str]) -> None:
+        names = ", ".join(p.label for p in missing)
+        paths = "; ".join(f"--scheme {s} ({', '.join(PATHS[s])})" for s in available)
+        hint = f"this chain can run {paths}" if available else "no verifier scheme runs on this chain"
+        super().__init__(f"this chain lacks {names}, which {scheme} verifiers call: deployment refused; {hint}")
+        self.missing = tuple(missing)
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,12 @@ def compile_merkle(compiler: Optional[Compiler] = None) -> Artifact:
 
 
 def deploy_verifier(session: ChainSession, scheme: KZG, root: bytes, compiler: Optional[Compiler] = None):
+    """Deploy a verifier holding `root`, after checking the root and the chain's precompiles here, so
+    that both refusals come as a clear message rather than a bare revert of the constructor."""
+    root = check_root(scheme.name, root)
+    missing = probe(session.w3, SCHEME_PRECOMPILES[scheme.name])
+    if missing:
+        raise MissingPrecompile(scheme.name, missing, schemes_available(session.w3))
     return session.deploy(compile_verifier(scheme, compiler), xy(root))
 
 

@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 from py_arkworks_bls12381 import G1Point
 from py_ecc import optimized_bn128 as bn
 
+from evmkit import precompiles as pc
 from evmkit.resources import render
 
 from .hashing import keccak256
@@ -23,7 +24,14 @@ BLS_Q = 0x1A0111EA397FE69A4B1BA7B6434BACD764774B84F38512BF6730D2A0F6B0F6241EABFF
 
 
 SELECTORS = {"BadLength": "BadLength()", "BadPathByte": "BadPathByte(uint256)",
-             "KeysNotSorted": "KeysNotSorted(uint256)"}
+             "KeysNotSorted": "KeysNotSorted(uint256)", "NonCanonicalValue": "NonCanonicalValue(uint256)",
+             "NonCanonicalEncoding": "NonCanonicalEncoding()",
+             "PrecompileUnavailable": "PrecompileUnavailable(address)",
+             "PrecompileOutOfGas": "PrecompileOutOfGas(address)"}
+
+# gas a checked precompile call must have left beyond the price it forwards (and 1/63 of it, which
+# EIP-150 keeps back): the CALL's own 100 gas, a little stack work and any memory expansion
+CALL_RESERVE_GAS = 1_000
 
 
 def _split48(value: int) -> tuple[str, str]:
@@ -56,7 +64,21 @@ def _common(scheme: KZG) -> dict[str, object]:
         omega_tables="".join(x.to_bytes(32, "big").hex() for x in tables),
         ctx_base=multiproof_memory_base(scheme.width), state_bytes=WALK_STATE_BYTES,
         selectors={name: "0x" + keccak256(sig.encode())[:4].hex() for name, sig in SELECTORS.items()},
+        call_reserve=CALL_RESERVE_GAS, blob_size=pc.FIELD_ELEMENTS_PER_BLOB,
+        probes=[dict(address=hex(p.address), gas=p.gas, input=p.probe_input.hex(), output=p.probe_output.hex(),
+                     label=p.label) for p in map(pc.registry().get, pc.SCHEME_PRECOMPILES[scheme.name])],
+        gas=dict(POINT_EVALUATION=pc.POINT_EVALUATION_PRECOMPILE_GAS, SHA256=pc.sha256_gas(48),
+                 MODEXP=pc.MODEXP_32_GAS_BOUND, G1ADD=pc.BLS12_G1ADD_GAS, G1MSM_PER_POINT=pc.BLS12_G1MSM_MUL_GAS,
+                 BLS_PAIRING_2=pc.bls_pairing_gas(2), ECADD=pc.ECADD_GAS, ECMUL=pc.ECMUL_GAS,
+                 BN_PAIRING_2=pc.bn_pairing_gas(2)),
+        msm_discount_words=_packed_discounts(), msm_discount_last=len(pc.G1MSM_DISCOUNTS) - 1,
     )
+
+
+def _packed_discounts() -> list[str]:
+    """EIP-2537's G1MSM discount table as words of 25 ten-bit entries (the verifier prices its MSMs)."""
+    table = pc.G1MSM_DISCOUNTS
+    return [hex(sum(d << (10 * j) for j, d in enumerate(table[i:i + 25]))) for i in range(0, len(table), 25)]
 
 
 def table_bytes(width: int) -> int:
@@ -86,14 +108,14 @@ def _bn_g2_words(point: object) -> list[str]:
 def render_verifier(scheme: KZG, name: Optional[str] = None) -> str:
     name = name or verifier_name(scheme)
     if scheme.name == "kzg-bn254":
-        return render("verkle/VerifierBN254.sol.j2", name=name, q=hex(bn.field_modulus),
+        return render("verkle/VerifierBN254.sol.j2", name=name, curve="bn", q=hex(bn.field_modulus),
                       g2=_bn_g2_words(bn.G2), g2_tau=_bn_g2_words(scheme.setup.g2_tau),
                       term=96, scalar_at=64, pt=64, header_len=88, extra_terms="4", **_common(scheme))
     common = _common(scheme)
     q_hi, q_lo = _split48(BLS_Q)
     half_hi, half_lo = _split48((BLS_Q - 1) // 2)
     return render(
-        "verkle/VerifierBLS.sol.j2", name=name,
+        "verkle/VerifierBLS.sol.j2", name=name, curve="bls",
         q_hi=q_hi, q_lo=q_lo, half_hi=half_hi, half_lo=half_lo,
         g1=_words(bytes(G1Point().to_xy_bytes_be())),
         g2=_words(bytes(scheme.curve.g2_generator().to_xy_bytes_be())),

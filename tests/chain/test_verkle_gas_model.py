@@ -7,6 +7,7 @@ import random
 import pytest
 
 from evmkit import chain
+from evmkit import precompiles
 from verkle import gasmodel
 from verkle.merkle import MerkleTree
 from verkle.onchain import PATHS, deploy_merkle, deploy_verifier, verifier_args
@@ -71,7 +72,18 @@ def test_merkle_model_within_one_percent():
 
 def test_precompile_prices_follow_the_eips():
     from eth.precompiles.bls12_381.constants import G1_MSM_DISCOUNTS
-    assert gasmodel.G1MSM_DISCOUNTS == tuple(G1_MSM_DISCOUNTS)
-    assert gasmodel.g1msm_gas(1) == 12_000 and gasmodel.g1msm_gas(128) == 128 * 12_000 * 519 // 1000
-    assert gasmodel.bls_pairing_gas(2) == 102_900 and gasmodel.bn_pairing_gas(2) == 113_000
-    assert gasmodel.modexp_gas(32, (1 << 255) - 1, 32, 32) == 1354
+    assert precompiles.G1MSM_DISCOUNTS == tuple(G1_MSM_DISCOUNTS)
+    assert precompiles.g1msm_gas(1) == 12_000 and precompiles.g1msm_gas(128) == 128 * 12_000 * 519 // 1000
+    assert precompiles.g1msm_gas(300) == 300 * 12_000 * 519 // 1000
+    assert precompiles.bls_pairing_gas(2) == 102_900 and precompiles.bn_pairing_gas(2) == 113_000
+    assert precompiles.modexp_gas(32, (1 << 255) - 1, 32, 32) == 1354
+
+
+def test_the_verifiers_in_contract_msm_price_table_matches_the_eip():
+    """The verifier forwards msmGas(k) to G1MSM: unpack its ten-bit words as the Yul does."""
+    from verkle.solidity import _packed_discounts
+    words = [int(w, 16) for w in _packed_discounts()]
+    for k in range(1, 300):
+        i = min(k, len(precompiles.G1MSM_DISCOUNTS)) - 1
+        discount = (words[i // 25] >> (10 * (i % 25))) & 0x3FF
+        assert k * 12_000 * discount // 1000 == precompiles.g1msm_gas(k)

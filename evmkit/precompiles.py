@@ -1,0 +1,179 @@
+"""The precompiles generated contracts call: address, EIP, the gas a call forwards, and a known answer.
+
+One record per precompile, so the template that calls it, the constructor probe that refuses a chain
+without it, and the command-line check that names it all read the same facts. A call to an address
+with no code "succeeds" with no output, so nothing may treat a successful staticcall as a verified
+check: every caller compares the returned length and words, and forwards `gas`, never `gas()`.
+
+The known answers are small inputs with checkable outputs, computed here with the same libraries the
+off-chain verifier uses. The pairing probes pair the point at infinity with the G2 generator (product 1):
+a real pairing of two points costs seconds on py-evm's pure-Python curves, and an absent precompile
+answers nothing either way.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Optional, Sequence
+
+from py_arkworks_bls12381 import G1Point, G2Point
+from eth_utils import to_checksum_address
+from py_ecc import optimized_bn128 as bn
+from web3.exceptions import Web3Exception
+
+BLS_MODULUS = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
+BN254_R = bn.curve_order
+FIELD_ELEMENTS_PER_BLOB = 4096
+
+# EIP-4844
+POINT_EVALUATION_PRECOMPILE_GAS = 50_000
+# EIP-2537 (Prague, final prices)
+BLS12_G1ADD_GAS = 375
+BLS12_G1MSM_MUL_GAS = 12_000
+BLS12_PAIRING_BASE_GAS = 37_700
+BLS12_PAIRING_PER_PAIR_GAS = 32_600
+# EIP-1108 (Istanbul)
+ECADD_GAS = 150
+ECMUL_GAS = 6_000
+ECPAIRING_BASE_GAS = 45_000
+ECPAIRING_PER_PAIR_GAS = 34_000
+G1MSM_DISCOUNTS = (1000, 949, 848, 797, 764, 750, 738, 728, 719, 712, 705, 698, 692, 687, 682, 677, 673, 669,
+                   665, 661, 658, 654, 651, 648, 645, 642, 640, 637, 635, 632, 630, 627, 625, 623, 621, 619, 617,
+                   615, 613, 611, 609, 608, 606, 604, 603, 601, 599, 598, 596, 595, 593, 592, 591, 589, 588, 586,
+                   585, 584, 582, 581, 580, 579, 577, 576, 575, 574, 573, 572, 570, 569, 568, 567, 566, 565, 564,
+                   563, 562, 561, 560, 559, 558, 557, 556, 555, 554, 553, 552, 551, 550, 549, 548, 547, 547, 546,
+                   545, 544, 543, 542, 541, 540, 540, 539, 538, 537, 536, 536, 535, 534, 533, 532, 532, 531, 530,
+                   529, 528, 528, 527, 526, 525, 525, 524, 523, 522, 522, 521, 520, 520, 519)
+# Yellow paper SHA-256
+SHA256_BASE_GAS = 60
+SHA256_WORD_GAS = 12
+# MODEXP with 32-byte base, exponent and modulus and a 255-bit exponent: EIP-2565 prices it at
+# max(200, 16 * 254 // 3) = 1,354, EIP-7883 (Osaka) at max(500, 16 * 254) = 4,064. The verifiers
+# forward the larger: a MODEXP with well-formed lengths cannot fail but for gas, and a call that
+# succeeds pays only its own price.
+MODEXP_32_GAS_BOUND = 16 * 254
+
+
+@dataclass(frozen=True)
+class Precompile:
+    address: int
+    name: str
+    eip: str
+    gas: int  # what a probe call forwards (the schedule price of `probe_input`, or a bound above it)
+    probe_input: bytes
+    probe_output: bytes
+
+    @property
+    def hex_address(self) -> str:
+        return to_checksum_address(f"0x{self.address:040x}")
+
+    @property
+    def label(self) -> str:
+        return f"0x{self.address:02x} {self.name} ({self.eip})"
+
+
+def sha256_gas(n_bytes: int) -> int:
+    return SHA256_BASE_GAS + SHA256_WORD_GAS * ((n_bytes + 31) // 32)
+
+
+def g1msm_gas(k: int) -> int:
+    """EIP-2537 G1MSM over k points: k * 12,000 * discount(k) / 1000."""
+    discount = G1MSM_DISCOUNTS[min(k, len(G1MSM_DISCOUNTS)) - 1]
+    return k * BLS12_G1MSM_MUL_GAS * discount // 1000
+
+
+def modexp_gas(base_len: int, exp: int, exp_len: int, mod_len: int) -> int:
+    """EIP-2565 (Berlin to Prague) for exponents of at most 32 bytes."""
+    complexity = ((max(base_len, mod_len) + 7) // 8) ** 2  # 8-byte words
+    iterations = max(exp.bit_length() - 1, 0) if exp_len <= 32 else 0
+    return max(200, complexity * max(iterations, 1) // 3)
+
+
+def bls_pairing_gas(pairs: int) -> int:
+    return BLS12_PAIRING_BASE_GAS + BLS12_PAIRING_PER_PAIR_GAS * pairs
+
+
+def bn_pairing_gas(pairs: int) -> int:
+    return ECPAIRING_BASE_GAS + ECPAIRING_PER_PAIR_GAS * pairs
+
+
+def _bls_xy(point: Any) -> bytes:
+    """A BLS12-381 G1 or G2 point in EIP-2537's encoding: each 48-byte coordinate padded to 64 bytes."""
+    raw = bytes(point.to_xy_bytes_be())
+    return b"".join(bytes(16) + raw[i:i + 48] for i in range(0, len(raw), 48))
+
+
+def _bn_g1(point: Any) -> bytes:
+    x, y = bn.normalize(point)
+    return int(x).to_bytes(32, "big") + int(y).to_bytes(32, "big")
+
+
+def _bn_g2(point: Any) -> bytes:
+    x, y = bn.normalize(point)
+    return b"".join(int(c).to_bytes(32, "big") for c in (x.coeffs[1], x.coeffs[0], y.coeffs[1], y.coeffs[0]))
+
+
+def _word(value: int) -> bytes:
+    return value.to_bytes(32, "big")
+
+
+def _modexp_probe(modulus: int) -> tuple[bytes, bytes]:
+    """2^(p-2) mod p, the inversion the verifiers make, in the 32/32/32 shape they make it."""
+    data = _word(32) * 3 + _word(2) + _word(modulus - 2) + _word(modulus)
+    return data, _word(pow(2, modulus - 2, modulus))
+
+
+@lru_cache(maxsize=1)
+def registry() -> dict[str, Precompile]:
+    """Every precompile a generated contract may call, by short name."""
+    infinity = bytes([0xC0]) + bytes(47)
+    versioned = b"\x01" + hashlib.sha256(infinity).digest()[1:]
+    g1, g2 = G1Point(), G2Point()
+    g1_xy, g2_xy = _bls_xy(g1), _bls_xy(g2)
+    bn_g2 = _bn_g2(bn.G2)
+    bls_modexp, bn_modexp = _modexp_probe(BLS_MODULUS), _modexp_probe(BN254_R)
+    records = [
+        Precompile(0x02, "SHA256", "yellow paper", sha256_gas(48), infinity, hashlib.sha256(infinity).digest()),
+        Precompile(0x05, "MODEXP", "EIP-198/2565/7883", MODEXP_32_GAS_BOUND, *bls_modexp),
+        Precompile(0x0A, "POINT_EVALUATION", "EIP-4844", POINT_EVALUATION_PRECOMPILE_GAS,
+                   versioned + _word(0) + _word(0) + infinity + infinity,
+                   _word(FIELD_ELEMENTS_PER_BLOB) + _word(BLS_MODULUS)),
+        Precompile(0x0B, "BLS12_G1ADD", "EIP-2537", BLS12_G1ADD_GAS, g1_xy + bytes(128), g1_xy),
+        Precompile(0x0C, "BLS12_G1MSM", "EIP-2537", BLS12_G1MSM_MUL_GAS, g1_xy + _word(1), g1_xy),
+        Precompile(0x0F, "BLS12_PAIRING_CHECK", "EIP-2537", bls_pairing_gas(1), bytes(128) + g2_xy, _word(1)),
+        Precompile(0x06, "ECADD", "EIP-196/1108", ECADD_GAS, _bn_g1(bn.G1) * 2, _bn_g1(bn.double(bn.G1))),
+        Precompile(0x07, "ECMUL", "EIP-196/1108", ECMUL_GAS, _bn_g1(bn.G1) + _word(2), _bn_g1(bn.double(bn.G1))),
+        Precompile(0x08, "ECPAIRING", "EIP-197/1108", bn_pairing_gas(1), bytes(64) + bn_g2, _word(1)),
+    ]
+    out = {p.name: p for p in records}
+    out["MODEXP_BN254"] = Precompile(0x05, "MODEXP", "EIP-198/2565/7883", MODEXP_32_GAS_BOUND, *bn_modexp)
+    return out
+
+
+# what each verifier scheme calls, and the paths that need each (for messages)
+SCHEME_PRECOMPILES = {
+    "kzg-bls12-381": ("SHA256", "MODEXP", "POINT_EVALUATION", "BLS12_G1ADD", "BLS12_G1MSM", "BLS12_PAIRING_CHECK"),
+    "kzg-bn254": ("MODEXP_BN254", "ECADD", "ECMUL", "ECPAIRING"),
+}
+
+
+def probe(w3: Any, names: Sequence[str]) -> list[Precompile]:
+    """The precompiles among `names` that do not give their known answer on this chain (eth_call)."""
+    missing = []
+    for name in names:
+        p = registry()[name]
+        # intrinsic gas with EIP-7623's floor at most 21,000 + 40 per byte, then the precompile's price
+        call = {"to": p.hex_address, "data": "0x" + p.probe_input.hex(), "gas": 21_000 + 40 * len(p.probe_input) + p.gas}
+        try:
+            out: Optional[bytes] = bytes(w3.eth.call(call))
+        except (ValueError, Web3Exception):  # the node refused the call: the precompile did not answer
+            out = None
+        if out != p.probe_output:
+            missing.append(p)
+    return missing
+
+
+def schemes_available(w3: Any) -> list[str]:
+    """The verifier schemes whose every precompile answers on this chain."""
+    return [scheme for scheme, names in SCHEME_PRECOMPILES.items() if not probe(w3, names)]
