@@ -56,7 +56,7 @@ def decode_revert(data: str | bytes | None, abi: list[dict[str, Any]]) -> str | 
             if keccak(text=signature)[:4] == selector:
                 types = [_canonical_type(i) for i in entry.get("inputs", [])]
                 values = decode(types, body) if types else ()
-                args = ", ".join(str(v) for v in values)
+                args = ", ".join("0x" + v.hex() if isinstance(v, bytes) else str(v) for v in values)
                 return f"{entry['name']}({args})"
     except Exception:  # noqa: BLE001 - malformed revert data: show the selector below
         pass

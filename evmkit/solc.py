@@ -54,6 +54,18 @@ class Artifact:
     abi: list[dict[str, Any]]
     bytecode: bytes
     deployed_bytecode: bytes
+    # (start, length) of every immutable in the runtime code: the deployer fills them in, so a
+    # comparison of deployed code with a fresh compile masks them
+    immutables: tuple[tuple[int, int], ...] = ()
+
+    def runtime_matches(self, deployed: bytes) -> bool:
+        """Is `deployed` this artifact's runtime code, whatever values its immutables hold?"""
+        if len(deployed) != len(self.deployed_bytecode):
+            return False
+        ours, theirs = bytearray(self.deployed_bytecode), bytearray(deployed)
+        for start, length in self.immutables:
+            ours[start:start + length] = theirs[start:start + length] = bytes(length)
+        return ours == theirs
 
 
 def default_settings() -> dict[str, Any]:
@@ -61,7 +73,8 @@ def default_settings() -> dict[str, Any]:
         "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
         "evmVersion": EVM_VERSION,
         "outputSelection": {
-            "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}
+            "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object",
+                        "evm.deployedBytecode.immutableReferences"]}
         },
     }
 
@@ -266,5 +279,8 @@ def compile_sources(
                 abi=entry["abi"],
                 bytecode=bytes.fromhex(entry["evm"]["bytecode"]["object"]),
                 deployed_bytecode=bytes.fromhex(entry["evm"]["deployedBytecode"]["object"]),
+                immutables=tuple((int(r["start"]), int(r["length"]))
+                                 for refs in entry["evm"]["deployedBytecode"].get("immutableReferences", {}).values()
+                                 for r in refs),
             )
     raise CompilerError(f"contract {contract!r} not found in the compiled sources")

@@ -208,25 +208,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0 if all(result.emulator_agrees) else 1
 
 
-def cmd_verify_weights(args: argparse.Namespace) -> int:
+def cmd_verify(args: argparse.Namespace) -> int:
     manifest = Manifest.load(Path(args.manifest))
     settings = Settings.from_json(manifest.number_format, manifest.layout)
-    t = workflow.translate(Path(args.model), settings, resolve_compiler(args.solc))
+    t = workflow.translate(Path(args.model), settings, resolve_compiler(args.solc),
+                           source_name=Path(manifest.model_path).name)
     session = None
     if manifest.chain.get("kind") == "rpc":
         args.rpc_url = args.rpc_url or manifest.chain["rpc_url"]
         session, _ = _session(args)
-    check = workflow.verify_weights(session, manifest, t)
-    rows = [("model file", check.model_hash), ("manifest", check.manifest_hash),
-            ("contract weightsHash()", check.onchain_hash or "not checked (embedded chain is gone)"),
-            ("weights read back from chain", check.stored_hash or
-             ("not checked" if session is None else "n/a (inline: the weights are the contract code)"))]
+    result = workflow.verify(session, manifest, t)
     if args.json:
-        print(json.dumps({**dict(rows), "match": check.ok}))
+        print(json.dumps({"match": result.ok, "differences": result.differences,
+                          "model_hash": "0x" + t.compiled.commitment.model_hash.hex(),
+                          "checks": [c.__dict__ for c in result.checks]}))
     else:
-        print_table(rows)
-        print("MATCH" if check.ok else "MISMATCH: the deployed weights are not this model's")
-    return 0 if check.ok else 1
+        print(f"model hash of {args.model} under the manifest's settings: 0x{t.compiled.commitment.model_hash.hex()}")
+        print_table([(c.what, c.outcome, c.detail) for c in result.checks], header=("check", "outcome", "detail"))
+        if result.ok:
+            unchecked = any(c.outcome == "not checked" for c in result.checks)
+            print("MATCH" + (" (the model file and the manifest only: the chain was not checked)" if unchecked else ""))
+        else:
+            print("MISMATCH: " + "; ".join(result.differences))
+    return 0 if result.ok else 1
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
@@ -337,17 +341,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_chain(p)
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("verify-weights", help="check deployed weights against a model file",
-                       description="Recompute the weights hash from MODEL with the manifest's settings "
-                                   "and compare it with the manifest, the contract's weightsHash() and "
-                                   "the weights read back from chain (RPC deployments). Exit 0 on a match.",
+    p = sub.add_parser("verify", aliases=["verify-weights"], help="check a deployment against a model file",
+                       description="Recompute the model commitment from MODEL with the manifest's settings: "
+                                   "the model description (layer sizes, activations and their constants, number "
+                                   "format and scales, head, layout), the weights hash and the model hash. "
+                                   "Compare them with the manifest and, for RPC deployments, with the contract: "
+                                   "its modelHash() and weightsHash(), its runtime bytecode against a fresh "
+                                   "compile (immutables masked), the data contracts it names itself "
+                                   "(dataContracts(), code layout) and the weights read back from chain. Every "
+                                   "difference is named (\"activation of layer 1 differs\", \"weights differ\", "
+                                   "\"bytecode differs\", \"deployment incomplete\"). Exit 0 on a match, 1 on "
+                                   "any difference.",
                        epilog=TRUST_NOTE)
     p.add_argument("manifest", metavar="MANIFEST")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_compiler(p)
     _add_chain(p)
-    p.set_defaults(func=cmd_verify_weights)
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("estimate", help="predict deploy, upload and inference gas before deploying",
                        description="Predict the receipt gas of the deployment, of each weight-upload "

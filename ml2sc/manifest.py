@@ -1,4 +1,5 @@
-"""The deployment manifest: what was deployed where, what it cost, and the weights hash.
+"""The deployment manifest: what was deployed where, what it cost, and what it commits to (the model
+description, the weights hash and the model hash that the contract holds).
 
 It is rewritten after every transaction, so an interrupted deployment leaves a manifest that
 the next ``ml2sc deploy`` resumes from.
@@ -15,7 +16,7 @@ from typing import Any
 
 from evmkit.chain import TxResult
 
-MANIFEST_VERSION = 2
+MANIFEST_VERSION = 3  # 3: model_hash and descriptor (ml2sc.commitment)
 BLOCK_GAS_30M = 30_000_000
 
 
@@ -46,6 +47,8 @@ class Manifest:
     n_params: int
     blob_bytes: int
     weights_hash: str
+    model_hash: str
+    descriptor: dict[str, Any]
     chain: dict[str, Any]
     compiler: str
     abi: list[dict[str, Any]]
@@ -80,8 +83,11 @@ class Manifest:
             data = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ManifestError(f"cannot read manifest {path}: {exc}") from None
-        if data.get("tool") != "ml2sc" or data.get("version") != MANIFEST_VERSION:
+        if not isinstance(data, dict) or data.get("tool") != "ml2sc":
             raise ManifestError(f"{path} is not an ml2sc deployment manifest")
+        if data.get("version") != MANIFEST_VERSION:
+            raise ManifestError(f"{path} is an ml2sc manifest of version {data.get('version')}; this ml2sc reads "
+                                f"version {MANIFEST_VERSION} (redeploy to write one)")
         data.pop("gas", None)
         data["transactions"] = [TxRecord(**t) for t in data.get("transactions", [])]
         try:

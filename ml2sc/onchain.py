@@ -12,6 +12,7 @@ from evmkit.errors import ChainError
 from evmkit.solc import Artifact, Compiler, compile_sources
 
 from .blob import Blob, encode_blob
+from .commitment import Commitment, commit
 from .emulator import Prediction
 from .layouts import (
     MAX_CODE_SIZE,
@@ -42,6 +43,11 @@ class Compiled:
     source: str
     artifact: Artifact
     contract_name: str
+
+    @property
+    def commitment(self) -> Commitment:
+        """What the contract commits to: the hashes it holds as constants."""
+        return commit(self.plan, self.blob, self.layout)
 
 
 def compile_plan(
@@ -137,7 +143,7 @@ def deploy_model(
     session: ChainSession, compiled: Compiled, data_addresses: Sequence[str] = ()
 ) -> tuple[Contract, TxResult]:
     if compiled.layout == "code":
-        return session.deploy(compiled.artifact, list(data_addresses), compiled.blob.hash)
+        return session.deploy(compiled.artifact, list(data_addresses))
     return session.deploy(compiled.artifact)
 
 

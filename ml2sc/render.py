@@ -9,6 +9,7 @@ from eth_utils import keccak
 
 from evmkit.resources import render
 
+from . import commitment
 from .blob import Blob, LayerBlob
 from .layouts import check_layout, code_chunks, memory_alloc, slot_bytes
 from .plan import Plan
@@ -75,4 +76,11 @@ def render_contract(plan: Plan, blob: Blob, layout: str, contract_name: str, sou
         contract_name=contract_name,
         source_name=source_name,
         head_doc=_HEAD_DOC[plan.head],
+        commit=_commitment(plan, blob, layout),
     )
+
+
+def _commitment(plan: Plan, blob: Blob, layout: str) -> dict[str, str]:
+    """The hashes the contract holds as constants (ml2sc.commitment), as hex."""
+    c = commitment.commit(plan, blob, layout)
+    return {"arch_hash": c.arch_hash.hex(), "model_hash": c.model_hash.hex(), "upload_digest": c.upload_digest.hex()}

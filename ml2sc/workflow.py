@@ -12,6 +12,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from evmkit.chain import ChainSession, TxResult
+from evmkit.errors import ChainError
 from evmkit.solc import Compiler, resolve_compiler
 
 from . import emulator
@@ -79,11 +80,14 @@ def plan_model(model_path: Path, settings: Settings) -> tuple[Plan, Settings]:
     return build_plan(ops, settings.fmt, settings.mode, settings.scales), settings
 
 
-def translate(model_path: Path, settings: Settings, compiler: Compiler | None = None) -> Translation:
+def translate(model_path: Path, settings: Settings, compiler: Compiler | None = None,
+              source_name: str | None = None) -> Translation:
+    """`source_name` (default: the model file's name) names the contract and appears in its source,
+    so in its bytecode's metadata: `verify` passes the deployed one."""
     compiler = compiler or resolve_compiler()
     plan, settings = plan_model(model_path, settings)
-    name = contract_name_for(model_path.name)
-    compiled = compile_plan(plan, name, model_path.name, settings.layout, compiler)
+    source_name = source_name or model_path.name
+    compiled = compile_plan(plan, contract_name_for(source_name), source_name, settings.layout, compiler)
     return Translation(model_path, replace(settings, layout=compiled.layout), compiled, compiler)
 
 
@@ -101,6 +105,7 @@ def _resumable(path: Path, t: Translation, chain_info: dict[str, Any]) -> Manife
         and old.number_format == t.settings.to_json()
         and old.layout == t.compiled.layout
         and old.weights_hash == Web3.to_hex(t.compiled.blob.hash)
+        and old.model_hash == Web3.to_hex(t.compiled.commitment.model_hash)
     )
     return old if same else None
 
@@ -130,6 +135,8 @@ def deploy(
         n_params=compiled.plan.n_params,
         blob_bytes=len(compiled.blob.data),
         weights_hash=Web3.to_hex(compiled.blob.hash),
+        model_hash=Web3.to_hex(compiled.commitment.model_hash),
+        descriptor=compiled.commitment.descriptor,
         chain=chain_info,
         compiler=t.compiler.describe(),
         abi=compiled.artifact.abi,
@@ -196,44 +203,98 @@ def predict(
 
 
 @dataclass(frozen=True)
-class WeightsCheck:
-    model_hash: str
-    manifest_hash: str
-    onchain_hash: str | None
-    stored_hash: str | None  # keccak of the weights read back from chain storage / code
+class Check:
+    """One comparison `ml2sc verify` makes: what, the outcome (match / DIFFERS / not checked), detail."""
+
+    what: str
+    outcome: str
+    detail: str = ""
+
+
+@dataclass
+class Verification:
+    checks: list[Check] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)  # each named: "weights differ", ...
 
     @property
     def ok(self) -> bool:
-        hashes = {self.model_hash, self.manifest_hash, self.onchain_hash, self.stored_hash} - {None}
-        return len(hashes) == 1
+        return not self.differences
+
+    def add(self, what: str, same: bool | None, detail: str = "", difference: str = "") -> None:
+        """Record a check; None means it could not run here (never a match)."""
+        outcome = "not checked" if same is None else ("match" if same else "DIFFERS")
+        self.checks.append(Check(what, outcome, detail))
+        if same is False:
+            self.differences.append(difference or f"{what} differs")
 
 
-def read_back_blob(session: ChainSession, manifest: Manifest, t: Translation) -> bytes | None:
-    """The weights as stored on chain, for layouts that store them apart from the code."""
+def read_back_blob(session: ChainSession, address: str, layout: str, t: Translation,
+                   data_contracts: list[str]) -> bytes | None:
+    """The weights as stored on chain, for layouts that store them apart from the model's code."""
     from .layouts import slot_bytes
 
-    compiled = t.compiled
-    if manifest.layout == "code":
-        parts = [bytes(session.w3.eth.get_code(Web3.to_checksum_address(a))) for a in manifest.data_contracts]
+    blob = t.compiled.blob
+    if layout == "code":
+        parts = [bytes(session.w3.eth.get_code(Web3.to_checksum_address(a))) for a in data_contracts]
         return b"".join(p[1:] for p in parts)
-    if manifest.layout in ("storage", "packed"):
+    if layout in ("storage", "packed"):
         base = int.from_bytes(Web3.keccak(text="ml2sc.weights"), "big")
-        width = slot_bytes(manifest.layout, compiled.blob)
-        n_slots = -(-len(compiled.blob.data) // width)
-        address = Web3.to_checksum_address(manifest.address or "")
+        width = slot_bytes(layout, blob)
+        n_slots = -(-len(blob.data) // width)
         words = [bytes(session.w3.eth.get_storage_at(address, base + k)) for k in range(n_slots)]
-        return b"".join(w[32 - width :] for w in words)[: len(compiled.blob.data)]
+        return b"".join(w[32 - width:] for w in words)[: len(blob.data)]
     return None  # inline: the weights are the contract's own code
 
 
-def verify_weights(session: ChainSession | None, manifest: Manifest, t: Translation) -> WeightsCheck:
-    """Compare the weights hash of the model file, the manifest, the contract, and of the
-    weights read back from chain."""
-    onchain = stored = None
-    if session is not None and manifest.address:
-        contract = attach(session, manifest.address, manifest.abi)
-        onchain = Web3.to_hex(session.call(contract, "weightsHash"))
-        blob = read_back_blob(session, manifest, t)
-        stored = Web3.to_hex(Web3.keccak(blob)) if blob is not None else None
-    return WeightsCheck(Web3.to_hex(t.compiled.blob.hash), manifest.weights_hash, onchain, stored)
+def verify(session: ChainSession | None, manifest: Manifest, t: Translation) -> Verification:
+    """Recompute the model commitment from the model file (with the manifest's settings) and hold it
+    against the manifest and, where the chain is reachable, against the contract: its modelHash()
+    and weightsHash(), its runtime code against a fresh compile, the data contracts it names itself
+    (dataContracts()) and the weight slots read back. Every difference is named."""
+    c = t.compiled.commitment
+    v = Verification()
+    from .commitment import differences
+    named = differences(c.descriptor, manifest.descriptor)
+    v.add("model description: model file vs manifest", not named, "; ".join(named) or "same",
+          named[0] if named else "")
+    v.differences += named[1:]
+    v.add("weights hash: model file vs manifest", Web3.to_hex(c.weights_hash) == manifest.weights_hash,
+          Web3.to_hex(c.weights_hash), "weights differ (model file vs manifest)")
+    if session is None or not manifest.address:
+        v.add("the deployed contract", None, "not checked: the embedded chain is gone (deploy with --rpc-url)")
+        return v
+    _verify_chain(session, manifest, t, v)
+    return v
 
+
+def _verify_chain(session: ChainSession, manifest: Manifest, t: Translation, v: Verification) -> None:
+    c = t.compiled.commitment
+    address = Web3.to_checksum_address(manifest.address or "")
+    code = bytes(session.w3.eth.get_code(address))
+    if not code:
+        v.add("contract code", False, f"no contract at {address}", "deployment incomplete (no contract at the address)")
+        return
+    v.add("runtime bytecode vs a fresh compile", t.compiled.artifact.runtime_matches(code),
+          f"{len(code):,} bytes", "bytecode differs")
+    contract = attach(session, address, t.compiled.artifact.abi)
+    try:
+        on_model = bytes(session.call(contract, "modelHash"))
+        on_weights = bytes(session.call(contract, "weightsHash"))
+    except ChainError as exc:
+        v.add("modelHash()", False, str(exc), "bytecode differs (no modelHash())")
+        return
+    v.add("contract modelHash()", on_model == c.model_hash, Web3.to_hex(on_model), "model hash differs")
+    if on_weights == bytes(32):
+        v.add("contract weightsHash()", False, "0x0: the upload was never finalized",
+              "deployment incomplete (weights not finalized)")
+    else:
+        v.add("contract weightsHash()", on_weights == c.weights_hash, Web3.to_hex(on_weights), "weights differ")
+    data = list(manifest.data_contracts)
+    if manifest.layout == "code":
+        data = [str(a) for a in session.call(contract, "dataContracts")]
+        v.add("data contracts: chain vs manifest", [a.lower() for a in data] == [a.lower() for a in manifest.data_contracts],
+              ", ".join(data), "data contracts differ from the manifest's")
+    stored = read_back_blob(session, address, manifest.layout, t, data)
+    if stored is not None:
+        v.add("weights read back from chain", Web3.keccak(stored) == c.weights_hash,
+              Web3.to_hex(Web3.keccak(stored)), "weights differ (read back from chain)")

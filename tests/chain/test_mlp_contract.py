@@ -22,7 +22,7 @@ from ml2sc.capture import capture
 from ml2sc.evm_int import EvmPanic
 from ml2sc.fixed import FixedFormat
 from ml2sc.datasets import load_split, torch_predict, train_mlp
-from ml2sc.layouts import slot_values
+from ml2sc.layouts import data_contract_initcode, slot_values
 from ml2sc.onchain import (
     compile_plan,
     data_contract_code,
@@ -211,20 +211,48 @@ def test_only_the_owner_writes_and_uploads_resume(session) -> None:
         session.call(contract, "predict", [1, 2, 3])
 
 
+@pytest.mark.parametrize("layout", ["storage", "packed"])
+def test_finalize_refuses_slots_that_are_not_the_models(session, layout) -> None:
+    """The review's first break: one weight word zeroed, then the honest hash: refused now."""
+    torch.manual_seed(5)
+    plan = build_plan(capture(nn.Sequential(nn.Linear(8, 6), nn.Tanh(), nn.Linear(6, 3))))
+    compiled = compile_plan(plan, "SealedMLP", "sealed.pt", layout)
+    contract, _ = session.deploy(compiled.artifact)
+    values = slot_values(layout, compiled.blob)
+    tampered = list(values)
+    tampered[len(values) // 2] = bytes(32)
+    session.transact(contract, "upload", 0, tampered)
+    with pytest.raises(TransactionReverted, match=r"UploadMismatch\(0x[0-9a-f]{64}, 0x[0-9a-f]{64}\)"):
+        session.transact(contract, "finalize", compiled.blob.hash)
+    assert session.call(contract, "weightsHash") == bytes(32)
+    with pytest.raises(TransactionReverted, match=r"WeightsNotLoaded\(\)"):
+        session.call(contract, "predict", [0] * 8)
+    # the honest slots, but another hash claimed: refused too; then the honest seal works
+    fresh, _ = session.deploy(compiled.artifact)
+    session.transact(fresh, "upload", 0, values)
+    with pytest.raises(TransactionReverted, match="WeightsHashMismatch"):
+        session.transact(fresh, "finalize", b"\x07" * 32)
+    session.transact(fresh, "finalize", compiled.blob.hash)
+    assert session.call(fresh, "modelHash") == compiled.commitment.model_hash
+
+
 def test_code_layout_pins_its_data_contracts(session) -> None:
     torch.manual_seed(2)
     plan = build_plan(capture(nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 2))))
     compiled = compile_plan(plan, "PinnedMLP", "pinned.pt", "code")
     data = deploy_data_contracts(session, compiled)
     assert [bytes(session.w3.eth.get_code(a)) for a in data] == data_contract_code(compiled)
-    with pytest.raises(TransactionReverted, match="WeightsHashMismatch"):
-        session.deploy(compiled.artifact, data, b"\x02" * 32)
     other = compile_plan(build_plan(capture(nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 2)))),
                          "PinnedMLP", "pinned.pt", "code")
     wrong = deploy_data_contracts(session, other)
     with pytest.raises(TransactionReverted, match="WeightsHashMismatch"):
-        session.deploy(compiled.artifact, wrong, compiled.blob.hash)
-    contract, _ = session.deploy(compiled.artifact, data, compiled.blob.hash)
+        session.deploy(compiled.artifact, wrong)
+    # the right chunk behind a first byte that could run (PUSH1): refused before its hash is compared
+    chunk = data_contract_code(compiled)[0][1:]
+    runnable = session.send(None, data_contract_initcode(chunk)[:12] + b"\x60" + chunk).contract_address
+    with pytest.raises(TransactionReverted, match=r"DataContractNotInert\(0\)"):
+        session.deploy(compiled.artifact, [runnable])
+    contract, _ = session.deploy(compiled.artifact, data)
     assert session.call(contract, "dataContracts") == data
     assert session.call(contract, "weightsHash") == compiled.blob.hash
 
@@ -286,5 +314,6 @@ def test_interrupted_code_layout_deployment_reuses_its_data_contracts(session, t
     labels = [tx.label for tx in manifest.transactions]
     assert labels == ["data[0]", "data[1]", "data[2]", "deploy"]  # data[0] was not deployed twice
     assert manifest.data_contracts[0] == first["data_contracts"][0] and manifest.complete
-    check = workflow.verify_weights(session, manifest, t)
-    assert check.ok and check.stored_hash == manifest.weights_hash
+    check = workflow.verify(session, manifest, t)
+    assert check.ok, check.differences
+    assert {c.what: c.outcome for c in check.checks}["weights read back from chain"] == "match"

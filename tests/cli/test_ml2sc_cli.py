@@ -44,7 +44,7 @@ def test_help_explains_every_command() -> None:
     top = run("--help")
     text = " ".join(top.stdout.split())
     assert top.returncode == 0 and "translate" in text and "load only files you trust" in text
-    for command in ("translate", "deploy", "predict", "verify-weights", "bench", "demo"):
+    for command in ("translate", "deploy", "predict", "verify", "bench", "demo"):
         result = run(command, "--help")
         assert result.returncode == 0, command
         assert "usage: ml2sc " + command in result.stdout
@@ -108,8 +108,11 @@ def test_deploy_writes_manifest_and_predict_reads_it(model_file: Path, rows: np.
     manifest_path = tmp_path / "m.json"
     result = run("deploy", str(model_file), "-o", str(manifest_path), "--json")
     assert result.returncode == 0, result.stderr
-    result = run("verify-weights", str(manifest_path), str(model_file), "--json")
+    result = run("verify", str(manifest_path), str(model_file), "--json")
     assert result.returncode == 0 and json.loads(result.stdout)["match"], result.stderr
+    # the old name still works; the embedded chain is gone, so only file and manifest were compared
+    result = run("verify-weights", str(manifest_path), str(model_file))
+    assert result.returncode == 0 and "MATCH (the model file and the manifest only" in result.stdout
     assert result.returncode == 0, result.stderr
     manifest = json.loads(manifest_path.read_text())
     assert manifest["complete"] and manifest["address"].startswith("0x")
@@ -127,8 +130,8 @@ def test_verify_weights_catches_another_model(model_file: Path, tmp_path: Path) 
     torch.manual_seed(99)
     other = tmp_path / "other.pt"
     torch.save(nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3)), other)
-    result = run("verify-weights", str(manifest_path), str(other))
-    assert result.returncode == 1 and "MISMATCH" in result.stdout
+    result = run("verify", str(manifest_path), str(other))
+    assert result.returncode == 1 and "MISMATCH: " in result.stdout and "weights differ" in result.stdout
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:

@@ -124,4 +124,6 @@ def test_killed_deployment_resumes_to_the_same_weights(tmp_path: Path) -> None:
                                 str(model_path), "--json"], env=env, capture_output=True, text=True, timeout=300)
         assert check.returncode == 0, check.stdout + check.stderr
         report = json.loads(check.stdout)
-        assert report["match"] and report["weights read back from chain"] == final["weights_hash"]
+        outcomes = {c["what"]: (c["outcome"], c["detail"]) for c in report["checks"]}
+        assert report["match"] and outcomes["weights read back from chain"] == ("match", final["weights_hash"])
+        assert outcomes["runtime bytecode vs a fresh compile"][0] == "match"

@@ -1,0 +1,123 @@
+"""The code layout's weights cannot be swapped under a deployed model, on a real node (anvil, Prague):
+the review's CREATE2/SELFDESTRUCT swap and EIP-7702 delegation, and code changed under the model."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from eth_account import Account
+from eth_utils import keccak, to_checksum_address
+from torch import nn
+
+from evmkit import chain
+from evmkit.anvil import start_anvil
+from evmkit.errors import TransactionReverted
+from evmkit.solc import compile_sources
+from ml2sc import emulator
+from ml2sc.capture import capture
+from ml2sc.fixed import FixedFormat
+from ml2sc.layouts import data_contract_initcode
+from ml2sc.onchain import compile_plan, data_contract_code, deploy_data_contracts
+from ml2sc.plan import build_plan, encode_inputs
+
+pytestmark = pytest.mark.rpc
+
+ATTACK = """
+pragma solidity ^0.8.24;
+/// The review's swap: one transaction creates a data contract with CREATE2, the model over it, then
+/// calls the data contract (whose code may SELFDESTRUCT, which EIP-6780 honours in the creating
+/// transaction), leaving the address free for other code in a later transaction.
+contract Attack {
+    function run(bytes memory dataInit, bytes memory modelInit) external returns (address d, address m) {
+        assembly { d := create2(0, add(dataInit, 32), mload(dataInit), 0) }
+        require(d != address(0), "data contract not created");
+        assembly { m := create(0, add(modelInit, 32), mload(modelInit)) }
+        require(m != address(0), "model refused its data contract");
+        (bool ok, ) = d.call("");
+        require(ok, "call failed");
+    }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def session():
+    with start_anvil(gas_limit=60_000_000, hardfork="prague") as node:
+        os.environ["ML2SC_COMMIT_KEY"], os.environ["ML2SC_COMMIT_AUTH"] = node.private_keys[0], node.private_keys[1]
+        yield chain.rpc(node.url, "ML2SC_COMMIT_KEY", ("ML2SC_COMMIT_AUTH",))
+
+
+def _model(n_in: int, seed: int, fmt: FixedFormat | None = None):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(n_in, 1))
+    with torch.no_grad():
+        model[0].weight.uniform_(0.55, 0.9)  # in Q8 every weight needs two bytes
+        model[0].bias.fill_(0.6)
+    return compile_plan(build_plan(capture(model), fmt), "SwapMLP", "swap.pt", "code")
+
+
+def _create2_address(factory: str, salt: bytes, init: bytes) -> str:
+    return to_checksum_address(keccak(b"\xff" + bytes.fromhex(factory[2:]) + salt + keccak(init))[12:])
+
+
+def test_a_data_contract_that_can_run_is_refused_in_the_swap_transaction(session):
+    compiled = _model(6, 1)
+    chunk = data_contract_code(compiled)[0][1:]
+    attack = compile_sources({"Attack.sol": ATTACK}, "Attack")
+    factory, _ = session.deploy(attack)
+    runnable_init = data_contract_initcode(chunk)[:12] + b"\x61" + chunk  # PUSH2 .. then chunk[2] runs
+    target = _create2_address(factory.address, bytes(32), runnable_init)
+    model_init = session.w3.eth.contract(abi=compiled.artifact.abi, bytecode=compiled.artifact.bytecode) \
+        .constructor([target]).data_in_transaction
+    with pytest.raises(TransactionReverted, match="model refused its data contract"):
+        session.transact(factory, "run", runnable_init, bytes.fromhex(model_init[2:]))
+    # the same flow with an inert (STOP-first) data contract deploys, and the call to it does nothing
+    inert_init = data_contract_initcode(chunk)
+    target = _create2_address(factory.address, bytes(32), inert_init)
+    model_init = session.w3.eth.contract(abi=compiled.artifact.abi, bytecode=compiled.artifact.bytecode) \
+        .constructor([target]).data_in_transaction
+    session.transact(factory, "run", inert_init, bytes.fromhex(model_init[2:]))
+    assert bytes(session.w3.eth.get_code(target)) == b"\x00" + chunk
+
+
+def test_an_eip7702_account_is_not_a_data_contract(session):
+    """A blob of 22 bytes: an account delegated to T has code 0xef0100 || T, 23 bytes, the size of a
+    data contract for it. The review built a model whose blob is 0x0100 || T; the first byte alone
+    refuses any such account now."""
+    compiled = _model(9, 2, FixedFormat(8))
+    assert len(compiled.blob.data) == 22
+    owner, authority = session.signers
+    target = "0x" + compiled.blob.data[2:].hex()
+    auth = authority.sign_authorization({"chainId": session.w3.eth.chain_id, "address": target,
+                                         "nonce": session.w3.eth.get_transaction_count(authority.address)})
+    tx = {"chainId": session.w3.eth.chain_id, "nonce": session.w3.eth.get_transaction_count(owner.address),
+          "gas": 100_000, "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9, "to": owner.address,
+          "value": 0, "data": b"", "authorizationList": [auth]}
+    receipt = session.w3.eth.wait_for_transaction_receipt(
+        session.w3.eth.send_raw_transaction(owner.sign_transaction(tx).raw_transaction))
+    assert receipt["status"] == 1
+    session._nonces.clear()
+    code = bytes(session.w3.eth.get_code(authority.address))
+    assert code == bytes.fromhex("ef0100") + bytes.fromhex(target[2:])
+    with pytest.raises(TransactionReverted, match=r"DataContractNotInert\(0\)"):
+        session.deploy(compiled.artifact, [authority.address])
+
+
+def test_weights_changed_under_a_deployed_model_stop_predict(session):
+    compiled = _model(6, 3)
+    data = deploy_data_contracts(session, compiled)
+    contract, _ = session.deploy(compiled.artifact, data)
+    row = encode_inputs(compiled.plan, [[0.5, -0.25, 1.0, 0.0, 0.75, -1.0]])[0]
+    outputs, predicted = session.call(contract, "predict", row)
+    assert list(outputs) == list(emulator.predict(compiled.plan, row).outputs)
+    runtime = data_contract_code(compiled)[0]
+    other = runtime[:-1] + bytes([runtime[-1] ^ 1])  # one weight byte, same size, still STOP-first
+    session.w3.provider.make_request("anvil_setCode", [data[0], "0x" + other.hex()])
+    with pytest.raises(TransactionReverted, match=r"DataContractChanged\(0\)"):
+        session.call(contract, "predict", row)
+    session.w3.provider.make_request("anvil_setCode", [data[0], "0x"])  # emptied: no all-zero weights
+    with pytest.raises(TransactionReverted, match=r"DataContractChanged\(0\)"):
+        session.call(contract, "predict", row)
+    session.w3.provider.make_request("anvil_setCode", [data[0], "0x" + runtime.hex()])
+    assert list(session.call(contract, "predict", row)[0]) == list(outputs)
