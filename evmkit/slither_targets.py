@@ -81,7 +81,7 @@ def merkle_target() -> Target:
 def verkle_targets(widths: dict[str, tuple[int, ...]] | None = None) -> list[Target]:
     """One verifier per scheme and width. BN254 uses the insecure dev setup: the verifier's code
     takes only the setup's tau*G2 as a constant, so any setup analyses the same."""
-    from verkle.onchain import _via_ir  # the settings verifiers are deployed with
+    from verkle.onchain import EVM_VERSIONS, _via_ir  # the settings verifiers are deployed with
     from verkle.schemes import load_scheme
     from verkle.solidity import render_verifier, verifier_name
 
@@ -90,7 +90,7 @@ def verkle_targets(widths: dict[str, tuple[int, ...]] | None = None) -> list[Tar
         for width in scheme_widths:
             scheme = load_scheme(scheme_name, width, insecure_dev_setup_ok=True)
             targets.append(Target(f"verkle/{scheme_name}/w{width}", verifier_name(scheme),
-                                  render_verifier(scheme), _via_ir()))
+                                  render_verifier(scheme), _via_ir(EVM_VERSIONS[scheme_name])))
     return targets
 
 

@@ -222,9 +222,15 @@ def _existing_verifier(session: Any, address: str, scheme: KZG) -> tuple[Any, by
     from .onchain import compile_verifier
     if not session.w3.is_address(address):
         raise ValueError(f"--verifier must be a 20-byte hex address, got {address!r}")
-    if not session.w3.eth.get_code(session.w3.to_checksum_address(address)):
+    code = bytes(session.w3.eth.get_code(session.w3.to_checksum_address(address)))
+    if not code:
         raise ValueError(f"no contract at {address} on {session.description}")
-    contract = session.contract(address, compile_verifier(scheme).abi)
+    artifact = compile_verifier(scheme)
+    if not artifact.runtime_matches(code):  # its answer would mean nothing: any contract can say true
+        raise ValueError(f"the contract at {address} is not the verifier this tool generates for {scheme.name} "
+                         f"width {scheme.width}{' with this setup' if scheme.name == 'kzg-bn254' else ''} "
+                         "(its code differs): its answer is not trusted")
+    contract = session.contract(address, artifact.abi)
     try:
         return contract, bytes(session.call(contract, "root"))
     except Exception as exc:  # noqa: BLE001 - any failure here means: not one of our verifiers

@@ -48,8 +48,15 @@ class OnchainResult:
     calldata_bytes: int
 
 
-def _via_ir() -> dict[str, Any]:
+# BN254 verifiers are for chains without Prague's precompiles, many of them older still: compiled for
+# Paris they use no opcode newer than the Merge (no PUSH0, no MCOPY), so they run on any chain since
+# Constantinople (SHL/SHR) that has the Byzantium precompiles. BLS12-381 verifiers need Prague anyway.
+EVM_VERSIONS = {"kzg-bls12-381": "prague", "kzg-bn254": "paris"}
+
+
+def _via_ir(evm_version: str = "prague") -> dict[str, Any]:
     settings = default_settings()
+    settings["evmVersion"] = evm_version
     settings["viaIR"] = True  # the verifier's walk keeps more values alive than the legacy stack allows
     # tuned for calls: at 200 runs the optimizer reads the 32-byte field modulus from code with
     # CODECOPY at every use inside the loops; 20,000 keeps it a PUSH32 and still fits a width-4096
@@ -60,12 +67,12 @@ def _via_ir() -> dict[str, Any]:
 
 def compile_verifier(scheme: KZG, compiler: Optional[Compiler] = None) -> Artifact:
     name = verifier_name(scheme)
-    return _compile(name, render_verifier(scheme), compiler)
+    return _compile(name, render_verifier(scheme), compiler, EVM_VERSIONS[scheme.name])
 
 
 @lru_cache(maxsize=16)
-def _compile(name: str, source: str, compiler: Optional[Compiler]) -> Artifact:
-    return compile_sources({f"{name}.sol": source}, name, compiler, _via_ir())
+def _compile(name: str, source: str, compiler: Optional[Compiler], evm_version: str) -> Artifact:
+    return compile_sources({f"{name}.sol": source}, name, compiler, _via_ir(evm_version))
 
 
 @lru_cache(maxsize=2)

@@ -268,6 +268,17 @@ def test_cli_deploy_verifier_then_verify_by_address(node, tmp_path, monkeypatch,
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(doc))
     assert verkle_main(["verify", str(bad), "--onchain", "--verifier", address, *chain_args]) == 1
+    # a contract that answers true to everything, holding the same root, is not asked
+    from evmkit.solc import compile_sources
+    root_hex = json.loads(proof.read_text())["root"]
+    fake_src = ("pragma solidity ^0.8.20; contract Fake { function root() external pure returns (bytes memory) "
+                f'{{ return hex"{root_hex}"; }} function verifyMulti(bytes32[] calldata, bytes32[] calldata, '
+                "bytes calldata, bytes calldata) external pure returns (bool) { return true; } }")
+    session = chain.rpc(node.url, "VERKLE_CLI_KEY")
+    fake, _ = session.deploy(compile_sources({"Fake.sol": fake_src}, "Fake"))
+    capsys.readouterr()
+    assert verkle_main(["verify", str(bad), "--onchain", "--verifier", fake.address, *chain_args]) == 2
+    assert "is not the verifier this tool generates" in capsys.readouterr().err
     # the tree moves on: the old verifier holds the old root
     assert verkle_main(["insert", str(tree), "ab" * 32, "cd" * 32]) == 0
     assert verkle_main(["prove", str(tree), key, "-o", str(proof)]) == 0

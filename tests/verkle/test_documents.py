@@ -164,3 +164,16 @@ def test_a_path_deeper_than_the_tree_is_malformed(tree16):
     data[4] = (data[4] & 0xC0) | 32
     with pytest.raises(MalformedProof, match="beyond the 32 levels"):
         Proof.from_bytes(bytes(data))
+
+
+def test_a_proof_asking_for_too_much_work_is_malformed(tree16, monkeypatch):
+    """The document size limit bounds bytes, not work: the openings a proof asks for are bounded too."""
+    from verkle import verifier
+    tree, pairs = tree16
+    keys = sorted(pairs)[:6]
+    doc = prove_multi(tree, keys)
+    openings = sum(p.depth for p in doc.proof.paths)
+    verify(tree.scheme, doc.root, doc.keys, doc.values, doc.proof)  # within the limit
+    monkeypatch.setattr(verifier, "MAX_OPENINGS", openings - 1)
+    with pytest.raises(MalformedProof, match=f"ask for {openings:,} openings, over the {openings - 1:,}"):
+        verify(tree.scheme, doc.root, doc.keys, doc.values, doc.proof)
