@@ -223,13 +223,24 @@ def embedded(
     return ChainSession(w3, signers, "embedded py-evm chain")
 
 
-def rpc(url: str, key_env: str = PRIVATE_KEY_ENV, extra_key_envs: Sequence[str] = ()) -> ChainSession:
-    """A JSON-RPC node; transactions are signed with the key in ``$key_env`` (never printed)."""
+def rpc_reader(url: str) -> ChainSession:
+    """A JSON-RPC node for reading only (eth_call, code, storage): no key needed. Its one account is a
+    fresh random one that never signs anything; it only names the caller of eth_call."""
+    return ChainSession(_connect(url), [Account.create()], f"RPC node {url}")
+
+
+def _connect(url: str) -> Web3:
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))
     try:
         _ = w3.eth.chain_id  # the first request: fails fast if nothing answers
     except Exception as exc:  # noqa: BLE001 - any failure to connect gets the same clear line
         raise ChainError(f"cannot reach the RPC node at {url}: {type(exc).__name__}") from None
+    return w3
+
+
+def rpc(url: str, key_env: str = PRIVATE_KEY_ENV, extra_key_envs: Sequence[str] = ()) -> ChainSession:
+    """A JSON-RPC node; transactions are signed with the key in ``$key_env`` (never printed)."""
+    w3 = _connect(url)
     keys = [os.environ.get(key_env)] + [os.environ.get(name) for name in extra_key_envs]
     if not keys[0]:
         raise MissingKey(

@@ -89,11 +89,35 @@ class Manifest:
             raise ManifestError(f"{path} is an ml2sc manifest of version {data.get('version')}; this ml2sc reads "
                                 f"version {MANIFEST_VERSION} (redeploy to write one)")
         data.pop("gas", None)
-        data["transactions"] = [TxRecord(**t) for t in data.get("transactions", [])]
         try:
-            return cls(**data)
+            data["transactions"] = [TxRecord(**t) for t in data.get("transactions", [])]
+            manifest = cls(**data)
         except TypeError as exc:
             raise ManifestError(f"manifest {path} is malformed: {exc}") from None
+        problem = manifest.shape_problem()
+        if problem:
+            raise ManifestError(f"manifest {path} is malformed: {problem}")
+        return manifest
+
+    def shape_problem(self) -> str | None:
+        """What is not of the type this tool writes, if anything: JSON edited by hand must not get
+        as far as a traceback deep inside a command."""
+        kinds: dict[str, type | tuple[type, ...]] = {
+            "model_path": str, "model_sha256": str, "contract_name": str, "architecture": str,
+            "number_format": dict, "layout": str, "n_params": int, "blob_bytes": int, "weights_hash": str,
+            "model_hash": str, "descriptor": dict, "chain": dict, "compiler": str, "abi": list,
+            "address": (str, type(None)), "data_contracts": list, "complete": bool}
+        for name, kind in kinds.items():
+            if not isinstance(getattr(self, name), kind):
+                return f"{name} is {type(getattr(self, name)).__name__}, not {getattr(kind, '__name__', 'str or null')}"
+        if not all(isinstance(a, str) for a in self.data_contracts):
+            return "data_contracts must be a list of addresses"
+        layers = self.descriptor.get("layers")
+        if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
+            return "descriptor.layers must be a list of objects"
+        if self.chain.get("kind") == "rpc" and not isinstance(self.chain.get("rpc_url"), str):
+            return "an RPC deployment's chain needs rpc_url"
+        return None
 
 
 def file_sha256(path: Path) -> str:

@@ -24,6 +24,7 @@ from .onchain import (
     attach,
     compile_plan,
     deploy_and_upload,
+    encode_row,
     predict_batched,
 )
 from .plan import Plan, PlanError, build_plan, decode_outputs, encode_inputs, group_layers
@@ -51,10 +52,16 @@ class Settings:
     @classmethod
     def from_json(cls, data: dict[str, Any], layout: str | None) -> "Settings":
         kind = data.get("kind")
-        if kind == "fixed":
-            return cls("fixed", FixedFormat(int(data["frac_bits"]), int(data["weight_bits"])), layout)
-        if kind == "int8":
-            return cls("int8", layout=layout, scales=Scales.from_json(data["scales"]))
+        try:
+            if kind == "fixed":
+                return cls("fixed", FixedFormat(int(data["frac_bits"]), int(data["weight_bits"])), layout)
+            if kind == "int8":
+                scales = Scales.from_json(data["scales"])
+                if not all(s > 0 for s in (*scales.inputs, *scales.hidden)):
+                    raise ValueError("every int8 scale must be positive")
+                return cls("int8", layout=layout, scales=scales)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ManifestError(f"the manifest's number format is malformed ({type(exc).__name__}: {exc})") from None
         raise ManifestError(f"unknown number format {kind!r} in manifest")
 
 
@@ -260,10 +267,18 @@ def verify(session: ChainSession | None, manifest: Manifest, t: Translation) -> 
     v.differences += named[1:]
     v.add("weights hash: model file vs manifest", Web3.to_hex(c.weights_hash) == manifest.weights_hash,
           Web3.to_hex(c.weights_hash), "weights differ (model file vs manifest)")
-    if session is None or not manifest.address:
+    if not manifest.complete or not manifest.address:
+        v.add("deployment finished", False, "the manifest records an unfinished deployment",
+              "deployment incomplete (the manifest records no finished deployment)")
+    if session is None:
         v.add("the deployed contract", None, "not checked: the embedded chain is gone (deploy with --rpc-url)")
         return v
-    _verify_chain(session, manifest, t, v)
+    claimed = manifest.chain.get("chain_id")
+    actual = session.w3.eth.chain_id
+    v.add("chain id: node vs manifest", claimed is None or int(claimed) == actual, f"{session.description}, chain {actual}",
+          f"chain differs (the manifest says chain {claimed}, the node is chain {actual})")
+    if manifest.address:
+        _verify_chain(session, manifest, t, v)
     return v
 
 
@@ -294,7 +309,43 @@ def _verify_chain(session: ChainSession, manifest: Manifest, t: Translation, v: 
         data = [str(a) for a in session.call(contract, "dataContracts")]
         v.add("data contracts: chain vs manifest", [a.lower() for a in data] == [a.lower() for a in manifest.data_contracts],
               ", ".join(data), "data contracts differ from the manifest's")
+        _verify_data_contracts(session, contract, code, data, t, v)
     stored = read_back_blob(session, address, manifest.layout, t, data)
     if stored is not None:
         v.add("weights read back from chain", Web3.keccak(stored) == c.weights_hash,
               Web3.to_hex(Web3.keccak(stored)), "weights differ (read back from chain)")
+    _verify_prediction(session, contract, t, v)
+
+
+def _verify_data_contracts(session: ChainSession, contract: Contract, code: bytes, data: list[str],
+                           t: Translation, v: Verification) -> None:
+    """The code layout's invariants, held by its constructor, checked here too, since a contract can be
+    created without running that constructor: each data contract's code is exactly 0x00 || chunk
+    (inert, so it cannot change; not an EIP-7702 account), and every immutable the runtime code holds
+    is the owner, a data contract or the code hash each must have."""
+    from .onchain import data_contract_code
+
+    want = data_contract_code(t.compiled)
+    codes = [bytes(session.w3.eth.get_code(Web3.to_checksum_address(a))) for a in data]
+    bad = [i for i, (have, need) in enumerate(zip(codes, want)) if have != need] + list(range(len(codes), len(want)))
+    v.add("data contracts' code is exactly 0x00 || chunk", not bad and len(codes) == len(want),
+          "all" if not bad else f"not: {bad}", f"weights differ (data contract {bad[0] if bad else len(want)})")
+    owner = bytes.fromhex(str(session.call(contract, "owner"))[2:]).rjust(32, b"\0")
+    allowed = {owner} | {bytes.fromhex(a[2:]).rjust(32, b"\0") for a in data} | {Web3.keccak(w) for w in want}
+    held = {code[start:start + length].rjust(32, b"\0") for start, length in t.compiled.artifact.immutables}
+    v.add("immutables: owner, data contracts and their code hashes", held <= allowed,
+          f"{len(t.compiled.artifact.immutables)} references", "bytecode differs (immutables)")
+
+
+def _verify_prediction(session: ChainSession, contract: Contract, t: Translation, v: Verification) -> None:
+    """What the contract computes now, on one fixed row, against the emulator."""
+    rng = np.random.default_rng(0)
+    row = encode_inputs(t.plan, [rng.uniform(-1, 1, t.plan.n_inputs).tolist()])[0]
+    want = emulator.predict(t.plan, row)
+    try:
+        outputs, predicted = session.call(contract, "predict", encode_row(t.plan, row))
+    except ChainError as exc:
+        v.add("predict on a test row vs the emulator", False, str(exc), f"predict fails ({exc})")
+        return
+    same = [int(o) for o in outputs] == list(want.outputs) and int(predicted) == want.predicted_class
+    v.add("predict on a test row vs the emulator", same, f"class {int(predicted)}", "predictions differ")

@@ -121,3 +121,40 @@ def test_weights_changed_under_a_deployed_model_stop_predict(session):
         session.call(contract, "predict", row)
     session.w3.provider.make_request("anvil_setCode", [data[0], "0x" + runtime.hex()])
     assert list(session.call(contract, "predict", row)[0]) == list(outputs)
+
+
+def test_verify_checks_what_only_the_constructor_held(session, tmp_path):
+    """ml2sc's runtime code deployed by other creation code, so the constructor's checks never ran: its
+    data contract can run (0x60 || chunk) and the pinned hash is that contract's. predict works today;
+    verify must still refuse it (the review's custom-deployer attack, without the 7702 part)."""
+    from eth_utils import keccak as k256
+
+    from ml2sc import workflow
+    from ml2sc.manifest import Manifest
+
+    torch.manual_seed(12)
+    model = tmp_path / "n.pt"
+    torch.save(nn.Sequential(nn.Linear(6, 3), nn.ReLU(), nn.Linear(3, 2)), model)
+    t = workflow.translate(model, workflow.Settings(layout="code"))
+    chain_info = {"kind": "rpc", "rpc_url": session.w3.provider.endpoint_uri, "chain_id": session.w3.eth.chain_id}
+    manifest, honest = workflow.deploy(session, t, tmp_path / "m.json", chain_info)
+    assert workflow.verify(session, manifest, t).ok
+    chunk = data_contract_code(t.compiled)[0][1:]
+    runnable = session.send(None, data_contract_initcode(chunk)[:12] + b"\x60" + chunk).contract_address
+    runtime = bytearray(session.w3.eth.get_code(honest.address))
+    old_data, old_hash = manifest.data_contracts[0], k256(b"\x00" + chunk)
+    for start, length in t.compiled.artifact.immutables:
+        word = bytes(runtime[start:start + length])
+        if word == old_hash:
+            runtime[start:start + length] = k256(b"\x60" + chunk)
+        elif word[12:] == bytes.fromhex(old_data[2:]):
+            runtime[start:start + length] = bytes(12) + bytes.fromhex(runnable[2:])
+    initcode = b"\x61" + len(runtime).to_bytes(2, "big") + bytes.fromhex("80600c6000396000f3") + bytes(runtime)
+    forged = session.send(None, initcode).contract_address
+    lying = Manifest(**{**manifest.__dict__, "address": forged, "data_contracts": [runnable]})
+    result = workflow.verify(session, lying, t)
+    assert "weights differ (data contract 0)" in result.differences
+    assert "bytecode differs (immutables)" in result.differences
+    outcomes = {c.what: c.outcome for c in result.checks}
+    assert outcomes["runtime bytecode vs a fresh compile"] == "match"  # immutables masked: the trap
+    assert outcomes["predict on a test row vs the emulator"] == "match"  # it computes right, today

@@ -41,9 +41,13 @@ def _twins(tmp_path: Path) -> tuple[Path, Path]:
     return _save(first, tmp_path / "net.pt"), _save(second, tmp_path / "tanh" / "net.pt")
 
 
+def _chain(session) -> dict:
+    return {"kind": "rpc", "rpc_url": session.w3.provider.endpoint_uri, "chain_id": session.w3.eth.chain_id}
+
+
 def _deploy(session, model: Path, layout: str, tmp_path: Path) -> Manifest:
     t = workflow.translate(model, workflow.Settings(layout=layout))
-    manifest, _ = workflow.deploy(session, t, tmp_path / f"{layout}.json", {"kind": "rpc"})
+    manifest, _ = workflow.deploy(session, t, tmp_path / f"{layout}.json", _chain(session))
     return manifest
 
 
@@ -98,7 +102,9 @@ def test_an_edited_inline_blob_behind_the_honest_constants_is_caught(session, tm
     manifest = _deploy(session, model, "inline", tmp_path)
     manifest = dataclasses.replace(manifest, address=contract.address)
     result = _verify(session, manifest, model)
-    assert result.differences == ["bytecode differs"]  # its modelHash() and weightsHash() are honest
+    # its modelHash() and weightsHash() are honest: the code and what it computes are not
+    assert result.differences[0] == "bytecode differs" and set(result.differences) <= {"bytecode differs",
+                                                                                       "predictions differ"}
 
 
 def test_code_layout_reads_its_data_contracts_from_chain(session, tmp_path):
@@ -127,7 +133,7 @@ def test_an_unfinished_upload_is_an_incomplete_deployment(session, tmp_path):
             raise Stop
 
     with pytest.raises(Stop):
-        workflow.deploy(session, t, tmp_path / "s.json", {"kind": "rpc"}, on_tx=stop_at_finalize)
+        workflow.deploy(session, t, tmp_path / "s.json", _chain(session), on_tx=stop_at_finalize)
     result = _verify(session, Manifest.load(tmp_path / "s.json"), model)
     assert "deployment incomplete (weights not finalized)" in result.differences
 
@@ -136,7 +142,56 @@ def test_fixed_format_differences_are_named(session, tmp_path):
     torch.manual_seed(9)
     model = _save(nn.Sequential(nn.Linear(3, 2)), tmp_path / "f.pt")
     t = workflow.translate(model, workflow.Settings(fmt=FixedFormat(20), layout="inline"))
-    manifest, _ = workflow.deploy(session, t, tmp_path / "f.json", {"kind": "rpc"})
+    manifest, _ = workflow.deploy(session, t, tmp_path / "f.json", _chain(session))
     other = dataclasses.replace(manifest, number_format={**manifest.number_format, "frac_bits": 24})
     result = _verify(session, other, model)
     assert "fixed-point format differs (fractional or weight bits)" in result.differences
+
+
+def test_unfinished_or_addressless_manifests_and_other_chains_are_named(session, tmp_path):
+    torch.manual_seed(10)
+    model = _save(nn.Sequential(nn.Linear(4, 2)), tmp_path / "u.pt")
+    manifest = _deploy(session, model, "inline", tmp_path)
+    assert _verify(session, manifest, model).ok
+    no_address = dataclasses.replace(manifest, address=None, complete=False)
+    result = _verify(session, no_address, model)
+    assert "deployment incomplete (the manifest records no finished deployment)" in result.differences
+    other_chain = dataclasses.replace(manifest, chain={**manifest.chain, "chain_id": 999})
+    assert "chain differs (the manifest says chain 999, the node is chain 31337)" in \
+        _verify(session, other_chain, model).differences
+
+
+@pytest.fixture(scope="module")
+def deployed_manifest(tmp_path_factory) -> tuple[Path, Path]:
+    import subprocess
+    import sys
+    folder = tmp_path_factory.mktemp("edited")
+    torch.manual_seed(11)
+    model = _save(nn.Sequential(nn.Linear(1, 2)), folder / "e.pt")
+    manifest = folder / "e.json"
+    assert subprocess.run([sys.executable, "-m", "ml2sc.cli", "deploy", str(model), "-o", str(manifest)],
+                          capture_output=True, timeout=300).returncode == 0
+    return model, manifest
+
+
+@pytest.mark.parametrize("field,value", [
+    ("transactions", [{"foo": 1}]), ("transactions", "abc"), ("number_format", "fixed"),
+    ("number_format", {"kind": "fixed"}), ("number_format", {"kind": "int8"}),
+    ("number_format", {"kind": "int8", "scales": [1, 2]}),
+    ("number_format", {"kind": "int8", "scales": {"inputs": [0.0], "hidden": []}}),
+    ("descriptor", "x"), ("descriptor", {"layers": 5}), ("descriptor", {"layers": ["a"]}), ("chain", []),
+    ("chain", {"kind": "rpc"}), ("model_path", 5)])
+def test_a_hand_edited_manifest_is_one_clear_line(deployed_manifest, tmp_path, field, value):
+    import json
+    import subprocess
+    import sys
+    model, original = deployed_manifest
+    manifest = tmp_path / "e.json"
+    data = json.loads(original.read_text())
+    data[field] = value
+    manifest.write_text(json.dumps(data))
+    for command in (["verify", str(manifest), str(model)], ["predict", str(manifest), "--input", str(model)]):
+        result = subprocess.run([sys.executable, "-m", "ml2sc.cli", *command], capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode != 0 and "Traceback" not in result.stderr, (command, result.stderr[-400:])
+        assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("ml2sc: error: "), result.stderr
