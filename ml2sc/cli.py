@@ -214,9 +214,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     t = workflow.translate(Path(args.model), settings, resolve_compiler(args.solc),
                            source_name=Path(manifest.model_path).name)
     session = None
-    if manifest.chain.get("kind") == "rpc":
-        args.rpc_url = args.rpc_url or manifest.chain["rpc_url"]
-        session, _ = _session(args)
+    if manifest.chain.get("kind") == "rpc":  # reading only: no key needed
+        session = chain.rpc_reader(args.rpc_url or manifest.chain["rpc_url"])
     result = workflow.verify(session, manifest, t)
     if args.json:
         print(json.dumps({"match": result.ok, "differences": result.differences,
@@ -224,6 +223,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
                           "checks": [c.__dict__ for c in result.checks]}))
     else:
         print(f"model hash of {args.model} under the manifest's settings: 0x{t.compiled.commitment.model_hash.hex()}")
+        if session is not None:
+            print(f"checked against {session.description} (chain {session.w3.eth.chain_id}); pass --rpc-url to "
+                  "check another node than the manifest names")
         print_table([(c.what, c.outcome, c.detail) for c in result.checks], header=("check", "outcome", "detail"))
         if result.ok:
             unchecked = any(c.outcome == "not checked" for c in result.checks)
@@ -235,24 +237,38 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     from . import gasmodel
-    from .onchain import upload_chunk_slots
+    from .onchain import block_budget, upload_chunk_slots
     from .plan import encode_inputs
 
     rows = read_rows(args.input) if args.input else None
     t = workflow.translate(Path(args.model), _settings(args, rows), resolve_compiler(args.solc))
     row_values = rows[0].tolist() if rows is not None else [0.0] * t.plan.n_inputs
     row = encode_inputs(t.plan, [row_values])[0]
-    report = gasmodel.estimate(t.compiled, row, upload_chunk_slots())
+    report = gasmodel.estimate(t.compiled, row, upload_chunk_slots(), block_budget(None))
     if args.json:
         print(json.dumps({**report.to_json(), "layout": t.compiled.layout, "architecture": t.plan.architecture}))
         return 0
     print(f"{t.plan.architecture}, {t.plan.describe_format}, layout {t.compiled.layout}: "
           f"predicted receipt gas (Prague schedule + the templates' loop costs)")
-    sections = [("deploy", report.deploy), *report.upload, ("inference (one row)", report.inference)]
+    sections = [("deploy", report.deploy), *report.upload, ("inference (one row)", report.inference),
+                ("inference upper bound (any row)", report.inference_upper_bound)]
     for label, est in sections:
         print()
         print_table([(name, f"{g:,}") for name, g in est.terms] + [("total", f"{est.total:,}")],
                     header=(label, "gas"))
+    batch = report.batch_bound
+    n_uploads = len(report.upload)
+    print()
+    print_table([
+        ("deploy", f"{report.deploy.total:,}"),
+        (f"weight storage ({n_uploads} transaction{'s' if n_uploads != 1 else ''})", f"{report.storage_total:,}"),
+        ("inference (one row)", f"{report.inference.total:,}"),
+        ("grand total (deploy + weights + one inference)", f"{report.total:,}"),
+        ("inference upper bound (predict, any row)", f"{report.inference_upper_bound.total:,}"),
+        (f"predictBatch upper bound (n <= {batch.rows:,} rows)",
+         f"{batch.intercept:,} + n x {batch.per_row:,}"),
+        (f"rows per predictBatch call within {batch.budget:,} gas", f"{batch.rows:,}"),
+    ], header=("summary", "gas"))
     return 0
 
 

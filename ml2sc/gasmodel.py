@@ -1,27 +1,34 @@
-"""Analytic gas of ml2sc transactions: deploy, each weight upload, one inference. Pure.
+"""Analytic gas of ml2sc transactions: deploy, each weight upload, one inference, a batch. Pure.
 
 Every prediction is receipt gas, summed from named terms:
 
 - schedule terms computed exactly from the Prague schedule (``evmkit.gas``): the transaction
   base, calldata with the EIP-7623 floor, contract creation and EIP-3860 initcode words, code
   deposit, SSTORE by the slot's old and new value, cold SLOADs and account accesses, copies,
-  keccak, and memory expansion (its quadratic part from the words the call allocates);
+  keccak, logs, and memory expansion (its quadratic part from the words the call touches);
 - loop terms: how often each part of the generated code runs (multiply-accumulates, neurons,
   layers, activation branches taken, slots, words) times that part's cost. The counts come
-  from the plan and, for data-dependent branches (a negative ReLU input, a sigmoid's sign, an
-  int8 clamp), from the emulator's trace of the row. The per-part costs are the opcode gas of
-  the code that solc 0.8.30 generates from these templates; ``tools/calibrate_gas.py``
-  derives them from receipts (least squares over a grid of models) and they are stored below.
+  from the plan and, for data-dependent branches (a negative ReLU input, a sigmoid's sign and
+  cut-off, an int8 clamp, a new running maximum), from the emulator's trace of the row. The
+  per-part costs are the opcode gas of the code that solc 0.8.30 generates from these
+  templates; ``tools/calibrate_gas.py`` derives them from receipts (least squares over a grid
+  of models and rows, saturated ones included) and they are stored in ``gas_costs.json``.
   A template change means running it again; the tests hold the model within 1% of receipts.
+
+Upper bounds: every data-dependent branch has a short list of paths one value can take
+(``_paths``); the bound takes, for every value, its costliest path under the fitted costs,
+the largest calldata a row can have, and a safety margin. No row costs more
+(``inference_upper_bound``, ``batch_upper_bound``); batches are sized with it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Protocol, Sequence
 
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
@@ -29,13 +36,41 @@ from eth_utils import function_signature_to_4byte_selector
 from evmkit import gas as G
 
 from . import emulator
+from .blob import Blob, encode_blob
 from .layouts import code_chunks, data_contract_initcode, memory_alloc, slot_bytes, slot_values
-from .onchain import Compiled, encode_row
-from .plan import Plan
+from .plan import INT8_MAX, Plan
 
 # The data contract's 12-byte creation code: PUSH2, DUP1, PUSH1, PUSH1 (3 gas each),
 # CODECOPY (3 + copy + memory), PUSH1 (3), RETURN (0).
 DATA_INITCODE_STATIC = 6 * G.GAS_VERY_LOW
+# Yellow paper, appendix G: LOG0 + one topic + 8 gas per data byte (not in evmkit.gas).
+GAS_LOG = 375
+GAS_LOG_TOPIC = 375
+GAS_LOG_DATA = 8
+# The upper bound is the model's costliest path plus this share: the fitted costs of single
+# branches carry the model's error (within 1% over whole calls), twice over.
+BOUND_MARGIN = 0.02
+
+
+class Target(Protocol):
+    """What the model needs of a contract: its plan, weight blob and layout (``Compiled`` has them)."""
+
+    plan: Plan
+    blob: Blob
+    layout: str
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """A ``Target`` without the compiled artifact: enough for inference gas and its bounds."""
+
+    plan: Plan
+    blob: Blob
+    layout: str
+
+    @classmethod
+    def of(cls, plan: Plan, layout: str) -> "ModelShape":
+        return cls(plan, encode_blob(plan), layout)
 
 
 @dataclass(frozen=True)
@@ -67,6 +102,10 @@ def _calldata(signature: str, types: list[str], args: list[object]) -> bytes:
     return function_signature_to_4byte_selector(signature) + encode(types, args)
 
 
+def log_cost(topics: int, data_bytes: int) -> int:
+    return GAS_LOG + GAS_LOG_TOPIC * topics + GAS_LOG_DATA * data_bytes
+
+
 # -- data contracts (exact) ---------------------------------------------------------------
 
 
@@ -87,111 +126,301 @@ LOOP_COSTS: dict[str, dict[str, float]] = {}
 DEPLOY_COSTS: dict[str, float] = {}
 UPLOAD_COSTS: dict[str, float] = {}
 
+# -- inference: what one value of an activation makes the code do ------------------------
+# A "path" is the Counter of features one value adds: the branch it takes (a sign, an exp
+# cut-off, an int8 clamp) and the Horner steps of exp(-a) when it runs the polynomial.
+_SQUASH = {"sigmoid": ("sig", 1), "tanh": ("tanh", 2)}  # feature stem, exp argument = scale * |x|
 
-def _activation_events(kind: str, values: Sequence[int], fmt_cutoff: int, prefix: str) -> Counter:
-    """How often each branch of an activation runs, from the values it is applied to."""
-    events: Counter = Counter()
-    n = len(values)
+
+def _exp_steps(plan: Plan) -> int:
+    """Horner steps of exp(-a)'s polynomial, counted in fixed mode, whose ``--frac-bits`` set the
+    polynomial's degree (int8 mode's Q.16 has one degree: its steps are part of each function's cost)."""
+    return len(plan.fmt.exp2_coefficients) - 1 if plan.mode == "fixed" else 0
+
+
+_CHAIN = ("relu", "leaky_relu", "sigmoid", "tanh")  # _activate's `else if` order (kinds 1-4)
+
+
+def _chain_checks(plan: Plan, kind: str) -> int:
+    """`kind == k` tests ``_activate`` evaluates per value before reaching ``kind``'s branch: the
+    relu test is always there, each other only if some layer of the model uses that function."""
+    present = {"relu", *plan.activations}
+    return sum(k in present for k in _CHAIN[: _CHAIN.index(kind) + 1])
+
+
+def _path(kind: str, v: int, plan: Plan, prefix: str) -> Counter:
+    """The features one value ``v`` adds when ``kind`` is applied to it (softmax: see _softmax)."""
     if kind == "relu":
-        events[f"{prefix}relu"] += n
-        events[f"{prefix}relu_neg"] += sum(v < 0 for v in values)
+        f = Counter({f"{prefix}relu": 1, f"{prefix}relu_neg": int(v < 0)})
     elif kind == "leaky_relu":
-        events[f"{prefix}leaky"] += n
-        events[f"{prefix}leaky_neg"] += sum(v < 0 for v in values)
-    elif kind in ("sigmoid", "tanh"):
-        short = "sig" if kind == "sigmoid" else "tanh"
-        scale = 1 if kind == "sigmoid" else 2
-        events[f"{prefix}{short}"] += n
-        events[f"{prefix}{short}_neg"] += sum(v < 0 for v in values)
-        events[f"{prefix}{short}_cut"] += sum(scale * abs(v) >= fmt_cutoff for v in values)
-    elif kind == "softmax":
-        top = max(values)
-        events[f"{prefix}softmax"] += n
-        events[f"{prefix}softmax_cut"] += sum(top - v >= fmt_cutoff for v in values)
-    return events
+        f = Counter({f"{prefix}leaky": 1, f"{prefix}leaky_neg": int(v < 0)})
+    else:
+        stem, scale = _SQUASH[kind]
+        cut = scale * abs(v) >= plan.fmt.exp_cutoff
+        f = Counter({f"{prefix}{stem}": 1, f"{prefix}{stem}_neg": int(v < 0), f"{prefix}{stem}_cut": int(cut),
+                     "exp_steps": 0 if cut else _exp_steps(plan)})
+    if prefix != "squash_":  # fixed layers and int8's last layer go through _activate
+        f["act_checks"] = _chain_checks(plan, kind)
+    return f
 
 
-def inference_features(compiled: Compiled, row: Sequence[int]) -> Counter:
-    """Counts of every part of ``predict(row)``'s execution that costs gas."""
-    plan, blob, layout = compiled.plan, compiled.blob, compiled.layout
-    f: Counter = Counter(const=1, inputs=plan.n_inputs, outputs=plan.n_outputs, layers=len(plan.layers))
-    f["neurons"] = sum(layer.n_out for layer in plan.layers)
-    f[f"head_{plan.head}"] = 1
+def _paths(kind: str, plan: Plan, prefix: str) -> list[Counter]:
+    """Every path ``_path`` can return for ``kind``: the bound's candidates for one value."""
+    big = plan.fmt.exp_cutoff  # at or past the cut-off of either function: the cut paths
+    values = (0, -1) if kind in ("relu", "leaky_relu") else (0, -1, big, -big)
+    return [_path(kind, v, plan, prefix) for v in values]
+
+
+def _softmax(values: Sequence[int], plan: Plan, prefix: str) -> Counter:
+    """softmax over a layer: exp(top - v) per value (cut off far below the top), and the running
+    maximum's updates while the top is found."""
+    f: Counter = Counter()
+    top = values[0]
+    for v in values[1:]:
+        if v > top:
+            top = v
+            f[f"{prefix}softmax_top"] += 1
+    for v in values:
+        cut = top - v >= plan.fmt.exp_cutoff
+        f.update({f"{prefix}softmax": 1, f"{prefix}softmax_cut": int(cut), "exp_steps": 0 if cut else _exp_steps(plan)})
+    return f
+
+
+def _softmax_paths(plan: Plan, prefix: str, first: bool) -> list[Counter]:
+    cuts = [Counter({f"{prefix}softmax": 1, "exp_steps": _exp_steps(plan)}),
+            Counter({f"{prefix}softmax": 1, f"{prefix}softmax_cut": 1})]
+    return cuts if first else cuts + [c + Counter({f"{prefix}softmax_top": 1}) for c in cuts]
+
+
+def _activation(kind: str, values: Sequence[int], plan: Plan, prefix: str) -> Counter:
+    f: Counter = Counter()
+    if kind == "softmax":
+        return _softmax(values, plan, prefix)
+    if kind != "none":
+        for v in values:
+            f.update(_path(kind, v, plan, prefix))
+    return f
+
+
+def _clamp_path(kind: str, v: int) -> Counter:
+    """int8 hidden layers with relu / leaky_relu / none: clamp to int8, then the activation
+    (relu is branchless after the upper clamp)."""
+    f = Counter({f"hidden_{kind}": 1, "clamp_hi": int(v > INT8_MAX)})
+    if kind != "relu":
+        f["clamp_lo"] = int(v < -128)
+    if kind == "leaky_relu":
+        f["leaky_neg"] = int(min(INT8_MAX, max(-128, v)) < 0)
+    return f
+
+
+def _clamp_paths(kind: str) -> list[Counter]:
+    return [_clamp_path(kind, v) for v in (0, INT8_MAX + 1, -1, -129)]
+
+
+def _head(plan: Plan, outputs: Sequence[int]) -> Counter:
+    """``_classify``: argmax counts the running maximum's updates."""
+    f = Counter({f"head_{plan.head}": 1})
+    if plan.head == "argmax":
+        top = outputs[0]
+        for v in outputs[1:]:
+            if v > top:
+                top = v
+                f["argmax_top"] += 1
+    return f
+
+
+# -- inference features: per call, per row, per batch -------------------------------------
+
+
+def call_features(target: Target) -> Counter:
+    """What ``predict`` and ``predictBatch`` run once per call: dispatch, loading the weights."""
+    blob, layout = target.blob, target.layout
+    f: Counter = Counter(const=1)
     f[f"load_{layout}"] = 1
     f[f"blob_words_{layout}"] = G.words(len(blob.data))
     if layout in ("storage", "packed"):
         f["slots"] = len(slot_values(layout, blob))
     elif layout == "code":
         f["data_contracts"] = len(code_chunks(blob))
-    cutoff = plan.fmt.exp_cutoff
-    steps = emulator.trace(plan, row)
+    return f
+
+
+def _row_shape(target: Target) -> Counter:
+    """The per-row counts that do not depend on the row's values."""
+    plan, blob = target.plan, target.blob
+    f: Counter = Counter(inputs=plan.n_inputs, outputs=plan.n_outputs)
+    if plan.mode == "fixed":  # _dense and _activate per layer (int8: by kind of layer, below)
+        f["layers"] = len(plan.layers)
+    f["neurons"] = sum(layer.n_out for layer in plan.layers)
     last = len(plan.layers) - 1
     if plan.mode == "int8":
         f["input_words"] = blob.layers[0].words_per_neuron
-    for index, (layer, step) in enumerate(zip(plan.layers, steps)):
+    for index, layer in enumerate(plan.layers):
         if plan.mode == "fixed":
             f["macs"] += layer.n_in * layer.n_out
             f["act_layers"] += layer.activation != "none"
-            f.update(_activation_events(layer.activation, step.pre, cutoff, ""))
             continue
-        f["words"] += blob.layers[index].words_per_neuron * layer.n_out
-        f["extra_words"] += (blob.layers[index].words_per_neuron - 1) * layer.n_out  # past each neuron's first
-        f["lane_words"] += 4 * blob.layers[index].words_per_neuron
+        words = blob.layers[index].words_per_neuron
+        f["words"] += words * layer.n_out
+        f["extra_words"] += (words - 1) * layer.n_out  # past each neuron's first
+        f["lane_words"] += 4 * words
         if index == last:
             f["out_act_call"] += layer.activation != "none"
-            f.update(_activation_events(layer.activation, step.pre, cutoff, "out_"))
-        elif layer.activation in ("sigmoid", "tanh"):
-            f.update(_activation_events(layer.activation, step.pre, cutoff, "squash_"))
-            f["next_words"] += blob.layers[index + 1].words_per_neuron
-        else:
-            f[f"hidden_{layer.activation}"] += layer.n_out
-            f["clamp_hi"] += sum(v > 127 for v in step.pre)
-            if layer.activation != "relu":  # relu has no lower clamp: it is branchless
-                f["clamp_lo"] += sum(v < -128 for v in step.pre)
-            if layer.activation == "leaky_relu":
-                f["leaky_neg"] += sum(min(127, max(-128, v)) < 0 for v in step.pre)
+        else:  # _layer(), then _squash() for sigmoid / tanh, then _words() for the next layer
+            f["squash_layers" if layer.activation in _SQUASH else "simple_layers"] += 1
             f["next_words"] += blob.layers[index + 1].words_per_neuron
     return f
 
 
-def _memory_words(compiled: Compiled) -> int:
-    """Words of memory ``predict`` touches: the blob, plus scratch and arrays."""
-    plan, blob = compiled.plan, compiled.blob
-    words = 4 + G.words(memory_alloc(blob, slot_bytes(compiled.layout, blob)))  # 0x80 reserved + blob
+def _layer_prefix(plan: Plan, index: int) -> str:
+    """Which code applies layer ``index``'s activation: fixed ``_activate`` (""), int8's last
+    layer ``_activate`` ("out_"), int8 ``_squash`` ("squash_") or int8 clamps ("clamp")."""
+    layer = plan.layers[index]
+    if plan.mode == "fixed":
+        return ""
+    if index == len(plan.layers) - 1:
+        return "out_"
+    return "squash_" if layer.activation in _SQUASH else "clamp"
+
+
+def row_features(target: Target, row: Sequence[int]) -> Counter:
+    """Counts of every part of one row's ``_run`` and ``_classify`` that costs gas."""
+    plan = target.plan
+    f = _row_shape(target)
+    steps = emulator.trace(plan, row)
+    for index, (layer, step) in enumerate(zip(plan.layers, steps)):
+        prefix = _layer_prefix(plan, index)
+        if prefix == "clamp":
+            for v in step.pre:
+                f.update(_clamp_path(layer.activation, v))
+        else:
+            f.update(_activation(layer.activation, step.pre, plan, prefix))
+    return f + _head(plan, steps[-1].post)
+
+
+def row_features_bound(target: Target, costs: Mapping[str, float] | None = None) -> Counter:
+    """A row's counts with every value on its costliest path (under ``costs``): no row's
+    ``row_features`` cost more."""
+    plan = target.plan
+    costs = LOOP_COSTS.get(plan.mode, {}) if costs is None else costs
+
+    def worst(paths: Iterable[Counter]) -> Counter:
+        return max(paths, key=lambda p: _cost(p, costs))
+
+    def add(path: Counter, times: int) -> None:
+        f.update({k: v * times for k, v in path.items()})
+
+    f = _row_shape(target)
+    for index, layer in enumerate(plan.layers):
+        prefix, n = _layer_prefix(plan, index), layer.n_out
+        if prefix == "clamp":
+            add(worst(_clamp_paths(layer.activation)), n)
+        elif layer.activation == "softmax":  # the first value cannot be a new maximum
+            add(worst(_softmax_paths(plan, prefix, True)), 1)
+            add(worst(_softmax_paths(plan, prefix, False)), n - 1)
+        elif layer.activation != "none":
+            add(worst(_paths(layer.activation, plan, prefix)), n)
+    f[f"head_{plan.head}"] = 1
+    if plan.head == "argmax" and costs.get("argmax_top", 0.0) > 0:
+        f["argmax_top"] = plan.n_outputs - 1
+    return f
+
+
+def inference_features(target: Target, row: Sequence[int]) -> Counter:
+    """Counts of every part of ``predict(row)``'s execution that costs gas."""
+    return call_features(target) + row_features(target, row)
+
+
+def _batch_terms(target: Target, n_rows: int) -> Counter:
+    """What ``predictBatch`` adds to ``predict``: its own dispatch and per-row bookkeeping."""
+    return Counter(batch=1, batch_rows=n_rows, batch_outputs=n_rows * target.plan.n_outputs)
+
+
+def batch_features(target: Target, rows: Sequence[Sequence[int]]) -> Counter:
+    f = call_features(target) + _batch_terms(target, len(rows))
+    for row in rows:
+        f.update(row_features(target, row))
+    return f
+
+
+def _cost(features: Mapping[str, int], costs: Mapping[str, float]) -> float:
+    return sum(costs.get(k, 0.0) * v for k, v in features.items())
+
+
+# -- inference: exact terms --------------------------------------------------------------
+
+
+def _blob_memory_words(target: Target) -> int:
+    blob, layout = target.blob, target.layout
+    if layout == "inline":  # `bytes memory blob = BLOB`: a length word, then the bytes
+        return 1 + G.words(len(blob.data))
+    return G.words(memory_alloc(blob, slot_bytes(layout, blob)))
+
+
+def _row_memory_words(plan: Plan) -> int:
+    """Memory one row's ``_run`` allocates: fixed, the input copy and each layer's outputs;
+    int8, the outputs of the last layer and of sigmoid / tanh layers (the rest is scratch)."""
+    if plan.mode == "fixed":
+        return 1 + plan.n_inputs + sum(1 + layer.n_out for layer in plan.layers)
+    last = len(plan.layers) - 1
+    return sum(1 + layer.n_out for i, layer in enumerate(plan.layers) if i == last or layer.activation in _SQUASH)
+
+
+def memory_words(target: Target, n_rows: int | None = None) -> int:
+    """Words of memory ``predict`` (``n_rows`` None) or ``predictBatch`` of ``n_rows`` touches:
+    the reserved 0x80 bytes (int8: and the scratch region), the blob, each row's arrays, the
+    batch's outputs and classes, and the ABI-encoded return data."""
+    plan, blob = target.plan, target.blob
+    words = 4 + _blob_memory_words(target)
     if plan.mode == "int8":
-        widest = max(b.words_per_neuron for b in blob.layers)
-        words += 5 * widest + plan.n_outputs + 1  # activation words and a' bytes; outputs
-    else:
-        words += plan.n_inputs + 1 + sum(layer.n_out + 1 for layer in plan.layers)
-    return words + 2 * plan.n_outputs + 4  # return data
+        words += 5 * max(b.words_per_neuron for b in blob.layers)
+    n_out = plan.n_outputs
+    if n_rows is None:
+        return words + _row_memory_words(plan) + 3 + n_out  # returns (int256[], uint256)
+    arrays = 2 + n_rows * (n_out + 1)  # outputs and classes
+    return words + arrays + n_rows * _row_memory_words(plan) + 2 + arrays  # returns both arrays
 
 
-def inference_exact_terms(compiled: Compiled) -> list[tuple[str, int]]:
+def inference_exact_terms(target: Target, n_rows: int | None = None) -> list[tuple[str, int]]:
     """Schedule terms of reading the weights and of the call's memory."""
-    blob, layout = compiled.blob, compiled.layout
+    blob, layout = target.blob, target.layout
     terms = []
     if layout in ("storage", "packed"):
         terms.append(("cold SLOAD of weight slots", G.COLD_SLOAD_COST * len(slot_values(layout, blob))))
     elif layout == "code":
         chunks = code_chunks(blob)
-        terms.append(("EXTCODECOPY of data contracts (cold)", sum(
-            G.COLD_ACCOUNT_ACCESS_COST + G.copy_cost(c.length) for c in chunks)))
+        terms.append(("data contracts: EXTCODECOPY (cold), EXTCODESIZE, EXTCODEHASH", sum(
+            G.COLD_ACCOUNT_ACCESS_COST + G.copy_cost(c.length) + 2 * G.WARM_STORAGE_READ_COST for c in chunks)))
     else:
         terms.append(("CODECOPY of the weights", G.GAS_VERY_LOW + G.copy_cost(len(blob.data))))
-    terms.append(("memory expansion", G.memory_cost(_memory_words(compiled))))
+    terms.append(("memory expansion", G.memory_cost(memory_words(target, n_rows))))
     return terms
 
 
 def predict_calldata(plan: Plan, row: Sequence[int]) -> bytes:
     if plan.mode == "int8":
-        return _calldata("predict(bytes)", ["bytes"], [encode_row(plan, row)])
+        return _calldata("predict(bytes)", ["bytes"], [bytes(v & 0xFF for v in row)])
     return _calldata("predict(int256[])", ["int256[]"], [list(row)])
+
+
+def batch_calldata(plan: Plan, rows: Sequence[Sequence[int]]) -> bytes:
+    """``predictBatch``'s calldata: the rows concatenated, one dynamic argument (encoded by hand,
+    fast for thousands of rows)."""
+    if plan.mode == "int8":
+        payload = b"".join(bytes(v & 0xFF for v in r) for r in rows)
+        count, signature = len(payload), "predictBatch(bytes)"
+        payload += bytes(-len(payload) % 32)
+    else:
+        payload = b"".join(v.to_bytes(32, "big", signed=True) for r in rows for v in r)
+        count, signature = len(payload) // 32, "predictBatch(int256[])"
+    return function_signature_to_4byte_selector(signature) + encode(["uint256", "uint256"], [32, count]) + payload
 
 
 _GROUPS = {
     "macs": "multiply-accumulates", "words": "int8 SIMD weight words", "lane_words": "int8 activation lanes",
     "neurons": "neurons", "layers": "layers", "inputs": "inputs", "outputs": "outputs",
-    "slots": "weight slots (loop)", "data_contracts": "data contracts (EXTCODECOPY)", "const": "call overhead",
+    "slots": "weight slots (loop)", "data_contracts": "data contracts (checks)", "const": "call overhead",
+    "batch": "predictBatch overhead", "batch_rows": "predictBatch rows", "batch_outputs": "predictBatch rows",
 }
 
 
@@ -201,20 +430,121 @@ def _group(feature: str) -> str:
     return _GROUPS.get(feature, "activations")
 
 
-def inference(compiled: Compiled, row: Sequence[int]) -> Estimate:
-    """Receipt gas of ``predict(row)`` sent as a transaction."""
-    costs = LOOP_COSTS[compiled.plan.mode]
+def _loop_terms(plan: Plan, features: Mapping[str, int]) -> list[tuple[str, int]]:
+    costs = LOOP_COSTS[plan.mode]
     grouped: Counter = Counter()
-    for feature, count in inference_features(compiled, row).items():
+    for feature, count in features.items():
         grouped[_group(feature)] += costs.get(feature, 0.0) * count
-    terms = [(name, round(g)) for name, g in sorted(grouped.items(), key=lambda kv: -kv[1])]
-    return _tx(predict_calldata(compiled.plan, row), terms + inference_exact_terms(compiled))
+    return [(name, round(g)) for name, g in sorted(grouped.items(), key=lambda kv: -kv[1])]
+
+
+def inference(target: Target, row: Sequence[int]) -> Estimate:
+    """Receipt gas of ``predict(row)`` sent as a transaction."""
+    terms = _loop_terms(target.plan, inference_features(target, row))
+    return _tx(predict_calldata(target.plan, row), terms + inference_exact_terms(target))
+
+
+def batch_inference(target: Target, rows: Sequence[Sequence[int]]) -> Estimate:
+    """Receipt gas of ``predictBatch`` over ``rows`` sent as a transaction."""
+    terms = _loop_terms(target.plan, batch_features(target, rows))
+    return _tx(batch_calldata(target.plan, rows), terms + inference_exact_terms(target, len(rows)))
+
+
+# -- inference: upper bounds ---------------------------------------------------------------
+
+
+def _worst_row(plan: Plan) -> list[int]:
+    """A row whose every calldata byte is non-zero (-1 is 0xff...ff in either encoding)."""
+    return [-1] * plan.n_inputs
+
+
+def _with_margin(estimate: Estimate) -> Estimate:
+    margin = math.ceil(estimate.total * BOUND_MARGIN)
+    return Estimate(estimate.total + margin, estimate.terms + ((f"safety margin ({BOUND_MARGIN:.0%})", margin),))
+
+
+def inference_upper_bound(target: Target) -> Estimate:
+    """The most receipt gas ``predict`` can cost on any row: every value on its costliest
+    branch, every calldata byte non-zero, plus ``BOUND_MARGIN``."""
+    plan = target.plan
+    features = call_features(target) + row_features_bound(target)
+    terms = _loop_terms(plan, features) + inference_exact_terms(target)
+    return _with_margin(_tx(predict_calldata(plan, _worst_row(plan)), terms))
+
+
+def _worst_batch_calldata(plan: Plan, n_rows: int) -> bytes:
+    """Bytes that cost at least what ``predictBatch``'s calldata of ``n_rows`` rows can cost, and
+    grow by the same amount with every row: every row byte non-zero, a length word with four
+    non-zero bytes, and (int8) 31 zero bytes of padding."""
+    if plan.mode == "int8":
+        signature, payload, padding = "predictBatch(bytes)", n_rows * plan.n_inputs, 31
+    else:
+        signature, payload, padding = "predictBatch(int256[])", 32 * n_rows * plan.n_inputs, 0
+    head = function_signature_to_4byte_selector(signature) + encode(["uint256", "uint256"], [32, 2 ** 32 - 1])
+    return head + b"\xff" * payload + bytes(padding)
+
+
+def batch_upper_bound(target: Target, n_rows: int) -> Estimate:
+    """The most receipt gas ``predictBatch`` of ``n_rows`` rows can cost (memory's quadratic
+    growth with the batch included). Convex in ``n_rows`` (but for rounding)."""
+    plan = target.plan
+    features = call_features(target) + _batch_terms(target, n_rows)
+    row = row_features_bound(target)
+    features.update({k: v * n_rows for k, v in row.items()})
+    terms = _loop_terms(plan, features) + inference_exact_terms(target, n_rows)
+    return _with_margin(_tx(_worst_batch_calldata(plan, n_rows), terms))
+
+
+@dataclass(frozen=True)
+class BatchBound:
+    """``predictBatch`` of n rows, 1 <= n <= ``rows``, costs at most ``intercept + n * per_row``
+    gas; ``rows`` is the most that fit ``budget`` (90% of a 30M-gas block by default). The line is
+    the chord of ``batch_upper_bound`` from 0 to ``rows`` rows, which is convex in n (memory
+    grows quadratically), so the line lies above it."""
+
+    intercept: int
+    per_row: int
+    rows: int
+    budget: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"intercept": self.intercept, "per_row": self.per_row, "rows_per_call": self.rows,
+                "budget": self.budget}
+
+
+def batch_bound_line(target: Target, budget: int) -> BatchBound:
+    rows = rows_that_fit(target, budget)
+    intercept = batch_upper_bound(target, 0).total + 2  # + the margin's rounding, up to a gas a point
+    span = max(rows, 1)
+    return BatchBound(intercept, -(-(batch_upper_bound(target, span).total - intercept) // span), rows, budget)
+
+
+def rows_that_fit(target: Target, gas: int, most: int | None = None) -> int:
+    """The most rows (at most ``most``) whose ``batch_upper_bound`` is within ``gas``; 0 if one
+    row does not fit."""
+
+    def fits(n: int) -> bool:
+        return batch_upper_bound(target, n).total <= gas
+
+    if not fits(1):
+        return 0
+    lo, hi = 1, 2  # lo fits; hi is the next size to try
+    while (most is None or lo < most) and fits(hi):
+        lo, hi = hi, 2 * hi
+    if most is not None:
+        if lo >= most:
+            return most
+        hi = min(hi, most + 1)
+    while hi - lo > 1:  # batch_upper_bound grows with the rows
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
 
 
 # -- deployment and uploads --------------------------------------------------------------
 
 
-def deploy_features(compiled: Compiled) -> Counter:
+def deploy_features(compiled) -> Counter:
     f: Counter = Counter({f"const_{compiled.plan.mode}_{compiled.layout}": 1})
     f["runtime_words"] = G.words(len(compiled.artifact.deployed_bytecode))
     if compiled.layout == "code":
@@ -222,32 +552,35 @@ def deploy_features(compiled: Compiled) -> Counter:
     return f
 
 
-def _constructor_exact(compiled: Compiled) -> list[tuple[str, int]]:
-    """The code layout's constructor: EXTCODESIZE + EXTCODECOPY of each data contract, keccak
-    of the blob, and the memory that holds it (before the runtime code is copied out)."""
+def _constructor_exact(compiled) -> list[tuple[str, int]]:
+    """The code layout's constructor: per data contract EXTCODESIZE (cold), EXTCODECOPY of its
+    first byte (STOP) and of its chunk, EXTCODEHASH (pinned); keccak of the blob, and the
+    memory that holds it (before the runtime code is copied out)."""
     runtime = len(compiled.artifact.deployed_bytecode)
     if compiled.layout != "code":
         return [("runtime code copy", G.copy_cost(runtime) + G.memory_cost(G.words(runtime)))]
     blob, chunks = compiled.blob, code_chunks(compiled.blob)
     memory = 4 + G.words(memory_alloc(blob)) + G.words(runtime) + 8
+    per_chunk = G.COLD_ACCOUNT_ACCESS_COST + 3 * G.WARM_STORAGE_READ_COST + G.copy_cost(1)
     return [
-        ("data contracts: EXTCODESIZE (cold), EXTCODECOPY", sum(
-            G.COLD_ACCOUNT_ACCESS_COST + G.WARM_STORAGE_READ_COST + G.copy_cost(c.length) for c in chunks)),
+        ("data contracts: EXTCODESIZE (cold), 2 EXTCODECOPY, EXTCODEHASH", sum(
+            per_chunk + G.copy_cost(c.length) for c in chunks)),
         ("keccak256 of the weights", G.keccak_cost(len(blob.data))),
         ("runtime code copy", G.copy_cost(runtime)),
         ("memory expansion", G.memory_cost(memory)),
     ]
 
 
-def deploy_calldata(compiled: Compiled, data_addresses: Sequence[str] | None = None) -> bytes:
+def deploy_calldata(compiled, data_addresses: Sequence[str] | None = None) -> bytes:
+    """The creation transaction's data: initcode, and for ``code`` the data contracts' addresses."""
     if compiled.layout != "code":
         return compiled.artifact.bytecode
     n = len(code_chunks(compiled.blob))
     addresses = list(data_addresses or ["0x" + "11" * 20] * n)
-    return compiled.artifact.bytecode + encode(["address[]", "bytes32"], [addresses, compiled.blob.hash])
+    return compiled.artifact.bytecode + encode(["address[]"], [addresses])
 
 
-def deploy(compiled: Compiled, data_addresses: Sequence[str] | None = None) -> Estimate:
+def deploy(compiled, data_addresses: Sequence[str] | None = None) -> Estimate:
     """Receipt gas of deploying the model contract (after its data contracts, for ``code``)."""
     runtime = len(compiled.artifact.deployed_bytecode)
     fitted = sum(DEPLOY_COSTS.get(k, 0.0) * v for k, v in deploy_features(compiled).items())
@@ -258,26 +591,31 @@ def deploy(compiled: Compiled, data_addresses: Sequence[str] | None = None) -> E
     ], create=True)
 
 
-def upload(compiled: Compiled, start: int, slots: Sequence[bytes]) -> Estimate:
-    """Receipt gas of ``upload(start, slots)`` on a contract whose ``loaded()`` is ``start``."""
+def upload(compiled: Target, start: int, slots: Sequence[bytes]) -> Estimate:
+    """Receipt gas of ``upload(start, slots)`` on a contract whose ``loaded()`` is ``start``:
+    the slots, the keccak256(d || slot) chain over them, and ``loaded`` / ``uploadDigest``."""
     data = _calldata("upload(uint256,bytes32[])", ["uint256", "bytes32[]"], [start, list(slots)])
     nonzero = sum(any(s) for s in slots)
     stores = nonzero * (G.SSTORE_SET_GAS + G.COLD_SLOAD_COST) + (len(slots) - nonzero) * (
         G.COLD_SLOAD_COST + G.WARM_STORAGE_READ_COST)
-    loaded = G.SSTORE_SET_GAS if start == 0 else G.SSTORE_RESET_GAS  # loaded(): 0 -> n, else n -> m
+    counter = G.SSTORE_SET_GAS if start == 0 else G.SSTORE_RESET_GAS  # 0 -> x on the first upload, else x -> y
     return _tx(data, [
         ("weight SSTOREs", stores),
-        ("loaded() SSTORE", loaded),
-        ("weightsHash, loaded SLOADs", 2 * G.COLD_SLOAD_COST),
+        ("loaded(), uploadDigest() SSTOREs", 2 * counter),
+        ("weightsHash, loaded, uploadDigest SLOADs", 3 * G.COLD_SLOAD_COST),
+        ("upload digest keccak256", G.keccak_cost(64) * len(slots)),
         ("upload loop", round(UPLOAD_COSTS.get("slot", 0.0) * len(slots))),
         ("call overhead", round(UPLOAD_COSTS.get("const", 0.0))),
     ])
 
 
-def finalize(compiled: Compiled) -> Estimate:
+def finalize(compiled: Target) -> Estimate:
+    """``finalize(hash)``: three cold SLOADs for the checks, the weightsHash SSTORE, the event."""
     data = _calldata("finalize(bytes32)", ["bytes32"], [compiled.blob.hash])
     return _tx(data, [
         ("weightsHash SSTORE", G.SSTORE_SET_GAS),
+        ("weightsHash, loaded, uploadDigest SLOADs", 3 * G.COLD_SLOAD_COST),
+        ("WeightsFinalized log", log_cost(1, 32)),
         ("call overhead", round(UPLOAD_COSTS.get("finalize", 0.0))),
     ])
 
@@ -287,6 +625,17 @@ class GasReport:
     deploy: Estimate
     upload: tuple[tuple[str, Estimate], ...]  # one per transaction, labelled as `deploy` labels them
     inference: Estimate
+    inference_upper_bound: Estimate
+    batch_bound: BatchBound
+
+    @property
+    def storage_total(self) -> int:
+        return sum(e.total for _, e in self.upload)
+
+    @property
+    def total(self) -> int:
+        """Everything a deployment costs, then one inference of the estimated row."""
+        return self.deploy.total + self.storage_total + self.inference.total
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -294,16 +643,25 @@ class GasReport:
             "upload": [e.total for _, e in self.upload],
             "upload_labels": [label for label, _ in self.upload],
             "inference": self.inference.total,
+            "inference_upper_bound": self.inference_upper_bound.total,
+            "batch_upper_bound": self.batch_bound.to_json(),
+            "total": self.total,
             "breakdown": {
                 "deploy": self.deploy.to_json(),
                 "upload": {label: e.to_json() for label, e in self.upload},
                 "inference": self.inference.to_json(),
+                "inference_upper_bound": self.inference_upper_bound.to_json(),
             },
         }
 
 
-def estimate(compiled: Compiled, row: Sequence[int], chunk_size: int) -> GasReport:
-    """Everything a deployment and one inference of ``row`` will cost, before any of it runs."""
+def estimate(compiled, row: Sequence[int], chunk_size: int, budget: int | None = None) -> GasReport:
+    """Everything a deployment and one inference of ``row`` will cost, before any of it runs;
+    batches are bounded within ``budget`` gas (default: ``onchain.block_budget``, 90% of 30M)."""
+    if budget is None:
+        from .onchain import block_budget  # imported late: onchain imports this module
+
+        budget = block_budget(None)
     uploads: list[tuple[str, Estimate]] = []
     if compiled.layout == "code":
         data = compiled.blob.data
@@ -315,7 +673,8 @@ def estimate(compiled: Compiled, row: Sequence[int], chunk_size: int) -> GasRepo
             chunk = values[start : start + chunk_size]
             uploads.append((f"upload[{start}:{start + len(chunk)}]", upload(compiled, start, chunk)))
         uploads.append(("finalize", finalize(compiled)))
-    return GasReport(deploy(compiled), tuple(uploads), inference(compiled, row))
+    return GasReport(deploy(compiled), tuple(uploads), inference(compiled, row),
+                     inference_upper_bound(compiled), batch_bound_line(compiled, budget))
 
 
 def load_costs(costs: Mapping[str, object]) -> None:

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from web3.contract import Contract
+from web3.exceptions import Web3Exception
 
 from evmkit.chain import ChainSession, TxResult
 from evmkit.errors import ChainError
 from evmkit.solc import Artifact, Compiler, compile_sources
 
+from . import gasmodel
 from .blob import Blob, encode_blob
 from .commitment import Commitment, commit
 from .emulator import Prediction
@@ -223,6 +225,66 @@ class BatchResult:
     rows_per_call: list[int]
 
 
+class BatchTooLarge(ChainError):
+    """A ``predictBatch`` call could cost more gas than a call may use: refused before sending."""
+
+
+def contract_shape(session: ChainSession, contract: Contract, plan: Plan) -> gasmodel.ModelShape:
+    """The plan's weights and the layout this deployed contract reads them from, told by its
+    ABI (``dataContracts``: code; ``upload``: storage or packed, by ``N_SLOTS``; else inline)."""
+    blob = encode_blob(plan)
+    names = {item.get("name") for item in contract.abi}
+    if "dataContracts" in names:
+        layout = "code"
+    elif "upload" in names:
+        n_slots = int(session.call(contract, "N_SLOTS"))
+        layout = "storage" if n_slots == len(slot_values("storage", blob)) else "packed"
+    else:
+        layout = "inline"
+    return gasmodel.ModelShape(plan, blob, layout)
+
+
+def batch_size(session: ChainSession, shape: gasmodel.ModelShape, n_rows: int,
+               rows_per_call: int | None = None) -> tuple[int, int]:
+    """(rows per call, gas to send with each call), from the gas model's upper bound per row,
+    never from a measured row: a call of that many rows, whatever their values, costs at most
+    the gas it is sent with. Without ``rows_per_call``, as many rows as fit ``block_budget``
+    (90% of the block, at most 30M); with it, that many if they fit the block gas limit.
+    Raises :class:`BatchTooLarge` (one line) when they do not."""
+    if rows_per_call is not None and rows_per_call < 1:
+        raise ValueError(f"rows per call must be at least 1, got {rows_per_call}")
+    limit = session.block_gas_limit
+    if rows_per_call is None:
+        gas = block_budget(session)
+        size = gasmodel.rows_that_fit(shape, gas, most=n_rows)
+        if size == 0:
+            bound = gasmodel.batch_upper_bound(shape, 1).total
+            raise BatchTooLarge(
+                f"one row of predictBatch may cost up to {bound:,} gas (the gas model's upper bound), over "
+                f"the {gas:,} gas a call may use (90% of the block gas limit {limit:,}, counted up to "
+                f"{MAINNET_BLOCK_GAS:,}); nothing was sent")
+        return size, gas
+    size = min(rows_per_call, n_rows)
+    bound = gasmodel.batch_upper_bound(shape, size).total
+    if bound > limit:
+        fits = gasmodel.rows_that_fit(shape, limit, most=size)
+        hint = f"use at most {fits} rows per call" if fits else "not even one row fits"
+        raise BatchTooLarge(
+            f"predictBatch of {size} rows may cost up to {bound:,} gas (the gas model's upper bound), over "
+            f"the block gas limit {limit:,}; {hint}; nothing was sent")
+    return size, limit
+
+
+def _node_call(session: ChainSession, what: str, send: Callable[[], Any]) -> Any:
+    """``send()``, with a node's refusal (web3 raises e.g. ``Web3RPCError: EVM error OutOfGas``
+    from an eth_call on anvil, which ChainSession does not translate) as one ChainError line."""
+    try:
+        return send()
+    except Web3Exception as exc:
+        message = getattr(exc, "message", None) or str(exc)
+        raise ChainError(f"{what} failed on {session.description}: {' '.join(str(message).split())}") from None
+
+
 def predict_batched(
     session: ChainSession,
     contract: Contract,
@@ -231,27 +293,28 @@ def predict_batched(
     rows_per_call: int | None = None,
     transact: bool = True,
 ) -> BatchResult:
-    """All rows through ``predictBatch``, in calls that fit the block: the first call's gas per
-    row sizes the rest when ``rows_per_call`` is not given. ``transact=False`` only calls
+    """All rows through ``predictBatch``, in calls sized by :func:`batch_size` from the gas
+    model's upper bound per row (a cheap first row tells nothing of the rows after it), each
+    call and transaction sent with the gas it was sized for. ``transact=False`` only calls
     (no gas figures; for checks that need the outputs alone)."""
     predictions: list[Prediction] = []
-    gas: list[int] = []
+    gas_used: list[int] = []
     sizes: list[int] = []
-    start = 0
-    size = rows_per_call or 1
+    if not rows:
+        return BatchResult(predictions, gas_used, sizes)
+    size, gas = batch_size(session, contract_shape(session, contract, plan), len(rows), rows_per_call)
     n = plan.n_outputs
-    while start < len(rows):
+    for start in range(0, len(rows), size):
         chunk = rows[start : start + size]
         arg = encode_rows(plan, chunk)
-        outputs, classes = session.call(contract, "predictBatch", arg)
+        what = f"predictBatch of rows {start}..{start + len(chunk) - 1}"
+        outputs, classes = _node_call(session, what, lambda: session.call(contract, "predictBatch", arg, gas=gas))
         predictions += [
             Prediction(tuple(int(v) for v in outputs[r * n : (r + 1) * n]), int(classes[r]))
             for r in range(len(chunk))
         ]
         sizes.append(len(chunk))
-        start += len(chunk)
         if transact:
-            gas.append(session.transact(contract, "predictBatch", arg).gas_used)
-        if rows_per_call is None and len(sizes) == 1:
-            size = max(1, block_budget(session) // max(1, gas[0] if gas else 1_000_000))
-    return BatchResult(predictions, gas, sizes)
+            tx = _node_call(session, what, lambda: session.transact(contract, "predictBatch", arg, gas=gas))
+            gas_used.append(tx.gas_used)
+    return BatchResult(predictions, gas_used, sizes)
