@@ -19,7 +19,7 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from eth_tester.exceptions import TransactionFailed
-from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, TimeExhausted, Web3RPCError
 
 from .errors import ChainError, MissingKey, TransactionReverted
 from .revert import decode_revert
@@ -105,9 +105,13 @@ class ChainSession:
         except _REVERTS as exc:
             self._nonces.pop(sender.address, None)
             raise _reverted(exc, abi) from None
-        except ValueError as exc:  # the node refused the transaction (e.g. gas, balance)
+        except TimeExhausted:
             self._nonces.pop(sender.address, None)
-            raise ChainError(f"{self.description} refused the transaction: {exc}") from None
+            raise ChainError(f"{self.description} accepted the transaction but did not mine it within 600 s "
+                             "(too little gas for it, or a fee below the node's?)") from None
+        except (ValueError, Web3RPCError) as exc:  # the node refused the transaction (gas, balance, ...)
+            self._nonces.pop(sender.address, None)
+            raise ChainError(f"{self.description} refused the transaction: {_rpc_message(exc)}") from None
         if receipt["status"] != 1:
             reason = self._replay_reason(tx, sender, receipt["blockNumber"], abi)
             raise TransactionReverted(
@@ -171,6 +175,17 @@ class ChainSession:
             )
         except _REVERTS as exc:
             raise _reverted(exc, contract.abi) from None
+        except Web3RPCError as exc:  # the node's own error for the call, e.g. "EVM error OutOfGas"
+            message = _rpc_message(exc)
+            raise TransactionReverted(f"reverted: {message}", message) from None
+
+
+def _rpc_message(exc: Exception) -> str:
+    """The node's message, without web3's wrapping (one line)."""
+    message = getattr(exc, "message", None) or (exc.args[0] if exc.args else str(exc))
+    if isinstance(message, dict):
+        message = message.get("message", str(message))
+    return " ".join(str(message).split())
 
 
 def _revert_data(exc: Exception) -> bytes | str | None:
