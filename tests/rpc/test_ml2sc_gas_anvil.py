@@ -21,6 +21,7 @@ from ml2sc.onchain import (
 )
 from ml2sc.plan import FloatLayer, build_fixed_plan, encode_inputs
 from ml2sc.quant import build_int8_plan, calibrate
+from steptrace import peak_memory_words
 
 pytestmark = pytest.mark.rpc
 
@@ -36,33 +37,6 @@ def _plan(arch, acts, mode, seed=0, weight_scale=1.0):
     layers = _layers(arch, acts, seed, weight_scale)
     x = np.random.default_rng(seed + 1).normal(0, 1, (16, arch[0]))
     return (build_fixed_plan(layers) if mode == "fixed" else build_int8_plan(layers, calibrate(layers, x))), x
-
-
-def _memory_spans(op: str, st: list[int]) -> list[tuple[int, int]]:
-    """(offset, length) of the memory an opcode touches; st is the stack, top first."""
-    if op in ("MSTORE", "MLOAD"):
-        return [(st[0], 32)]
-    if op == "MSTORE8":
-        return [(st[0], 1)]
-    if op in ("CALLDATACOPY", "CODECOPY", "RETURNDATACOPY"):
-        return [(st[0], st[2])]
-    if op == "EXTCODECOPY":
-        return [(st[1], st[3])]
-    if op in ("KECCAK256", "RETURN", "REVERT"):
-        return [(st[0], st[1])]
-    if op == "MCOPY":
-        return [(max(st[0], st[1]), st[2])]
-    return []
-
-
-def _peak_memory_words(logs: list[dict]) -> int:
-    peak = 0
-    for step in logs:
-        if step["depth"] == 1:
-            for start, length in _memory_spans(step["op"], [int(x, 16) for x in reversed(step["stack"])]):
-                if length:
-                    peak = max(peak, (start + length + 31) // 32)
-    return peak
 
 
 def test_memory_words_match_a_step_trace() -> None:
@@ -89,7 +63,7 @@ def test_memory_words_match_a_step_trace() -> None:
                             tx = session.transact(contract, "predictBatch", encode_rows(plan, rows[:n_rows]))
                         logs = session.w3.provider.make_request("debug_traceTransaction", [tx.tx_hash, {
                             "disableStorage": True, "disableMemory": True}])["result"]["structLogs"]
-                        assert gasmodel.memory_words(compiled, n_rows) == _peak_memory_words(logs), \
+                        assert gasmodel.memory_words(compiled, n_rows) == peak_memory_words(logs), \
                             (arch, mode, layout, n_rows)
 
 

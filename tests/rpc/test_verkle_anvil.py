@@ -25,6 +25,7 @@ from verkle.tree import VerkleTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "verkle"))
 from vhelpers import clustered_pairs, random_pairs  # noqa: E402
+from steptrace import peak_memory_words  # noqa: E402
 
 pytestmark = pytest.mark.rpc
 
@@ -193,34 +194,6 @@ def test_same_gas_on_anvil_and_the_embedded_chain(session, monkeypatch):
         assert gas[0] == gas[1], path
 
 
-def _memory_spans(op: str, st: list[int]) -> list[tuple[int, int]]:
-    """(offset, length) of the memory an opcode touches; st is the stack, top first."""
-    if op in ("MSTORE", "MLOAD"):
-        return [(st[0], 32)]
-    if op == "MSTORE8":
-        return [(st[0], 1)]
-    if op in ("CALLDATACOPY", "CODECOPY", "RETURNDATACOPY"):
-        return [(st[0], st[2])]
-    if op in ("KECCAK256", "RETURN", "REVERT"):
-        return [(st[0], st[1])]
-    if op == "MCOPY":
-        return [(max(st[0], st[1]), st[2])]
-    if op == "STATICCALL":
-        return [(st[2], st[3]), (st[4], st[5])]
-    return []
-
-
-def _peak_memory_words(logs: list[dict]) -> int:
-    """The highest memory word the verifier touched, from a step trace with stacks."""
-    peak = 0
-    for step in logs:
-        if step["depth"] == 1:
-            for start, length in _memory_spans(step["op"], [int(x, 16) for x in reversed(step["stack"])]):
-                if length:
-                    peak = max(peak, (start + length + 31) // 32)
-    return peak
-
-
 def test_gas_model_memory_matches_a_step_trace():
     """gasmodel.memory_words follows the template's layout word for word (its quadratic cost is not fitted)."""
     rng = random.Random(21)
@@ -242,7 +215,7 @@ def test_gas_model_memory_matches_a_step_trace():
                 logs = traced.w3.provider.make_request("debug_traceTransaction", [receipt.tx_hash, {
                     "disableStorage": True, "disableMemory": True}])["result"]["structLogs"]
                 shape = gasmodel.shape_of(doc, path, function, args)
-                assert gasmodel.memory_words(shape) == _peak_memory_words(logs), (name, width, path)
+                assert gasmodel.memory_words(shape) == peak_memory_words(logs), (name, width, path)
 
 
 def test_cli_deploy_verifier_then_verify_by_address(node, tmp_path, monkeypatch, capsys):
