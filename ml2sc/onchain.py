@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from web3.contract import Contract
-from web3.exceptions import Web3Exception
 
 from evmkit.chain import ChainSession, TxResult
 from evmkit.errors import ChainError
@@ -275,16 +274,6 @@ def batch_size(session: ChainSession, shape: gasmodel.ModelShape, n_rows: int,
     return size, limit
 
 
-def _node_call(session: ChainSession, what: str, send: Callable[[], Any]) -> Any:
-    """``send()``, with a node's refusal (web3 raises e.g. ``Web3RPCError: EVM error OutOfGas``
-    from an eth_call on anvil, which ChainSession does not translate) as one ChainError line."""
-    try:
-        return send()
-    except Web3Exception as exc:
-        message = getattr(exc, "message", None) or str(exc)
-        raise ChainError(f"{what} failed on {session.description}: {' '.join(str(message).split())}") from None
-
-
 def predict_batched(
     session: ChainSession,
     contract: Contract,
@@ -307,14 +296,12 @@ def predict_batched(
     for start in range(0, len(rows), size):
         chunk = rows[start : start + size]
         arg = encode_rows(plan, chunk)
-        what = f"predictBatch of rows {start}..{start + len(chunk) - 1}"
-        outputs, classes = _node_call(session, what, lambda: session.call(contract, "predictBatch", arg, gas=gas))
+        outputs, classes = session.call(contract, "predictBatch", arg, gas=gas)
         predictions += [
             Prediction(tuple(int(v) for v in outputs[r * n : (r + 1) * n]), int(classes[r]))
             for r in range(len(chunk))
         ]
         sizes.append(len(chunk))
         if transact:
-            tx = _node_call(session, what, lambda: session.transact(contract, "predictBatch", arg, gas=gas))
-            gas_used.append(tx.gas_used)
+            gas_used.append(session.transact(contract, "predictBatch", arg, gas=gas).gas_used)
     return BatchResult(predictions, gas_used, sizes)
