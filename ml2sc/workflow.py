@@ -19,10 +19,13 @@ from . import emulator
 from .capture import capture, load_model
 from .fixed import FixedFormat
 from .manifest import Manifest, ManifestError, TxRecord, file_sha256
+from .commitment import differences
+from .layouts import slot_bytes
 from .onchain import (
     Compiled,
     attach,
     compile_plan,
+    data_contract_code,
     deploy_and_upload,
     encode_row,
     predict_batched,
@@ -238,8 +241,6 @@ class Verification:
 def read_back_blob(session: ChainSession, address: str, layout: str, t: Translation,
                    data_contracts: list[str]) -> bytes | None:
     """The weights as stored on chain, for layouts that store them apart from the model's code."""
-    from .layouts import slot_bytes
-
     blob = t.compiled.blob
     if layout == "code":
         parts = [bytes(session.w3.eth.get_code(Web3.to_checksum_address(a))) for a in data_contracts]
@@ -260,7 +261,6 @@ def verify(session: ChainSession | None, manifest: Manifest, t: Translation) -> 
     (dataContracts()) and the weight slots read back. Every difference is named."""
     c = t.compiled.commitment
     v = Verification()
-    from .commitment import differences
     named = differences(c.descriptor, manifest.descriptor)
     v.add("model description: model file vs manifest", not named, "; ".join(named) or "same",
           named[0] if named else "")
@@ -323,8 +323,6 @@ def _verify_data_contracts(session: ChainSession, contract: Contract, code: byte
     created without running that constructor: each data contract's code is exactly 0x00 || chunk
     (inert, so it cannot change; not an EIP-7702 account), and every immutable the runtime code holds
     is the owner, a data contract or the code hash each must have."""
-    from .onchain import data_contract_code
-
     want = data_contract_code(t.compiled)
     codes = [bytes(session.w3.eth.get_code(Web3.to_checksum_address(a))) for a in data]
     bad = [i for i, (have, need) in enumerate(zip(codes, want)) if have != need] + list(range(len(codes), len(want)))
