@@ -75,7 +75,7 @@ def merkle_target() -> Target:
 
     from .resources import contract_source
 
-    return Target("merkle", "MerkleVerifier", contract_source("MerkleVerifier.sol"), _via_ir())
+    return Target("merkle", "MerkleVerifier", contract_source("verkle", "MerkleVerifier.sol"), _via_ir())
 
 
 def verkle_targets(widths: dict[str, tuple[int, ...]] | None = None) -> list[Target]:

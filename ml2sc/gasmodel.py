@@ -11,7 +11,7 @@ Every prediction is receipt gas, summed from named terms:
   from the plan and, for data-dependent branches (a negative ReLU input, a sigmoid's sign and
   cut-off, an int8 clamp, a new running maximum), from the emulator's trace of the row. The
   per-part costs are the opcode gas of the code that solc 0.8.30 generates from these
-  templates; ``tools/calibrate_gas.py`` derives them from receipts (least squares over a grid
+  templates; ``python -m ml2sc.calibrate`` derives them from receipts (least squares over a grid
   of models and rows, saturated ones included) and they are stored in ``gas_costs.json``.
   A template change means running it again; the tests hold the model within 1% of receipts.
 
@@ -119,7 +119,7 @@ def data_contract_creation(chunk: bytes) -> Estimate:
     ], create=True)
 
 
-# -- fitted loop costs (tools/calibrate_gas.py writes gas_costs.json) ---------------------
+# -- fitted loop costs (ml2sc.calibrate writes gas_costs.json) ---------------------
 # Gas of each counted part of the generated code, per mode; keys are the feature names below.
 COSTS_FILE = Path(__file__).with_name("gas_costs.json")
 LOOP_COSTS: dict[str, dict[str, float]] = {}
@@ -678,7 +678,7 @@ def estimate(compiled, row: Sequence[int], chunk_size: int, budget: int | None =
 
 
 def load_costs(costs: Mapping[str, object]) -> None:
-    """Install fitted costs (used by tools/calibrate_gas.py before it writes them out)."""
+    """Install fitted costs (used by ml2sc.calibrate before it writes them out)."""
     LOOP_COSTS.clear()
     LOOP_COSTS.update(costs["loop"])  # type: ignore[arg-type]
     DEPLOY_COSTS.clear()

@@ -1,4 +1,4 @@
-"""Plan + blob + layout -> Solidity source text, through the templates in ``templates/ml2sc``."""
+"""Plan + blob + layout -> Solidity source text, through the templates in ``ml2sc/templates``."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def render_contract(plan: Plan, blob: Blob, layout: str, contract_name: str, sou
     activations = sorted({l.activation for l in plan.layers})
     width = slot_bytes(layout, blob)
     return render(
-        "ml2sc/mlp.sol.j2",
+        "ml2sc", "mlp.sol.j2",
         plan=plan,
         blob=blob,
         fmt=plan.fmt,

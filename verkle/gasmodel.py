@@ -3,7 +3,7 @@
 Exact (from the EIPs): the transaction's 21,000 and calldata with the EIP-7623 floor, the precompiles
 (EIP-2537 G1MSM with its discount table, G1ADD, pairing; EIP-4844 point evaluation; EIP-2565 modexp;
 EIP-196/197 ecMul, ecAdd, ecPairing; SHA-256), cold SLOADs of the stored root, and memory expansion.
-Fitted (`tools/calibrate_verkle_gas.py`, least squares over receipts on anvil, stored in
+Fitted (`python -m verkle.calibrate`, least squares over receipts on anvil, stored in
 `gas_costs.json`): the verifier's own opcodes, as a cost per key, per opening, per listed commitment,
 per key kind and per node-id step, plus a constant. Say it plainly: those are calibrated, not derived.
 Pure: no chain; the calldata is ABI-encoded here exactly as web3 would send it.

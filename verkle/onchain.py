@@ -77,7 +77,7 @@ def _compile(name: str, source: str, compiler: Optional[Compiler], evm_version: 
 
 @lru_cache(maxsize=2)
 def compile_merkle(compiler: Optional[Compiler] = None) -> Artifact:
-    return compile_sources({"MerkleVerifier.sol": contract_source("MerkleVerifier.sol")}, "MerkleVerifier", compiler,
+    return compile_sources({"MerkleVerifier.sol": contract_source("verkle", "MerkleVerifier.sol")}, "MerkleVerifier", compiler,
                            _via_ir())
 
 

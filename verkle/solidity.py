@@ -108,14 +108,14 @@ def _bn_g2_words(point: object) -> list[str]:
 def render_verifier(scheme: KZG, name: Optional[str] = None) -> str:
     name = name or verifier_name(scheme)
     if scheme.name == "kzg-bn254":
-        return render("verkle/VerifierBN254.sol.j2", name=name, curve="bn", q=hex(bn.field_modulus),
+        return render("verkle", "VerifierBN254.sol.j2", name=name, curve="bn", q=hex(bn.field_modulus),
                       g2=_bn_g2_words(bn.G2), g2_tau=_bn_g2_words(scheme.setup.g2_tau),
                       term=96, scalar_at=64, pt=64, header_len=88, extra_terms="4", **_common(scheme))
     common = _common(scheme)
     q_hi, q_lo = _split48(BLS_Q)
     half_hi, half_lo = _split48((BLS_Q - 1) // 2)
     return render(
-        "verkle/VerifierBLS.sol.j2", name=name, curve="bls",
+        "verkle", "VerifierBLS.sol.j2", name=name, curve="bls",
         q_hi=q_hi, q_lo=q_lo, half_hi=half_hi, half_lo=half_lo,
         g1=_words(bytes(G1Point().to_xy_bytes_be())),
         g2=_words(bytes(scheme.curve.g2_generator().to_xy_bytes_be())),

@@ -19,8 +19,7 @@ from verkle.schemes import load_scheme
 from verkle.solidity import xy
 from verkle.tree import VerkleTree
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "verkle"))
-from vhelpers import clustered_pairs, make_ptau, random_pairs  # noqa: E402
+from helpers.verkle_data import clustered_pairs, make_ptau, random_pairs
 
 
 @pytest.fixture(scope="module")

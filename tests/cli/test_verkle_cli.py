@@ -11,9 +11,7 @@ import pytest
 
 from verkle.cli import main
 
-TREES = Path(__file__).resolve().parents[1] / "verkle"
-sys.path.insert(0, str(TREES))
-from vhelpers import make_ptau  # noqa: E402
+from helpers.verkle_data import make_ptau
 
 
 def run(*args: str) -> int:

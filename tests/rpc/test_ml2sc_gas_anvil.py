@@ -21,7 +21,7 @@ from ml2sc.onchain import (
 )
 from ml2sc.plan import FloatLayer, build_fixed_plan, encode_inputs
 from ml2sc.quant import build_int8_plan, calibrate
-from steptrace import peak_memory_words
+from helpers.steptrace import peak_memory_words
 
 pytestmark = pytest.mark.rpc
 

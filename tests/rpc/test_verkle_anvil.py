@@ -23,9 +23,8 @@ from verkle.schemes import load_scheme
 from verkle.solidity import BLS_Q, xy
 from verkle.tree import VerkleTree
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "verkle"))
-from vhelpers import clustered_pairs, random_pairs  # noqa: E402
-from steptrace import peak_memory_words  # noqa: E402
+from helpers.verkle_data import clustered_pairs, random_pairs
+from helpers.steptrace import peak_memory_words  # noqa: E402
 
 pytestmark = pytest.mark.rpc
 

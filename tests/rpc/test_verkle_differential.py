@@ -26,8 +26,7 @@ from verkle.prover import prove_multi, prove_single
 from verkle.schemes import load_scheme
 from verkle.tree import VerkleTree
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "verkle"))
-from vhelpers import clustered_pairs, make_ptau, random_pairs  # noqa: E402
+from helpers.verkle_data import clustered_pairs, make_ptau, random_pairs
 
 pytestmark = pytest.mark.rpc
 

@@ -9,7 +9,7 @@ from verkle.kzg import KZG
 from verkle.schemes import load_scheme
 from verkle.tree import VerkleTree
 
-from vhelpers import clustered_pairs, make_ptau, random_pairs
+from helpers.verkle_data import clustered_pairs, make_ptau, random_pairs
 
 
 @pytest.fixture(scope="session")

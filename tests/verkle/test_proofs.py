@@ -251,7 +251,7 @@ def test_malformed_documents(tree16):
 
 def test_proof_sizes_do_not_grow_with_width(bls16, bls256):
     """KZG: a proof's size depends on the path length, not on the node width."""
-    from vhelpers import random_pairs
+    from helpers.verkle_data import random_pairs
     pairs = random_pairs(300, 7)
     for scheme in (bls16, bls256):
         tree = VerkleTree.build(scheme, pairs, workers=1)

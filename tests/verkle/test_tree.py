@@ -15,7 +15,7 @@ from verkle.schemes import load_scheme
 from verkle.store import StoreError
 from verkle.tree import Leaf, Node, VerkleTree
 
-from vhelpers import clustered_pairs, random_pairs
+from helpers.verkle_data import clustered_pairs, random_pairs
 
 SCHEME16 = load_scheme("kzg-bls12-381", 16)
 

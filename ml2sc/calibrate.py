@@ -1,7 +1,7 @@
 """Fit the loop costs of ml2sc's gas model from receipts; write ml2sc/gas_costs.json.
 
-    python tools/calibrate_gas.py [--models N] [--save FILE]   # about 10 minutes
-    python tools/calibrate_gas.py --refit FILE                 # fit kept measurements again
+    python -m ml2sc.calibrate [--models N] [--save FILE]   # about 10 minutes
+    python -m ml2sc.calibrate --refit FILE                 # fit kept measurements again
 
 The costs are the opcode gas of the code solc generates from the templates: run this again
 after changing a template or the compiler. It deploys a grid of random MLPs (every format,
@@ -29,19 +29,17 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from evmkit import chain, gas as G  # noqa: E402
-from evmkit.chain import TxResult  # noqa: E402
-from evmkit.anvil import start_anvil  # noqa: E402
-from evmkit.errors import ChainError  # noqa: E402
-from ml2sc import gasmodel  # noqa: E402
-from ml2sc.evm_int import EvmPanic  # noqa: E402
-from ml2sc.fixed import FixedFormat  # noqa: E402
-from ml2sc.layouts import LAYOUTS, slot_values  # noqa: E402
-from ml2sc.onchain import compile_plan, deploy_and_upload, encode_row, encode_rows  # noqa: E402
-from ml2sc.plan import FloatLayer, build_fixed_plan, encode_inputs  # noqa: E402
-from ml2sc.quant import build_int8_plan, calibrate  # noqa: E402
+from evmkit import chain, gas as G
+from evmkit.chain import TxResult
+from evmkit.anvil import start_anvil
+from evmkit.errors import ChainError
+from ml2sc import gasmodel
+from ml2sc.evm_int import EvmPanic
+from ml2sc.fixed import FixedFormat
+from ml2sc.layouts import LAYOUTS, slot_values
+from ml2sc.onchain import compile_plan, deploy_and_upload, encode_row, encode_rows
+from ml2sc.plan import FloatLayer, build_fixed_plan, encode_inputs
+from ml2sc.quant import build_int8_plan, calibrate
 
 ACTS = ["none", "relu", "leaky_relu", "sigmoid", "tanh"]
 FRAC_BITS = [60, 60, 60, 16, 32, 48]  # the default most often; others so exp's Horner steps separate

@@ -1,8 +1,8 @@
 """Fit the opcode costs of verkle's gas model from receipts; write verkle/gas_costs.json.
 
-    python tools/calibrate_verkle_gas.py
+    python -m verkle.calibrate
 
-Like tools/calibrate_gas.py for ml2sc: run it again after changing a verifier template or the
+Like ml2sc.calibrate for ml2sc: run it again after changing a verifier template or the
 compiler. It builds small trees of several widths (random and clustered keys, so paths run from one
 level to many and end in every kind of slot), sends verifications of 1 to 200 keys on every path to a
 local anvil, subtracts what gasmodel computes exactly (intrinsic and calldata gas, precompiles, root
@@ -18,18 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from evmkit import chain, gas as G
+from evmkit.anvil import start_anvil
+from verkle import gasmodel
+from verkle.merkle import MerkleTree
+from verkle.onchain import PATHS, deploy_merkle, deploy_verifier, verifier_args
+from verkle.prover import prove_multi, prove_single
+from verkle.schemes import load_scheme
+from verkle.tree import VerkleTree
 
-from evmkit import chain, gas as G  # noqa: E402
-from evmkit.anvil import start_anvil  # noqa: E402
-from verkle import gasmodel  # noqa: E402
-from verkle.merkle import MerkleTree  # noqa: E402
-from verkle.onchain import PATHS, deploy_merkle, deploy_verifier, verifier_args  # noqa: E402
-from verkle.prover import prove_multi, prove_single  # noqa: E402
-from verkle.schemes import load_scheme  # noqa: E402
-from verkle.tree import VerkleTree  # noqa: E402
-
-OUT = Path(__file__).resolve().parents[1] / "verkle" / "gas_costs.json"
+OUT = Path(__file__).resolve().parent / "gas_costs.json"
 
 
 def pairs_for(rng: random.Random, n: int, clustered: bool) -> list[tuple[bytes, bytes]]:
