@@ -22,37 +22,17 @@ from eth_utils import to_checksum_address
 from py_ecc import optimized_bn128 as bn
 from web3.exceptions import Web3Exception
 
+from .gas import (  # noqa: F401  (prices re-exported: the registry's records use them)
+    BLS12_G1ADD_GAS, BLS12_G1MSM_MUL_GAS, BLS12_PAIRING_BASE_GAS, BLS12_PAIRING_PER_PAIR_GAS, ECADD_GAS,
+    ECMUL_GAS, ECPAIRING_BASE_GAS, ECPAIRING_PER_PAIR_GAS, G1MSM_DISCOUNTS, MODEXP_32_GAS_BOUND,
+    POINT_EVALUATION_PRECOMPILE_GAS, SHA256_BASE_GAS, SHA256_WORD_GAS, bls_pairing_gas, bn_pairing_gas,
+    g1msm_gas, modexp_gas, sha256_gas,
+)
+
 BLS_MODULUS = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
 BN254_R = bn.curve_order
 FIELD_ELEMENTS_PER_BLOB = 4096
 
-# EIP-4844
-POINT_EVALUATION_PRECOMPILE_GAS = 50_000
-# EIP-2537 (Prague, final prices)
-BLS12_G1ADD_GAS = 375
-BLS12_G1MSM_MUL_GAS = 12_000
-BLS12_PAIRING_BASE_GAS = 37_700
-BLS12_PAIRING_PER_PAIR_GAS = 32_600
-# EIP-1108 (Istanbul)
-ECADD_GAS = 150
-ECMUL_GAS = 6_000
-ECPAIRING_BASE_GAS = 45_000
-ECPAIRING_PER_PAIR_GAS = 34_000
-G1MSM_DISCOUNTS = (1000, 949, 848, 797, 764, 750, 738, 728, 719, 712, 705, 698, 692, 687, 682, 677, 673, 669,
-                   665, 661, 658, 654, 651, 648, 645, 642, 640, 637, 635, 632, 630, 627, 625, 623, 621, 619, 617,
-                   615, 613, 611, 609, 608, 606, 604, 603, 601, 599, 598, 596, 595, 593, 592, 591, 589, 588, 586,
-                   585, 584, 582, 581, 580, 579, 577, 576, 575, 574, 573, 572, 570, 569, 568, 567, 566, 565, 564,
-                   563, 562, 561, 560, 559, 558, 557, 556, 555, 554, 553, 552, 551, 550, 549, 548, 547, 547, 546,
-                   545, 544, 543, 542, 541, 540, 540, 539, 538, 537, 536, 536, 535, 534, 533, 532, 532, 531, 530,
-                   529, 528, 528, 527, 526, 525, 525, 524, 523, 522, 522, 521, 520, 520, 519)
-# Yellow paper SHA-256
-SHA256_BASE_GAS = 60
-SHA256_WORD_GAS = 12
-# MODEXP with 32-byte base, exponent and modulus and a 255-bit exponent: EIP-2565 prices it at
-# max(200, 16 * 254 // 3) = 1,354, EIP-7883 (Osaka) at max(500, 16 * 254) = 4,064. The verifiers
-# forward the larger: a MODEXP with well-formed lengths cannot fail but for gas, and a call that
-# succeeds pays only its own price.
-MODEXP_32_GAS_BOUND = 16 * 254
 
 
 @dataclass(frozen=True)
@@ -71,31 +51,6 @@ class Precompile:
     @property
     def label(self) -> str:
         return f"0x{self.address:02x} {self.name} ({self.eip})"
-
-
-def sha256_gas(n_bytes: int) -> int:
-    return SHA256_BASE_GAS + SHA256_WORD_GAS * ((n_bytes + 31) // 32)
-
-
-def g1msm_gas(k: int) -> int:
-    """EIP-2537 G1MSM over k points: k * 12,000 * discount(k) / 1000."""
-    discount = G1MSM_DISCOUNTS[min(k, len(G1MSM_DISCOUNTS)) - 1]
-    return k * BLS12_G1MSM_MUL_GAS * discount // 1000
-
-
-def modexp_gas(base_len: int, exp: int, exp_len: int, mod_len: int) -> int:
-    """EIP-2565 (Berlin to Prague) for exponents of at most 32 bytes."""
-    complexity = ((max(base_len, mod_len) + 7) // 8) ** 2  # 8-byte words
-    iterations = max(exp.bit_length() - 1, 0) if exp_len <= 32 else 0
-    return max(200, complexity * max(iterations, 1) // 3)
-
-
-def bls_pairing_gas(pairs: int) -> int:
-    return BLS12_PAIRING_BASE_GAS + BLS12_PAIRING_PER_PAIR_GAS * pairs
-
-
-def bn_pairing_gas(pairs: int) -> int:
-    return ECPAIRING_BASE_GAS + ECPAIRING_PER_PAIR_GAS * pairs
 
 
 def _bls_xy(point: Any) -> bytes:
