@@ -7,7 +7,8 @@ the bytecode of data contracts, ``inline`` as a constant in the model contract, 
 fixed mode, per layer: ``slope | W row by row | b``, each a big-endian two's-complement lane
 of ``lane_bytes`` (the narrowest width that holds every number of the model).
 
-int8 mode, per layer: a header ``m (4 bytes) | shift (1) | leaky slope Q.16 (2)``, then for
+int8 mode, per layer: a header ``m (4 bytes) | shift (1) | leaky slope Q.16 (2)`` (a hidden GELU /
+SiLU layer adds its second multiplier: ``| out_m (4) | out_shift (1)``), then for
 each output neuron ``ceil(n_in / 32)`` words of 32 weights, then the biases. Weights are
 stored offset by 128 (``u = w + 128``, 1..255) and interleaved so that
 ``(word >> 8t) & LANES`` yields eight 32-bit lanes of weights, reversed against the eight
@@ -23,9 +24,9 @@ from functools import cached_property
 
 from eth_utils import keccak
 
-from .plan import Plan, PlanError
+from .layers import Plan, PlanError
 
-INT8_HEADER_BYTES = 7
+INT8_HEADER_BYTES = 7  # 12 for a hidden layer of int8 class "rescale"
 WEIGHT_OFFSET = 128
 
 
@@ -106,6 +107,8 @@ def _int8_blob(plan: Plan) -> Blob:
         start = len(data)
         data += layer.requant_m.to_bytes(4, "big") + bytes([layer.requant_shift])
         data += layer.slope.to_bytes(2, "big")
+        if layer.out_shift:  # a hidden rescale layer (gelu, silu)
+            data += layer.out_m.to_bytes(4, "big") + bytes([layer.out_shift])
         words = -(-layer.n_in // 32)
         weights_offset = len(data)
         rows = [layer.weights[j * layer.n_in : (j + 1) * layer.n_in] for j in range(layer.n_out)]
@@ -122,4 +125,5 @@ def _int8_blob(plan: Plan) -> Blob:
 
 
 def encode_blob(plan: Plan) -> Blob:
+    """Every number of ``plan`` as the contract reads it (see the module docstring)."""
     return _int8_blob(plan) if plan.mode == "int8" else _fixed_blob(plan)

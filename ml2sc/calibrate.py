@@ -2,6 +2,7 @@
 
     python -m ml2sc.calibrate [--models N] [--save FILE]   # about 10 minutes
     python -m ml2sc.calibrate --refit FILE                 # fit kept measurements again
+    python -m ml2sc.calibrate --only gelu,gelu_tanh,silu   # fit a new activation's features only
 
 The costs are the opcode gas of the code solc generates from the templates: run this again
 after changing a template or the compiler. It deploys a grid of random MLPs (every format,
@@ -14,6 +15,10 @@ one `predictBatch`. Each counted part's gas is fitted by least squares of the re
 calldata, SLOAD / SSTORE, EXTCODE*, keccak, logs, memory) are not fitted: gasmodel computes
 them. It prints every function's worst error on the fit set and the highest ratio of a
 measured inference to the model's upper bound (above 1 would be a bound broken).
+
+``--only`` adds activations without moving any estimate of the others: its models use the named
+activations (and others around them), and only the features that ``gas_costs.json`` has no cost
+for yet are fitted, every other cost held at its stored value (the file keeps them byte for byte).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from evmkit import chain, gas as G
 from evmkit.chain import TxResult
 from evmkit.anvil import start_anvil
 from evmkit.errors import ChainError
-from ml2sc import gasmodel
+from ml2sc import activations, gasmodel
 from ml2sc.evm_int import EvmPanic
 from ml2sc.fixed import FixedFormat
 from ml2sc.layouts import LAYOUTS, slot_values
@@ -41,20 +46,22 @@ from ml2sc.onchain import compile_plan, deploy_and_upload, encode_row, encode_ro
 from ml2sc.plan import FloatLayer, build_fixed_plan, encode_inputs
 from ml2sc.quant import build_int8_plan, calibrate
 
-ACTS = ["none", "relu", "leaky_relu", "sigmoid", "tanh"]
+ACTS = ["none", "relu", "leaky_relu", "sigmoid", "tanh"]  # the full fit's hidden activations (as fitted)
 FRAC_BITS = [60, 60, 60, 16, 32, 48]  # the default most often; others so exp's Horner steps separate
 BATCH_GAS = 60_000_000  # a calibration predictBatch stays below this (anvil runs with 100M blocks)
 
 
-def random_layers(rng: random.Random, n_in: int, widths: list[int], head: str, steep: float = 1.0) -> list[FloatLayer]:
+def random_layers(rng: random.Random, n_in: int, widths: list[int], head: str, steep: float = 1.0,
+                  acts: list[str] = ACTS, shift: float = 0.0) -> list[FloatLayer]:
     """Random weights; ``steep`` scales them, so that sigmoid, tanh and softmax saturate (and
-    are cut off) on ordinary rows too, in int8 mode as well as fixed."""
+    are cut off) on ordinary rows too, in int8 mode as well as fixed; ``shift`` moves the biases
+    (negative: GELU / SiLU layers whose int8 outputs clamp at -128 on some rows)."""
     layers, sizes = [], [n_in, *widths]
     for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
         last = i == len(sizes) - 2
-        act = head if last else rng.choice(ACTS)
+        act = head if last else rng.choice(acts)
         weight = np.array([[rng.gauss(0, steep / a ** 0.5) for _ in range(a)] for _ in range(b)])
-        bias = np.array([rng.gauss(0, 0.3) for _ in range(b)])
+        bias = np.array([rng.gauss(shift, 0.3) for _ in range(b)])
         layers.append(FloatLayer(f"l{i}", weight, bias, act, 0.1 if act == "leaky_relu" else 0.0))
     return layers
 
@@ -81,6 +88,21 @@ def sample_models(n: int, seed: int = 0):
                 yield layers, mode, layout, rng
 
 
+def sample_new_models(n: int, only: list[str], seed: int = 1):
+    """Random MLPs in which every hidden layer and head is one of ``only`` half the time."""
+    rng = random.Random(seed)
+    for k in range(n):
+        n_in = rng.choice([4, 8, 16, 30])
+        widths = [rng.choice([1, 3, 8, 16, 32]) for _ in range(rng.randint(1, 3))]
+        acts = only * 4 + ACTS
+        head = rng.choice(only * 2 + ["none", "sigmoid", "softmax" if widths[-1] > 1 else "relu"])
+        mode = ("fixed", "int8")[k % 2]
+        layout = LAYOUTS[(k // 2) % 4]
+        layers = random_layers(rng, n_in, widths, head, rng.choice([1.0, 1.0, 6.0]), acts,
+                               rng.choice([0.0, 0.0, -6.0]))
+        yield layers, mode, layout, rng
+
+
 def test_rows(plan, x: np.ndarray, rng: random.Random) -> list[list[int]]:
     """Rows that take every branch: ordinary, saturating (x 50), mixed, zeros; int8 extremes."""
     n = x.shape[1]
@@ -91,10 +113,11 @@ def test_rows(plan, x: np.ndarray, rng: random.Random) -> list[list[int]]:
     return rows
 
 
-def measure(session, n_models: int):
+def measure(session, n_models: int, only: list[str] | None = None):
     """(compiled, deploy/upload txs, [(row, predict gas)], (batch rows, predictBatch gas)) per model."""
     models = []
-    for k, (layers, mode, layout, rng) in enumerate(sample_models(n_models)):
+    samples = sample_new_models(n_models, only) if only else sample_models(n_models)
+    for k, (layers, mode, layout, rng) in enumerate(samples):
         x = np.array([[rng.gauss(0, 2) for _ in range(layers[0].weight.shape[1])] for _ in range(8)])
         if mode == "fixed":
             plan = build_fixed_plan(layers, FixedFormat(FRAC_BITS[k % len(FRAC_BITS)]) if k < n_models else None)
@@ -159,52 +182,77 @@ def inference_samples(models, mode: str) -> tuple[list[tuple[Counter, float]], l
 
 
 def fit(models) -> dict[str, object]:
+    """Every cost, fitted afresh."""
     loop = {mode: lstsq(*inference_samples(models, mode)) for mode in ("fixed", "int8")}
     deploy_samples, upload_samples, finalize = [], [], []
+    unfitted = gasmodel.Costs.unfitted()  # schedule terms only
     for compiled, txs, _, _ in models:
         for label, tx in txs:
             if label == "deploy":
-                est = gasmodel.deploy(compiled)  # with zero fitted costs: schedule terms only
+                est = gasmodel.deploy(compiled, costs=unfitted)
                 deploy_samples.append((gasmodel.deploy_features(compiled), tx.gas_used - est.total))
             elif label.startswith("upload["):
                 start, end = (int(v) for v in label[7:-1].split(":"))
                 slots = slot_values(compiled.layout, compiled.blob)[start:end]
-                est = gasmodel.upload(compiled, start, slots)
+                est = gasmodel.upload(compiled, start, slots, costs=unfitted)
                 upload_samples.append((Counter(const=1, slot=len(slots)), tx.gas_used - est.total))
             elif label == "finalize":
-                finalize.append(tx.gas_used - gasmodel.finalize(compiled).total)
+                finalize.append(tx.gas_used - gasmodel.finalize(compiled, costs=unfitted).total)
     upload = lstsq(upload_samples)
     upload["finalize"] = round(float(np.mean(finalize)), 3)
     return {"loop": loop, "deploy": lstsq(deploy_samples), "upload": upload}
 
 
-def report(models) -> None:
+def fit_new(models, stored: dict) -> dict:
+    """The stored costs plus fits of the features they lack; every stored cost held as it is."""
+    loop = {mode: dict(costs) for mode, costs in stored["loop"].items()}
+    for mode in ("fixed", "int8"):
+        known = stored["loop"][mode]
+        samples, weights = inference_samples(models, mode)
+        reduced, kept = [], []
+        for (features, gas), weight in zip(samples, weights):
+            new = Counter({k: v for k, v in features.items() if v and k not in known})
+            if new:
+                held = sum(known[k] * v for k, v in features.items() if v and k in known)
+                reduced.append((new, gas - held))
+                kept.append(weight)
+        if reduced:
+            fitted = lstsq(reduced, kept)
+            print(f"  {mode}: fitted {', '.join(sorted(fitted))}", file=sys.stderr)
+            loop[mode].update(fitted)
+    return {"loop": loop, "deploy": stored["deploy"], "upload": stored["upload"]}
+
+
+def report(models, costs: gasmodel.Costs) -> None:
     """Worst relative error of every function on the fit set; measured inference vs the bound."""
     errors: dict[str, float] = Counter()
     worst_ratio = (0.0, "")
     for compiled, txs, singles, batch in models:
         for label, tx in txs:
             if label == "deploy":
-                predicted = gasmodel.deploy(compiled).total
+                predicted = gasmodel.deploy(compiled, costs=costs).total
             elif label.startswith("upload["):
                 start, end = (int(v) for v in label[7:-1].split(":"))
-                predicted = gasmodel.upload(compiled, start, slot_values(compiled.layout, compiled.blob)[start:end]).total
+                slots = slot_values(compiled.layout, compiled.blob)[start:end]
+                predicted = gasmodel.upload(compiled, start, slots, costs=costs).total
             elif label == "finalize":
-                predicted = gasmodel.finalize(compiled).total
+                predicted = gasmodel.finalize(compiled, costs=costs).total
             else:
                 continue  # data contracts: exact, held by the tests
             kind = label.split("[")[0]
             errors[kind] = max(errors[kind], abs(predicted - tx.gas_used) / tx.gas_used)
-        bound = gasmodel.inference_upper_bound(compiled).total
+        bound = gasmodel.inference_upper_bound(compiled, costs=costs).total
         for row, gas in singles:
-            errors["predict"] = max(errors["predict"], abs(gasmodel.inference(compiled, row).total - gas) / gas)
+            predicted = gasmodel.inference(compiled, row, costs=costs).total
+            errors["predict"] = max(errors["predict"], abs(predicted - gas) / gas)
             worst_ratio = max(worst_ratio, (gas / bound, f"{compiled.plan.architecture} {compiled.plan.mode} "
                                                          f"{compiled.layout}"))
         if batch:
             rows, gas = batch
-            errors["predictBatch"] = max(errors["predictBatch"],
-                                         abs(gasmodel.batch_inference(compiled, rows).total - gas) / gas)
-            worst_ratio = max(worst_ratio, (gas / gasmodel.batch_upper_bound(compiled, len(rows)).total,
+            predicted = gasmodel.batch_inference(compiled, rows, costs=costs).total
+            errors["predictBatch"] = max(errors["predictBatch"], abs(predicted - gas) / gas)
+            batch_bound = gasmodel.batch_upper_bound(compiled, len(rows), costs=costs).total
+            worst_ratio = max(worst_ratio, (gas / batch_bound,
                                             f"{compiled.plan.architecture} {compiled.plan.mode} {compiled.layout} batch"))
     n_predict = sum(len(s) for _, _, s, _ in models)
     print(f"fit set: {len(models)} models, {n_predict} predict and {sum(b is not None for *_, b in models)} "
@@ -216,26 +264,29 @@ def report(models) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", type=int, default=160, help="random models before the grid (default 160)")
+    parser.add_argument("--models", type=int, default=None,
+                        help="random models before the grid (default 160; 48 with --only)")
     parser.add_argument("--save", metavar="FILE", help="also keep the measurements (pickle) to refit from")
     parser.add_argument("--refit", metavar="FILE", help="fit measurements kept by --save; measure nothing")
+    parser.add_argument("--only", metavar="ACTS", help="comma-separated activations: fit only the features "
+                        "the costs file lacks (default models: 48), holding every stored cost")
     args = parser.parse_args()
-    gasmodel.load_costs({"loop": {"fixed": {}, "int8": {}}, "deploy": {}, "upload": {}})
+    only = [activations.get(name).name for name in args.only.split(",")] if args.only else None
     if args.refit:
         models = pickle.loads(Path(args.refit).read_bytes())
     else:
         with start_anvil(gas_limit=100_000_000) as node:
             os.environ["CALIBRATION_KEY"] = node.private_keys[0]
-            models = measure(chain.rpc(node.url, "CALIBRATION_KEY"), args.models)
+            n_models = args.models if args.models is not None else (48 if only else 160)
+            models = measure(chain.rpc(node.url, "CALIBRATION_KEY"), n_models, only)
     if args.save:
         kept = [(c, [(label, TxResult(tx.tx_hash, tx.gas_used, tx.block_number, tx.contract_address))
                      for label, tx in txs], singles, batch) for c, txs, singles, batch in models]
         Path(args.save).write_bytes(pickle.dumps(kept))
-    costs = fit(models)
+    costs = fit_new(models, json.loads(gasmodel.COSTS_FILE.read_text())) if only else fit(models)
     gasmodel.COSTS_FILE.write_text(json.dumps(costs, indent=1, sort_keys=True) + "\n")
-    gasmodel.load_costs(costs)
     print(f"wrote {gasmodel.COSTS_FILE}")
-    report(models)
+    report(models, gasmodel.Costs.of(costs))
     return 0
 
 

@@ -1,7 +1,8 @@
 """Read a PyTorch MLP into a flat list of operations (:class:`Dense` and :class:`Activation`).
 
-torch.fx traces the module, so functional calls (``torch.relu``, ``F.sigmoid``, ``x.relu()``)
-are captured as well as modules; where tracing is impossible, an ``nn.Sequential`` (also a
+torch.fx traces the module, so functional calls (``torch.relu``, ``F.sigmoid``, ``F.gelu``,
+``x.relu()``) are captured as well as modules (the activations and how torch spells them are in
+``ml2sc.activations``); where tracing is impossible, an ``nn.Sequential`` (also a
 TorchScript one) is walked child by child. Anything outside the supported set is refused
 with an error that names the layer.
 """
@@ -11,14 +12,17 @@ from __future__ import annotations
 import operator
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from . import activations
+
 SUPPORTED = (
-    "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax (last layer)",
-    "BatchNorm1d (after a Linear)", "Identity", "Dropout (eval)", "Flatten",
+    "Linear", *activations.torch_labels(), "BatchNorm1d (after a Linear)", "Identity", "Dropout (eval)",
+    "Flatten",
 )
 
 
@@ -27,7 +31,7 @@ class UnsupportedModel(ValueError):
 
 
 class ModelLoadError(ValueError):
-    pass
+    """The model file is missing or is not a whole PyTorch module."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,8 +53,10 @@ class Dense:
 
 @dataclass(frozen=True)
 class Activation:
+    """An activation function; ``kind`` names its record in ``ml2sc.activations``."""
+
     name: str
-    kind: str  # "relu" | "leaky_relu" | "sigmoid" | "tanh" | "softmax"
+    kind: str
     params: tuple[float, ...] = field(default=())
 
 
@@ -131,17 +137,15 @@ def _module_ops(name: str, module: Any, kind: str) -> list[Op]:
     """The ops for one leaf module, by its class name (TorchScript keeps ``original_name``)."""
     if kind == "Linear":
         return [_dense(name, module)]
-    if kind == "ReLU":
-        return [Activation(name, "relu")]
-    if kind == "LeakyReLU":
-        return [Activation(name, "leaky_relu", (float(module.negative_slope),))]
-    if kind == "Sigmoid":
-        return [Activation(name, "sigmoid")]
-    if kind == "Tanh":
-        return [Activation(name, "tanh")]
-    if kind == "Softmax":
-        _check_softmax_dim(name, module.dim)
-        return [Activation(name, "softmax")]
+    record = activations.for_module(kind, module)
+    if record is not None:
+        if record.last_only:
+            _check_softmax_dim(name, module.dim)
+        params = (float(module.negative_slope),) if record.has_slope else ()
+        return [Activation(name, record.name, params)]
+    if kind == "GELU":
+        raise UnsupportedModel(f"GELU {name!r} with approximate={getattr(module, 'approximate', '?')!r}: "
+                               "only 'none' and 'tanh' are supported")
     if kind == "BatchNorm1d":
         return [_batchnorm(name, module)]
     if kind in ("Identity", "Dropout", "Flatten"):
@@ -149,24 +153,21 @@ def _module_ops(name: str, module: Any, kind: str) -> list[Op]:
     raise _unsupported(name, kind)
 
 
-_FUNCTIONS: dict[Callable[..., Any], str] = {}
-_METHODS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax"}
 _PASS_METHODS = {"flatten", "view", "reshape", "contiguous"}
+PASS = "pass"  # a function that changes nothing ml2sc computes (flatten, dropout in eval)
 
 
-def _function_table() -> dict[Callable[..., Any], str]:
-    if not _FUNCTIONS:
-        import torch
-        import torch.nn.functional as F
+@lru_cache(maxsize=1)
+def _function_table() -> dict[Callable[..., Any], tuple[activations.ActivationKind, ...] | str]:
+    """torch function -> the activation records it may be, or ``PASS``."""
+    import torch
+    import torch.nn.functional as F
 
-        _FUNCTIONS.update({
-            torch.relu: "relu", F.relu: "relu", F.leaky_relu: "leaky_relu",
-            torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", torch.tanh: "tanh", F.tanh: "tanh",
-            torch.softmax: "softmax", F.softmax: "softmax",
-        })
-        for passthrough in (torch.flatten, F.dropout):
-            _FUNCTIONS[passthrough] = "pass"
-    return _FUNCTIONS
+    table: dict[Callable[..., Any], tuple[activations.ActivationKind, ...] | str] = {}
+    table.update(activations.function_table())
+    for passthrough in (torch.flatten, F.dropout):
+        table[passthrough] = PASS
+    return table
 
 
 def _fx_ops(model: Any) -> list[Op]:
@@ -198,28 +199,32 @@ def _fx_ops(model: Any) -> list[Op]:
             module = modules[node.target]
             ops += _module_ops(str(node.target), module, type(module).__name__)
         elif node.op == "call_function":
-            kind = _function_table().get(node.target)
-            if node.target is operator.getitem or kind is None:
+            found = _function_table().get(node.target)
+            if node.target is operator.getitem or found is None:
                 raise _unsupported(node.name, getattr(node.target, "__name__", str(node.target)))
-            if kind != "pass":
-                ops.append(_functional(node, kind))
+            if found != PASS:
+                record = activations.choose(found, dict(node.kwargs))
+                if record is None:
+                    raise _unsupported(node.name, f"{node.target.__name__}({dict(node.kwargs)})")
+                ops.append(_functional(node, record))
         elif node.op == "call_method":
-            if node.target in _METHODS:
-                ops.append(_functional(node, _METHODS[node.target]))
+            record = activations.for_method(str(node.target))
+            if record is not None:
+                ops.append(_functional(node, record))
             elif node.target not in _PASS_METHODS:
                 raise _unsupported(node.name, f"tensor.{node.target}()")
         current = node
     return ops
 
 
-def _functional(node: Any, kind: str) -> Activation:
+def _functional(node: Any, record: activations.ActivationKind) -> Activation:
     """An activation from a call node; reads negative_slope / dim from its arguments."""
-    if kind == "leaky_relu":
+    if record.has_slope:
         slope = node.kwargs.get("negative_slope", node.args[1] if len(node.args) > 1 else 0.01)
-        return Activation(node.name, kind, (float(slope),))
-    if kind == "softmax":
+        return Activation(node.name, record.name, (float(slope),))
+    if record.last_only:
         _check_softmax_dim(node.name, node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None))
-    return Activation(node.name, kind)
+    return Activation(node.name, record.name)
 
 
 def _sequential_ops(model: Any, prefix: str = "") -> list[Op]:

@@ -23,7 +23,7 @@ from eth_utils import keccak
 
 from .blob import Blob
 from .layouts import slot_values
-from .plan import Plan
+from .plan import Layer, Plan
 
 DESCRIPTOR_VERSION = 1
 
@@ -38,12 +38,19 @@ def descriptor(plan: Plan, layout: str) -> dict[str, Any]:
         "input_scales": [float(s).hex() for s in plan.input_scales],
         "head": plan.head,
         "layout": layout,
-        "layers": [
-            {"n_in": l.n_in, "n_out": l.n_out, "activation": l.activation, "slope": l.slope,
-             "requant_m": l.requant_m, "requant_shift": l.requant_shift}
-            for l in plan.layers
-        ],
+        "layers": [_layer_descriptor(layer) for layer in plan.layers],
     }
+
+
+def _layer_descriptor(layer: Layer) -> dict[str, Any]:
+    """A layer's shape and integer constants. The output rescale of int8 gelu/silu layers is named
+    only where it exists, so the hashes of models without one are what they always were."""
+    out: dict[str, Any] = {"n_in": layer.n_in, "n_out": layer.n_out, "activation": layer.activation,
+                           "slope": layer.slope, "requant_m": layer.requant_m,
+                           "requant_shift": layer.requant_shift}
+    if layer.out_m or layer.out_shift:
+        out |= {"out_m": layer.out_m, "out_shift": layer.out_shift}
+    return out
 
 
 def canonical(desc: dict[str, Any]) -> bytes:

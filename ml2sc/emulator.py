@@ -11,13 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from . import activations
 from . import evm_int as E
-from . import fixed as fx
-from .plan import INT8_MAX, Layer, Plan
+from .layers import INT8_MAX, Layer, Plan
 
 
 @dataclass(frozen=True)
 class Prediction:
+    """What ``predict`` returns on-chain: the outputs and the class they give."""
+
     outputs: tuple[int, ...]  # fixed-point (Q.F; Q.16 in int8 mode), as the contract returns them
     predicted_class: int
 
@@ -36,18 +38,7 @@ def classify(plan: Plan, outputs: Sequence[int]) -> int:
 
 def _activate(plan: Plan, layer: Layer, values: list[int]) -> list[int]:
     """An activation on fixed-point values (Q.F; Q.16 in int8 mode)."""
-    fmt, kind = plan.fmt, layer.activation
-    if kind == "relu":
-        return [fx.relu(v) for v in values]
-    if kind == "leaky_relu":
-        return [fx.leaky_relu(fmt, v, layer.slope) for v in values]
-    if kind == "sigmoid":
-        return [fx.sigmoid(fmt, v) for v in values]
-    if kind == "tanh":
-        return [fx.tanh(fmt, v) for v in values]
-    if kind == "softmax":
-        return fx.softmax(fmt, values)
-    return values
+    return activations.get(layer.activation).apply_fixed(plan.fmt, values, layer.slope)
 
 
 def _fixed_dense(plan: Plan, layer: Layer, a: list[int]) -> list[int]:
@@ -63,6 +54,7 @@ def _fixed_dense(plan: Plan, layer: Layer, a: list[int]) -> list[int]:
 
 
 def requantize(acc: int, layer: Layer) -> int:
+    """int8 mode's dyadic step: (acc * m + 2**(shift-1)) >> shift."""
     return (acc * layer.requant_m + (1 << (layer.requant_shift - 1))) >> layer.requant_shift
 
 
@@ -83,18 +75,20 @@ def _int8_layer(plan: Plan, layer: Layer, x: list[int], last: bool) -> LayerTrac
     pre = [requantize(acc, layer) for acc in accs]
     if last:
         return LayerTrace(tuple(pre), tuple(_activate(plan, layer, pre)))
-    if layer.activation in ("sigmoid", "tanh"):
+    kind = activations.get(layer.activation)
+    if kind.int8_class == "squash":  # Q.16 in [-1, 1] -> int8
         q16 = _activate(plan, layer, pre)
         return LayerTrace(tuple(pre), tuple((f * INT8_MAX + (1 << 15)) >> 16 for f in q16))
-    out = []
-    for value in pre:
-        y = max(-128, min(INT8_MAX, value))
-        if layer.activation == "relu":
-            y = max(0, y)
-        elif layer.activation == "leaky_relu" and y < 0:
-            y = (y * layer.slope) >> 16
-        out.append(y)
-    return LayerTrace(tuple(pre), tuple(out))
+    if kind.int8_class == "rescale":  # Q.16 -> the calibrated int8 scale, clamped
+        half = 1 << (layer.out_shift - 1)
+        q16 = _activate(plan, layer, pre)
+        return LayerTrace(tuple(pre), tuple(
+            _clamp((f * layer.out_m + half) >> layer.out_shift) for f in q16))
+    return LayerTrace(tuple(pre), tuple(kind.int8_clamped(_clamp(v), layer.slope) for v in pre))
+
+
+def _clamp(value: int) -> int:
+    return max(-128, min(INT8_MAX, value))
 
 
 def trace(plan: Plan, inputs: Sequence[int]) -> list[LayerTrace]:

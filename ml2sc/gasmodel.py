@@ -23,7 +23,6 @@ the largest calldata a row can have, and a safety margin. No row costs more
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -34,11 +33,12 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 
 from evmkit import gas as G
+from evmkit.gas import Estimate, estimate_transaction
 
-from . import emulator
+from . import activations, emulator
 from .blob import Blob, encode_blob
+from .layers import INT8_MAX, Layer, Plan
 from .layouts import code_chunks, data_contract_initcode, memory_alloc, slot_bytes, slot_values
-from .plan import INT8_MAX, Plan
 
 # The data contract's 12-byte creation code: PUSH2, DUP1, PUSH1, PUSH1 (3 gas each),
 # CODECOPY (3 + copy + memory), PUSH1 (3), RETURN (0).
@@ -50,6 +50,10 @@ GAS_LOG_DATA = 8
 # The upper bound is the model's costliest path plus this share: the fitted costs of single
 # branches carry the model's error (within 1% over whole calls), twice over.
 BOUND_MARGIN = 0.02
+# The default batch budget: 90% of a 30M-gas block (ml2sc.onchain sizes uploads the same way).
+MAINNET_BLOCK_GAS = 30_000_000
+BLOCK_SHARE = 0.9
+DEFAULT_BUDGET = int(MAINNET_BLOCK_GAS * BLOCK_SHARE)
 
 
 class Target(Protocol):
@@ -73,36 +77,12 @@ class ModelShape:
         return cls(plan, encode_blob(plan), layout)
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """A receipt-gas prediction with the terms it adds up."""
-
-    total: int
-    terms: tuple[tuple[str, int], ...]
-
-    def to_json(self) -> dict[str, object]:
-        return {"total": self.total, "terms": dict(self.terms)}
-
-
-def _tx(data: bytes, execution_terms: Sequence[tuple[str, int]], create: bool = False) -> Estimate:
-    execution = sum(g for _, g in execution_terms)
-    terms = [("transaction base", G.TX_BASE_COST), ("calldata", G.calldata_cost(data))]
-    if create:
-        terms += [("contract creation", G.TX_CREATE_COST),
-                  ("initcode words", G.INITCODE_WORD_COST * G.words(len(data)))]
-    terms += [(name, g) for name, g in execution_terms if g]
-    total = G.transaction_gas(data, execution, create)
-    floor = G.floor_gas(data)
-    if total == floor and floor > G.intrinsic_gas(data, create) + execution:
-        terms.append(("EIP-7623 calldata floor top-up", floor - G.intrinsic_gas(data, create) - execution))
-    return Estimate(total, tuple(terms))
-
-
 def _calldata(signature: str, types: list[str], args: list[object]) -> bytes:
     return function_signature_to_4byte_selector(signature) + encode(types, args)
 
 
 def log_cost(topics: int, data_bytes: int) -> int:
+    """LOG with ``topics`` topics and ``data_bytes`` bytes of data."""
     return GAS_LOG + GAS_LOG_TOPIC * topics + GAS_LOG_DATA * data_bytes
 
 
@@ -113,7 +93,7 @@ def data_contract_creation(chunk: bytes) -> Estimate:
     """Receipt gas of deploying ``0x00 || chunk`` as a data contract: exact."""
     initcode = data_contract_initcode(chunk)
     runtime_bytes = len(chunk) + 1
-    return _tx(initcode, [
+    return estimate_transaction(initcode, [
         ("creation code", DATA_INITCODE_STATIC + G.copy_cost(runtime_bytes) + G.memory_cost(G.words(runtime_bytes))),
         ("code deposit", G.code_deposit(runtime_bytes)),
     ], create=True)
@@ -122,14 +102,75 @@ def data_contract_creation(chunk: bytes) -> Estimate:
 # -- fitted loop costs (ml2sc.calibrate writes gas_costs.json) ---------------------
 # Gas of each counted part of the generated code, per mode; keys are the feature names below.
 COSTS_FILE = Path(__file__).with_name("gas_costs.json")
-LOOP_COSTS: dict[str, dict[str, float]] = {}
-DEPLOY_COSTS: dict[str, float] = {}
-UPLOAD_COSTS: dict[str, float] = {}
+
+
+class MissingCost(G.CostsFileError):
+    """A counted feature has no fitted cost: the costs file predates it (fit it again)."""
+
+
+class _Strict(Mapping[str, float]):
+    """Fitted costs of one group; a feature without a cost is a :class:`MissingCost`, never 0."""
+
+    def __init__(self, what: str, costs: Mapping[str, float]) -> None:
+        self._what, self._costs = what, costs
+
+    def __getitem__(self, feature: str) -> float:
+        try:
+            return self._costs[feature]
+        except KeyError:
+            raise MissingCost(f"{COSTS_FILE.name} has no {self._what} cost for {feature!r}: run "
+                              "python -m ml2sc.calibrate (or --only for new activations)") from None
+
+    def __iter__(self):
+        return iter(self._costs)
+
+    def __len__(self) -> int:
+        return len(self._costs)
+
+
+@dataclass(frozen=True)
+class Costs:
+    """The fitted costs: ``loop[mode][feature]`` for inference, ``deploy`` and ``upload``."""
+
+    loop: Mapping[str, Mapping[str, float]]
+    deploy: Mapping[str, float]
+    upload: Mapping[str, float]
+
+    @classmethod
+    def of(cls, data: Mapping[str, object]) -> "Costs":
+        loop: Mapping[str, Mapping[str, float]] = data["loop"]  # type: ignore[assignment]
+        deploy: Mapping[str, float] = data["deploy"]  # type: ignore[assignment]
+        upload: Mapping[str, float] = data["upload"]  # type: ignore[assignment]
+        return cls({mode: _Strict(f"{mode} loop", c) for mode, c in loop.items()},
+                   _Strict("deploy", deploy), _Strict("upload", upload))
+
+    @classmethod
+    def unfitted(cls) -> "Costs":
+        """Every fitted cost 0: estimates of the schedule terms alone (what ml2sc.calibrate fits against)."""
+        zero: Mapping[str, float] = _Zero()
+        return cls({"fixed": zero, "int8": zero}, zero, zero)
+
+    def mode(self, mode: str) -> Mapping[str, float]:
+        try:
+            return self.loop[mode]
+        except KeyError:
+            raise MissingCost(f"{COSTS_FILE.name} has no loop costs for mode {mode!r}") from None
+
+
+class _Zero(dict):
+    def __missing__(self, key: str) -> float:
+        return 0.0
+
+
+def fitted_costs() -> Costs:
+    """The fitted costs in ``gas_costs.json``, read once (a missing or invalid file is a CostsFileError)."""
+    return Costs.of(G.load_costs(COSTS_FILE, required=("loop", "deploy", "upload")))
+
 
 # -- inference: what one value of an activation makes the code do ------------------------
 # A "path" is the Counter of features one value adds: the branch it takes (a sign, an exp
-# cut-off, an int8 clamp) and the Horner steps of exp(-a) when it runs the polynomial.
-_SQUASH = {"sigmoid": ("sig", 1), "tanh": ("tanh", 2)}  # feature stem, exp argument = scale * |x|
+# cut-off, an int8 clamp) and the Horner steps of exp(-a) when it runs the polynomial. Each
+# activation's feature stem and cut-off test come from its record in ml2sc.activations.
 
 
 def _exp_steps(plan: Plan) -> int:
@@ -138,7 +179,10 @@ def _exp_steps(plan: Plan) -> int:
     return len(plan.fmt.exp2_coefficients) - 1 if plan.mode == "fixed" else 0
 
 
-_CHAIN = ("relu", "leaky_relu", "sigmoid", "tanh")  # _activate's `else if` order (kinds 1-4)
+# _activate's `else if` order: element-wise kinds by id (softmax returns before the loop)
+_CHAIN = tuple(r.name for r in sorted(activations.REGISTRY.values(), key=lambda r: r.kind_id)
+               if r.gas_stem and not r.last_only)
+_OWN_DISPATCH = ("squash_", "rescale_")  # int8 hidden layers call the function directly
 
 
 def _chain_checks(plan: Plan, kind: str) -> int:
@@ -150,24 +194,23 @@ def _chain_checks(plan: Plan, kind: str) -> int:
 
 def _path(kind: str, v: int, plan: Plan, prefix: str) -> Counter:
     """The features one value ``v`` adds when ``kind`` is applied to it (softmax: see _softmax)."""
-    if kind == "relu":
-        f = Counter({f"{prefix}relu": 1, f"{prefix}relu_neg": int(v < 0)})
-    elif kind == "leaky_relu":
-        f = Counter({f"{prefix}leaky": 1, f"{prefix}leaky_neg": int(v < 0)})
+    record = activations.get(kind)
+    stem = record.gas_stem
+    if record.gas_cut is None:  # a sign branch only (relu, leaky_relu)
+        f = Counter({f"{prefix}{stem}": 1, f"{prefix}{stem}_neg": int(v < 0)})
     else:
-        stem, scale = _SQUASH[kind]
-        cut = scale * abs(v) >= plan.fmt.exp_cutoff
+        cut = record.gas_cut(plan.fmt, v)
         f = Counter({f"{prefix}{stem}": 1, f"{prefix}{stem}_neg": int(v < 0), f"{prefix}{stem}_cut": int(cut),
                      "exp_steps": 0 if cut else _exp_steps(plan)})
-    if prefix != "squash_":  # fixed layers and int8's last layer go through _activate
+    if prefix not in _OWN_DISPATCH:  # fixed layers and int8's last layer go through _activate
         f["act_checks"] = _chain_checks(plan, kind)
     return f
 
 
 def _paths(kind: str, plan: Plan, prefix: str) -> list[Counter]:
     """Every path ``_path`` can return for ``kind``: the bound's candidates for one value."""
-    big = plan.fmt.exp_cutoff  # at or past the cut-off of either function: the cut paths
-    values = (0, -1) if kind in ("relu", "leaky_relu") else (0, -1, big, -big)
+    big = plan.fmt.exp_cutoff  # at or past the cut-off of every function: the cut paths
+    values = (0, -1) if activations.get(kind).gas_cut is None else (0, -1, big, -big)
     return [_path(kind, v, plan, prefix) for v in values]
 
 
@@ -200,6 +243,16 @@ def _activation(kind: str, values: Sequence[int], plan: Plan, prefix: str) -> Co
         for v in values:
             f.update(_path(kind, v, plan, prefix))
     return f
+
+
+def _rescale_path(layer: Layer, v: int, plan: Plan) -> Counter:
+    """int8 hidden layers with gelu / silu: the function in Q.16, then the second multiplier and a
+    branchless clamp (the same gas for every value: part of the function's cost)."""
+    return _path(layer.activation, v, plan, "rescale_")
+
+
+def _rescale_paths(layer: Layer, plan: Plan) -> list[Counter]:
+    return _paths(layer.activation, plan, "rescale_")
 
 
 def _clamp_path(kind: str, v: int) -> Counter:
@@ -266,21 +319,26 @@ def _row_shape(target: Target) -> Counter:
         f["lane_words"] += 4 * words
         if index == last:
             f["out_act_call"] += layer.activation != "none"
-        else:  # _layer(), then _squash() for sigmoid / tanh, then _words() for the next layer
-            f["squash_layers" if layer.activation in _SQUASH else "simple_layers"] += 1
+        else:  # _layer(), then _squash() / _rescale*() for those classes, then _words() for the next layer
+            f[_LAYER_FEATURE[activations.get(layer.activation).int8_class]] += 1
             f["next_words"] += blob.layers[index + 1].words_per_neuron
     return f
 
 
+_LAYER_FEATURE = {"clamp": "simple_layers", "squash": "squash_layers", "rescale": "rescale_layers"}
+_PREFIX = {"clamp": "clamp", "squash": "squash_", "rescale": "rescale_"}
+
+
 def _layer_prefix(plan: Plan, index: int) -> str:
     """Which code applies layer ``index``'s activation: fixed ``_activate`` (""), int8's last
-    layer ``_activate`` ("out_"), int8 ``_squash`` ("squash_") or int8 clamps ("clamp")."""
+    layer ``_activate`` ("out_"), int8 ``_squash`` ("squash_"), ``_rescale*`` ("rescale_") or
+    int8 clamps ("clamp")."""
     layer = plan.layers[index]
     if plan.mode == "fixed":
         return ""
     if index == len(plan.layers) - 1:
         return "out_"
-    return "squash_" if layer.activation in _SQUASH else "clamp"
+    return _PREFIX[activations.get(layer.activation).int8_class]
 
 
 def row_features(target: Target, row: Sequence[int]) -> Counter:
@@ -293,6 +351,9 @@ def row_features(target: Target, row: Sequence[int]) -> Counter:
         if prefix == "clamp":
             for v in step.pre:
                 f.update(_clamp_path(layer.activation, v))
+        elif prefix == "rescale_":
+            for v in step.pre:
+                f.update(_rescale_path(layer, v, plan))
         else:
             f.update(_activation(layer.activation, step.pre, plan, prefix))
     return f + _head(plan, steps[-1].post)
@@ -302,7 +363,7 @@ def row_features_bound(target: Target, costs: Mapping[str, float] | None = None)
     """A row's counts with every value on its costliest path (under ``costs``): no row's
     ``row_features`` cost more."""
     plan = target.plan
-    costs = LOOP_COSTS.get(plan.mode, {}) if costs is None else costs
+    costs = fitted_costs().mode(plan.mode) if costs is None else costs
 
     def worst(paths: Iterable[Counter]) -> Counter:
         return max(paths, key=lambda p: _cost(p, costs))
@@ -315,13 +376,15 @@ def row_features_bound(target: Target, costs: Mapping[str, float] | None = None)
         prefix, n = _layer_prefix(plan, index), layer.n_out
         if prefix == "clamp":
             add(worst(_clamp_paths(layer.activation)), n)
-        elif layer.activation == "softmax":  # the first value cannot be a new maximum
+        elif prefix == "rescale_":
+            add(worst(_rescale_paths(layer, plan)), n)
+        elif activations.get(layer.activation).last_only:  # the first value cannot be a new maximum
             add(worst(_softmax_paths(plan, prefix, True)), 1)
             add(worst(_softmax_paths(plan, prefix, False)), n - 1)
         elif layer.activation != "none":
             add(worst(_paths(layer.activation, plan, prefix)), n)
     f[f"head_{plan.head}"] = 1
-    if plan.head == "argmax" and costs.get("argmax_top", 0.0) > 0:
+    if plan.head == "argmax" and costs["argmax_top"] > 0:
         f["argmax_top"] = plan.n_outputs - 1
     return f
 
@@ -337,6 +400,7 @@ def _batch_terms(target: Target, n_rows: int) -> Counter:
 
 
 def batch_features(target: Target, rows: Sequence[Sequence[int]]) -> Counter:
+    """Counts of every part of ``predictBatch(rows)``'s execution that costs gas."""
     f = call_features(target) + _batch_terms(target, len(rows))
     for row in rows:
         f.update(row_features(target, row))
@@ -344,7 +408,7 @@ def batch_features(target: Target, rows: Sequence[Sequence[int]]) -> Counter:
 
 
 def _cost(features: Mapping[str, int], costs: Mapping[str, float]) -> float:
-    return sum(costs.get(k, 0.0) * v for k, v in features.items())
+    return sum(costs[k] * v for k, v in features.items() if v)  # a feature not counted needs no cost
 
 
 # -- inference: exact terms --------------------------------------------------------------
@@ -363,7 +427,8 @@ def _row_memory_words(plan: Plan) -> int:
     if plan.mode == "fixed":
         return 1 + plan.n_inputs + sum(1 + layer.n_out for layer in plan.layers)
     last = len(plan.layers) - 1
-    return sum(1 + layer.n_out for i, layer in enumerate(plan.layers) if i == last or layer.activation in _SQUASH)
+    return sum(1 + layer.n_out for i, layer in enumerate(plan.layers)
+               if i == last or activations.get(layer.activation).int8_class in ("squash", "rescale"))
 
 
 def memory_words(target: Target, n_rows: int | None = None) -> int:
@@ -398,6 +463,7 @@ def inference_exact_terms(target: Target, n_rows: int | None = None) -> list[tup
 
 
 def predict_calldata(plan: Plan, row: Sequence[int]) -> bytes:
+    """``predict(row)``'s calldata."""
     if plan.mode == "int8":
         return _calldata("predict(bytes)", ["bytes"], [bytes(v & 0xFF for v in row)])
     return _calldata("predict(int256[])", ["int256[]"], [list(row)])
@@ -430,24 +496,26 @@ def _group(feature: str) -> str:
     return _GROUPS.get(feature, "activations")
 
 
-def _loop_terms(plan: Plan, features: Mapping[str, int]) -> list[tuple[str, int]]:
-    costs = LOOP_COSTS[plan.mode]
+def _loop_terms(plan: Plan, features: Mapping[str, int], costs: Costs | None = None) -> list[tuple[str, int]]:
+    mode_costs = (costs or fitted_costs()).mode(plan.mode)
     grouped: Counter = Counter()
     for feature, count in features.items():
-        grouped[_group(feature)] += costs.get(feature, 0.0) * count
+        if count:
+            grouped[_group(feature)] += mode_costs[feature] * count
     return [(name, round(g)) for name, g in sorted(grouped.items(), key=lambda kv: -kv[1])]
 
 
-def inference(target: Target, row: Sequence[int]) -> Estimate:
-    """Receipt gas of ``predict(row)`` sent as a transaction."""
-    terms = _loop_terms(target.plan, inference_features(target, row))
-    return _tx(predict_calldata(target.plan, row), terms + inference_exact_terms(target))
+def inference(target: Target, row: Sequence[int], *, costs: Costs | None = None) -> Estimate:
+    """Receipt gas of ``predict(row)`` sent as a transaction (``costs``: default the fitted file's)."""
+    terms = _loop_terms(target.plan, inference_features(target, row), costs)
+    return estimate_transaction(predict_calldata(target.plan, row), terms + inference_exact_terms(target))
 
 
-def batch_inference(target: Target, rows: Sequence[Sequence[int]]) -> Estimate:
+def batch_inference(target: Target, rows: Sequence[Sequence[int]], *, costs: Costs | None = None) -> Estimate:
     """Receipt gas of ``predictBatch`` over ``rows`` sent as a transaction."""
-    terms = _loop_terms(target.plan, batch_features(target, rows))
-    return _tx(batch_calldata(target.plan, rows), terms + inference_exact_terms(target, len(rows)))
+    terms = _loop_terms(target.plan, batch_features(target, rows), costs)
+    exact = inference_exact_terms(target, len(rows))
+    return estimate_transaction(batch_calldata(target.plan, rows), terms + exact)
 
 
 # -- inference: upper bounds ---------------------------------------------------------------
@@ -459,17 +527,19 @@ def _worst_row(plan: Plan) -> list[int]:
 
 
 def _with_margin(estimate: Estimate) -> Estimate:
+    """The estimate plus ``BOUND_MARGIN``, shown as its own term."""
     margin = math.ceil(estimate.total * BOUND_MARGIN)
     return Estimate(estimate.total + margin, estimate.terms + ((f"safety margin ({BOUND_MARGIN:.0%})", margin),))
 
 
-def inference_upper_bound(target: Target) -> Estimate:
+def inference_upper_bound(target: Target, *, costs: Costs | None = None) -> Estimate:
     """The most receipt gas ``predict`` can cost on any row: every value on its costliest
     branch, every calldata byte non-zero, plus ``BOUND_MARGIN``."""
     plan = target.plan
-    features = call_features(target) + row_features_bound(target)
-    terms = _loop_terms(plan, features) + inference_exact_terms(target)
-    return _with_margin(_tx(predict_calldata(plan, _worst_row(plan)), terms))
+    costs = costs or fitted_costs()
+    features = call_features(target) + row_features_bound(target, costs.mode(plan.mode))
+    terms = _loop_terms(plan, features, costs) + inference_exact_terms(target)
+    return _with_margin(estimate_transaction(predict_calldata(plan, _worst_row(plan)), terms))
 
 
 def _worst_batch_calldata(plan: Plan, n_rows: int) -> bytes:
@@ -484,15 +554,16 @@ def _worst_batch_calldata(plan: Plan, n_rows: int) -> bytes:
     return head + b"\xff" * payload + bytes(padding)
 
 
-def batch_upper_bound(target: Target, n_rows: int) -> Estimate:
+def batch_upper_bound(target: Target, n_rows: int, *, costs: Costs | None = None) -> Estimate:
     """The most receipt gas ``predictBatch`` of ``n_rows`` rows can cost (memory's quadratic
     growth with the batch included). Convex in ``n_rows`` (but for rounding)."""
     plan = target.plan
+    costs = costs or fitted_costs()
     features = call_features(target) + _batch_terms(target, n_rows)
-    row = row_features_bound(target)
+    row = row_features_bound(target, costs.mode(plan.mode))
     features.update({k: v * n_rows for k, v in row.items()})
-    terms = _loop_terms(plan, features) + inference_exact_terms(target, n_rows)
-    return _with_margin(_tx(_worst_batch_calldata(plan, n_rows), terms))
+    terms = _loop_terms(plan, features, costs) + inference_exact_terms(target, n_rows)
+    return _with_margin(estimate_transaction(_worst_batch_calldata(plan, n_rows), terms))
 
 
 @dataclass(frozen=True)
@@ -513,6 +584,7 @@ class BatchBound:
 
 
 def batch_bound_line(target: Target, budget: int) -> BatchBound:
+    """The line ``intercept + n * per_row`` above ``batch_upper_bound`` for batches that fit ``budget``."""
     rows = rows_that_fit(target, budget)
     intercept = batch_upper_bound(target, 0).total + 2  # + the margin's rounding, up to a gas a point
     span = max(rows, 1)
@@ -545,6 +617,8 @@ def rows_that_fit(target: Target, gas: int, most: int | None = None) -> int:
 
 
 def deploy_features(compiled) -> Counter:
+    """What the constructor's fitted cost counts: a constant per mode and layout, code words and
+    data contracts."""
     f: Counter = Counter({f"const_{compiled.plan.mode}_{compiled.layout}": 1})
     f["runtime_words"] = G.words(len(compiled.artifact.deployed_bytecode))
     if compiled.layout == "code":
@@ -580,18 +654,18 @@ def deploy_calldata(compiled, data_addresses: Sequence[str] | None = None) -> by
     return compiled.artifact.bytecode + encode(["address[]"], [addresses])
 
 
-def deploy(compiled, data_addresses: Sequence[str] | None = None) -> Estimate:
+def deploy(compiled, data_addresses: Sequence[str] | None = None, *, costs: Costs | None = None) -> Estimate:
     """Receipt gas of deploying the model contract (after its data contracts, for ``code``)."""
     runtime = len(compiled.artifact.deployed_bytecode)
-    fitted = sum(DEPLOY_COSTS.get(k, 0.0) * v for k, v in deploy_features(compiled).items())
-    return _tx(deploy_calldata(compiled, data_addresses), [
+    fitted = _cost(deploy_features(compiled), (costs or fitted_costs()).deploy)
+    return estimate_transaction(deploy_calldata(compiled, data_addresses), [
         ("constructor", round(fitted)),
         *_constructor_exact(compiled),
         ("code deposit", G.code_deposit(runtime)),
     ], create=True)
 
 
-def upload(compiled: Target, start: int, slots: Sequence[bytes]) -> Estimate:
+def upload(compiled: Target, start: int, slots: Sequence[bytes], *, costs: Costs | None = None) -> Estimate:
     """Receipt gas of ``upload(start, slots)`` on a contract whose ``loaded()`` is ``start``:
     the slots, the keccak256(d || slot) chain over them, and ``loaded`` / ``uploadDigest``."""
     data = _calldata("upload(uint256,bytes32[])", ["uint256", "bytes32[]"], [start, list(slots)])
@@ -599,29 +673,33 @@ def upload(compiled: Target, start: int, slots: Sequence[bytes]) -> Estimate:
     stores = nonzero * (G.SSTORE_SET_GAS + G.COLD_SLOAD_COST) + (len(slots) - nonzero) * (
         G.COLD_SLOAD_COST + G.WARM_STORAGE_READ_COST)
     counter = G.SSTORE_SET_GAS if start == 0 else G.SSTORE_RESET_GAS  # 0 -> x on the first upload, else x -> y
-    return _tx(data, [
+    loop = (costs or fitted_costs()).upload
+    return estimate_transaction(data, [
         ("weight SSTOREs", stores),
         ("loaded(), uploadDigest() SSTOREs", 2 * counter),
         ("weightsHash, loaded, uploadDigest SLOADs", 3 * G.COLD_SLOAD_COST),
         ("upload digest keccak256", G.keccak_cost(64) * len(slots)),
-        ("upload loop", round(UPLOAD_COSTS.get("slot", 0.0) * len(slots))),
-        ("call overhead", round(UPLOAD_COSTS.get("const", 0.0))),
+        ("upload loop", round(loop["slot"] * len(slots))),
+        ("call overhead", round(loop["const"])),
     ])
 
 
-def finalize(compiled: Target) -> Estimate:
+def finalize(compiled: Target, *, costs: Costs | None = None) -> Estimate:
     """``finalize(hash)``: three cold SLOADs for the checks, the weightsHash SSTORE, the event."""
     data = _calldata("finalize(bytes32)", ["bytes32"], [compiled.blob.hash])
-    return _tx(data, [
+    overhead = (costs or fitted_costs()).upload["finalize"]
+    return estimate_transaction(data, [
         ("weightsHash SSTORE", G.SSTORE_SET_GAS),
         ("weightsHash, loaded, uploadDigest SLOADs", 3 * G.COLD_SLOAD_COST),
         ("WeightsFinalized log", log_cost(1, 32)),
-        ("call overhead", round(UPLOAD_COSTS.get("finalize", 0.0))),
+        ("call overhead", round(overhead)),
     ])
 
 
 @dataclass(frozen=True)
 class GasReport:
+    """Everything :func:`estimate` predicts for one model and row."""
+
     deploy: Estimate
     upload: tuple[tuple[str, Estimate], ...]  # one per transaction, labelled as `deploy` labels them
     inference: Estimate
@@ -657,11 +735,9 @@ class GasReport:
 
 def estimate(compiled, row: Sequence[int], chunk_size: int, budget: int | None = None) -> GasReport:
     """Everything a deployment and one inference of ``row`` will cost, before any of it runs;
-    batches are bounded within ``budget`` gas (default: ``onchain.block_budget``, 90% of 30M)."""
+    batches are bounded within ``budget`` gas (default ``DEFAULT_BUDGET``, 90% of 30M)."""
     if budget is None:
-        from .onchain import block_budget  # imported late: onchain imports this module
-
-        budget = block_budget(None)
+        budget = DEFAULT_BUDGET
     uploads: list[tuple[str, Estimate]] = []
     if compiled.layout == "code":
         data = compiled.blob.data
@@ -675,17 +751,3 @@ def estimate(compiled, row: Sequence[int], chunk_size: int, budget: int | None =
         uploads.append(("finalize", finalize(compiled)))
     return GasReport(deploy(compiled), tuple(uploads), inference(compiled, row),
                      inference_upper_bound(compiled), batch_bound_line(compiled, budget))
-
-
-def load_costs(costs: Mapping[str, object]) -> None:
-    """Install fitted costs (used by ml2sc.calibrate before it writes them out)."""
-    LOOP_COSTS.clear()
-    LOOP_COSTS.update(costs["loop"])  # type: ignore[arg-type]
-    DEPLOY_COSTS.clear()
-    DEPLOY_COSTS.update(costs["deploy"])  # type: ignore[arg-type]
-    UPLOAD_COSTS.clear()
-    UPLOAD_COSTS.update(costs["upload"])  # type: ignore[arg-type]
-
-
-if COSTS_FILE.is_file():
-    load_costs(json.loads(COSTS_FILE.read_text()))

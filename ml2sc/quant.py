@@ -3,9 +3,10 @@
 Calibration runs the float model on sample rows and records the largest magnitude entering
 each layer; scale = max|value| / 127. For a layer with input scale s_in and weight scale s_w,
 the exact int32 accumulator ``acc = sum w_q x_q + b_q`` stands for ``acc * s_in * s_w``.
-It is brought to the next layer's int8 scale s_out, or to Q.16 for sigmoid, tanh and the
-last layer, by a dyadic number ``m / 2**shift`` close to the real ratio, as in integer-only
-inference work (Jacob et al. 2018; I-ViT's dyadic arithmetic).
+It is brought to the next layer's int8 scale s_out, or to Q.16 for sigmoid, tanh, GELU, SiLU
+and the last layer, by a dyadic number ``m / 2**shift`` close to the real ratio, as in
+integer-only inference work (Jacob et al. 2018; I-ViT's dyadic arithmetic). GELU and SiLU
+(int8 class ``rescale``) then reach the next layer's int8 scale by a second dyadic number.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .plan import INT8_MAX, INT8_OUT_FORMAT, FloatLayer, Layer, Plan, PlanError
+from . import activations
+from .layers import INT8_MAX, INT8_OUT_FORMAT, FloatLayer, Layer, Plan, PlanError
 
 Q16 = 1 << INT8_OUT_FORMAT.frac_bits
 M_BITS = 31  # requantization multipliers are in [2**30, 2**31)
@@ -27,19 +29,7 @@ def float_forward(layers: Sequence[FloatLayer], x: np.ndarray) -> list[np.ndarra
     """The activations after each layer, in float64."""
     outputs = []
     for layer in layers:
-        x = x @ layer.weight.T + layer.bias
-        if layer.activation == "relu":
-            x = np.maximum(x, 0)
-        elif layer.activation == "leaky_relu":
-            x = np.where(x >= 0, x, x * layer.slope)
-        elif layer.activation == "sigmoid":
-            with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x << 0: sigmoid is 0
-                x = 1 / (1 + np.exp(-x))
-        elif layer.activation == "tanh":
-            x = np.tanh(x)
-        elif layer.activation == "softmax":
-            e = np.exp(x - x.max(axis=1, keepdims=True))
-            x = e / e.sum(axis=1, keepdims=True)
+        x = activations.get(layer.activation).float_fn(x @ layer.weight.T + layer.bias, layer.slope)
         outputs.append(x)
     return outputs
 
@@ -89,15 +79,16 @@ def calibrate(layers: Sequence[FloatLayer], rows: np.ndarray) -> Scales:
     n_in = layers[0].weight.shape[1]
     if rows.shape[1] != n_in:
         raise PlanError(f"calibration rows have {rows.shape[1]} features; the model takes {n_in}")
-    activations = float_forward(layers, rows)
+    outputs = float_forward(layers, rows)
     hidden = tuple(
-        1 / INT8_MAX if layer.activation in ("sigmoid", "tanh") else _scale(out)
-        for layer, out in zip(layers[:-1], activations[:-1])
+        1 / INT8_MAX if activations.get(layer.activation).int8_class == "squash" else _scale(out)
+        for layer, out in zip(layers[:-1], outputs[:-1])
     )
     return Scales(tuple(_scale(rows[:, i]) for i in range(n_in)), hidden)
 
 
 def build_int8_plan(layers: Sequence[FloatLayer], scales: Scales) -> Plan:
+    """The int8 plan of ``layers`` with calibrated ``scales`` (see :func:`calibrate`)."""
     if len(scales.hidden) != len(layers) - 1 or len(scales.inputs) != layers[0].weight.shape[1]:
         raise PlanError("the int8 scales do not match the model's shape")
     # The per-feature input scales fold into the first layer: W x = (W diag(s)) (x / s), so the
@@ -114,15 +105,19 @@ def build_int8_plan(layers: Sequence[FloatLayer], scales: Scales) -> Plan:
         s_acc = s_in * s_w
         b_q = [int(v) for v in np.rint(layer.bias / s_acc)]
         last = index == len(layers) - 1
-        if last or layer.activation in ("sigmoid", "tanh"):
+        kind = activations.get(layer.activation)
+        out_m, out_shift = 0, 0
+        if last or kind.int8_class in ("squash", "rescale"):
             m, shift = dyadic(s_acc * Q16)
+            if not last and kind.int8_class == "rescale":
+                out_m, out_shift = dyadic(1 / (Q16 * scales.hidden[index]))
         else:
             m, shift = dyadic(s_acc / scales.hidden[index])
-        slope = round(layer.slope * Q16) if layer.activation == "leaky_relu" else 0
+        slope = round(layer.slope * Q16) if kind.has_slope else 0
         out.append(Layer(
             name=layer.name, n_in=int(n_in), n_out=int(n_out), activation=layer.activation,
             weights=tuple(int(v) for v in w_q.ravel()), biases=tuple(b_q),
-            slope=slope, requant_m=m, requant_shift=shift,
+            slope=slope, requant_m=m, requant_shift=shift, out_m=out_m, out_shift=out_shift,
         ))
         if not last:
             s_in = scales.hidden[index]

@@ -9,12 +9,13 @@ from eth_utils import keccak
 
 from evmkit.resources import render
 
-from . import commitment
+from . import activations, commitment
 from .blob import Blob, LayerBlob
+from .layers import Plan
 from .layouts import check_layout, code_chunks, memory_alloc, slot_bytes
-from .plan import Plan
 
-KIND_IDS = {"none": 0, "relu": 1, "leaky_relu": 2, "sigmoid": 3, "tanh": 4, "softmax": 5}
+KIND_IDS = activations.KIND_IDS  # the templates see it as KIND: {{ KIND.sigmoid }}
+_DOCUMENTED_KINDS = 6  # ids 0-5 are always listed in _activate's comment; later ones when used
 _HEAD_DOC = {
     "argmax": "index of the largest output",
     "sigmoid": "1 if the sigmoid output is above 0.5, else 0",
@@ -33,6 +34,8 @@ class LayerView:
     kind_id: int
     last: bool
     blob: LayerBlob
+    int8_class: str  # clamp | squash | rescale | last (see ml2sc.activations)
+    suffix: str  # the int8 _rescale<Suffix> function of a gelu / silu hidden layer
 
 
 def contract_name_for(source_name: str) -> str:
@@ -45,12 +48,15 @@ def contract_name_for(source_name: str) -> str:
 
 
 def render_contract(plan: Plan, blob: Blob, layout: str, contract_name: str, source_name: str) -> str:
+    """The model contract's Solidity source."""
     check_layout(layout)
     layers = [
-        LayerView(l.name, l.n_in, l.n_out, l.activation, KIND_IDS[l.activation], i == len(plan.layers) - 1, b)
+        LayerView(l.name, l.n_in, l.n_out, l.activation, KIND_IDS[l.activation], i == len(plan.layers) - 1, b,
+                  activations.get(l.activation).int8_class, _suffix(activations.get(l.activation).solidity))
         for i, (l, b) in enumerate(zip(plan.layers, blob.layers))
     ]
-    activations = sorted({l.activation for l in plan.layers})
+    used = sorted({l.activation for l in plan.layers})
+    records = [activations.get(name) for name in used]
     width = slot_bytes(layout, blob)
     return render(
         "ml2sc", "mlp.sol.j2",
@@ -64,9 +70,15 @@ def render_contract(plan: Plan, blob: Blob, layout: str, contract_name: str, sou
         alloc=memory_alloc(blob, width),
         chunks=code_chunks(blob),
         layers=layers,
-        activations=activations,
+        activations=used,
         hidden_activations=sorted({l.activation for l in plan.layers[:-1]}),
-        uses_exp=bool({"sigmoid", "tanh", "softmax"} & set(activations)),
+        uses_exp=any(r.uses_exp for r in records),
+        uses_sigmoid=any(r.uses_sigmoid for r in records),
+        KIND=KIND_IDS,
+        kind_doc=", ".join(f"{r.kind_id} {r.name}" for r in activations.REGISTRY.values()
+                           if r.kind_id < _DOCUMENTED_KINDS or r.name in used),
+        extra_kinds=sorted((r for r in records if r.kind_id >= _DOCUMENTED_KINDS), key=lambda r: r.kind_id),
+        rescale_kinds=_rescale_functions(layers),
         input_type="bytes calldata" if plan.mode == "int8" else "int256[] calldata",
         input_doc="one int8 per feature, quantized with the plan's input scale"
         if plan.mode == "int8"
@@ -78,6 +90,18 @@ def render_contract(plan: Plan, blob: Blob, layout: str, contract_name: str, sou
         head_doc=_HEAD_DOC[plan.head],
         commit=_commitment(plan, blob, layout),
     )
+
+
+def _suffix(function: str) -> str:
+    """_geluTanh -> GeluTanh."""
+    return function[1:2].upper() + function[2:]
+
+
+def _rescale_functions(layers: list[LayerView]) -> list[tuple[str, str]]:
+    """(suffix, function) of each int8 ``_rescale<Suffix>`` the hidden layers need."""
+    functions = sorted({activations.get(l.activation).solidity for l in layers
+                        if l.int8_class == "rescale" and not l.last})
+    return [(_suffix(fn), fn) for fn in functions]
 
 
 def _commitment(plan: Plan, blob: Blob, layout: str) -> dict[str, str]:

@@ -87,7 +87,8 @@ def _compiled(arch, acts, mode, layout, seed=0, frac_bits=None, scale=2.0, data_
     torch.manual_seed(seed)
     modules: list[nn.Module] = []
     kinds = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "leaky_relu": lambda: nn.LeakyReLU(0.1),
-             "softmax": lambda: nn.Softmax(dim=1)}
+             "softmax": lambda: nn.Softmax(dim=1), "gelu": nn.GELU,
+             "gelu_tanh": lambda: nn.GELU(approximate="tanh"), "silu": nn.SiLU}
     for (a, b), act in zip(zip(arch, arch[1:]), acts):
         modules.append(nn.Linear(a, b))
         if act != "none":
@@ -217,3 +218,50 @@ def test_no_row_exceeds_the_upper_bound_and_it_is_within_1_5x_of_the_worst(share
         batch = rows[:size]
         gas = shared_chain.transact(contract, "predictBatch", encode_rows(plan, batch)).gas_used
         assert gas <= gasmodel.batch_upper_bound(compiled, size).total
+
+
+# -- GELU and SiLU: fitted by `python -m ml2sc.calibrate --only gelu,gelu_tanh,silu` ----------------
+
+NEW_ACTIVATIONS = [
+    ((12, 16, 8, 3), ("gelu", "silu", "gelu_tanh"), "fixed", None),
+    ((8, 24, 12, 1), ("gelu_tanh", "gelu", "silu"), "fixed", 32),
+    ((12, 16, 8, 3), ("gelu", "silu", "gelu_tanh"), "int8", None),
+    ((30, 16, 8, 4), ("silu", "gelu_tanh", "gelu"), "int8", None),
+    ((16, 10, 6, 2), ("relu", "gelu", "softmax"), "int8", None),
+]
+
+
+@pytest.mark.parametrize("arch, acts, mode, frac_bits", NEW_ACTIVATIONS,
+                         ids=[f"{'-'.join(map(str, a))}-{','.join(b)}-{m}{f or ''}"
+                              for a, b, m, f in NEW_ACTIVATIONS])
+@pytest.mark.parametrize("layout", ["storage", "code"])
+def test_gelu_and_silu_within_one_percent_and_below_the_bound(shared_chain, arch, acts, mode, frac_bits,
+                                                               layout) -> None:
+    compiled, x = _compiled(arch, acts, mode, layout, seed=sum(arch), frac_bits=frac_bits)
+    report = gasmodel.estimate(compiled, encode_inputs(compiled.plan, x[:1].tolist())[0],
+                               upload_chunk_slots(shared_chain))
+    contract, txs = deploy_and_upload(shared_chain, compiled)
+    predicted = dict(report.upload) | {"deploy": report.deploy}
+    for label, tx in txs:
+        assert abs(predicted[label].total - tx.gas_used) <= 0.01 * tx.gas_used, label
+    rows = adversarial_rows(compiled.plan, x)
+    bound = gasmodel.inference_upper_bound(compiled).total
+    for row in rows:
+        measured = shared_chain.transact(contract, "predict", encode_row(compiled.plan, row)).gas_used
+        predicted_gas = gasmodel.inference(compiled, row).total
+        assert abs(predicted_gas - measured) <= 0.01 * measured, (row[:4], predicted_gas, measured)
+        assert measured <= bound
+    measured = shared_chain.transact(contract, "predictBatch", encode_rows(compiled.plan, rows)).gas_used
+    assert abs(gasmodel.batch_inference(compiled, rows).total - measured) <= 0.01 * measured
+    assert measured <= gasmodel.batch_upper_bound(compiled, len(rows)).total
+
+
+def test_a_missing_cost_is_an_error_not_zero() -> None:
+    compiled, x = _compiled((4, 3, 2), ("gelu", "none"), "fixed", "inline", seed=1)
+    costs = gasmodel.fitted_costs()
+    loop = {mode: {k: v for k, v in c.items() if k != "gelu"} for mode, c in costs.loop.items()}
+    stripped = gasmodel.Costs.of({"loop": loop, "deploy": dict(costs.deploy), "upload": dict(costs.upload)})
+    row = encode_inputs(compiled.plan, x[:1].tolist())[0]
+    with pytest.raises(gasmodel.MissingCost, match="no fixed loop cost for 'gelu'"):
+        gasmodel.inference(compiled, row, costs=stripped)
+    assert gasmodel.inference(compiled, row).total > 21_000

@@ -43,7 +43,7 @@ def test_memory_words_match_a_step_trace() -> None:
     """gasmodel.memory_words follows predict's and predictBatch's memory word for word (the
     quadratic part of memory is not fitted, and a batch's grows with its rows)."""
     cases = [((8, 6, 4), ("relu", "leaky_relu")), ((6, 10, 5, 3), ("tanh", "relu", "softmax")),
-             ((40, 5, 1), ("sigmoid", "sigmoid"))]
+             ((40, 5, 1), ("sigmoid", "sigmoid")), ((7, 9, 6, 5, 3), ("gelu", "silu", "gelu_tanh", "silu"))]
     with start_anvil(gas_limit=100_000_000, extra_args=("--steps-tracing",)) as node, \
             pytest.MonkeyPatch.context() as mp:
         mp.setenv("ML2SC_TRACE_KEY", node.private_keys[0])

@@ -16,7 +16,7 @@ from ml2sc.evm_int import EvmPanic
 from ml2sc.plan import FloatLayer, build_fixed_plan, encode_inputs
 from ml2sc.quant import build_int8_plan, calibrate
 
-ACTS = ("none", "relu", "leaky_relu", "sigmoid", "tanh")
+ACTS = ("none", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "silu")
 HEADS = (*ACTS, "softmax")
 
 
@@ -49,7 +49,8 @@ def _shape(plan, layout: str = "code") -> gasmodel.ModelShape:
 
 
 @settings(max_examples=300)
-@given(kind=st.sampled_from(["relu", "leaky_relu", "sigmoid", "tanh"]), prefix=st.sampled_from(["", "out_", "squash_"]),
+@given(kind=st.sampled_from(["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "silu"]),
+       prefix=st.sampled_from(["", "out_", "squash_", "rescale_"]),
        frac_bits=st.sampled_from([8, 16, 32, 60]), v=st.integers(-(2 ** 80), 2 ** 80) | st.integers(-2 ** 24, 2 ** 24))
 def test_every_branch_a_value_takes_is_a_candidate_of_the_bound(kind, prefix, frac_bits, v) -> None:
     plan, _ = _plan(0, "fixed", frac_bits)
@@ -69,7 +70,7 @@ def test_no_row_is_modelled_above_the_bound(seed, mode, frac_bits, layout) -> No
     shape = _shape(plan, layout)
     bound = gasmodel.inference_upper_bound(shape).total
     row_bound = gasmodel.row_features_bound(shape)
-    costs = gasmodel.LOOP_COSTS[mode]
+    costs = gasmodel.fitted_costs().mode(mode)
     for row in _rows(plan, rng):
         try:
             features = gasmodel.row_features(shape, row)
