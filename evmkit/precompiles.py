@@ -20,7 +20,6 @@ from typing import Any, Optional, Sequence
 from py_arkworks_bls12381 import G1Point, G2Point
 from eth_utils import to_checksum_address
 from py_ecc import optimized_bn128 as bn
-from web3.exceptions import Web3Exception
 
 from .gas import (  # noqa: F401  (prices re-exported: the registry's records use them)
     BLS12_G1ADD_GAS, BLS12_G1MSM_MUL_GAS, BLS12_PAIRING_BASE_GAS, BLS12_PAIRING_PER_PAIR_GAS, ECADD_GAS,
@@ -106,15 +105,10 @@ def registry() -> dict[str, Precompile]:
     return out
 
 
-# what each verifier scheme calls, and the paths that need each (for messages)
-SCHEME_PRECOMPILES = {
-    "kzg-bls12-381": ("SHA256", "MODEXP", "POINT_EVALUATION", "BLS12_G1ADD", "BLS12_G1MSM", "BLS12_PAIRING_CHECK"),
-    "kzg-bn254": ("MODEXP_BN254", "ECADD", "ECMUL", "ECPAIRING"),
-}
-
-
 def probe(w3: Any, names: Sequence[str]) -> list[Precompile]:
     """The precompiles among `names` that do not give their known answer on this chain (eth_call)."""
+    from web3.exceptions import Web3Exception  # here: the registry itself is pure and renders without web3
+
     missing = []
     for name in names:
         p = registry()[name]
@@ -127,8 +121,3 @@ def probe(w3: Any, names: Sequence[str]) -> list[Precompile]:
         if out != p.probe_output:
             missing.append(p)
     return missing
-
-
-def schemes_available(w3: Any) -> list[str]:
-    """The verifier schemes whose every precompile answers on this chain."""
-    return [scheme for scheme, names in SCHEME_PRECOMPILES.items() if not probe(w3, names)]

@@ -17,7 +17,7 @@ from .merkle import MerkleTree, leaf_hash, verify as merkle_verify, verify_multi
 from .prover import prove_multi, prove_single
 from .schemes import load_scheme
 from .tree import VerkleTree
-from .verifier import verify_document
+from .offchain import verify_document
 
 T = TypeVar("T")
 

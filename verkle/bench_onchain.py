@@ -23,15 +23,19 @@ from evmkit.table import format_table
 
 from . import gasmodel
 from .merkle import MerkleTree
-from .onchain import PATHS, deploy_merkle, deploy_verifier, merkle_multi, merkle_single, verifier_args
+from .onchain import deploy_contract, deploy_merkle, merkle_multi, merkle_single
+from .proof import SINGLE
 from .prover import prove_multi, prove_single
 from .schemes import load_scheme
 from .tree import VerkleTree
+from .verifier_paths import PATHS, paths_for, verifier_args
 
 COLUMNS = ["scheme", "width", "leaves", "keys", "path", "chain", "gas", "gas_per_key", "calldata_bytes",
            "calldata_per_key", "model_gas", "model_error_pct", "embedded_gas"]
-MPT_STORAGE_PROOF_GAS = 200_000
-EMBEDDED_MAX_KEYS = 16  # py-evm runs EIP-2537 in pure Python: the cross-check stays small  # the figure the issue cites for an Ethereum MPT storage proof on-chain
+MPT_STORAGE_PROOF_GAS = 200_000  # the figure the issue cites for an Ethereum MPT storage proof on-chain
+# paths that prove one key at a time: left out of the per-key plots
+ONE_KEY_PATHS = {p.name for p in PATHS.values() if p.proof_type == SINGLE} | {"merkle-single"}
+EMBEDDED_MAX_KEYS = 16  # py-evm runs EIP-2537 in pure Python: the cross-check stays small
 
 
 def _send(session: chain.ChainSession, contract: Any, function: str, args: list) -> tuple[bool, int, int]:
@@ -75,7 +79,7 @@ def _measure_tree(sessions: Sessions, scheme_name: str, width: int, log_n: int, 
     embedded_chain = chain.embedded(block_gas_limit=500_000_000) if embedded else None
     if embedded_chain is not None:
         targets.append(("embedded", embedded_chain))
-    verifiers = {name: deploy_verifier(s, scheme, tree.root_commitment)[0] for name, s in targets}
+    verifiers = {name: deploy_contract(s, scheme, tree.root_commitment)[0] for name, s in targets}
     merkle = MerkleTree(pairs) if with_merkle else None
     merkle_contracts = {name: deploy_merkle(s, merkle)[0] for name, s in targets} if merkle else {}
     for count in key_counts:
@@ -83,12 +87,15 @@ def _measure_tree(sessions: Sessions, scheme_name: str, width: int, log_n: int, 
             continue
         chosen = rng.sample(pairs, count)
         doc = prove_multi(tree, [k for k, _ in chosen])
-        jobs = [(path, doc) for path in PATHS[scheme_name] if path != "point-evaluation"]
-        if count == 1 and scheme_name == "kzg-bls12-381":
-            jobs.append(("point-evaluation", prove_single(tree, chosen[0][0])))
+        # every multiproof path; single-proof paths for one key only (after the others, as the tables expect)
+        paths = sorted(paths_for(scheme_name), key=lambda p: p.proof_type == SINGLE)
+        wants_single = count == 1 and any(p.proof_type == SINGLE for p in paths)
+        single = prove_single(tree, chosen[0][0]) if wants_single else None
+        jobs = [(p.name, single if p.proof_type == SINGLE else doc) for p in paths
+                if p.proof_type != SINGLE or single is not None]
         for path, d in jobs:
             function, args = verifier_args(d, path)
-            model = gasmodel.estimate(gasmodel.shape_of(d, path, function, args)).total
+            model = gasmodel.estimate(gasmodel.shape_of(d, path)).total
             measured = {}
             for name, session in targets:
                 if name == "embedded" and count > EMBEDDED_MAX_KEYS:
@@ -175,7 +182,7 @@ def _plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(8, 5))
         series: dict[tuple[str, int], list[dict[str, Any]]] = {}
         for r in rows:
-            if r["leaves"] == top and r["path"] not in ("point-evaluation", "merkle-single"):
+            if r["leaves"] == top and r["path"] not in ONE_KEY_PATHS:
                 series.setdefault((r["path"], r["width"]), []).append(r)
         for (path, width), pts in sorted(series.items()):
             pts.sort(key=lambda r: r["keys"])

@@ -22,15 +22,21 @@ from evmkit import chain, gas as G
 from evmkit.anvil import start_anvil
 from verkle import gasmodel
 from verkle.merkle import MerkleTree
-from verkle.onchain import PATHS, deploy_merkle, deploy_verifier, verifier_args
+from verkle.onchain import deploy_contract, deploy_merkle
+from verkle.proof import SINGLE
 from verkle.prover import prove_multi, prove_single
-from verkle.schemes import load_scheme
+from verkle.schemes import SCHEMES, load_scheme
 from verkle.tree import VerkleTree
+from verkle.verifier_paths import paths_for, verifier_args
 
-OUT = Path(__file__).resolve().parent / "gas_costs.json"
+OUT = gasmodel.COSTS_FILE
+# the widths each scheme is fitted at, and the tree sizes (BN254's pure-Python prover keeps its small)
+WIDTHS = {"kzg-bls12-381": (16, 64, 256, 1024, 4096), "kzg-bn254": (16, 64)}
+SIZES = {"kzg-bls12-381": (64, 700, 3000), "kzg-bn254": (40, 200)}
 
 
 def pairs_for(rng: random.Random, n: int, clustered: bool) -> list[tuple[bytes, bytes]]:
+    """n random pairs, or n sharing a 29-byte stem (deep paths, keys next to each other)."""
     if not clustered:
         return [(rng.randbytes(32), rng.randbytes(32)) for _ in range(n)]
     stem = rng.randbytes(29)
@@ -39,6 +45,7 @@ def pairs_for(rng: random.Random, n: int, clustered: bool) -> list[tuple[bytes, 
 
 
 def measure(session: chain.ChainSession, contract, function: str, args: list) -> int:
+    """A valid proof's receipt gas."""
     data = bytes.fromhex(contract.encode_abi(function, args=args).removeprefix("0x"))
     assert session.call(contract, function, *args), "a valid proof failed on-chain"
     return session.send(contract.address, data, abi=contract.abi).gas_used
@@ -53,6 +60,7 @@ def traced_execution(session: chain.ChainSession, tx_hash: str) -> int:
 
 
 def residual(shape, gas_used: int) -> float:
+    """Execution gas the exact terms leave unexplained: what the fit must account for."""
     execution = gas_used - G.intrinsic_gas(shape.data)
     return execution - sum(gasmodel.fixed_terms(shape).values())
 
@@ -63,15 +71,14 @@ def main() -> None:
     with start_anvil(gas_limit=200_000_000) as node:
         os.environ["CALIBRATE_KEY"] = node.private_keys[0]
         session = chain.rpc(node.url, "CALIBRATE_KEY")
-        schemes = [load_scheme("kzg-bls12-381", w) for w in (16, 64, 256, 1024, 4096)]
-        schemes += [load_scheme("kzg-bn254", w, insecure_dev_setup_ok=True) for w in (16, 64)]
+        schemes = [load_scheme(name, w, insecure_dev_setup_ok=True) for name in SCHEMES for w in WIDTHS[name]]
         for scheme in schemes:
-            sizes = (40, 200) if scheme.name == "kzg-bn254" else (64, 700, 3000)
-            for size in sizes:
+            paths = paths_for(scheme.name)
+            for size in SIZES[scheme.name]:
                 for clustered in (False, True):
                     pairs = pairs_for(rng, size, clustered)
                     tree = VerkleTree.build(scheme, pairs, workers=1)
-                    contract, _ = deploy_verifier(session, scheme, tree.root_commitment)
+                    contract, _ = deploy_contract(session, scheme, tree.root_commitment)
                     keys = [k for k, _ in pairs]
                     for count in (1, 2, 5, 17, 60, 150):
                         if count > size:
@@ -80,21 +87,20 @@ def main() -> None:
                         chosen += [k[:-1] + bytes([k[-1] ^ 1]) for k in rng.sample(keys, max(1, count // 5))]
                         chosen += [rng.randbytes(32) for _ in range(max(1, count // 5))]
                         doc = prove_multi(tree, chosen)
-                        for path in PATHS[scheme.name]:
-                            if path == "point-evaluation":
-                                continue
+                        for path in (p.name for p in paths if p.proof_type != SINGLE):
                             function, args = verifier_args(doc, path)
-                            shape = gasmodel.shape_of(doc, path, function, args)
+                            shape = gasmodel.shape_of(doc, path)
                             used = measure(session, contract, function, args)
                             rows.setdefault((path, scheme.width), []).append(
                                 (gasmodel.features(shape), residual(shape, used), used, shape))
-                    if scheme.name == "kzg-bls12-381":
-                        for key in rng.sample(keys, 4) + [rng.randbytes(32)]:
-                            doc = prove_single(tree, key)
-                            function, args = verifier_args(doc, "point-evaluation")
-                            shape = gasmodel.shape_of(doc, "point-evaluation", function, args)
+                    singles = [p.name for p in paths if p.proof_type == SINGLE]
+                    for key in (rng.sample(keys, 4) + [rng.randbytes(32)]) if singles else ():
+                        doc = prove_single(tree, key)
+                        for path in singles:
+                            function, args = verifier_args(doc, path)
+                            shape = gasmodel.shape_of(doc, path)
                             used = measure(session, contract, function, args)
-                            rows.setdefault(("point-evaluation", scheme.width), []).append(
+                            rows.setdefault((path, scheme.width), []).append(
                                 (gasmodel.features(shape), residual(shape, used), used, shape))
             print(f"measured {scheme.name} width {scheme.width}", flush=True)
     # the Merkle baseline: its multiproof transactions pay the EIP-7623 calldata floor (bool[] flags
@@ -135,11 +141,11 @@ def main() -> None:
         else:
             fitted.setdefault(path, {})[str(width)] = fit
     OUT.write_text(json.dumps(fitted, indent=1) + "\n")
-    gasmodel.fitted.cache_clear()
     for (path, width), data in rows.items():
         errors = []
         for _, _, used, shape in data:
-            est = gasmodel.merkle_estimate(shape) if path.startswith("merkle") else gasmodel.estimate(shape)
+            est = (gasmodel.merkle_estimate(shape, fitted) if path.startswith("merkle")
+                   else gasmodel.estimate(shape, fitted))
             errors.append(abs(est.total - used) / used)
         print(f"{path:22s} width {width:5d} {len(data):4d} points, worst model error {100 * max(errors):.3f}%")
         if os.environ.get("CALIBRATE_VERBOSE"):

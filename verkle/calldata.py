@@ -1,8 +1,10 @@
-"""The verifier contracts' calldata read back: the inverse of `solidity.multi_call` and `single_call`.
+"""The verifier contracts' calldata, both ways: built from a proof document, and read back.
 
-A differential fuzzer holds `verify_call` beside a contract: the contract reverts exactly where
-decoding raises MalformedProof, and otherwise returns what the off-chain verifier says. So decoding
-refuses what the contracts revert on, every check made before any verification:
+Building (`single_call`, `multi_call`, `encode_call`) gives the arguments of the verifier functions and
+their ABI bytes, exactly as web3 sends them. Reading back (`decode_single_call`, `decode_multi_call`)
+is the inverse. A differential fuzzer holds `offchain.verify_call` beside a contract: the contract
+reverts exactly where decoding raises MalformedProof, and otherwise returns what the off-chain verifier
+says. So decoding refuses what the contracts revert on, every check made before any verification:
     counts     1 <= n <= 65535 keys; n values; an absent bitmap of ceil(n / 8) bytes
     canonical  the bitmap's unused low bits clear; every key claimed absent has an all-zero value
     paths      each path byte of kind 0..2 and depth <= the tree's levels; keys strictly ascending
@@ -18,23 +20,79 @@ Calldata (BLS12-381 points 96 bytes x || y as EIP-2537 takes them, BN254 64 byte
     verifyMultiPairing(...)                     BLS12-381 only, pi x || y as well
     verifySingle(key, value, present, proof)    BLS12-381 only: path byte [other key, other value
         hash] | depth - 1 commitments | depth openings, every point 48 bytes compressed
+Pure: no chain, no web3.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
+
+from eth_abi import encode
+from eth_utils import keccak
+from py_arkworks_bls12381 import G1Point
 
 from .curves import InvalidPoint, bls_compress_xy
-from .kzg import KZG
-from .proof import MULTI, OTHER, SINGLE, InvalidProof, MalformedProof, PathInfo, Proof
+from .proof import MULTI, OTHER, SINGLE, InvalidProof, MalformedProof, PathInfo, Proof, ProofDocument
+from .schemes import SCHEMES
 from .slots import KEY_SIZE, KeyLayout
-from .verifier import verify
 
-BLS, BN = "kzg-bls12-381", "kzg-bn254"
-XY_SIZES = {BLS: 96, BN: 64}
-COMPRESSED = 48
+BLS = "kzg-bls12-381"  # the one scheme whose points the calldata holds in two encodings
+COMPRESSED = SCHEMES[BLS].point_size
 MAX_KEYS = 0xFFFF
 ZERO = bytes(32)
+
+
+# ---------------------------------------------------------------- building
+
+def xy(encoded: bytes) -> bytes:
+    """A commitment as the verifier stores it: BLS12-381 48-byte compressed -> 96-byte x || y (zeros for
+    the point at infinity); BN254 64-byte x || y as it is."""
+    if len(encoded) == 64:
+        return encoded
+    return bytes(G1Point.from_compressed_bytes_unchecked(encoded).to_xy_bytes_be())
+
+
+def absent_bitmap(values: Sequence[Optional[bytes]]) -> bytes:
+    """One bit per key, most significant first: set where the key is claimed absent."""
+    bits = bytearray((len(values) + 7) // 8)
+    for i, v in enumerate(values):
+        if v is None:
+            bits[i >> 3] |= 0x80 >> (i & 7)
+    return bytes(bits)
+
+
+def multi_call(doc: ProofDocument, pairing: bool = False) -> list[Any]:
+    """[keys, values, absent, proof] for verifyMulti, or with `pairing` for verifyMultiPairing (BLS12-381
+    pi as x || y for the pairing check instead of compressed for 0x0a)."""
+    proof = doc.proof
+    if proof.type != MULTI:
+        raise ValueError("a multiproof is needed for verifyMulti")
+    values = [v if v is not None else bytes(32) for v in doc.values]
+    record = SCHEMES[proof.scheme]
+    if record.point_size == record.layout.point:  # points are x || y already
+        body = proof.path_bytes() + b"".join(proof.commitments) + proof.openings[0] + proof.openings[1]
+    else:
+        body = proof.path_bytes() + b"".join(xy(c) for c in proof.commitments) + xy(proof.openings[0])
+        body += xy(proof.openings[1]) if pairing else proof.openings[1]
+    return [list(doc.keys), values, absent_bitmap(doc.values), body]
+
+
+def single_call(doc: ProofDocument) -> list[Any]:
+    """[key, value, present, proof] for verifySingle: the proof's bytes after its 4-byte header."""
+    if doc.proof.type != SINGLE:
+        raise ValueError("a single proof is needed for verifySingle")
+    value = doc.values[0]
+    present = value is not None
+    return [doc.keys[0], value if present else bytes(32), present, doc.proof.to_bytes()[4:]]
+
+
+def encode_call(abi: Sequence[Mapping[str, Any]], function: str, args: Sequence[Any]) -> bytes:
+    """ABI-encoded calldata of `function` (by name: the verifiers overload none) from a contract's ABI."""
+    entry = next((e for e in abi if e.get("type") == "function" and e.get("name") == function), None)
+    if entry is None:
+        raise ValueError(f"the contract has no function {function!r}")
+    types = [i["type"] for i in entry["inputs"]]
+    return keccak(text=f"{function}({','.join(types)})")[:4] + encode(types, list(args))
 
 
 @dataclass(frozen=True)
@@ -62,10 +120,10 @@ class DecodedCall:
 
 def _to_encoding(scheme: str, point: bytes) -> bytes:
     """BLS12-381 x || y -> compressed (a compressed point stays as it is, checked later); BN254 as is."""
-    return bls_compress_xy(point) if scheme == BLS and len(point) == XY_SIZES[BLS] else point
+    return bls_compress_xy(point) if scheme == BLS and len(point) == SCHEMES[BLS].layout.point else point
 
 
-# ---------------------------------------------------------------- the checks
+# ---------------------------------------------------------------- reading back: the checks
 
 def _words(items: Sequence[Any], what: str) -> tuple[bytes, ...]:
     """bytes32 arguments: exactly 32 bytes each."""
@@ -136,10 +194,10 @@ def decode_multi_call(keys: Sequence[bytes], values: Sequence[bytes], absent: by
                       scheme_name: str, width: int, pairing: bool = False) -> DecodedCall:
     """verifyMulti / verifyMultiPairing arguments -> claims and proof; MalformedProof where the
     contract reverts."""
-    if scheme_name not in XY_SIZES or (pairing and scheme_name != BLS):
+    pt = SCHEMES[scheme_name].layout.point
+    if pairing and scheme_name != BLS:
         raise ValueError(f"no multiproof verifier function for {scheme_name} with pairing={pairing}")
     keys, claims = _multi_claims(keys, values, absent)
-    pt = XY_SIZES[scheme_name]
     pi_size = COMPRESSED if scheme_name == BLS and not pairing else pt
     if not isinstance(proof, (bytes, bytearray)) or len(proof) < pt + pi_size:
         raise MalformedProof(f"the proof is shorter than D and pi ({pt + pi_size} bytes)")
@@ -169,25 +227,3 @@ def decode_single_call(key: bytes, value: bytes, present: bool, proof: bytes, wi
     points = _chunks(bytes(proof[at:]), COMPRESSED)
     return DecodedCall(SINGLE, BLS, width, (key,), (claim,), (path,), points[:path.depth - 1], points[path.depth - 1:])
 
-
-FUNCTIONS = ("verifySingle", "verifyMulti", "verifyMultiPairing")
-
-
-def decode_call(scheme_name: str, width: int, function: str, args: Sequence[Any]) -> DecodedCall:
-    """Arguments as `onchain.verifier_args` gives them, for the named verifier function."""
-    if function == "verifySingle" and scheme_name == BLS:
-        return decode_single_call(*args, width=width)
-    if function in ("verifyMulti", "verifyMultiPairing"):
-        return decode_multi_call(*args, scheme_name=scheme_name, width=width, pairing=function == "verifyMultiPairing")
-    raise ValueError(f"the {scheme_name} verifier has no function {function!r} (functions: {', '.join(FUNCTIONS)})")
-
-
-def verify_call(scheme: KZG, root: bytes, function: str, args: Sequence[Any]) -> bool:
-    """What the verifier holding `root` (this package's encoding: 48 bytes compressed / 64 bytes x || y)
-    returns for this call: True or False, or MalformedProof where the contract reverts."""
-    call = decode_call(scheme.name, scheme.width, function, args)
-    try:
-        verify(scheme, root, call.keys, call.values, call.to_proof())
-    except InvalidProof:
-        return False
-    return True

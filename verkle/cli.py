@@ -14,18 +14,18 @@ from evmkit.errors import EvmkitError
 from . import store
 from .data import DataError, parse_hex32, read_pairs
 from .kzg import KZG
-from .onchain import PATHS
 from .proof import MAX_DOCUMENT_BYTES, InvalidProof, MalformedProof, ProofDocument, hex_bytes, read_document
 from .prover import prove_multi, prove_single
 from .roots import check_root
+from .offchain import verify_document
 from .schemes import DEFAULT_SCHEME, DEFAULT_WIDTH, SCHEMES, load_scheme
 from .srs import SetupError
 from .store import StoreError, TreeInfo
 from .tree import VerkleTree
-from .verifier import verify_document
+from .verifier_paths import PATHS, default_path, paths_for
 
 EXIT_VALID, EXIT_INVALID, EXIT_MALFORMED = 0, 1, 2
-VERIFY_PATHS = tuple(path for paths in PATHS.values() for path in paths)
+VERIFY_PATHS = tuple(PATHS)
 USER_ERRORS = (DataError, SetupError, StoreError, MalformedProof, EvmkitError, ValueError, OSError)
 INSECURE_WARNING = ("verkle: WARNING: --insecure-dev-setup uses a tau derived from a public seed: anyone can "
                     "forge proofs under it. Use it for tests only, never for a deployed verifier.")
@@ -171,7 +171,7 @@ def _verify_offchain(doc: ProofDocument, scheme: KZG, root: bytes | None) -> int
 
 
 def cmd_verifier(args: argparse.Namespace) -> int:
-    from .solidity import render_verifier, verifier_name
+    from .contract import render_verifier, verifier_name
     scheme = _scheme(args.scheme, args.width, args)
     source = render_verifier(scheme, args.name)
     out = Path(args.output or f"{args.name or verifier_name(scheme)}.sol")
@@ -181,10 +181,10 @@ def cmd_verifier(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy_verifier(args: argparse.Namespace) -> int:
-    from .onchain import deploy_verifier
+    from .onchain import deploy_contract
     tree = _open(args)
     session = session_from_args(args)
-    contract, tx = deploy_verifier(session, tree.scheme, tree.root_commitment)
+    contract, tx = deploy_contract(session, tree.scheme, tree.root_commitment)
     where = args.rpc_url or "the embedded chain (gone when this command exits: use --rpc-url to keep it)"
     print(f"verifier ({tree.scheme.name}, width {tree.scheme.width}) deployed at {contract.address} on {where}")
     print(f"it holds root {tree.root_commitment.hex()}")
@@ -193,22 +193,22 @@ def cmd_deploy_verifier(args: argparse.Namespace) -> int:
 
 
 def _verify_onchain(args: argparse.Namespace, doc: ProofDocument, scheme: KZG, pinned: bool) -> int:
-    from .onchain import default_path, deploy_verifier, verify_onchain
+    from .calldata import xy
+    from .onchain import deploy_contract, verify_onchain
     session = session_from_args(args)
     if args.verifier:
         contract, held = _existing_verifier(session, args.verifier, scheme)
-        from .solidity import xy
         if held not in (doc.root, xy(doc.root)):
             print(f"invalid: the verifier at {args.verifier} holds another root")
             print(f"verifier {contract.address} holds root {held.hex()}; the proof is for {doc.root.hex()}")
             return EXIT_INVALID
         where = f"verifier {contract.address} holds root {held.hex()} (the proof is checked against it)"
     else:
-        contract, _ = deploy_verifier(session, scheme, doc.root)
+        contract, _ = deploy_contract(session, scheme, doc.root)
         where = f"verifier {contract.address} deployed holding root {doc.root.hex()}"
         if not pinned:
             where += " from the proof document itself (pass --root HEX to pin the root you trust)"
-    path = args.path or default_path(doc)
+    path = args.path or default_path(doc).name
     result = verify_onchain(session, contract, doc, path)
     state = "valid" if result.valid else "invalid"
     print(f"{state} on-chain ({path}, {contract.address}): gas {result.gas:,}, calldata {result.calldata_bytes:,} bytes"
@@ -219,7 +219,7 @@ def _verify_onchain(args: argparse.Namespace, doc: ProofDocument, scheme: KZG, p
 
 def _existing_verifier(session: Any, address: str, scheme: KZG) -> tuple[Any, bytes]:
     """The verifier contract at `address` and the root it holds (its `root()` view)."""
-    from .onchain import compile_verifier
+    from .contract import compile_verifier
     if not session.w3.is_address(address):
         raise ValueError(f"--verifier must be a 20-byte hex address, got {address!r}")
     code = bytes(session.w3.eth.get_code(session.w3.to_checksum_address(address)))
@@ -239,18 +239,14 @@ def _existing_verifier(session: Any, address: str, scheme: KZG) -> tuple[Any, by
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     from . import gasmodel
-    from .onchain import default_path, verifier_args
     try:
         doc = read_document(args.proof)
     except OSError as exc:
         raise ValueError(f"cannot read {args.proof}: {exc.strerror}") from None
-    paths = [args.path] if args.path else [p for p in PATHS[doc.proof.scheme]
-                                           if (p == "point-evaluation") == (doc.proof.type == 1)]
+    paths = [PATHS[args.path]] if args.path else paths_for(doc.proof.scheme, doc.proof.type)
     report: dict[str, Any] = {}
     for path in paths or [default_path(doc)]:
-        function, fargs = verifier_args(doc, path)
-        est = gasmodel.estimate(gasmodel.shape_of(doc, path, function, fargs))
-        report[path] = {"total": est.total, "terms": est.terms}
+        report[path.name] = gasmodel.estimate(gasmodel.shape_of(doc, path.name)).to_json()
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
@@ -293,7 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "an earlier one with the same key.")
     p.add_argument("data", metavar="DATA")
     p.add_argument("-o", "--output", required=True, metavar="TREE", help="tree file to write (SQLite)")
-    p.add_argument("--scheme", choices=SCHEMES, default=DEFAULT_SCHEME, help=f"default {DEFAULT_SCHEME}")
+    p.add_argument("--scheme", choices=tuple(SCHEMES), default=DEFAULT_SCHEME,
+                   help=f"default {DEFAULT_SCHEME}")
     p.add_argument("--width", type=int, default=DEFAULT_WIDTH,
                    help=f"children per node, a power of two from 16 to 4096 (default {DEFAULT_WIDTH})")
     p.add_argument("--workers", type=int, default=None, help="processes for the build (default: all cores)")
@@ -358,7 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verifier", help="render the Solidity verifier for a scheme and width",
                        description="Write the verifier contract (Solidity, rendered from Jinja templates) for a "
                                    "(scheme, width) pair. Its owner sets the root; view functions check proofs.")
-    p.add_argument("--scheme", choices=SCHEMES, default=DEFAULT_SCHEME, help=f"default {DEFAULT_SCHEME}")
+    p.add_argument("--scheme", choices=tuple(SCHEMES), default=DEFAULT_SCHEME,
+                   help=f"default {DEFAULT_SCHEME}")
     p.add_argument("--width", type=int, default=DEFAULT_WIDTH, help=f"node width (default {DEFAULT_WIDTH})")
     p.add_argument("--name", help="contract name (default VerkleVerifier<curve>W<width>)")
     p.add_argument("-o", "--output", metavar="FILE", help="default <name>.sol")

@@ -10,12 +10,13 @@ from evmkit.table import format_table
 
 from . import gasmodel
 from .merkle import MerkleTree
-from .onchain import deploy_merkle, deploy_verifier, merkle_multi, merkle_single, verifier_args, verify_onchain
-from .proof import InvalidProof, ProofDocument
+from .offchain import verify_document
+from .onchain import deploy_merkle, deploy_verifier, merkle_multi, merkle_single
+from .proof import SINGLE, InvalidProof, ProofDocument
 from .prover import prove_multi, prove_single
 from .schemes import load_scheme
 from .tree import VerkleTree
-from .verifier import verify_document
+from .verifier_paths import paths_for
 
 
 def run_demo(size: int = 4096, width: int = 256, keys: int = 12, seed: int = 5) -> None:
@@ -34,17 +35,17 @@ def run_demo(size: int = 4096, width: int = 256, keys: int = 12, seed: int = 5) 
           f"{len(doc.proof.to_bytes()):,} bytes, valid off-chain")
 
     session = chain.embedded(block_gas_limit=60_000_000)
-    contract, deployed = deploy_verifier(session, scheme, tree.root_commitment)
+    verifier = deploy_verifier(tree, chain=session)
     merkle = MerkleTree(pairs)
     merkle_contract, _ = deploy_merkle(session, merkle)
+    single = prove_single(tree, members[0][0])
     rows = []
-    for path, d in (("msm-point-evaluation", doc), ("msm-pairing", doc),
-                    ("point-evaluation", prove_single(tree, members[0][0]))):
-        result = verify_onchain(session, contract, d, path)
-        function, args = verifier_args(d, path)
-        model = gasmodel.estimate(gasmodel.shape_of(d, path, function, args)).total
+    for path in paths_for(scheme.name):
+        d = single if path.proof_type == SINGLE else doc
+        result = verifier.verify(d, path.name)
+        model = gasmodel.estimate(gasmodel.shape_of(d, path.name)).total
         what = f"{len(d.keys)} keys" if len(d.keys) > 1 else "1 key"
-        rows.append([f"Verkle {path}", what, "valid" if result.valid else "INVALID", f"{result.gas:,}",
+        rows.append([f"Verkle {path.name}", what, "valid" if result.valid else "INVALID", f"{result.gas:,}",
                      f"{model:,}", f"{result.calldata_bytes:,}"])
     for label, result, shape in (
             ("Merkle single (OpenZeppelin rules)", merkle_single(session, merkle_contract, merkle, *members[0]),
@@ -54,7 +55,8 @@ def run_demo(size: int = 4096, width: int = 256, keys: int = 12, seed: int = 5) 
         rows.append([label, f"{shape.leaves} keys" if shape.leaves > 1 else "1 key",
                      "valid" if result.valid else "INVALID", f"{result.gas:,}",
                      f"{gasmodel.merkle_estimate(shape).total:,}", f"{result.calldata_bytes:,}"])
-    print(f"verifier deployed on the embedded py-evm chain ({deployed.gas_used:,} gas); every check is a transaction:")
+    print(f"verifier deployed on the embedded py-evm chain ({verifier.receipt.gas_used:,} gas); "
+          "every check is a transaction:")
     print(format_table(rows, ["verification", "proves", "result", "gas", "model", "calldata bytes"]))
     print("(Merkle cannot prove absence: its multiproof covers the present keys only.)")
 
@@ -67,6 +69,6 @@ def run_demo(size: int = 4096, width: int = 256, keys: int = 12, seed: int = 5) 
         offchain = "ACCEPTED"
     except InvalidProof as exc:
         offchain = f"refused ({exc})"
-    onchain = verify_onchain(session, contract, forged, gas=False)
+    onchain = verifier.verify(forged, gas=False)
     print(f"the same proof with one value changed: off-chain {offchain}; "
           f"on-chain {'ACCEPTED' if onchain.valid else 'refused (false)'}")

@@ -1,4 +1,8 @@
-"""The two ways a proof fails, as the CLI's exit codes and the verifier contracts tell them apart."""
+"""The two ways a proof fails, as the CLI's exit codes and the verifier contracts tell them apart, and
+the one error for a name the registries do not hold."""
+from __future__ import annotations
+
+from typing import Iterable
 
 
 class MalformedProof(ValueError):
@@ -11,3 +15,15 @@ class InvalidProof(ValueError):
 
 class InvalidRoot(MalformedProof):
     """A root no verifier accepts (on-chain: the `InvalidRoot()` revert)."""
+
+
+class UnknownName(KeyError, ValueError):
+    """A scheme or verifier path this package does not have: the message lists the ones it has. A
+    KeyError for the registries' lookups, a ValueError for everyone reporting bad input."""
+
+    def __init__(self, kind: str, name: object, known: Iterable[str]) -> None:
+        self.kind, self.name, self.known = kind, name, tuple(known)
+        super().__init__(f"unknown {kind} {name!r} (known: {', '.join(self.known)})")
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # KeyError would quote it

@@ -6,44 +6,39 @@ EIP-196/197 ecMul, ecAdd, ecPairing; SHA-256), cold SLOADs of the stored root, a
 Fitted (`python -m verkle.calibrate`, least squares over receipts on anvil, stored in
 `gas_costs.json`): the verifier's own opcodes, as a cost per key, per opening, per listed commitment,
 per key kind and per node-id step, plus a constant. Say it plainly: those are calibrated, not derived.
-Pure: no chain; the calldata is ABI-encoded here exactly as web3 would send it.
+The paths' precompile calls and fitted features come from their records (`verifier_paths`), the memory
+layout from the scheme's (`schemes`). Pure: no chain, no web3; the calldata is ABI-encoded with the
+compiled contract's ABI exactly as web3 would send it.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
-from typing import Sequence
-
-from eth_abi import encode
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
 
 from evmkit import gas as g
-from evmkit.precompiles import (BLS12_G1ADD_GAS, ECADD_GAS, ECMUL_GAS, POINT_EVALUATION_PRECOMPILE_GAS,
-                                bls_pairing_gas, bn_pairing_gas, g1msm_gas, modexp_gas, sha256_gas)
+from evmkit.gas import CostsFileError, Estimate
 
-from .merkle import MerkleTree, leaf_hash
-from .proof import OTHER, PRESENT, PathInfo, ProofDocument
+from .calldata import encode_call
+from .contract import WALK_STATE_BYTES, call_data, merkle_abi, multiproof_memory_base, table_bytes
+from .merkle import MerkleTree, multi_proof_args
+from .proof import MULTI, OTHER, PRESENT, PathInfo, ProofDocument
+from .schemes import SCHEMES
 from .slots import KeyLayout
-from .solidity import WALK_STATE_BYTES, multiproof_memory_base, table_bytes
+from .verifier_paths import PATHS, WARM_CALL_GAS
 
-# EIP-2929: a call to a precompile (always warm)
-WARM_CALL_GAS = g.WARM_STORAGE_READ_COST
+__all__ = ["COSTS_FILE", "Estimate", "FEATURES", "MerkleShape", "Shape", "coefficients", "estimate",
+           "features", "fitted", "fixed_terms", "memory_words", "merkle_estimate", "merkle_shape_multi",
+           "merkle_shape_single", "shape_of"]
 
-FUNCTION_SELECTORS = {
-    "verifySingle": ("bytes32", "bytes32", "bool", "bytes"),
-    "verifyMulti": ("bytes32[]", "bytes32[]", "bytes", "bytes"),
-    "verifyMultiPairing": ("bytes32[]", "bytes32[]", "bytes", "bytes"),
-    "verify": ("bytes32[]", "bytes32", "bytes32"),
-    "multiProofVerify": ("bytes32[]", "bool[]", "bytes32[]", "bytes32[]"),
-}
+COSTS_FILE = Path(__file__).with_name("gas_costs.json")
+MERKLE_PATHS = ("merkle-single", "merkle-multi")
 
 
-def calldata(function: str, args: Sequence[object]) -> bytes:
-    from eth_utils import keccak
-    types = FUNCTION_SELECTORS[function]
-    selector = keccak(text=f"{function}({','.join(types)})")[:4]
-    return selector + encode(list(types), list(args))
+def fitted() -> Mapping[str, Any]:
+    """The fitted opcode costs (`python -m verkle.calibrate`): per path and width, and the Merkle
+    baseline's; read once, read-only, CostsFileError when missing or incomplete."""
+    return g.load_costs(COSTS_FILE, required=(*PATHS, *MERKLE_PATHS))
 
 
 @dataclass(frozen=True)
@@ -51,6 +46,7 @@ class Shape:
     """What a verification costs depends on: its path and these counts (the proof's depth profile)."""
 
     path: str
+    scheme: str
     width: int
     keys: int
     openings: int  # sum of depths
@@ -63,126 +59,93 @@ class Shape:
     data: bytes  # the transaction's calldata
 
 
-@dataclass(frozen=True)
-class Estimate:
-    total: int
-    terms: dict[str, int]
-
-
-@lru_cache(maxsize=1)
-def fitted() -> dict[str, dict[str, float]]:
-    return json.loads((resources.files("verkle") / "gas_costs.json").read_text())
-
-
-FEATURES = ("const", "keys", "openings", "listed", "present", "other", "id_steps", "data_words", "table_words",
-            "bits_set", "level_bits", "levels", "shared_levels")
-
-
-PATH_FEATURES = {
-    "point-evaluation": ("const", "openings", "present", "other", "data_words", "bits_set", "level_bits"),
-    **{p: ("const", "keys", "openings", "listed", "present", "other", "id_steps", "shared_levels")
-       for p in ("msm-point-evaluation", "msm-pairing", "ecmul-pairing")},
-}
+FEATURES = ("const", "keys", "openings", "listed", "present", "other", "id_steps", "data_words",
+            "table_words", "bits_set", "level_bits", "levels", "shared_levels")
 
 
 def features(shape: Shape) -> dict[str, float]:
     """The counts the verifier's opcode gas is linear in, for this shape's path."""
     every = _all_features(shape)
-    return {name: every[name] for name in PATH_FEATURES[shape.path]}
+    return {name: every[name] for name in PATHS[shape.path].features}
 
 
 def _all_features(shape: Shape) -> dict[str, float]:
-    bits = KeyLayout(shape.width).bits
+    lay = KeyLayout(shape.width)
     return {"const": 1, "keys": shape.keys, "openings": shape.openings, "listed": shape.listed,
             "present": shape.present, "other": shape.other, "id_steps": shape.id_steps,
-            "data_words": g.words(len(shape.data)),
-            "table_words": table_bytes(shape.width) // 32,
-            "bits_set": shape.bits_set, "level_bits": shape.openings * bits, "levels": KeyLayout(shape.width).levels, "shared_levels": shape.shared_levels}
+            "data_words": g.words(len(shape.data)), "table_words": table_bytes(shape.width) // 32,
+            "bits_set": shape.bits_set, "level_bits": shape.openings * lay.bits, "levels": lay.levels,
+            "shared_levels": shape.shared_levels}
 
 
 def memory_words(shape: Shape) -> int:
     """Peak memory of the multiproof verifiers, word for word as multiproof_core.yul.j2 lays it out
     from its fixed base: scratch, inputs and state (WALK_STATE_BYTES), the previous path's node ids, node
     records sized for the most commitments the proof's length allows, the transcript, the MSM input
-    with the curve's extra terms, and the prefix products of the one inversion."""
+    with the path's extra terms, and the prefix products of the one inversion."""
     lay = KeyLayout(shape.width)
-    bn = shape.path == "ecmul-pairing"
-    point = 64 if bn else 96  # bytes per point in the proof body
-    term = 96 if bn else 160  # bytes per MSM term
-    extra = 4 if shape.path in ("ecmul-pairing", "msm-pairing") else 1
+    mem = SCHEMES[shape.scheme].layout
+    extra = PATHS[shape.path].msm_extra
     path_len = shape.keys + 64 * shape.other
-    body_len = path_len + point * (shape.listed + 1)
+    body_len = path_len + mem.point * (shape.listed + 1)
     nodes = multiproof_memory_base(shape.width) + WALK_STATE_BYTES + 32 * (lay.levels + 1)
-    transcript = nodes + 96 * (body_len // point + 1)
-    transcript_len = (88 if bn else 72) + 65 * shape.keys + path_len + 32 * shape.listed
+    transcript = nodes + 96 * (body_len // mem.point + 1)
+    transcript_len = mem.header_len + 65 * shape.keys + path_len + 32 * shape.listed
     msm = -(-(transcript + transcript_len) // 32) * 32
-    return g.words(msm + term * (shape.listed + extra) + 32 * (shape.listed + 1))
+    return g.words(msm + mem.term * (shape.listed + extra) + 32 * (shape.listed + 1))
 
 
 def fixed_terms(shape: Shape) -> dict[str, int]:
     """The exactly known parts of execution gas (precompiles, root SLOADs, memory)."""
-    p = shape.path
+    path = PATHS[shape.path]
+    multi = path.proof_type == MULTI
     terms: dict[str, int] = {}
-    if p == "point-evaluation":
-        terms["point evaluation (0x0a) x depth"] = shape.openings * (POINT_EVALUATION_PRECOMPILE_GAS
-                                                                    + sha256_gas(48) + 2 * WARM_CALL_GAS)
-        terms["root SLOADs (3 cold)"] = 3 * g.COLD_SLOAD_COST
-        return terms
-    inverse = modexp_gas(32, (1 << 255) - 1, 32, 32)
-    terms["modexp: one inversion"] = inverse + WARM_CALL_GAS
-    if p == "msm-point-evaluation":
-        terms[f"G1MSM over {shape.listed + 1} points"] = g1msm_gas(shape.listed + 1) + WARM_CALL_GAS
-        terms["G1ADD (E - D)"] = BLS12_G1ADD_GAS + WARM_CALL_GAS
-        terms["point evaluation (0x0a)"] = POINT_EVALUATION_PRECOMPILE_GAS + sha256_gas(48) + 2 * WARM_CALL_GAS
-        terms["root SLOADs (3 cold)"] = 3 * g.COLD_SLOAD_COST
-    elif p == "msm-pairing":
-        terms[f"G1MSM over {shape.listed + 4} points"] = g1msm_gas(shape.listed + 4) + WARM_CALL_GAS
-        terms["pairing check (2 pairs)"] = bls_pairing_gas(2) + WARM_CALL_GAS
-        terms["root SLOADs (3 cold)"] = 3 * g.COLD_SLOAD_COST
-    elif p == "ecmul-pairing":
-        terms[f"ecMul + ecAdd x {shape.listed + 4}"] = (shape.listed + 4) * (ECMUL_GAS + ECADD_GAS + 2 * WARM_CALL_GAS)
-        terms["ecPairing (2 pairs)"] = bn_pairing_gas(2) + WARM_CALL_GAS
-        terms["root SLOADs (2 cold)"] = 2 * g.COLD_SLOAD_COST
-    else:
-        raise ValueError(f"no gas model for path {p!r}")
-    terms["memory"] = g.memory_cost(memory_words(shape))
+    if multi:
+        terms["modexp: one inversion"] = g.modexp_gas(32, (1 << 255) - 1, 32, 32) + WARM_CALL_GAS
+    terms.update(path.precompile_terms(shape.listed + path.msm_extra, shape.openings))
+    root_slots = SCHEMES[shape.scheme].layout.point // 32  # the stored root, x || y
+    terms[f"root SLOADs ({root_slots} cold)"] = root_slots * g.COLD_SLOAD_COST
+    if multi:
+        terms["memory"] = g.memory_cost(memory_words(shape))
     return terms
 
 
-def coefficients(path: str, width: int) -> dict[str, float]:
+def coefficients(path: str, width: int, costs: Optional[Mapping[str, Any]] = None) -> Mapping[str, float]:
     """Fitted per (path, width): the w^index tables and the level count change the constant part and,
     slightly, the per-key part. A width that was not calibrated uses the nearest one that was."""
-    by_width = fitted()[path]
+    by_width = (costs or fitted())[path]
     nearest = min(by_width, key=lambda w: abs(int(w).bit_length() - width.bit_length()))
     return by_width[nearest]
 
 
-def estimate(shape: Shape) -> Estimate:
+def _fitted_gas(coef: Mapping[str, float], counts: Mapping[str, float], what: str) -> int:
+    missing = [name for name in counts if name not in coef]
+    if missing:
+        raise CostsFileError(f"{COSTS_FILE} has no cost for {', '.join(missing)} ({what}): "
+                             "fit it again (python -m verkle.calibrate)")
+    return round(sum(coef[name] * value for name, value in counts.items()))
+
+
+def estimate(shape: Shape, costs: Optional[Mapping[str, Any]] = None) -> Estimate:
+    """The receipt gas of the verification: exact terms, the fitted opcode gas and the transaction's
+    own (`costs` instead of the shipped file: calibration checks a fit before writing it)."""
     terms = fixed_terms(shape)
-    coef = coefficients(shape.path, shape.width)
-    terms["verifier opcodes (fitted)"] = round(sum(coef.get(k, 0.0) * v for k, v in features(shape).items()))
-    return _transaction(shape.data, terms)
+    coef = coefficients(shape.path, shape.width, costs)
+    what = f"{shape.path}, width {shape.width}"
+    terms["verifier opcodes (fitted)"] = _fitted_gas(coef, features(shape), what)
+    return g.estimate_transaction(shape.data, terms)
 
 
-def _transaction(data: bytes, execution_terms: dict[str, int]) -> Estimate:
-    """Execution terms -> the receipt's gas: 21,000 and calldata, or the EIP-7623 floor if higher."""
-    execution = sum(execution_terms.values())
-    total = g.transaction_gas(data, execution)
-    terms = {"transaction base": g.TX_BASE_COST, "calldata (EIP-2028)": g.calldata_cost(data), **execution_terms}
-    if total > g.intrinsic_gas(data) + execution:
-        terms["EIP-7623 calldata floor top-up"] = total - g.intrinsic_gas(data) - execution
-    return Estimate(total, terms)
-
-
-def shape_of(doc: ProofDocument, path: str, function: str, args: Sequence[object]) -> Shape:
+def shape_of(doc: ProofDocument, path: str) -> Shape:
+    """The shape of checking `doc` along `path` (its calldata included)."""
     paths = doc.proof.paths
     lay = KeyLayout(doc.proof.width)
     bits_set = sum(bin(i).count("1") for key, p in zip(doc.keys, paths) for i in lay.indices(key, p.depth))
-    return Shape(shared_levels=_shared_levels(lay, doc.keys, paths),
-        path=path, width=doc.proof.width, keys=len(paths), openings=sum(p.depth for p in paths),
-        listed=len(doc.proof.commitments), present=sum(p.kind == PRESENT for p in paths),
-        other=sum(p.kind == OTHER for p in paths), id_steps=sum(p.depth - 1 for p in paths),
-        bits_set=bits_set, data=calldata(function, args))
+    return Shape(path=path, scheme=doc.proof.scheme, width=doc.proof.width, keys=len(paths),
+                 openings=sum(p.depth for p in paths), listed=len(doc.proof.commitments),
+                 present=sum(p.kind == PRESENT for p in paths), other=sum(p.kind == OTHER for p in paths),
+                 id_steps=sum(p.depth - 1 for p in paths), bits_set=bits_set,
+                 shared_levels=_shared_levels(lay, doc.keys, paths), data=call_data(doc, path))
 
 
 def _shared_levels(lay: KeyLayout, keys: Sequence[bytes], paths: Sequence[PathInfo]) -> int:
@@ -202,6 +165,8 @@ def _shared_levels(lay: KeyLayout, keys: Sequence[bytes], paths: Sequence[PathIn
 
 @dataclass(frozen=True)
 class MerkleShape:
+    """What a Merkle baseline verification costs depends on."""
+
     path: str  # "merkle-single" or "merkle-multi"
     leaves: int
     proof_hashes: int
@@ -210,27 +175,30 @@ class MerkleShape:
 
 
 def merkle_shape_single(tree: MerkleTree, key: bytes, value: bytes) -> MerkleShape:
+    """The shape of `verify(proof, key, value)` on the Merkle baseline."""
     proof = tree.prove(key, value)
-    return MerkleShape("merkle-single", 1, len(proof), 0, calldata("verify", [proof, key, value]))
+    data = encode_call(merkle_abi(), "verify", [proof, key, value])
+    return MerkleShape("merkle-single", 1, len(proof), 0, data)
 
 
 def merkle_shape_multi(tree: MerkleTree, pairs: Sequence[tuple[bytes, bytes]]) -> MerkleShape:
-    mp = tree.prove_multi(pairs)
-    by_hash = {leaf_hash(k, v): (k, v) for k, v in pairs}
-    ordered = [by_hash[h] for h in mp.leaves]
-    args = [list(mp.proof), list(mp.flags), [k for k, _ in ordered], [v for _, v in ordered]]
-    return MerkleShape("merkle-multi", len(ordered), len(mp.proof), len(mp.flags), calldata("multiProofVerify", args))
+    """The shape of `multiProofVerify` on the Merkle baseline."""
+    args = multi_proof_args(tree, pairs)
+    return MerkleShape("merkle-multi", len(args[2]), len(args[0]), len(args[1]),
+                       encode_call(merkle_abi(), "multiProofVerify", args))
 
 
 MERKLE_FEATURES = ("const", "leaves", "proof_hashes", "flags", "data_words")
 
 
 def merkle_features(shape: MerkleShape) -> dict[str, float]:
+    """The counts the Merkle verifier's opcode gas is linear in."""
     return {"const": 1, "leaves": shape.leaves, "proof_hashes": shape.proof_hashes, "flags": shape.flags,
             "data_words": g.words(len(shape.data))}
 
 
 def merkle_estimate_fixed(shape: MerkleShape) -> dict[str, int]:
+    """The exactly known parts of the Merkle verification's execution gas."""
     terms = {"root SLOAD (cold)": g.COLD_SLOAD_COST}
     if shape.path == "merkle-multi":
         # leaves[] and hashes[] arrays, and 5 words per leaf that abi.encode / bytes.concat allocate
@@ -240,8 +208,9 @@ def merkle_estimate_fixed(shape: MerkleShape) -> dict[str, int]:
     return terms
 
 
-def merkle_estimate(shape: MerkleShape) -> Estimate:
-    coef = fitted()[shape.path]
+def merkle_estimate(shape: MerkleShape, costs: Optional[Mapping[str, Any]] = None) -> Estimate:
+    """The receipt gas of a Merkle baseline verification."""
     terms = merkle_estimate_fixed(shape)
-    terms["verifier opcodes (fitted)"] = round(sum(coef.get(k, 0.0) * v for k, v in merkle_features(shape).items()))
-    return _transaction(shape.data, terms)
+    terms["verifier opcodes (fitted)"] = _fitted_gas((costs or fitted())[shape.path], merkle_features(shape),
+                                                     shape.path)
+    return g.estimate_transaction(shape.data, terms)

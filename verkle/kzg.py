@@ -20,6 +20,9 @@ Vector = Sequence[int]
 
 @dataclass(frozen=True)
 class KZG:
+    """A KZG scheme at one width: a curve and its setup; commits to vectors, opens and checks openings
+    (`load_scheme` makes one)."""
+
     setup: Setup
 
     @property

@@ -9,7 +9,7 @@ single proofs as in `MerkleProof.verify`, multiproofs as in `MerkleProof.multiPr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from .hashing import keccak256
 
@@ -87,6 +87,15 @@ class MerkleTree:
                 proof.append(self.tree[sibling])
             stack.append((j - 1) // 2)
         return MultiProof(tuple(self.tree[i] for i in indices), tuple(proof), tuple(flags))
+
+
+def multi_proof_args(tree: MerkleTree, pairs: Sequence[tuple[bytes, bytes]]) -> list[Any]:
+    """`multiProofVerify`'s arguments: the proof, its flags, and the leaves' keys and values in the
+    order the proof consumes them."""
+    mp = tree.prove_multi(pairs)
+    by_hash = {leaf_hash(k, v): (k, v) for k, v in pairs}
+    ordered = [by_hash[h] for h in mp.leaves]
+    return [list(mp.proof), list(mp.flags), [k for k, _ in ordered], [v for _, v in ordered]]
 
 
 def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:

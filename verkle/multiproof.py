@@ -16,7 +16,8 @@ from .curves import Point
 from .kzg import KZG
 from .ntt import convolve as ntt_convolve
 from .paths import NodeId, Opening
-from .proof import SCHEME_IDS, InvalidProof
+from .proof import InvalidProof
+from .schemes import SCHEMES
 from .slots import node_field
 from .transcript import Transcript
 
@@ -36,7 +37,7 @@ def transcript_for(scheme: KZG, root: bytes, claims: Sequence[Claim], path_bytes
     is a function of these, so they bind all of them; the hashes are what a verifier computes
     anyway, and a Solidity verifier holding uncompressed points need not re-encode them."""
     tr = Transcript(scheme.field, DOMAIN_LABEL)
-    tr.absorb(bytes([SCHEME_IDS[scheme.name], scheme.width.bit_length() - 1]))
+    tr.absorb(bytes([SCHEMES[scheme.name].proof_id, scheme.width.bit_length() - 1]))
     tr.absorb(root)
     tr.absorb_u16(len(claims))
     for c in claims:

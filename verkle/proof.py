@@ -25,15 +25,15 @@ from typing import Any, Optional, Sequence
 
 from .errors import InvalidProof, MalformedProof  # noqa: F401 - callers import them from here
 from .jsonlimits import JSONLimitError, loads_limited
+from .errors import UnknownName
 from .roots import check_root
+from .schemes import SCHEMES
 from .slots import KEY_SIZE, VALUE_SIZE, KeyLayout
 
 VERSION = 1
 SINGLE, MULTI = 1, 2
 PRESENT, EMPTY, OTHER = 0, 1, 2
 KIND_NAMES = {PRESENT: "present", EMPTY: "empty", OTHER: "other"}
-SCHEME_IDS = {"kzg-bls12-381": 1, "kzg-bn254": 2}
-POINT_SIZES = {"kzg-bls12-381": 48, "kzg-bn254": 64}
 MAX_DEPTH = 64
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 MAX_NESTING = 8
@@ -95,7 +95,8 @@ class Proof:
         return path_bytes(self.paths)
 
     def to_bytes(self) -> bytes:
-        out = bytearray([VERSION << 4 | self.type, SCHEME_IDS[self.scheme] << 4 | (self.width.bit_length() - 1)])
+        scheme_byte = SCHEMES[self.scheme].proof_id << 4 | (self.width.bit_length() - 1)
+        out = bytearray([VERSION << 4 | self.type, scheme_byte])
         out += len(self.paths).to_bytes(2, "big")
         out += self.path_bytes()
         for c in self.commitments:
@@ -113,7 +114,7 @@ class Proof:
             raise MalformedProof(f"unsupported proof version {version}")
         if ptype not in (SINGLE, MULTI):
             raise MalformedProof(f"unknown proof type {ptype}")
-        scheme = next((name for name, i in SCHEME_IDS.items() if i == scheme_id), None)
+        scheme = next((s.name for s in SCHEMES.values() if s.proof_id == scheme_id), None)
         if scheme is None:
             raise MalformedProof(f"unknown scheme id {scheme_id}")
         if not 4 <= log_width <= 12:
@@ -129,7 +130,7 @@ class Proof:
                 raise MalformedProof(f"unknown path kind {kind}")
             paths.append(PathInfo(depth, kind, *(r.take(32), r.take(32)) if kind == OTHER else ()))
         check_depths(paths, 1 << log_width)
-        size = POINT_SIZES[scheme]
+        size = SCHEMES[scheme].point_size
         n_open = paths[0].depth if ptype == SINGLE else 2
         n_commitments, extra = divmod(r.remaining() - n_open * size, size)
         if n_commitments < 0 or extra:
@@ -161,15 +162,17 @@ class Proof:
         try:
             ptype = {"single": SINGLE, "multi": MULTI}[doc["type"]]
             scheme, width = doc["scheme"], doc["width"]
-            if scheme not in SCHEME_IDS:
-                raise MalformedProof(f"unknown scheme {scheme!r} (known: {', '.join(SCHEME_IDS)})")
+            try:
+                size = SCHEMES[scheme].point_size
+            except UnknownName as exc:
+                raise MalformedProof(str(exc)) from None
             if not _is_int(width) or width < 16 or width > 4096 or width & (width - 1):
                 raise MalformedProof(f"unsupported width {width!r}")
             paths = tuple(_path_from_json(p) for p in _list(doc, "paths"))
-            commitments = tuple(hex_bytes(c, POINT_SIZES[scheme], "commitment") for c in _list(doc, "commitments"))
-            openings = (tuple(hex_bytes(o, POINT_SIZES[scheme], "opening") for o in _list(doc, "openings"))
+            commitments = tuple(hex_bytes(c, size, "commitment") for c in _list(doc, "commitments"))
+            openings = (tuple(hex_bytes(o, size, "opening") for o in _list(doc, "openings"))
                         if ptype == SINGLE else
-                        (hex_bytes(doc["d"], POINT_SIZES[scheme], "d"), hex_bytes(doc["pi"], POINT_SIZES[scheme], "pi")))
+                        (hex_bytes(doc["d"], size, "d"), hex_bytes(doc["pi"], size, "pi")))
         except (KeyError, TypeError) as exc:
             raise MalformedProof(f"proof JSON lacks or mistypes a field ({exc})") from None
         proof = cls(ptype, scheme, width, paths, commitments, openings)

@@ -1,4 +1,4 @@
-"""One rule for roots, shared by off-chain verification, the CLI and the Solidity side (`solidity.xy`).
+"""One rule for roots, shared by off-chain verification, the CLI and the contract side (`calldata.xy`).
 
 A root is the canonical encoding of a point of the prime-order group: BLS12-381 48 bytes compressed
 (flags, x < q, on the curve, in the subgroup), BN254 64 bytes x || y (both < q, on the curve). The
@@ -9,10 +9,9 @@ Imports neither web3 nor the EVM: the contract renderer may call it.
 """
 from __future__ import annotations
 
-from .curves import BLS12_381, BN254, Curve, InvalidPoint
-from .errors import InvalidRoot
-
-CURVES = {"kzg-bls12-381": BLS12_381, "kzg-bn254": BN254}
+from .curves import Curve, InvalidPoint
+from .errors import InvalidRoot, UnknownName
+from .schemes import SCHEMES
 
 
 def empty_root(curve: Curve) -> bytes:
@@ -22,9 +21,10 @@ def empty_root(curve: Curve) -> bytes:
 
 def check_root(scheme_name: str, root: bytes) -> bytes:
     """`root` as bytes when it is a root the scheme's verifiers accept; raise InvalidRoot otherwise."""
-    curve = CURVES.get(scheme_name)
-    if curve is None:
-        raise InvalidRoot(f"invalid root: unknown scheme {scheme_name!r} (known: {', '.join(CURVES)})")
+    try:
+        curve = SCHEMES[scheme_name].curve
+    except UnknownName as exc:
+        raise InvalidRoot(f"invalid root: {exc}") from None
     if not isinstance(root, (bytes, bytearray)):
         raise InvalidRoot(f"invalid root: expected bytes, got {type(root).__name__}")
     root = bytes(root)

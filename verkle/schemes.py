@@ -1,28 +1,81 @@
-"""Named commitment schemes: `kzg-bls12-381` (default, Ethereum ceremony) and `kzg-bn254` (.ptau file)."""
+"""Named commitment schemes: one `Scheme` record each, and `load_scheme` for a scheme with its setup.
+
+`kzg-bls12-381` (the default) uses the Ethereum KZG ceremony; `kzg-bn254` a snarkjs .ptau file. The
+record holds what the rest of the package must agree on for a scheme: its curve, its id in the proof
+encoding, how its verifier contract is rendered and compiled, the precompiles that contract calls and
+the byte sizes its multiproof walk lays out in memory (the template and the gas model both read them).
+Pure: no chain, no web3.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .curves import BN254
+from .curves import BLS12_381, BN254, Curve
 from .kzg import KZG
+from .registry import Registry
 from .srs import SetupError, ceremony_setup, insecure_dev_setup, load_ptau
+
+__all__ = ["DEFAULT_SCHEME", "DEFAULT_WIDTH", "SCHEMES", "MemoryLayout", "Scheme", "load_scheme"]
 
 DEFAULT_SCHEME = "kzg-bls12-381"
 DEFAULT_WIDTH = 256
-SCHEMES = ("kzg-bls12-381", "kzg-bn254")
+
+
+@dataclass(frozen=True)
+class MemoryLayout:
+    """Bytes per item in the multiproof walk's memory, by curve (multiproof_core.yul.j2 lays them out,
+    gasmodel.memory_words prices the same layout)."""
+
+    point: int  # a point in the proof's calldata: x || y (48 or 32 bytes a coordinate)
+    term: int  # one MSM input term: the point as its precompile reads it (EIP-2537 pads a coordinate to
+    #            64 bytes), then its 32-byte scalar
+    scalar_at: int  # where the scalar starts inside a term
+    header_len: int  # transcript bytes before the claims: domain label, scheme and width, root, key count
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A commitment scheme and its verifier contract's fixed facts."""
+
+    name: str
+    curve: Curve
+    proof_id: int  # the scheme's id in the proof's byte encoding (and its transcript)
+    label: str  # in contract names: VerkleVerifier<label>W<width>
+    template: str  # the verifier's Jinja template in verkle/templates
+    evm_version: str  # what the verifier compiles for
+    precompiles: tuple[str, ...]  # evmkit.precompiles.registry() names: the constructor probes each
+    layout: MemoryLayout
+
+    @property
+    def point_size(self) -> int:
+        """Bytes of a point in this package's encoding (the proof, the root)."""
+        return self.curve.point_size
+
+
+SCHEMES: Registry[Scheme] = Registry("scheme", (
+    Scheme("kzg-bls12-381", BLS12_381, 1, "BLS", "VerifierBLS.sol.j2", "prague",
+           ("SHA256", "MODEXP", "POINT_EVALUATION", "BLS12_G1ADD", "BLS12_G1MSM", "BLS12_PAIRING_CHECK"),
+           MemoryLayout(point=96, term=160, scalar_at=128, header_len=72)),
+    # BN254 verifiers are for chains without Prague's precompiles, many of them older still: compiled for
+    # Paris they use no opcode newer than the Merge (no PUSH0, no MCOPY), so they run on any chain since
+    # Constantinople (SHL/SHR) that has the Byzantium precompiles. BLS12-381 verifiers need Prague anyway.
+    Scheme("kzg-bn254", BN254, 2, "BN254", "VerifierBN254.sol.j2", "paris",
+           ("MODEXP_BN254", "ECADD", "ECMUL", "ECPAIRING"),
+           MemoryLayout(point=64, term=96, scalar_at=64, header_len=88)),
+), doc="The schemes by name (`SCHEMES[name]`: UnknownName for one it lacks).")
 
 
 def load_scheme(name: str = DEFAULT_SCHEME, width: int = DEFAULT_WIDTH, *, ptau: Optional[str | Path] = None,
                 insecure_dev_setup_ok: bool = False) -> KZG:
     """The scheme with its setup. BN254 needs a .ptau file, or an explicit opt-in to an insecure one."""
-    if name == "kzg-bls12-381":
+    record = SCHEMES[name]
+    if record.curve is BLS12_381:
         return KZG(ceremony_setup(width))
-    if name == "kzg-bn254":
-        if ptau is not None:
-            return KZG(load_ptau(ptau, width))
-        if insecure_dev_setup_ok:
-            return KZG(insecure_dev_setup(BN254, width, insecure=True))
-        raise SetupError("kzg-bn254 needs a powers-of-tau file (--ptau FILE.ptau), "
-                         "or --insecure-dev-setup for a throwaway local one")
-    raise SetupError(f"unknown scheme {name!r} (known: {', '.join(SCHEMES)})")
+    if ptau is not None:
+        return KZG(load_ptau(ptau, width))
+    if insecure_dev_setup_ok:
+        return KZG(insecure_dev_setup(BN254, width, insecure=True))
+    raise SetupError("kzg-bn254 needs a powers-of-tau file (--ptau FILE.ptau), "
+                     "or --insecure-dev-setup for a throwaway local one")

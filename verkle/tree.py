@@ -56,6 +56,9 @@ class Journal:
 
 
 class VerkleTree:
+    """A Verkle tree of 32-byte keys and values under one scheme: `build` it from pairs, then `get`,
+    `insert`, `delete`; `root_commitment` is the root that proofs and verifiers speak about."""
+
     def __init__(self, scheme: KZG) -> None:
         self.scheme = scheme
         self.layout = KeyLayout(scheme.width)

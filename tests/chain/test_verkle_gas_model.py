@@ -7,13 +7,16 @@ import random
 import pytest
 
 from evmkit import chain
-from evmkit import precompiles
+from evmkit import gas as schedule
 from verkle import gasmodel
 from verkle.merkle import MerkleTree
-from verkle.onchain import PATHS, deploy_merkle, deploy_verifier, verifier_args
+from verkle.onchain import deploy_contract, deploy_merkle
 from verkle.prover import prove_multi, prove_single
 from verkle.schemes import load_scheme
 from verkle.tree import VerkleTree
+from verkle.verifier_paths import verifier_args
+
+from helpers.verkle_data import path_names
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -38,18 +41,18 @@ def test_model_within_one_percent_on_every_path(scheme_name, width):
     pairs = [(rng.randbytes(32), rng.randbytes(32)) for _ in range(size)]
     tree = VerkleTree.build(scheme, pairs, workers=1)
     session = chain.embedded(block_gas_limit=60_000_000)
-    contract, _ = deploy_verifier(session, scheme, tree.root_commitment)
+    contract, _ = deploy_contract(session, scheme, tree.root_commitment)
     keys = [k for k, _ in pairs]
     for count in (1, 9):
         doc = prove_multi(tree, rng.sample(keys, count) + [rng.randbytes(32)])
-        for path in PATHS[scheme_name]:
+        for path in path_names(scheme_name):
             if path == "point-evaluation":
                 doc_single = prove_single(tree, keys[count])
                 function, args = verifier_args(doc_single, path)
-                shape = gasmodel.shape_of(doc_single, path, function, args)
+                shape = gasmodel.shape_of(doc_single, path)
             else:
                 function, args = verifier_args(doc, path)
-                shape = gasmodel.shape_of(doc, path, function, args)
+                shape = gasmodel.shape_of(doc, path)
             gas = measured(session, contract, function, args)
             predicted = gasmodel.estimate(shape).total
             assert abs(predicted - gas) / gas < 0.01, (path, count, predicted, gas)
@@ -72,18 +75,18 @@ def test_merkle_model_within_one_percent():
 
 def test_precompile_prices_follow_the_eips():
     from eth.precompiles.bls12_381.constants import G1_MSM_DISCOUNTS
-    assert precompiles.G1MSM_DISCOUNTS == tuple(G1_MSM_DISCOUNTS)
-    assert precompiles.g1msm_gas(1) == 12_000 and precompiles.g1msm_gas(128) == 128 * 12_000 * 519 // 1000
-    assert precompiles.g1msm_gas(300) == 300 * 12_000 * 519 // 1000
-    assert precompiles.bls_pairing_gas(2) == 102_900 and precompiles.bn_pairing_gas(2) == 113_000
-    assert precompiles.modexp_gas(32, (1 << 255) - 1, 32, 32) == 1354
+    assert schedule.G1MSM_DISCOUNTS == tuple(G1_MSM_DISCOUNTS)
+    assert schedule.g1msm_gas(1) == 12_000 and schedule.g1msm_gas(128) == 128 * 12_000 * 519 // 1000
+    assert schedule.g1msm_gas(300) == 300 * 12_000 * 519 // 1000
+    assert schedule.bls_pairing_gas(2) == 102_900 and schedule.bn_pairing_gas(2) == 113_000
+    assert schedule.modexp_gas(32, (1 << 255) - 1, 32, 32) == 1354
 
 
 def test_the_verifiers_in_contract_msm_price_table_matches_the_eip():
     """The verifier forwards msmGas(k) to G1MSM: unpack its ten-bit words as the Yul does."""
-    from verkle.solidity import _packed_discounts
+    from verkle.contract import _packed_discounts
     words = [int(w, 16) for w in _packed_discounts()]
     for k in range(1, 300):
-        i = min(k, len(precompiles.G1MSM_DISCOUNTS)) - 1
+        i = min(k, len(schedule.G1MSM_DISCOUNTS)) - 1
         discount = (words[i // 25] >> (10 * (i % 25))) & 0x3FF
-        assert k * 12_000 * discount // 1000 == precompiles.g1msm_gas(k)
+        assert k * 12_000 * discount // 1000 == schedule.g1msm_gas(k)

@@ -12,12 +12,13 @@ from web3.exceptions import ContractLogicError
 from evmkit import chain
 from evmkit.errors import TransactionReverted
 from verkle.merkle import MerkleTree
-from verkle.onchain import (deploy_merkle, deploy_verifier, merkle_multi, merkle_single, verifier_args,
+from verkle.calldata import xy
+from verkle.onchain import (deploy_contract, deploy_merkle, merkle_multi, merkle_single,
                             verify_onchain)
 from verkle.prover import prove_multi, prove_single
 from verkle.schemes import load_scheme
-from verkle.solidity import xy
 from verkle.tree import VerkleTree
+from verkle.verifier_paths import verifier_args
 
 from helpers.verkle_data import clustered_pairs, make_ptau, random_pairs
 
@@ -49,7 +50,7 @@ def setup():
     pairs = random_pairs(700, 51) + clustered_pairs(30, 52)
     tree = VerkleTree.build(scheme, pairs, workers=1)
     session = chain.embedded(block_gas_limit=60_000_000)
-    contract, _ = deploy_verifier(session, scheme, tree.root_commitment)
+    contract, _ = deploy_contract(session, scheme, tree.root_commitment)
     return scheme, tree, dict(pairs), session, contract
 
 
@@ -165,7 +166,7 @@ def test_bn254_verifier_with_a_snarkjs_setup(bn16, tree_bn):
     """The BN254 path (ecMul / ecAdd / ecPairing): valid proofs pass, tampered ones do not."""
     tree, contents = tree_bn
     session = chain.embedded(block_gas_limit=60_000_000)
-    contract, _ = deploy_verifier(session, bn16, tree.root_commitment)
+    contract, _ = deploy_contract(session, bn16, tree.root_commitment)
     assert bytes(session.call(contract, "root")) == tree.root_commitment
     rng = random.Random(5)
     present, other, empty = kinds(tree, contents, rng)

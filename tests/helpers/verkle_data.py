@@ -30,3 +30,9 @@ def clustered_pairs(n: int, seed: int = 0) -> list[tuple[bytes, bytes]]:
     stem = rng.randbytes(28)
     return [(stem + rng.randbytes(1) + bytes([rng.randrange(4)]) + rng.randbytes(2), rng.randbytes(32))
             for _ in range(n)]
+
+
+def path_names(scheme_name: str) -> list[str]:
+    """The names of a scheme's verifier paths, in the registry's order (its default first)."""
+    from verkle.verifier_paths import paths_for
+    return [p.name for p in paths_for(scheme_name)]

@@ -16,14 +16,16 @@ from evmkit.anvil import start_anvil
 from evmkit.errors import TransactionReverted
 from verkle import gasmodel, store
 from verkle.cli import main as verkle_main
-from verkle.onchain import PATHS, deploy_verifier, verifier_args
+from verkle.calldata import xy
+from verkle.curves import BLS12_381_Q as BLS_Q
+from verkle.onchain import deploy_contract
 from verkle.proof import OTHER, PRESENT
 from verkle.prover import prove_multi, prove_single
 from verkle.schemes import load_scheme
-from verkle.solidity import BLS_Q, xy
 from verkle.tree import VerkleTree
+from verkle.verifier_paths import verifier_args
 
-from helpers.verkle_data import clustered_pairs, random_pairs
+from helpers.verkle_data import clustered_pairs, path_names, random_pairs
 from helpers.steptrace import peak_memory_words  # noqa: E402
 
 pytestmark = pytest.mark.rpc
@@ -83,13 +85,13 @@ def test_hundreds_of_tampered_proofs_rejected_on_anvil(session):
     rng = random.Random(11)
     pairs = random_pairs(2000, 61) + clustered_pairs(30, 62)
     tree = VerkleTree.build(scheme, pairs, workers=1)
-    contract, _ = deploy_verifier(session, scheme, tree.root_commitment)
+    contract, _ = deploy_contract(session, scheme, tree.root_commitment)
     keys = [k for k, _ in pairs]
     docs = [prove_multi(tree, rng.sample(keys, 12) + [rng.randbytes(32), keys[5][:-1] + bytes([keys[5][-1] ^ 1])]),
             prove_single(tree, keys[3]), prove_single(tree, rng.randbytes(32))]
     rejected = 0
     for doc in docs:
-        for path in PATHS["kzg-bls12-381"]:
+        for path in path_names("kzg-bls12-381"):
             if (path == "point-evaluation") != (doc.proof.type == 1):
                 continue
             function, args = verifier_args(doc, path)
@@ -136,7 +138,7 @@ def test_bad_points_and_path_bytes_rejected_on_anvil(session):
     rng = random.Random(3)
     pairs = random_pairs(700, 51) + clustered_pairs(30, 52)
     tree = VerkleTree.build(scheme, pairs, workers=1)
-    contract, _ = deploy_verifier(session, scheme, tree.root_commitment)
+    contract, _ = deploy_contract(session, scheme, tree.root_commitment)
     keys = sorted(k for k, _ in pairs)
     other = next(k[:-1] + bytes([k[-1] ^ 1]) for k in keys if k[:-1] + bytes([k[-1] ^ 1]) not in set(keys))
     doc = prove_multi(tree, keys[::150][:3] + [other, rng.randbytes(32)])
@@ -184,7 +186,7 @@ def test_same_gas_on_anvil_and_the_embedded_chain(session, monkeypatch):
     pairs = random_pairs(600, 64)
     tree = VerkleTree.build(scheme, pairs, workers=1)
     embedded = chain.embedded(block_gas_limit=60_000_000)
-    targets = [(s, deploy_verifier(s, scheme, tree.root_commitment)[0]) for s in (session, embedded)]
+    targets = [(s, deploy_contract(s, scheme, tree.root_commitment)[0]) for s in (session, embedded)]
     doc = prove_multi(tree, [k for k, _ in rng.sample(pairs, 6)])
     single = prove_single(tree, pairs[0][0])
     for d, path in ((doc, "msm-point-evaluation"), (doc, "msm-pairing"), (single, "point-evaluation")):
@@ -204,16 +206,16 @@ def test_gas_model_memory_matches_a_step_trace():
         for name, width, pairs in cases:
             scheme = load_scheme(name, width, insecure_dev_setup_ok=True)
             tree = VerkleTree.build(scheme, pairs, workers=1)
-            contract, _ = deploy_verifier(traced, scheme, tree.root_commitment)
+            contract, _ = deploy_contract(traced, scheme, tree.root_commitment)
             doc = prove_multi(tree, [k for k, _ in rng.sample(pairs, 7)] + [rng.randbytes(32)])
-            for path in PATHS[name]:
+            for path in path_names(name):
                 if path == "point-evaluation":
                     continue
                 function, args = verifier_args(doc, path)
                 receipt = traced.transact(contract, function, *args)
                 logs = traced.w3.provider.make_request("debug_traceTransaction", [receipt.tx_hash, {
                     "disableStorage": True, "disableMemory": True}])["result"]["structLogs"]
-                shape = gasmodel.shape_of(doc, path, function, args)
+                shape = gasmodel.shape_of(doc, path)
                 assert gasmodel.memory_words(shape) == peak_memory_words(logs), (name, width, path)
 
 

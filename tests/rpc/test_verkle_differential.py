@@ -1,4 +1,4 @@
-"""Differential fuzzing: the Python verifier (verkle.calldata.verify_call) and the deployed verifier agree
+"""Differential fuzzing: the Python verifier (verkle.offchain.verify_call) and the deployed verifier agree
 on mutated proofs, across widths, paths and both curves, on anvil.
 
 Agreement means: True on both, False on both, or MalformedProof in Python exactly where the contract
@@ -19,14 +19,15 @@ from web3.exceptions import ContractLogicError
 from evmkit import chain
 from evmkit.anvil import start_anvil
 from evmkit.errors import TransactionReverted
-from verkle.calldata import verify_call
-from verkle.onchain import PATHS, deploy_verifier, verifier_args
+from verkle.offchain import verify_call
+from verkle.onchain import deploy_contract
 from verkle.proof import MalformedProof
 from verkle.prover import prove_multi, prove_single
 from verkle.schemes import load_scheme
 from verkle.tree import VerkleTree
+from verkle.verifier_paths import verifier_args
 
-from helpers.verkle_data import clustered_pairs, make_ptau, random_pairs
+from helpers.verkle_data import clustered_pairs, make_ptau, path_names, random_pairs
 
 pytestmark = pytest.mark.rpc
 
@@ -127,7 +128,7 @@ def test_python_and_onchain_verifiers_agree_on_mutated_proofs(tmp_path):
             scheme = load_scheme(name, width, ptau=ptau if name == "kzg-bn254" else None)
             pairs = random_pairs(size, width) + clustered_pairs(12, width + 1)
             tree = VerkleTree.build(scheme, pairs, workers=1)
-            contract, _ = deploy_verifier(session, scheme, tree.root_commitment)
+            contract, _ = deploy_contract(session, scheme, tree.root_commitment)
             root = tree.root_commitment
             keys = sorted(k for k, _ in pairs)
             near = keys[3][:-1] + bytes([keys[3][-1] ^ 1])
@@ -136,14 +137,14 @@ def test_python_and_onchain_verifiers_agree_on_mutated_proofs(tmp_path):
                 docs += [prove_single(tree, keys[11]), prove_single(tree, rng.randbytes(32))]
             pt = 96 if name == "kzg-bls12-381" else 64
             for doc in docs:
-                for path in PATHS[name]:
+                for path in path_names(name):
                     if (path == "point-evaluation") != (doc.proof.type == 1):
                         continue
                     function, args = verifier_args(doc, path)
                     assert _python(scheme, root, function, args) is True
                     assert _chain(session, contract, function, args) is True
                     # valid points from another proof of the same tree, in the same encoding
-                    other = verifier_args(prove_multi(tree, rng.sample(keys, 2)), PATHS[name][0])[1][-1] \
+                    other = verifier_args(prove_multi(tree, rng.sample(keys, 2)))[1][-1] \
                         if path != "point-evaluation" else verifier_args(prove_single(tree, keys[20]), path)[1][-1]
                     size_pt = 48 if path == "point-evaluation" else pt
                     other_points = [other[i:i + size_pt] for i in range(len(other) % size_pt, len(other) - size_pt + 1,

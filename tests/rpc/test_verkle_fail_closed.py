@@ -19,15 +19,17 @@ from web3.exceptions import ContractLogicError
 from evmkit import chain
 from evmkit.anvil import start_anvil
 from evmkit.errors import TransactionReverted
-from verkle.onchain import PATHS, MissingPrecompile, compile_verifier, deploy_verifier, verifier_args
+from verkle.calldata import xy
+from verkle.contract import compile_verifier
+from verkle.onchain import MissingPrecompile, deploy_contract
 from verkle.prover import prove_multi, prove_single
 from verkle.roots import check_root
 from verkle.errors import InvalidRoot
 from verkle.schemes import load_scheme
-from verkle.solidity import xy
 from verkle.tree import VerkleTree
+from verkle.verifier_paths import verifier_args
 
-from helpers.verkle_data import clustered_pairs, make_ptau, random_pairs
+from helpers.verkle_data import clustered_pairs, make_ptau, path_names, random_pairs
 
 pytestmark = pytest.mark.rpc
 
@@ -64,7 +66,7 @@ def _proofs(tree, pairs, rng):
     keys = sorted(k for k, _ in pairs)
     multi = prove_multi(tree, rng.sample(keys, 5) + [rng.randbytes(32)])
     single = prove_single(tree, keys[7])
-    return {path: (single if path == "point-evaluation" else multi) for path in PATHS[tree.scheme.name]}
+    return {path: (single if path == "point-evaluation" else multi) for path in path_names(tree.scheme.name)}
 
 
 def _outcome(session, contract, function, args, gas=None) -> object:
@@ -94,7 +96,7 @@ def test_deploy_is_refused_where_a_precompile_is_missing_and_works_elsewhere(for
         if fork in ("paris", "shanghai", "cancun"):  # Cancun has 0x0a but not EIP-2537; before it, neither
             missing = "0x0a POINT_EVALUATION" if fork != "cancun" else "0x0b BLS12_G1ADD"
             with pytest.raises(MissingPrecompile, match=rf"lacks {missing}.*kzg-bn254 \(ecmul-pairing\)"):
-                deploy_verifier(session, scheme, tree.root_commitment)
+                deploy_contract(session, scheme, tree.root_commitment)
             if fork == "cancun":  # the constructor refuses on its own, whoever deploys it
                 with pytest.raises(TransactionReverted, match=r"PrecompileUnavailable\(0x0+b\)"):
                     session.deploy(compile_verifier(scheme), xy(tree.root_commitment))
@@ -102,7 +104,7 @@ def test_deploy_is_refused_where_a_precompile_is_missing_and_works_elsewhere(for
         else:
             schemes = [bls, bn]
         for sch, tr, prs in schemes:
-            contract, _ = deploy_verifier(session, sch, tr.root_commitment)
+            contract, _ = deploy_contract(session, sch, tr.root_commitment)
             for path, doc in _proofs(tr, prs, random.Random(1)).items():
                 function, args = verifier_args(doc, path)
                 assert _outcome(session, contract, function, args) is True, (fork, path)
@@ -113,7 +115,7 @@ def test_a_verifier_on_a_chain_without_its_precompiles_reverts_never_true(bls, p
     Cancun node), one EMPTY path byte, D = 96 zero bytes and pi = infinity 'proved' a present key absent."""
     scheme, tree, pairs = bls
     session = _session(prague)
-    contract, _ = deploy_verifier(session, scheme, tree.root_commitment)
+    contract, _ = deploy_contract(session, scheme, tree.root_commitment)
     dump = session.w3.provider.make_request("anvil_dumpState", [])["result"]
     key = pairs[0][0]
     forged = [[key], [bytes(32)], bytes([0x80]), bytes([0x40]) + bytes(96) + bytes([0xC0]) + bytes(47)]
@@ -163,7 +165,7 @@ def test_a_refused_proof_costs_at_most_one_and_a_half_valid_ones(bls, bn, prague
     session = _session(prague)
     ratios = {}
     for scheme, tree, pairs in (bls, bn):
-        contract, _ = deploy_verifier(session, scheme, tree.root_commitment)
+        contract, _ = deploy_contract(session, scheme, tree.root_commitment)
         for path, doc in _proofs(tree, pairs, random.Random(3)).items():
             function, args = verifier_args(doc, path)
             valid = _gas_used(session, contract, function, args)
@@ -184,7 +186,7 @@ def test_too_little_gas_reverts_and_never_reads_as_invalid(bls, bn, prague):
     """At every gas limit below what a valid proof needs, the call reverts; it never returns false."""
     session = _session(prague)
     for scheme, tree, pairs in (bls, bn):
-        contract, _ = deploy_verifier(session, scheme, tree.root_commitment)
+        contract, _ = deploy_contract(session, scheme, tree.root_commitment)
         for path, doc in _proofs(tree, pairs, random.Random(4)).items():
             function, args = verifier_args(doc, path)
             need = _gas_used(session, contract, function, args)
@@ -201,7 +203,7 @@ def test_too_little_gas_reverts_and_never_reads_as_invalid(bls, bn, prague):
 def test_roots_off_the_curve_or_subgroup_are_refused_on_and_off_chain(bls, bn, prague):
     scheme, tree, _ = bls
     session = _session(prague)
-    contract, _ = deploy_verifier(session, scheme, tree.root_commitment)
+    contract, _ = deploy_contract(session, scheme, tree.root_commitment)
     for bad in (b"\x01" * 96, b"\xff" * 96, bytes(95) + b"\x01"):
         with pytest.raises(TransactionReverted, match=r"InvalidRoot"):
             session.transact(contract, "setRoot", bad)
@@ -211,14 +213,14 @@ def test_roots_off_the_curve_or_subgroup_are_refused_on_and_off_chain(bls, bn, p
         with pytest.raises(InvalidRoot, match="invalid root"):
             check_root(scheme.name, bad)
         with pytest.raises(InvalidRoot, match="invalid root"):
-            deploy_verifier(session, scheme, bad)
+            deploy_contract(session, scheme, bad)
     # the point at infinity is the empty tree's root: accepted by both sides
     empty = VerkleTree(scheme).root_commitment
     assert check_root(scheme.name, empty) == empty
     session.transact(contract, "setRoot", xy(empty))
     assert bytes(session.call(contract, "root")) == empty
     bn_scheme, bn_tree, _ = bn
-    bn_contract, _ = deploy_verifier(session, bn_scheme, bn_tree.root_commitment)
+    bn_contract, _ = deploy_contract(session, bn_scheme, bn_tree.root_commitment)
     with pytest.raises(TransactionReverted, match=r"InvalidRoot"):
         session.transact(bn_contract, "setRoot", (1).to_bytes(32, "big") * 2)
 
@@ -232,9 +234,9 @@ def _head(types, values) -> bytes:
 def test_non_canonical_calldata_is_refused_with_a_named_error(bls, bn, prague):
     session = _session(prague)
     for scheme, tree, pairs in (bls, bn):
-        contract, _ = deploy_verifier(session, scheme, tree.root_commitment)
+        contract, _ = deploy_contract(session, scheme, tree.root_commitment)
         doc = prove_multi(tree, sorted([pairs[0][0], pairs[1][0], random.Random(5).randbytes(32)]))
-        function, args = verifier_args(doc, PATHS[scheme.name][0])
+        function, args = verifier_args(doc, path_names(scheme.name)[0])
         keys, values, absent, proof = args
         i = next(j for j, v in enumerate(doc.values) if v is None)
         assert _outcome(session, contract, function, args) is True
@@ -265,7 +267,7 @@ def test_non_canonical_calldata_is_refused_with_a_named_error(bls, bn, prague):
         assert _raw_outcome(session, contract, swapped) == "NonCanonicalEncoding()"
     # the single-key path: an absent key's value, and a trailing byte
     scheme, tree, pairs = bls
-    contract, _ = deploy_verifier(session, scheme, tree.root_commitment)
+    contract, _ = deploy_contract(session, scheme, tree.root_commitment)
     key, value, present, proof = verifier_args(prove_single(tree, random.Random(6).randbytes(32)), "point-evaluation")[1]
     assert present is False
     assert _outcome(session, contract, "verifySingle", [key, value, present, proof]) is True
@@ -282,7 +284,7 @@ def test_ownership_moves_in_two_steps_and_never_to_zero(bls, prague):
     scheme, tree, pairs = bls
     session = _session(prague)
     owner, stranger = session.signers
-    contract, _ = deploy_verifier(session, scheme, tree.root_commitment)
+    contract, _ = deploy_contract(session, scheme, tree.root_commitment)
     with pytest.raises(TransactionReverted, match="ZeroAddress"):
         session.transact(contract, "transferOwnership", "0x" + "00" * 20)
     with pytest.raises(TransactionReverted, match="NotOwner"):

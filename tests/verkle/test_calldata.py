@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from py_arkworks_bls12381 import G1Point
 
-from verkle.calldata import decode_multi_call, decode_single_call, verify_call
+from verkle.calldata import decode_multi_call, decode_single_call, multi_call, single_call
 from verkle.curves import BLS12_381_Q
 from verkle.proof import MalformedProof, ProofDocument
 from verkle.prover import prove_multi, prove_single
+from verkle.offchain import verify_call
 from verkle.roots import InvalidRoot
-from verkle.solidity import multi_call, single_call
 from verkle.tree import VerkleTree
 
 MULTI_FUNCTIONS = {"kzg-bls12-381": ("verifyMulti", "verifyMultiPairing"), "kzg-bn254": ("verifyMulti",)}
@@ -30,8 +30,7 @@ def claim_keys(tree: VerkleTree, contents: dict[bytes, bytes], seed: int) -> lis
 
 
 def multi_args(doc: ProofDocument, function: str) -> list:
-    call = multi_call(doc)
-    return [call.keys, call.values, call.absent, call.proof_pairing if function == "verifyMultiPairing" else call.proof]
+    return multi_call(doc, pairing=function == "verifyMultiPairing")
 
 
 @pytest.fixture(scope="module", params=["tree16", "tree_bn"])

@@ -13,7 +13,7 @@ from verkle.proof import (MAX_DOCUMENT_BYTES, MAX_NESTING, OTHER, PRESENT, Malfo
                           ProofDocument, read_document)
 from verkle.prover import prove_multi, prove_single
 from verkle.slots import KeyLayout, value_hash
-from verkle.verifier import verify
+from verkle.offchain import verify
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
@@ -168,12 +168,12 @@ def test_a_path_deeper_than_the_tree_is_malformed(tree16):
 
 def test_a_proof_asking_for_too_much_work_is_malformed(tree16, monkeypatch):
     """The document size limit bounds bytes, not work: the openings a proof asks for are bounded too."""
-    from verkle import verifier
+    from verkle import offchain
     tree, pairs = tree16
     keys = sorted(pairs)[:6]
     doc = prove_multi(tree, keys)
     openings = sum(p.depth for p in doc.proof.paths)
     verify(tree.scheme, doc.root, doc.keys, doc.values, doc.proof)  # within the limit
-    monkeypatch.setattr(verifier, "MAX_OPENINGS", openings - 1)
+    monkeypatch.setattr(offchain, "MAX_OPENINGS", openings - 1)
     with pytest.raises(MalformedProof, match=f"ask for {openings:,} openings, over the {openings - 1:,}"):
         verify(tree.scheme, doc.root, doc.keys, doc.values, doc.proof)

@@ -15,7 +15,7 @@ from verkle.prover import prove_multi, prove_single
 from verkle.slots import KeyLayout, value_hash
 from verkle.srs import ceremony_file
 from verkle.tree import VerkleTree
-from verkle.verifier import verify, verify_document
+from verkle.offchain import verify, verify_document
 
 REJECTED = (InvalidProof, MalformedProof)
 

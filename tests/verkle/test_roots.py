@@ -13,9 +13,10 @@ from py_ecc import optimized_bn128 as bn
 from verkle.curves import BLS12_381, BLS12_381_Q, BN254, InvalidPoint, bls_compress_xy
 from verkle.proof import MalformedProof, ProofDocument
 from verkle.prover import prove_multi, prove_single
-from verkle.roots import CURVES, InvalidRoot, check_root, empty_root
+from verkle.roots import InvalidRoot, check_root, empty_root
+from verkle.schemes import SCHEMES
 from verkle.tree import VerkleTree
-from verkle.verifier import verify, verify_document
+from verkle.offchain import verify, verify_document
 
 BLS, BN = "kzg-bls12-381", "kzg-bn254"
 
@@ -75,7 +76,7 @@ def test_bad_bn_roots_are_refused(name):
 
 @pytest.mark.parametrize("scheme", [BLS, BN])
 def test_good_roots_and_the_empty_trees_root_are_accepted(scheme):
-    curve = CURVES[scheme]
+    curve = SCHEMES[scheme].curve
     g = curve.encode(curve.mul(curve.generator(), 12345))
     assert check_root(scheme, g) == g
     assert check_root(scheme, bytearray(g)) == g

@@ -1,15 +1,21 @@
-"""Off-chain verification: needs only the root, the keys, the claimed values (None: absent), the proof."""
+"""Off-chain verification: needs only the root, the keys, the claimed values (None: absent), the proof.
+
+`verify_call` answers as a verifier contract would for a call's arguments (see `calldata`), so the
+two can be held side by side. Pure: no chain, no web3.
+"""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from . import multiproof
+from .calldata import DecodedCall
 from .curves import Point
 from .kzg import KZG
 from .paths import NodeId, OpeningPlan, plan_openings
 from .proof import MULTI, InvalidProof, MalformedProof, Proof, ProofDocument
 from .roots import check_root
 from .slots import KeyLayout, value_hash
+from .verifier_paths import path_for_function
 
 
 def _plan(scheme: KZG, root: bytes, keys: Sequence[bytes], values: Sequence[Optional[bytes]],
@@ -25,7 +31,8 @@ def _plan(scheme: KZG, root: bytes, keys: Sequence[bytes], values: Sequence[Opti
         except StopIteration:
             raise InvalidProof("the proof lists fewer commitments than its paths need") from None
 
-    plan = plan_openings(scheme.field, KeyLayout(scheme.width), root, keys, values, proof.paths, next_commitment)
+    plan = plan_openings(scheme.field, KeyLayout(scheme.width), root, keys, values, proof.paths,
+                         next_commitment)
     if next(listed, None) is not None:
         raise InvalidProof("the proof lists more commitments than its paths need")
     return plan
@@ -47,7 +54,8 @@ def _points(scheme: KZG, plan: OpeningPlan) -> dict[NodeId, Point]:
 MAX_OPENINGS = 1 << 18
 
 
-def verify(scheme: KZG, root: bytes, keys: Sequence[bytes], values: Sequence[Optional[bytes]], proof: Proof) -> None:
+def verify(scheme: KZG, root: bytes, keys: Sequence[bytes], values: Sequence[Optional[bytes]],
+           proof: Proof) -> None:
     """Return quietly when the proof shows exactly these claims under `root`; raise InvalidProof when it
     does not, and MalformedProof (InvalidRoot among them) for what no verifier takes: a root that is
     not a canonical point, a key or value not of 32 bytes, a path deeper than the tree, more than
@@ -80,3 +88,19 @@ def verify_document(scheme: KZG, doc: ProofDocument, root: Optional[bytes] = Non
     if root is not None and check_root(scheme.name, root) != doc.root:
         raise InvalidProof("the proof is for another root")
     verify(scheme, doc.root, doc.keys, doc.values, doc.proof)
+
+
+def decode_call(scheme_name: str, width: int, function: str, args: Sequence[Any]) -> DecodedCall:
+    """A verifier function's arguments (as `verifier_paths.verifier_args` gives them) read back."""
+    return path_for_function(scheme_name, function).decode(scheme_name, width, args)
+
+
+def verify_call(scheme: KZG, root: bytes, function: str, args: Sequence[Any]) -> bool:
+    """What the verifier holding `root` (this package's encoding: 48 bytes compressed / 64 bytes x || y)
+    returns for this call: True or False, or MalformedProof where the contract reverts."""
+    call = decode_call(scheme.name, scheme.width, function, args)
+    try:
+        verify(scheme, root, call.keys, call.values, call.to_proof())
+    except InvalidProof:
+        return False
+    return True
