@@ -3,6 +3,11 @@
 Both kinds sign raw EIP-1559 transactions locally and read gas from receipts, so the same
 transaction costs the same gas on either (``estimate_gas`` is never used: on py-evm it
 re-executes a transaction many times).
+
+    session = embedded()                              # a fresh in-process py-evm chain
+    session = rpc("http://127.0.0.1:8545", key=key)   # a node; the key given in code
+    session = rpc("http://127.0.0.1:8545")            # a node; the key from $ETH_PRIVATE_KEY
+    reader = rpc_reader("http://127.0.0.1:8545")      # a node, for eth_call only
 """
 
 from __future__ import annotations
@@ -15,11 +20,17 @@ from typing import Any, Sequence
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_tester.exceptions import TransactionFailed
 from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
-from eth_tester.exceptions import TransactionFailed
-from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, TimeExhausted, Web3RPCError
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    ContractPanicError,
+    TimeExhausted,
+    Web3RPCError,
+)
 
 from .errors import ChainError, MissingKey, TransactionReverted
 from .revert import decode_revert
@@ -45,25 +56,31 @@ class TxResult:
 
 
 class ChainSession:
-    """A web3 connection plus the accounts that sign for it."""
+    """A web3 connection plus the accounts that sign for it; ``rpc_url`` is the node's URL
+    (None for the embedded chain, which lives only as long as this process)."""
 
-    def __init__(self, w3: Web3, signers: Sequence[LocalAccount], description: str) -> None:
+    def __init__(self, w3: Web3, signers: Sequence[LocalAccount], description: str,
+                 rpc_url: str | None = None) -> None:
         if not signers:
             raise MissingKey("no signing account")
         self.w3 = w3
         self.signers = list(signers)
         self.description = description
+        self.rpc_url = rpc_url
         self._nonces: dict[str, int] = {}
 
     @property
     def default_sender(self) -> LocalAccount:
+        """The account that signs when no ``sender`` is given (the first key)."""
         return self.signers[0]
 
     @property
     def block_gas_limit(self) -> int:
+        """The latest block's gas limit: what one transaction may use at most."""
         return int(self.w3.eth.get_block("latest")["gasLimit"])
 
     def contract(self, address: str, abi: list[dict[str, Any]]) -> Contract:
+        """A web3 contract object at ``address`` (nothing is checked on chain)."""
         return self.w3.eth.contract(address=to_checksum_address(address), abi=abi)
 
     def _next_nonce(self, sender: LocalAccount) -> int:
@@ -143,6 +160,7 @@ class ChainSession:
     def deploy(
         self, artifact: Artifact, *args: Any, sender: LocalAccount | None = None
     ) -> tuple[Contract, TxResult]:
+        """Deploy ``artifact`` with constructor ``args``: the contract and its receipt."""
         factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
         data = bytes.fromhex(factory.constructor(*args).data_in_transaction.removeprefix("0x"))
         result = self.send(None, data, sender=sender, abi=artifact.abi)
@@ -158,6 +176,7 @@ class ChainSession:
         sender: LocalAccount | None = None,
         gas: int | None = None,
     ) -> TxResult:
+        """Send ``function(*args)`` as a signed transaction; raise if it reverted."""
         data = contract.encode_abi(function, args=list(args))
         return self.send(
             contract.address,
@@ -226,7 +245,7 @@ def _load_kzg_setup_once() -> None:
 def embedded(
     block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT, accounts: int = 3
 ) -> ChainSession:
-    """A fresh in-process py-evm chain (eth-tester, Prague rules)."""
+    """A fresh in-process py-evm chain (eth-tester, Prague rules) with ``accounts`` funded signers."""
     from eth_tester import EthereumTester, PyEVMBackend
     from web3 import EthereumTesterProvider
 
@@ -241,7 +260,7 @@ def embedded(
 def rpc_reader(url: str) -> ChainSession:
     """A JSON-RPC node for reading only (eth_call, code, storage): no key needed. Its one account is a
     fresh random one that never signs anything; it only names the caller of eth_call."""
-    return ChainSession(_connect(url), [Account.create()], f"RPC node {url}")
+    return ChainSession(_connect(url), [Account.create()], f"RPC node {url}", rpc_url=url)
 
 
 def _connect(url: str) -> Web3:
@@ -253,8 +272,36 @@ def _connect(url: str) -> Web3:
     return w3
 
 
-def rpc(url: str, key_env: str = PRIVATE_KEY_ENV, extra_key_envs: Sequence[str] = ()) -> ChainSession:
-    """A JSON-RPC node; transactions are signed with the key in ``$key_env`` (never printed)."""
+Key = str | bytes | LocalAccount
+
+
+def _signer(key: Key, what: str) -> LocalAccount:
+    """An account from a hex key, raw key bytes or an account; the message never holds the key."""
+    if isinstance(key, LocalAccount):
+        return key
+    try:
+        return Account.from_key(key)
+    except (ValueError, TypeError):
+        raise MissingKey(f"{what} does not hold a valid hex private key") from None
+
+
+def rpc(
+    url: str,
+    key_env: str = PRIVATE_KEY_ENV,
+    extra_key_envs: Sequence[str] = (),
+    *,
+    key: Key | None = None,
+    extra_keys: Sequence[Key] = (),
+) -> ChainSession:
+    """A JSON-RPC node whose transactions are signed locally (keys are never printed).
+
+    With ``key`` (a hex string, raw bytes or an eth-account ``LocalAccount``) the keys are the ones
+    given in code: ``key`` and then ``extra_keys``. Without it they are read from the environment:
+    ``$key_env`` and then each of ``extra_key_envs`` (the command-line tools' only way)."""
+    if key is not None:
+        signers = [_signer(k, "key=" if i == 0 else f"extra_keys[{i - 1}]")
+                   for i, k in enumerate([key, *extra_keys])]
+        return ChainSession(_connect(url), signers, f"RPC node {url}", rpc_url=url)
     w3 = _connect(url)
     keys = [os.environ.get(key_env)] + [os.environ.get(name) for name in extra_key_envs]
     if not keys[0]:
@@ -262,9 +309,5 @@ def rpc(url: str, key_env: str = PRIVATE_KEY_ENV, extra_key_envs: Sequence[str] 
             f"set {key_env} to the hex private key of the sending account (it is read from "
             "the environment only, never from the command line)"
         )
-    try:
-        signers = [Account.from_key(key) for key in keys if key]
-    except (ValueError, TypeError):
-        raise MissingKey(f"{key_env} does not hold a valid hex private key") from None
-    return ChainSession(w3, signers, f"RPC node {url}")
-
+    signers = [_signer(k, key_env) for k in keys if k]
+    return ChainSession(w3, signers, f"RPC node {url}", rpc_url=url)

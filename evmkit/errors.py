@@ -6,7 +6,7 @@ class EvmkitError(Exception):
 
 
 class CompilerNotFound(EvmkitError):
-    pass
+    """No solc was found: not at the path given, not installed natively, not in node_modules."""
 
 
 class CompilerError(EvmkitError):
@@ -26,4 +26,4 @@ class TransactionReverted(ChainError):
 
 
 class MissingKey(ChainError):
-    pass
+    """No signing key, or a key that is not a valid private key (the key itself is never shown)."""

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from evmkit import chain
-from evmkit.chain import ChainSession, TxResult
-from evmkit.cliargs import add_chain_args
+from evmkit.chain import TxResult
+from evmkit.cliargs import add_chain_args, session_from_args
 from evmkit.errors import EvmkitError
 from evmkit.solc import resolve_compiler
 from evmkit.table import print_table
 
-from . import workflow
+from . import api, workflow
 from .capture import ModelLoadError, UnsupportedModel
 from .evm_int import EvmPanic
 from .fixed import DEFAULT_FRAC_BITS, DEFAULT_WEIGHT_BITS, FixedFormat, FormatOverflow
@@ -80,13 +80,6 @@ def _settings(args: argparse.Namespace, fallback_rows: Any = None) -> Settings:
     return Settings(args.format, FixedFormat(args.frac_bits, args.weight_bits), layout, None, calibration)
 
 
-def _session(args: argparse.Namespace) -> tuple[ChainSession, dict[str, Any]]:
-    if args.rpc_url:
-        session = chain.rpc(args.rpc_url, args.private_key_env)
-        return session, {"kind": "rpc", "rpc_url": args.rpc_url, "chain_id": session.w3.eth.chain_id}
-    return chain.embedded(args.gas_limit), {"kind": "embedded"}
-
-
 def _progress(quiet: bool):
     def report(label: str, tx: TxResult) -> None:
         if not quiet:
@@ -142,9 +135,10 @@ def _manifest_path(args: argparse.Namespace) -> Path:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     t = workflow.translate(Path(args.model), _settings(args), resolve_compiler(args.solc))
-    session, info = _session(args)
+    session = session_from_args(args)
     path = _manifest_path(args)
-    manifest, _ = workflow.deploy(session, t, path, info, _progress(args.json), resume=not args.fresh)
+    deployment = api.deploy(t, session, manifest=path, on_tx=_progress(args.json), resume=not args.fresh)
+    manifest = deployment.manifest
     if args.json:
         print(json.dumps({**manifest.to_json(), "manifest": str(path)}))
     else:
@@ -161,35 +155,33 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _deployment_for(args: argparse.Namespace, rows: Any = None):
-    """(session, plan, contract, deploy gas) for a manifest or a model file."""
+def _deployment_for(args: argparse.Namespace, rows: Any = None) -> tuple[api.Deployment, dict[str, Any]]:
+    """The deployment a manifest names (an RPC one where it stands), or a model file's, deployed
+    first on a fresh embedded chain (with its deploy gas)."""
     target = Path(args.model)
     if target.suffix == ".json":
         manifest = Manifest.load(target)
         settings = Settings.from_json(manifest.number_format, manifest.layout)
         if manifest.chain.get("kind") == "rpc":
             args.rpc_url = args.rpc_url or manifest.chain["rpc_url"]
-            session, _ = _session(args)
-            plan, _ = workflow.plan_model(Path(manifest.model_path), settings)
-            return session, plan, workflow.attach(session, manifest.address or "", manifest.abi), {}
+            return api.attach(manifest, session_from_args(args)), {}
         target = Path(manifest.model_path)  # an embedded chain lives only as long as its process
     else:
         settings = _settings(args, rows)
     if args.rpc_url:
         raise ManifestError("with --rpc-url, deploy first (`ml2sc deploy`) and pass its manifest")
     t = workflow.translate(target, settings, resolve_compiler(args.solc))
-    session, info = _session(args)
-    manifest, contract = workflow.deploy(session, t, None, info, resume=False)
-    return session, t.plan, contract, {"deploy_gas": manifest.gas("deploy"), "upload_gas": manifest.upload_gas,
-                                       "layout": manifest.layout}
+    deployment = api.deploy(t, session_from_args(args), resume=False)
+    return deployment, {"deploy_gas": deployment.deploy_gas, "upload_gas": deployment.weights_gas,
+                        "layout": deployment.manifest.layout}
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     rows = read_rows(args.input)
-    session, plan, contract, deploy_gas = _deployment_for(args, rows)
-    result = workflow.predict(session, contract, plan, rows, args.batch)
+    deployment, deploy_gas = _deployment_for(args, rows)
+    result = deployment.predict(rows, args.batch)
     report = {
-        "predictions": result.predictions,
+        "predictions": result.classes,
         "outputs": result.outputs,
         "gas_used": result.gas_used,
         "gas_per_call": result.gas_per_call,
@@ -201,7 +193,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(json.dumps(report))
     else:
         body = [(str(i), str(c), ", ".join(f"{v:.6g}" for v in out))
-                for i, (c, out) in enumerate(zip(result.predictions, result.outputs))]
+                for i, (c, out) in enumerate(zip(result.classes, result.outputs))]
         print_table(body, header=("row", "class", "outputs"))
         print(f"inference gas: {result.gas_used:,} for {len(rows)} rows in {len(result.gas_per_call)} "
               f"call(s); on-chain == emulator: {sum(result.emulator_agrees)}/{len(rows)}")
@@ -210,19 +202,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     manifest = Manifest.load(Path(args.manifest))
-    settings = Settings.from_json(manifest.number_format, manifest.layout)
-    t = workflow.translate(Path(args.model), settings, resolve_compiler(args.solc),
-                           source_name=Path(manifest.model_path).name)
     session = None
     if manifest.chain.get("kind") == "rpc":  # reading only: no key needed
         session = chain.rpc_reader(args.rpc_url or manifest.chain["rpc_url"])
-    result = workflow.verify(session, manifest, t)
+    result = api.verify(manifest, Path(args.model), chain=session, compiler=resolve_compiler(args.solc))
     if args.json:
         print(json.dumps({"match": result.ok, "differences": result.differences,
-                          "model_hash": "0x" + t.compiled.commitment.model_hash.hex(),
+                          "model_hash": "0x" + result.model_hash.hex(),
                           "checks": [c.__dict__ for c in result.checks]}))
     else:
-        print(f"model hash of {args.model} under the manifest's settings: 0x{t.compiled.commitment.model_hash.hex()}")
+        print(f"model hash of {args.model} under the manifest's settings: 0x{result.model_hash.hex()}")
         if session is not None:
             print(f"checked against {session.description} (chain {session.w3.eth.chain_id}); pass --rpc-url to "
                   "check another node than the manifest names")
@@ -236,15 +225,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from . import gasmodel
-    from .onchain import block_budget, upload_chunk_slots
-    from .plan import encode_inputs
-
     rows = read_rows(args.input) if args.input else None
     t = workflow.translate(Path(args.model), _settings(args, rows), resolve_compiler(args.solc))
-    row_values = rows[0].tolist() if rows is not None else [0.0] * t.plan.n_inputs
-    row = encode_inputs(t.plan, [row_values])[0]
-    report = gasmodel.estimate(t.compiled, row, upload_chunk_slots(), block_budget(None))
+    report = api.estimate(t, rows)
     if args.json:
         print(json.dumps({**report.to_json(), "layout": t.compiled.layout, "architecture": t.plan.architecture}))
         return 0

@@ -18,7 +18,7 @@ from evmkit import chain
 from evmkit.solc import resolve_compiler
 from evmkit.table import print_table
 
-from . import workflow
+from . import api, workflow
 from .datasets import load_split, torch_predict, train_mlp
 from .onchain import predict_onchain
 from .plan import encode_inputs
@@ -27,6 +27,8 @@ from .workflow import Settings
 
 @dataclass(frozen=True)
 class DemoRun:
+    """One column of the demo's table: its label and how the model is translated."""
+
     label: str
     settings: Settings
 
@@ -59,11 +61,14 @@ def run_demo(out_dir: Path, solc: str | None = None, as_json: bool = False) -> i
         started = time.perf_counter()
         t = workflow.translate(model_path, run.settings, compiler)
         manifest_path = out_dir / f"breast_cancer_mlp.{index}.deployment.json"
-        manifest, contract = workflow.deploy(session, t, manifest_path, {"kind": "embedded"})
-        (out_dir / f"{t.compiled.contract_name}.{t.settings.mode}.{t.compiled.layout}.sol").write_text(t.compiled.source)
-        result = workflow.predict(session, contract, t.plan, split.x_test)
-        (_, one_row_gas), = predict_onchain(session, contract, t.plan, encode_inputs(t.plan, split.x_test[:1].tolist()))
-        onchain = np.array(result.predictions)
+        deployment = api.deploy(t, session, manifest=manifest_path)
+        manifest = deployment.manifest
+        source_file = out_dir / f"{t.compiled.contract_name}.{t.settings.mode}.{t.compiled.layout}.sol"
+        source_file.write_text(t.compiled.source)
+        result = deployment.predict(split.x_test)
+        first = encode_inputs(t.plan, split.x_test[:1].tolist())
+        (_, one_row_gas), = predict_onchain(session, deployment.contract, t.plan, first)
+        onchain = np.array(result.classes)
         results.append({
             "run": run.label,
             "format": t.plan.describe_format if t.plan.mode == "fixed" else "int8",

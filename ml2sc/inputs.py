@@ -9,7 +9,7 @@ import numpy as np
 
 
 class InputError(ValueError):
-    pass
+    """An input file that cannot be read as rows of finite floats; the message names the file."""
 
 
 def read_rows(path: str | Path) -> np.ndarray:

@@ -21,11 +21,13 @@ BLOCK_GAS_30M = 30_000_000
 
 
 class ManifestError(ValueError):
-    pass
+    """A manifest that cannot be read, is of another version, or is malformed; the message says which."""
 
 
 @dataclass
 class TxRecord:
+    """One transaction of a deployment: its label (deploy, upload[a:b], finalize, data[i]) and gas."""
+
     label: str
     tx_hash: str
     gas_used: int
@@ -38,8 +40,10 @@ class TxRecord:
 
 @dataclass
 class Manifest:
-    model_path: str
-    model_sha256: str
+    """What was deployed where (JSON, rewritten after every transaction)."""
+
+    model_path: str  # the model file; for an in-memory module, the name it was translated under
+    model_sha256: str  # empty for an in-memory module
     contract_name: str
     architecture: str
     number_format: dict[str, Any]

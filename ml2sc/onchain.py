@@ -1,4 +1,8 @@
-"""Compile, deploy, upload and run a plan's contract on a chain session, for every layout."""
+"""Compile, deploy, upload and run a plan's contract on a chain session, for every layout.
+
+Predictions take one path: :func:`predict_batched` (``predictBatch``, calls sized to fit the block),
+which ``Deployment.predict``, the CLI and the benches use; :func:`predict_onchain` calls the
+single-row ``predict`` for its gas alone. Both send through one call-then-transact step."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from evmkit.errors import ChainError
 from evmkit.solc import Artifact, Compiler, compile_sources
 
 from . import gasmodel
+from .gasmodel import BLOCK_SHARE, MAINNET_BLOCK_GAS
 from .blob import Blob, encode_blob
 from .commitment import Commitment, commit
 from .emulator import Prediction
@@ -30,14 +35,14 @@ from .render import render_contract
 # Upper bound of one weight slot's gas in `upload`: a cold SSTORE to a fresh slot is 22,100;
 # its calldata word and the loop add under 1,000. Chunks are sized with it to fit the block.
 SLOT_GAS_BOUND = 24_000
-BLOCK_SHARE = 0.9
-MAINNET_BLOCK_GAS = 30_000_000
 
 OnTx = Callable[[str, TxResult], None]
 
 
 @dataclass(frozen=True)
 class Compiled:
+    """A plan rendered for one weight layout and compiled: what deploying it needs."""
+
     plan: Plan
     blob: Blob
     layout: str
@@ -203,22 +208,34 @@ def encode_rows(plan: Plan, rows: Sequence[Sequence[int]]) -> Any:
     return [v for r in rows for v in r]
 
 
+def _predict_call(
+    session: ChainSession, contract: Contract, function: str, arg: Any, gas: int | None, transact: bool
+) -> tuple[Any, int | None]:
+    """One call of ``predict`` or ``predictBatch``: the contract's answer by eth_call, then, with
+    ``transact``, the same call sent as a transaction for its receipt gas (intrinsic and calldata
+    included). Every on-chain prediction goes through here."""
+    answer = session.call(contract, function, arg, gas=gas)
+    gas_used = session.transact(contract, function, arg, gas=gas).gas_used if transact else None
+    return answer, gas_used
+
+
 def predict_onchain(
     session: ChainSession, contract: Contract, plan: Plan, rows: Sequence[Sequence[int]]
 ) -> list[tuple[Prediction, int]]:
-    """For each row: the contract's outputs (eth_call) and the gas of the same call sent as a
-    transaction (receipt gas: intrinsic and calldata included)."""
+    """The single-row entry point ``predict(row)``, once per row, with each call's receipt gas: what
+    the benches report as one inference. Predictions of many rows go through :func:`predict_batched`."""
     results = []
     for row in rows:
         arg = encode_row(plan, row)
-        outputs, predicted = session.call(contract, "predict", arg)
-        gas = session.transact(contract, "predict", arg).gas_used
-        results.append((Prediction(tuple(int(v) for v in outputs), int(predicted)), gas))
+        (outputs, predicted), gas = _predict_call(session, contract, "predict", arg, None, True)
+        results.append((Prediction(tuple(int(v) for v in outputs), int(predicted)), int(gas or 0)))
     return results
 
 
 @dataclass(frozen=True)
 class BatchResult:
+    """Integer predictions of every row, and each ``predictBatch`` call's receipt gas and row count."""
+
     predictions: list[Prediction]
     gas_per_call: list[int]
     rows_per_call: list[int]
@@ -295,13 +312,13 @@ def predict_batched(
     n = plan.n_outputs
     for start in range(0, len(rows), size):
         chunk = rows[start : start + size]
-        arg = encode_rows(plan, chunk)
-        outputs, classes = session.call(contract, "predictBatch", arg, gas=gas)
+        (outputs, classes), used = _predict_call(session, contract, "predictBatch", encode_rows(plan, chunk),
+                                                 gas, transact)
         predictions += [
             Prediction(tuple(int(v) for v in outputs[r * n : (r + 1) * n]), int(classes[r]))
             for r in range(len(chunk))
         ]
         sizes.append(len(chunk))
-        if transact:
-            gas_used.append(session.transact(contract, "predictBatch", arg, gas=gas).gas_used)
+        if used is not None:
+            gas_used.append(used)
     return BatchResult(predictions, gas_used, sizes)

@@ -23,7 +23,7 @@ from evmkit.solc import Compiler
 from . import gasmodel
 from .bench import ML2SC_UPLOAD_PER_PARAM
 from .layouts import LAYOUTS, LayoutError
-from .onchain import compile_plan, deploy_and_upload, encode_row, split_gas, upload_chunk_slots
+from .onchain import compile_plan, deploy_and_upload, predict_onchain, split_gas, upload_chunk_slots
 from .plan import FloatLayer, build_fixed_plan, encode_inputs
 from .quant import build_int8_plan, calibrate
 
@@ -111,7 +111,7 @@ def run_sweep(
                   f"block gas limit {limit:,} (start the node with a larger --gas-limit)", file=sys.stderr)
             continue
         contract, txs = deploy_and_upload(session, compiled)
-        inference = session.transact(contract, "predict", encode_row(plan, row)).gas_used
+        (_, inference), = predict_onchain(session, contract, plan, [row])
         predicted = dict(report.upload) | {"deploy": report.deploy}
         point = Point(series, fmt, layout, label, plan.n_params, plan.n_macs, sum(l.n_out for l in plan.layers[:-1]))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Union
 
 import numpy as np
 from web3 import Web3
@@ -17,10 +17,10 @@ from evmkit.solc import Compiler, resolve_compiler
 
 from . import emulator
 from .capture import capture, load_model
-from .fixed import FixedFormat
-from .manifest import Manifest, ManifestError, TxRecord, file_sha256
 from .commitment import differences
+from .fixed import FixedFormat
 from .layouts import slot_bytes
+from .manifest import Manifest, ManifestError, TxRecord, file_sha256
 from .onchain import (
     Compiled,
     attach,
@@ -28,11 +28,13 @@ from .onchain import (
     data_contract_code,
     deploy_and_upload,
     encode_row,
-    predict_batched,
 )
-from .plan import Plan, PlanError, build_plan, decode_outputs, encode_inputs, group_layers
+from .plan import Plan, PlanError, build_plan, encode_inputs, group_layers
 from .quant import Scales, calibrate
 from .render import contract_name_for
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Settings:
     calibration: np.ndarray | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
+        """The manifest's ``number_format`` object."""
         if self.mode == "fixed":
             return {"kind": "fixed", "frac_bits": self.fmt.frac_bits, "weight_bits": self.fmt.weight_bits}
         assert self.scales is not None
@@ -54,6 +57,7 @@ class Settings:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], layout: str | None) -> "Settings":
+        """Settings from a manifest's ``number_format`` object (a clear error if malformed)."""
         kind = data.get("kind")
         try:
             if kind == "fixed":
@@ -64,25 +68,52 @@ class Settings:
                     raise ValueError("every int8 scale must be positive")
                 return cls("int8", layout=layout, scales=scales)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ManifestError(f"the manifest's number format is malformed ({type(exc).__name__}: {exc})") from None
+            raise ManifestError(
+                f"the manifest's number format is malformed ({type(exc).__name__}: {exc})") from None
         raise ManifestError(f"unknown number format {kind!r} in manifest")
 
 
 @dataclass(frozen=True)
 class Translation:
-    model_path: Path
+    """A model turned into a compiled contract: the plan, the weights blob, the layout, the artifact.
+    ``model_path`` is the model file (None for an in-memory module); ``source_name`` names the
+    contract and appears in its source, so in its bytecode's metadata."""
+
+    model_path: Path | None
     settings: Settings  # with int8 scales resolved
     compiled: Compiled
     compiler: Compiler
+    source_name: str = ""
 
     @property
     def plan(self) -> Plan:
+        """The integer plan the contract and the emulator both run."""
         return self.compiled.plan
 
+    @property
+    def bytecode(self) -> bytes:
+        """The creation bytecode (for the code layout, before the data contracts' addresses)."""
+        return self.compiled.artifact.bytecode
 
-def plan_model(model_path: Path, settings: Settings) -> tuple[Plan, Settings]:
+
+ModelSource = Union["nn.Module", str, Path]  # what translate takes: a module, or its file
+
+
+def resolve_model(model: Any) -> tuple[Any, Path | None]:
+    """(the module, its file or None) for an ``nn.Module``, a str or a ``pathlib.Path``."""
+    if isinstance(model, (str, Path)):
+        return load_model(model), Path(model)
+    import torch
+
+    if isinstance(model, torch.nn.Module):
+        return model, None
+    raise TypeError(f"model must be a torch.nn.Module, a str or a pathlib.Path (a file written by "
+                    f"torch.save(model) or torch.jit.save), not {type(model).__name__}")
+
+
+def plan_model(model: ModelSource, settings: Settings) -> tuple[Plan, Settings]:
     """The plan, and the settings with int8 scales resolved from calibration rows."""
-    ops = capture(load_model(model_path))
+    ops = capture(resolve_model(model)[0])
     if settings.mode == "int8" and settings.scales is None:
         if settings.calibration is None:
             raise PlanError("int8 needs calibration data: pass --calibrate FILE")
@@ -90,19 +121,54 @@ def plan_model(model_path: Path, settings: Settings) -> tuple[Plan, Settings]:
     return build_plan(ops, settings.fmt, settings.mode, settings.scales), settings
 
 
-def translate(model_path: Path, settings: Settings, compiler: Compiler | None = None,
+def translate(model: ModelSource, settings: Settings, compiler: Compiler | None = None,
               source_name: str | None = None) -> Translation:
-    """`source_name` (default: the model file's name) names the contract and appears in its source,
-    so in its bytecode's metadata: `verify` passes the deployed one."""
+    """`source_name` (default: the model file's name; a module's class name) names the contract and
+    appears in its source, so in its bytecode's metadata: `verify` passes the deployed one."""
     compiler = compiler or resolve_compiler()
-    plan, settings = plan_model(model_path, settings)
-    source_name = source_name or model_path.name
+    module, path = resolve_model(model)
+    plan, settings = plan_model(module, settings)
+    source_name = source_name or (path.name if path is not None else type(module).__name__)
     compiled = compile_plan(plan, contract_name_for(source_name), source_name, settings.layout, compiler)
-    return Translation(model_path, replace(settings, layout=compiled.layout), compiled, compiler)
+    return Translation(path, replace(settings, layout=compiled.layout), compiled, compiler, source_name)
+
+
+@dataclass(frozen=True)
+class ChainInfo:
+    """Where a deployment lives, as its manifest records it: ``embedded`` (gone with the process)
+    or ``rpc`` (a node's URL and chain id, so that later commands find it again)."""
+
+    kind: str
+    rpc_url: str | None = None
+    chain_id: int | None = None
+
+    @classmethod
+    def of(cls, session: ChainSession) -> "ChainInfo":
+        """The session's own: a node's URL and chain id, or the embedded chain."""
+        if session.rpc_url is None:
+            return cls("embedded")
+        return cls("rpc", session.rpc_url, int(session.w3.eth.chain_id))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "ChainInfo":
+        """The manifest's ``chain`` object."""
+        chain_id = data.get("chain_id")
+        return cls(str(data["kind"]), data.get("rpc_url"), None if chain_id is None else int(chain_id))
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest's ``chain`` object (embedded: the kind alone)."""
+        if self.kind == "embedded":
+            return {"kind": "embedded"}
+        return {"kind": self.kind, "rpc_url": self.rpc_url, "chain_id": self.chain_id}
+
+
+def _model_sha256(t: Translation) -> str:
+    """The model file's SHA-256; empty for an in-memory module (there is no file to hash)."""
+    return file_sha256(t.model_path) if t.model_path is not None else ""
 
 
 def _resumable(path: Path, t: Translation, chain_info: dict[str, Any]) -> Manifest | None:
-    if not path.is_file():
+    if not path.is_file() or t.model_path is None:
         return None
     try:
         old = Manifest.load(path)
@@ -111,7 +177,7 @@ def _resumable(path: Path, t: Translation, chain_info: dict[str, Any]) -> Manife
     same = (
         not old.complete
         and old.chain == chain_info
-        and old.model_sha256 == file_sha256(t.model_path)
+        and old.model_sha256 == _model_sha256(t)
         and old.number_format == t.settings.to_json()
         and old.layout == t.compiled.layout
         and old.weights_hash == Web3.to_hex(t.compiled.blob.hash)
@@ -123,21 +189,28 @@ def _resumable(path: Path, t: Translation, chain_info: dict[str, Any]) -> Manife
 def deploy(
     session: ChainSession,
     t: Translation,
-    manifest_path: Path | None,
-    chain_info: dict[str, Any],
+    manifest_path: Path | None = None,
+    chain_info: ChainInfo | Mapping[str, Any] | None = None,
     on_tx: Callable[[str, TxResult], None] | None = None,
     resume: bool = True,
 ) -> tuple[Manifest, Contract]:
-    """Deploy and upload, saving the manifest after each transaction.
+    """Deploy and upload, saving the manifest after each transaction (when ``manifest_path`` is given).
 
-    With ``resume``, an unfinished manifest for the same model, settings and chain continues:
-    data contracts whose code is on chain are reused, a slot upload resumes at ``loaded()``.
+    ``chain_info`` is what the manifest records about the chain (default: the session's own, see
+    :meth:`ChainInfo.of`). With ``resume``, an unfinished manifest for the same model, settings and
+    chain continues: data contracts whose code is on chain are reused, a slot upload resumes at
+    ``loaded()``.
     """
-    old = _resumable(manifest_path, t, chain_info) if resume and manifest_path else None
+    if chain_info is None:
+        chain_info = ChainInfo.of(session)
+    elif not isinstance(chain_info, ChainInfo):
+        chain_info = ChainInfo.from_json(chain_info)
+    chain_json = chain_info.to_json()
+    old = _resumable(manifest_path, t, chain_json) if resume and manifest_path else None
     compiled = t.compiled
     manifest = old or Manifest(
-        model_path=str(t.model_path.resolve()),
-        model_sha256=file_sha256(t.model_path),
+        model_path=str(t.model_path.resolve()) if t.model_path is not None else t.source_name,
+        model_sha256=_model_sha256(t),
         contract_name=compiled.contract_name,
         architecture=compiled.plan.architecture,
         number_format=t.settings.to_json(),
@@ -147,7 +220,7 @@ def deploy(
         weights_hash=Web3.to_hex(compiled.blob.hash),
         model_hash=Web3.to_hex(compiled.commitment.model_hash),
         descriptor=compiled.commitment.descriptor,
-        chain=chain_info,
+        chain=chain_json,
         compiler=t.compiler.describe(),
         abi=compiled.artifact.abi,
     )
@@ -170,46 +243,13 @@ def deploy(
         if on_tx:
             on_tx(label, tx)
 
-    contract, _ = deploy_and_upload(session, compiled, record, list(manifest.data_contracts), manifest.address)
+    contract, _ = deploy_and_upload(session, compiled, record, list(manifest.data_contracts),
+                                    manifest.address)
     if compiled.layout == "code":
         manifest.data_contracts = [str(a) for a in session.call(contract, "dataContracts")]
     manifest.complete = True
     save()
     return manifest, contract
-
-
-@dataclass(frozen=True)
-class PredictResult:
-    predictions: list[int]
-    outputs: list[list[float]]
-    gas_per_call: list[int]
-    rows_per_call: list[int]
-    emulator_agrees: list[bool]
-
-    @property
-    def gas_used(self) -> int:
-        return sum(self.gas_per_call)
-
-
-def predict(
-    session: ChainSession,
-    contract: Contract,
-    plan: Plan,
-    rows: np.ndarray,
-    rows_per_call: int | None = None,
-) -> PredictResult:
-    """On-chain predictions for float ``rows`` through ``predictBatch`` (calls sized to fit
-    the block unless ``rows_per_call`` is given), each checked against the emulator."""
-    encoded = encode_inputs(plan, rows.tolist())
-    batch = predict_batched(session, contract, plan, encoded, rows_per_call)
-    agrees = [p == emulator.predict(plan, row) for p, row in zip(batch.predictions, encoded)]
-    return PredictResult(
-        predictions=[p.predicted_class for p in batch.predictions],
-        outputs=[decode_outputs(plan, p.outputs) for p in batch.predictions],
-        gas_per_call=batch.gas_per_call,
-        rows_per_call=batch.rows_per_call,
-        emulator_agrees=agrees,
-    )
 
 
 @dataclass(frozen=True)
@@ -223,11 +263,15 @@ class Check:
 
 @dataclass
 class Verification:
+    """What `verify` found: every check made, and every difference named; ``ok`` when none."""
+
     checks: list[Check] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)  # each named: "weights differ", ...
+    model_hash: bytes = b""  # recomputed from the model file under the manifest's settings
 
     @property
     def ok(self) -> bool:
+        """True when nothing differs (checks that could not run are not differences)."""
         return not self.differences
 
     def add(self, what: str, same: bool | None, detail: str = "", difference: str = "") -> None:
@@ -260,7 +304,7 @@ def verify(session: ChainSession | None, manifest: Manifest, t: Translation) -> 
     and weightsHash(), its runtime code against a fresh compile, the data contracts it names itself
     (dataContracts()) and the weight slots read back. Every difference is named."""
     c = t.compiled.commitment
-    v = Verification()
+    v = Verification(model_hash=c.model_hash)
     named = differences(c.descriptor, manifest.descriptor)
     v.add("model description: model file vs manifest", not named, "; ".join(named) or "same",
           named[0] if named else "")

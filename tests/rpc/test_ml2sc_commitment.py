@@ -136,7 +136,7 @@ def test_verify_checks_what_only_the_constructor_held(session, tmp_path):
     model = tmp_path / "n.pt"
     torch.save(nn.Sequential(nn.Linear(6, 3), nn.ReLU(), nn.Linear(3, 2)), model)
     t = workflow.translate(model, workflow.Settings(layout="code"))
-    chain_info = {"kind": "rpc", "rpc_url": session.w3.provider.endpoint_uri, "chain_id": session.w3.eth.chain_id}
+    chain_info = workflow.ChainInfo("rpc", session.w3.provider.endpoint_uri, session.w3.eth.chain_id)
     manifest, honest = workflow.deploy(session, t, tmp_path / "m.json", chain_info)
     assert workflow.verify(session, manifest, t).ok
     chunk = data_contract_code(t.compiled)[0][1:]

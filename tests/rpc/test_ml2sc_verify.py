@@ -41,13 +41,11 @@ def _twins(tmp_path: Path) -> tuple[Path, Path]:
     return _save(first, tmp_path / "net.pt"), _save(second, tmp_path / "tanh" / "net.pt")
 
 
-def _chain(session) -> dict:
-    return {"kind": "rpc", "rpc_url": session.w3.provider.endpoint_uri, "chain_id": session.w3.eth.chain_id}
-
-
 def _deploy(session, model: Path, layout: str, tmp_path: Path) -> Manifest:
     t = workflow.translate(model, workflow.Settings(layout=layout))
-    manifest, _ = workflow.deploy(session, t, tmp_path / f"{layout}.json", _chain(session))
+    manifest, _ = workflow.deploy(session, t, tmp_path / f"{layout}.json")  # the chain: the session's own
+    assert manifest.chain == {"kind": "rpc", "rpc_url": session.w3.provider.endpoint_uri,
+                              "chain_id": session.w3.eth.chain_id}
     return manifest
 
 
@@ -133,7 +131,7 @@ def test_an_unfinished_upload_is_an_incomplete_deployment(session, tmp_path):
             raise Stop
 
     with pytest.raises(Stop):
-        workflow.deploy(session, t, tmp_path / "s.json", _chain(session), on_tx=stop_at_finalize)
+        workflow.deploy(session, t, tmp_path / "s.json", on_tx=stop_at_finalize)
     result = _verify(session, Manifest.load(tmp_path / "s.json"), model)
     assert "deployment incomplete (weights not finalized)" in result.differences
 
@@ -142,7 +140,7 @@ def test_fixed_format_differences_are_named(session, tmp_path):
     torch.manual_seed(9)
     model = _save(nn.Sequential(nn.Linear(3, 2)), tmp_path / "f.pt")
     t = workflow.translate(model, workflow.Settings(fmt=FixedFormat(20), layout="inline"))
-    manifest, _ = workflow.deploy(session, t, tmp_path / "f.json", _chain(session))
+    manifest, _ = workflow.deploy(session, t, tmp_path / "f.json")
     other = dataclasses.replace(manifest, number_format={**manifest.number_format, "frac_bits": 24})
     result = _verify(session, other, model)
     assert "fixed-point format differs (fractional or weight bits)" in result.differences

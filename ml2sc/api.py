@@ -1,0 +1,233 @@
+"""ml2sc's front door: a model in, a contract on a chain, predictions with their gas.
+
+    import ml2sc
+    translation = ml2sc.translate(model)              # an nn.Module, or a file as str or Path
+    deployment = ml2sc.deploy(translation)            # a fresh embedded chain unless chain= is given
+    result = deployment.predict(rows)                 # result.classes, result.outputs, result.gas_used
+    report = ml2sc.estimate(translation, rows)        # the gas model's figures, before deploying
+
+The CLI runs the same functions; it only reads files and prints.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from web3.contract import Contract
+
+from evmkit import chain as chains
+from evmkit.chain import ChainSession, TxResult
+from evmkit.solc import Compiler, resolve_compiler
+
+from . import emulator, gasmodel, workflow
+from .fixed import DEFAULT_FRAC_BITS, DEFAULT_WEIGHT_BITS, FixedFormat
+from .inputs import read_rows
+from .manifest import Manifest, ManifestError
+from .onchain import attach as attach_contract
+from .onchain import block_budget, predict_batched, upload_chunk_slots
+from .plan import MODES, Plan, PlanError, decode_outputs, encode_inputs
+from .workflow import ModelSource, Settings, Translation, Verification, plan_model
+
+Rows = np.ndarray | Sequence[Sequence[float]]
+
+
+def _rows(rows: Rows | str | os.PathLike[str], what: str) -> np.ndarray:
+    """Float rows as a 2-D array: an array, a list of rows, or a CSV / .npy file."""
+    if isinstance(rows, (str, os.PathLike)):
+        return read_rows(rows)
+    array = np.atleast_2d(np.asarray(rows, dtype=np.float64))
+    if array.ndim != 2 or array.shape[0] == 0:
+        raise ValueError(f"{what} must be rows of floats (a 2-D array or a list of lists), "
+                         f"got shape {array.shape}")
+    return array
+
+
+def _compiler(compiler: Compiler | str | os.PathLike[str] | None) -> Compiler:
+    return compiler if isinstance(compiler, Compiler) else resolve_compiler(compiler)
+
+
+def translate(
+    model: ModelSource,
+    *,
+    format: str = "fixed",
+    layout: str = "auto",
+    frac_bits: int = DEFAULT_FRAC_BITS,
+    weight_bits: int = DEFAULT_WEIGHT_BITS,
+    calibrate: Rows | str | os.PathLike[str] | None = None,
+    compiler: Compiler | str | os.PathLike[str] | None = None,
+    name: str | None = None,
+) -> Translation:
+    """Capture ``model`` (a ``torch.nn.Module``, or a file from ``torch.save(model)`` / ``torch.jit.save``
+    as a str or ``pathlib.Path``), plan its integer arithmetic, render and compile its contract.
+
+    ``format``: ``"fixed"`` (signed fixed point with ``frac_bits`` fractional bits, weights within
+    ``weight_bits``) or ``"int8"`` (scales calibrated on ``calibrate``: rows as an array or list, or a
+    CSV / .npy file). ``layout``: ``"auto"`` (inline when the weights fit, else code), ``"storage"``,
+    ``"packed"``, ``"code"`` or ``"inline"``. ``compiler``: a resolved ``evmkit.Compiler`` or a solc
+    path (default: the CLI's order). ``name`` names the contract (default: the file's name, or the
+    module's class name). Files are unpickled, which can run code: load only files you trust."""
+    if format not in MODES:
+        raise ValueError(f"format must be one of {', '.join(map(repr, MODES))}, not {format!r}")
+    calibration = None
+    if format == "int8":
+        if calibrate is None:
+            raise PlanError("int8 needs calibration rows: pass calibrate= (an array, or a CSV / .npy file)")
+        calibration = _rows(calibrate, "calibrate")
+    settings = Settings(format, FixedFormat(frac_bits, weight_bits), None if layout == "auto" else layout,
+                        None, calibration)
+    return workflow.translate(model, settings, _compiler(compiler), name)
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    """On-chain predictions of float rows: ``classes`` (one per row), ``outputs`` (the contract's outputs
+    decoded to floats), ``gas_used`` (the ``predictBatch`` receipts summed), per call gas and row counts,
+    and whether each row's integer outputs equal the Python emulator's."""
+
+    classes: list[int]
+    outputs: list[list[float]]
+    gas_per_call: list[int]
+    rows_per_call: list[int]
+    emulator_agrees: list[bool]
+
+    @property
+    def gas_used(self) -> int:
+        """Receipt gas of every inference transaction (intrinsic and calldata included)."""
+        return sum(self.gas_per_call)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A model contract on a chain, ready for predictions; ``manifest`` records what was deployed,
+    where, and every transaction's gas (``translation`` is None when attached from a manifest)."""
+
+    session: ChainSession
+    contract: Contract
+    plan: Plan
+    manifest: Manifest
+    translation: Translation | None = None
+
+    @property
+    def address(self) -> str:
+        """The model contract's address."""
+        return str(self.contract.address)
+
+    @property
+    def deploy_gas(self) -> int:
+        """Receipt gas of the model contract's deployment."""
+        return self.manifest.gas("deploy")
+
+    @property
+    def weights_gas(self) -> int:
+        """Receipt gas of everything that stores the weights (uploads, finalize, data contracts)."""
+        return self.manifest.upload_gas
+
+    def predict(self, rows: Rows, rows_per_call: int | None = None) -> PredictResult:
+        """Predict every row on-chain through ``predictBatch``, in calls sized from the gas model's
+        upper bound to fit 90% of the block (at most 30M gas), or ``rows_per_call`` rows per call
+        (refused before sending if it cannot fit). Each call is sent as a transaction for its gas."""
+        encoded = encode_inputs(self.plan, _rows(rows, "rows").tolist())
+        batch = predict_batched(self.session, self.contract, self.plan, encoded, rows_per_call)
+        return PredictResult(
+            classes=[p.predicted_class for p in batch.predictions],
+            outputs=[decode_outputs(self.plan, p.outputs) for p in batch.predictions],
+            gas_per_call=batch.gas_per_call,
+            rows_per_call=batch.rows_per_call,
+            emulator_agrees=[p == emulator.predict(self.plan, row)
+                             for p, row in zip(batch.predictions, encoded)],
+        )
+
+
+def deploy(
+    translation: Translation,
+    chain: ChainSession | None = None,
+    *,
+    manifest: str | os.PathLike[str] | None = None,
+    on_tx: Callable[[str, TxResult], None] | None = None,
+    resume: bool = True,
+) -> Deployment:
+    """Deploy ``translation`` and store its weights on ``chain`` (None: a fresh
+    ``evmkit.chain.embedded()``). With ``manifest``, the manifest is saved there after every
+    transaction and an unfinished one for the same model and chain is resumed (``resume``).
+    ``on_tx(label, receipt)`` is called after each transaction."""
+    if not isinstance(translation, Translation):
+        raise TypeError(f"deploy takes what ml2sc.translate returns, not {type(translation).__name__}")
+    session = chain if chain is not None else chains.embedded()
+    path = Path(manifest) if manifest is not None else None
+    record, contract = workflow.deploy(session, translation, path, None, on_tx, resume)
+    return Deployment(session, contract, translation.plan, record, translation)
+
+
+def _manifest(manifest: Manifest | str | os.PathLike[str]) -> Manifest:
+    return manifest if isinstance(manifest, Manifest) else Manifest.load(Path(manifest))
+
+
+def attach(
+    manifest: Manifest | str | os.PathLike[str],
+    chain: ChainSession | None = None,
+    *,
+    model: ModelSource | None = None,
+) -> Deployment:
+    """The deployment a manifest of an RPC deployment records, on ``chain`` (None: the manifest's node,
+    signing with the key in ``$ETH_PRIVATE_KEY``). The plan comes from ``model`` (default: the
+    manifest's model file) with the manifest's number format."""
+    record = _manifest(manifest)
+    if record.chain.get("kind") != "rpc":
+        raise ManifestError("the manifest records an embedded-chain deployment, gone with its process: "
+                            "deploy again")
+    session = chain if chain is not None else chains.rpc(record.chain["rpc_url"])
+    settings = Settings.from_json(record.number_format, record.layout)
+    plan, _ = plan_model(model if model is not None else Path(record.model_path), settings)
+    return Deployment(session, attach_contract(session, record.address or "", record.abi), plan, record)
+
+
+def estimate(
+    translation_or_model: Translation | ModelSource,
+    rows: Rows | None = None,
+    **options: Any,
+) -> gasmodel.GasReport:
+    """The gas model's prediction, term by term, of deploying, storing the weights (chunks sized for a
+    30M-gas block) and one inference of the first of ``rows`` (default: all zeros), and the
+    ``predictBatch`` bound; nothing is deployed. A model is translated first with ``options``
+    (:func:`translate`'s keywords)."""
+    if isinstance(translation_or_model, Translation):
+        if options:
+            raise TypeError(f"options {sorted(options)} apply to a model, not to a translation")
+        t = translation_or_model
+    else:
+        t = translate(translation_or_model, **options)
+    first = _rows(rows, "rows")[0].tolist() if rows is not None else [0.0] * t.plan.n_inputs
+    row = encode_inputs(t.plan, [first])[0]
+    return gasmodel.estimate(t.compiled, row, upload_chunk_slots(), block_budget(None))
+
+
+def verify(
+    deployment_or_manifest: Deployment | Manifest | str | os.PathLike[str],
+    model: ModelSource | None = None,
+    *,
+    chain: ChainSession | None = None,
+    compiler: Compiler | str | os.PathLike[str] | None = None,
+) -> Verification:
+    """Hold a deployment against a model: the model commitment recomputed from ``model`` with the
+    manifest's settings, against the manifest and, where the chain is reachable, the contract (its
+    hashes, its bytecode, the weights read back, a prediction). ``model`` defaults to the deployment's
+    own translation, or to the manifest's model file; ``chain`` to the deployment's session, or for an
+    RPC manifest a read-only session on its node. Every difference is named in the result."""
+    if isinstance(deployment_or_manifest, Deployment):
+        record = deployment_or_manifest.manifest
+        session: ChainSession | None = chain or deployment_or_manifest.session
+        if model is None and deployment_or_manifest.translation is not None:
+            return workflow.verify(session, record, deployment_or_manifest.translation)
+    else:
+        record = _manifest(deployment_or_manifest)
+        session = chain
+        if session is None and record.chain.get("kind") == "rpc":
+            session = chains.rpc_reader(record.chain["rpc_url"])
+    settings = Settings.from_json(record.number_format, record.layout)
+    source = model if model is not None else Path(record.model_path)
+    t = workflow.translate(source, settings, _compiler(compiler), source_name=Path(record.model_path).name)
+    return workflow.verify(session, record, t)
