@@ -2,7 +2,9 @@
 # One entry point that sets everything up on a fresh machine, then runs a job.
 #   ./run.sh demo            set up, then `ml2sc demo` (breast-cancer MLP on the embedded chain) and
 #                            `verkle demo` (a Verkle multiproof checked off-chain and on-chain, beside Merkle)
-#   ./run.sh test [ARGS...]  set up, then the whole test suite (extra ARGS go to pytest)
+#   ./run.sh test [ARGS...]  set up, lint (ruff check + ruff format --check), then the whole test
+#                            suite (extra ARGS go to pytest)
+#   ./run.sh lint            set up, then ruff only
 #   ./run.sh setup           set up only
 # Setup: a virtual environment in .venv with this package and its pinned Python dependencies
 # (torch==2.13.0, CPU build), and the pinned npm tools in node_modules (solc-js, anvil).
@@ -31,11 +33,17 @@ setup() {
   want_stamp > "$STAMP"
 }
 
+lint() {
+  "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check --quiet . \
+    || { echo "run.sh: ruff found problems (./run.sh lint; fix with: .venv/bin/ruff format . && .venv/bin/ruff check --fix .)" >&2; exit 1; }
+}
+
 job=${1:-demo}
 [ $# -gt 0 ] && shift
 case "$job" in
   setup) setup ;;
   demo)  setup; "$VENV/bin/ml2sc" demo "$@"; echo; exec "$VENV/bin/verkle" demo ;;
-  test)  setup; exec "$VENV/bin/python" -m pytest "$@" ;;
-  *) echo "usage: ./run.sh demo|test|setup [ARGS...]" >&2; exit 2 ;;
+  lint)  setup; lint ;;
+  test)  setup; lint; exec "$VENV/bin/python" -m pytest "$@" ;;
+  *) echo "usage: ./run.sh demo|test|lint|setup [ARGS...]" >&2; exit 2 ;;
 esac

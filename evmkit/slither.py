@@ -6,7 +6,8 @@ run with ``--solc-standard-json`` and given both as ``--solc`` and first on ``PA
 0.3 runs plain ``solc`` for the compilation itself). Each contract is analysed by its own Slither
 process, in a fresh folder, two at a time; the compiler gets the settings the project builds it with.
 
-A finding is keyed by the contract's kind (see :mod:`evmkit.slither_targets`), the detector and
+A finding is keyed by the contract's :class:`Target` kind (the test suite's ``tests/static/targets.py``
+names them: generator and variant), the detector and
 ``where``: the function it is in, or the name of the flagged variable or contract (line numbers
 move with every template edit; function names do not). The triage file lists accepted findings::
 
@@ -17,7 +18,7 @@ move with every template edit; function names do not). The triage file lists acc
     reason = "why this is intended, in one line"
 
 High- and medium-impact findings must be triaged; an entry that matches nothing in a kind it names
-that was analysed is stale. ``python -m evmkit.slither [KIND-GLOB ...]`` prints the summary table.
+that was analysed is stale. ``python tests/static/report.py [KIND-GLOB ...]`` prints the summary table.
 """
 
 from __future__ import annotations
@@ -37,15 +38,27 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .errors import EvmkitError
-from .slither_targets import Target, all_targets
-from .solc import compile_sources
+from .solc import compile_sources, default_settings
 from .solc_shim import SETTINGS_ENV, write_launcher
 
 TIMEOUT_S = 600
 WORKERS = 2
 FAILING_IMPACTS = ("High", "Medium")
 IMPACT_ORDER = ("High", "Medium", "Low", "Informational", "Optimization")
-TRIAGE_FILE = Path(__file__).resolve().parents[1] / "tests" / "static" / "slither_triage.toml"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One contract to analyse: its triage ``kind``, contract name, source and compiler settings."""
+
+    kind: str
+    contract: str
+    source: str
+    settings: dict[str, Any] = field(default_factory=default_settings, compare=False)
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.contract}.sol"
 
 
 class SlitherFailed(EvmkitError):
@@ -163,7 +176,7 @@ def run_all(targets: Sequence[Target], workers: int = WORKERS) -> list[Finding]:
         return [f for findings in pool.map(run_slither, targets) for f in findings]
 
 
-def load_triage(path: Path = TRIAGE_FILE) -> list[Accepted]:
+def load_triage(path: Path) -> list[Accepted]:
     data = tomllib.loads(path.read_text())
     entries = []
     for raw in data.get("accepted", []):
@@ -229,20 +242,3 @@ def report_text(verdict: Verdict, triage: Sequence[Accepted]) -> str:
         parts.append("Stale triage entries (no finding in an analysed kind they name):\n"
                      + "\n".join(f"  {kind}: {a.describe()}" for a, kind in verdict.stale))
     return "\n\n".join(parts)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m evmkit.slither [KIND-GLOB ...]``: analyse, print the table; 1 if not clean."""
-    patterns = list(sys.argv[1:] if argv is None else argv) or ["*"]
-    targets = [t for t in all_targets() if any(fnmatch(t.kind, p) for p in patterns)]
-    if not targets:
-        print(f"no contract kind matches {' '.join(patterns)}", file=sys.stderr)
-        return 2
-    triage = load_triage()
-    verdict = judge(run_all(targets), triage, [t.kind for t in targets])
-    print(report_text(verdict, triage))
-    return 0 if verdict.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

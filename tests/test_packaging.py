@@ -38,7 +38,7 @@ def test_wheel_carries_templates_and_contracts(tmp_path: Path) -> None:
         "d = r.resource_dir('ml2sc', 'templates'); assert 'site' in str(d), d;"
         "plan = build_fixed_plan([FloatLayer('fc', np.ones((2, 3)), np.zeros(2), 'sigmoid')]);"
         "print(len(render_contract(plan, encode_blob(plan), 'code', 'P', 'p.pt')));"
-        "from verkle.schemes import load_scheme; from verkle.solidity import render_verifier;"
+        "from verkle.schemes import load_scheme; from verkle.contract import render_verifier;"
         "from verkle.gasmodel import fitted; assert fitted();"
         "print(len(render_verifier(load_scheme('kzg-bls12-381', 16))))"
     )

@@ -4,7 +4,7 @@ baseline and the Verkle verifiers of each scheme and width class.
 High- and medium-impact findings fail unless tests/static/slither_triage.toml accepts them; an
 accepted entry that no longer matches any finding of a kind it names fails as stale. Low and
 informational findings are only counted in the summary printed at the end of the run. To see the
-table alone: ``python -m evmkit.slither [KIND-GLOB ...]``.
+table alone: ``python tests/static/slither_report.py [KIND-GLOB ...]``.
 """
 from __future__ import annotations
 
@@ -15,11 +15,14 @@ from fnmatch import fnmatch
 import pytest
 
 from evmkit import slither
-from evmkit.slither_targets import VERKLE_WIDTHS, Target, all_targets
+from evmkit.slither import Target
 from evmkit.solc import SOLC_VERSION
 from ml2sc.layouts import LAYOUTS
 from ml2sc.plan import MODES
 from verkle.schemes import SCHEMES
+
+from slither_report import TRIAGE_FILE
+from slither_targets import VERKLE_WIDTHS, all_targets
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,7 @@ def findings(targets) -> list[slither.Finding]:
 
 @pytest.fixture(scope="module")
 def triage() -> list[slither.Accepted]:
-    return slither.load_triage()
+    return slither.load_triage(TRIAGE_FILE)
 
 
 def test_every_generator_and_variant_is_analysed(targets) -> None:

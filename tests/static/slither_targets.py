@@ -1,35 +1,18 @@
 """The project's contracts for static analysis, rendered as the project builds them.
 
-Each :class:`Target` has a ``kind`` that names the generator and its variant, the key the Slither
+Each :class:`evmkit.slither.Target` has a ``kind`` that names the generator and its variant, the key the Slither
 triage file uses: ``ml2sc/<format>/<layout>`` (format ``fixed`` or ``int8``, every weight layout),
 ``merkle`` (the hand-written baseline) and ``verkle/<scheme>/w<width>``. The ``code`` layout's data
 contracts are raw bytecode, not Solidity, so only its model contract is analysed.
-
-ml2sc and verkle are imported inside the functions: they depend on this package, not it on them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
-from .solc import default_settings
+from evmkit.slither import Target
 
 # BLS12-381 widths: the smallest, the default and the largest (the ceremony's 4096); BN254 at the
 # width the verkle tests use. Verifier code differs by width only in its tables and index bits.
 VERKLE_WIDTHS = {"kzg-bls12-381": (16, 256, 4096), "kzg-bn254": (16,)}
-
-
-@dataclass(frozen=True)
-class Target:
-    kind: str
-    contract: str
-    source: str
-    settings: dict[str, Any] = field(default_factory=default_settings, compare=False)
-
-    @property
-    def file_name(self) -> str:
-        return f"{self.contract}.sol"
 
 
 def tiny_mlp_layers():
@@ -71,26 +54,25 @@ def ml2sc_targets() -> list[Target]:
 
 
 def merkle_target() -> Target:
-    from verkle.onchain import _via_ir  # the settings the baseline is deployed with
+    from verkle.contract import verifier_settings  # the settings the baseline is deployed with
 
-    from .resources import contract_source
+    from evmkit.resources import contract_source
 
-    return Target("merkle", "MerkleVerifier", contract_source("verkle", "MerkleVerifier.sol"), _via_ir())
+    return Target("merkle", "MerkleVerifier", contract_source("verkle", "MerkleVerifier.sol"), verifier_settings())
 
 
 def verkle_targets(widths: dict[str, tuple[int, ...]] | None = None) -> list[Target]:
     """One verifier per scheme and width. BN254 uses the insecure dev setup: the verifier's code
     takes only the setup's tau*G2 as a constant, so any setup analyses the same."""
-    from verkle.onchain import EVM_VERSIONS, _via_ir  # the settings verifiers are deployed with
-    from verkle.schemes import load_scheme
-    from verkle.solidity import render_verifier, verifier_name
+    from verkle.contract import render_verifier, verifier_name, verifier_settings  # as deployed
+    from verkle.schemes import SCHEMES, load_scheme
 
     targets = []
     for scheme_name, scheme_widths in (widths or VERKLE_WIDTHS).items():
         for width in scheme_widths:
             scheme = load_scheme(scheme_name, width, insecure_dev_setup_ok=True)
             targets.append(Target(f"verkle/{scheme_name}/w{width}", verifier_name(scheme),
-                                  render_verifier(scheme), _via_ir(EVM_VERSIONS[scheme_name])))
+                                  render_verifier(scheme), verifier_settings(SCHEMES[scheme_name].evm_version)))
     return targets
 
 
