@@ -53,7 +53,7 @@ class AnvilNode:
                 self.process.kill()
                 self.process.wait()
 
-    def __enter__(self) -> "AnvilNode":
+    def __enter__(self) -> AnvilNode:
         return self
 
     def __exit__(
@@ -72,12 +72,25 @@ def start_anvil(
     """Start anvil on a free loopback port under `hardfork`'s rules (cancun, prague, osaka, ...)."""
     binary = find_anvil()
     if binary is None:
-        raise ChainError("anvil not found: run `npm install` in the project root (installs @foundry-rs/anvil)")
+        raise ChainError(
+            "anvil not found: run `npm install` in the project root (installs @foundry-rs/anvil)"
+        )
     port = free_port()
     config = Path(tempfile.mkdtemp(prefix="anvil-")) / "config.json"
     args = [
-        str(binary), "--host", "127.0.0.1", "--port", str(port), "--hardfork", hardfork,
-        "--gas-limit", str(gas_limit), "--accounts", "3", "--config-out", str(config),
+        str(binary),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--hardfork",
+        hardfork,
+        "--gas-limit",
+        str(gas_limit),
+        "--accounts",
+        "3",
+        "--config-out",
+        str(config),
     ]
     if code_size_limit:
         args += ["--code-size-limit", str(code_size_limit)]

@@ -15,8 +15,9 @@ from __future__ import annotations
 import ast
 import functools
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -59,8 +60,9 @@ class ChainSession:
     """A web3 connection plus the accounts that sign for it; ``rpc_url`` is the node's URL
     (None for the embedded chain, which lives only as long as this process)."""
 
-    def __init__(self, w3: Web3, signers: Sequence[LocalAccount], description: str,
-                 rpc_url: str | None = None) -> None:
+    def __init__(
+        self, w3: Web3, signers: Sequence[LocalAccount], description: str, rpc_url: str | None = None
+    ) -> None:
         if not signers:
             raise MissingKey("no signing account")
         self.w3 = w3
@@ -85,9 +87,7 @@ class ChainSession:
 
     def _next_nonce(self, sender: LocalAccount) -> int:
         if sender.address not in self._nonces:
-            self._nonces[sender.address] = self.w3.eth.get_transaction_count(
-                sender.address, "pending"
-            )
+            self._nonces[sender.address] = self.w3.eth.get_transaction_count(sender.address, "pending")
         nonce = self._nonces[sender.address]
         self._nonces[sender.address] = nonce + 1
         return nonce
@@ -124,8 +124,10 @@ class ChainSession:
             raise _reverted(exc, abi) from None
         except TimeExhausted:
             self._nonces.pop(sender.address, None)
-            raise ChainError(f"{self.description} accepted the transaction but did not mine it within 600 s "
-                             "(too little gas for it, or a fee below the node's?)") from None
+            raise ChainError(
+                f"{self.description} accepted the transaction but did not mine it within 600 s "
+                "(too little gas for it, or a fee below the node's?)"
+            ) from None
         except (ValueError, Web3RPCError) as exc:  # the node refused the transaction (gas, balance, ...)
             self._nonces.pop(sender.address, None)
             raise ChainError(f"{self.description} refused the transaction: {_rpc_message(exc)}") from None
@@ -242,9 +244,7 @@ def _load_kzg_setup_once() -> None:
         point_evaluation.load_trusted_setup = functools.lru_cache(maxsize=2)(loader)
 
 
-def embedded(
-    block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT, accounts: int = 3
-) -> ChainSession:
+def embedded(block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT, accounts: int = 3) -> ChainSession:
     """A fresh in-process py-evm chain (eth-tester, Prague rules) with ``accounts`` funded signers."""
     from eth_tester import EthereumTester, PyEVMBackend
     from web3 import EthereumTesterProvider
@@ -299,8 +299,9 @@ def rpc(
     given in code: ``key`` and then ``extra_keys``. Without it they are read from the environment:
     ``$key_env`` and then each of ``extra_key_envs`` (the command-line tools' only way)."""
     if key is not None:
-        signers = [_signer(k, "key=" if i == 0 else f"extra_keys[{i - 1}]")
-                   for i, k in enumerate([key, *extra_keys])]
+        signers = [
+            _signer(k, "key=" if i == 0 else f"extra_keys[{i - 1}]") for i, k in enumerate([key, *extra_keys])
+        ]
         return ChainSession(_connect(url), signers, f"RPC node {url}", rpc_url=url)
     w3 = _connect(url)
     keys = [os.environ.get(key_env)] + [os.environ.get(name) for name in extra_key_envs]

@@ -8,11 +8,12 @@ Each constant cites its EIP; each function is one cost term. Precompile prices l
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .errors import EvmkitError
 
@@ -110,13 +111,136 @@ ECADD_GAS = 150
 ECMUL_GAS = 6_000
 ECPAIRING_BASE_GAS = 45_000
 ECPAIRING_PER_PAIR_GAS = 34_000
-G1MSM_DISCOUNTS = (1000, 949, 848, 797, 764, 750, 738, 728, 719, 712, 705, 698, 692, 687, 682, 677, 673, 669,
-                   665, 661, 658, 654, 651, 648, 645, 642, 640, 637, 635, 632, 630, 627, 625, 623, 621, 619, 617,
-                   615, 613, 611, 609, 608, 606, 604, 603, 601, 599, 598, 596, 595, 593, 592, 591, 589, 588, 586,
-                   585, 584, 582, 581, 580, 579, 577, 576, 575, 574, 573, 572, 570, 569, 568, 567, 566, 565, 564,
-                   563, 562, 561, 560, 559, 558, 557, 556, 555, 554, 553, 552, 551, 550, 549, 548, 547, 547, 546,
-                   545, 544, 543, 542, 541, 540, 540, 539, 538, 537, 536, 536, 535, 534, 533, 532, 532, 531, 530,
-                   529, 528, 528, 527, 526, 525, 525, 524, 523, 522, 522, 521, 520, 520, 519)
+G1MSM_DISCOUNTS = (
+    1000,
+    949,
+    848,
+    797,
+    764,
+    750,
+    738,
+    728,
+    719,
+    712,
+    705,
+    698,
+    692,
+    687,
+    682,
+    677,
+    673,
+    669,
+    665,
+    661,
+    658,
+    654,
+    651,
+    648,
+    645,
+    642,
+    640,
+    637,
+    635,
+    632,
+    630,
+    627,
+    625,
+    623,
+    621,
+    619,
+    617,
+    615,
+    613,
+    611,
+    609,
+    608,
+    606,
+    604,
+    603,
+    601,
+    599,
+    598,
+    596,
+    595,
+    593,
+    592,
+    591,
+    589,
+    588,
+    586,
+    585,
+    584,
+    582,
+    581,
+    580,
+    579,
+    577,
+    576,
+    575,
+    574,
+    573,
+    572,
+    570,
+    569,
+    568,
+    567,
+    566,
+    565,
+    564,
+    563,
+    562,
+    561,
+    560,
+    559,
+    558,
+    557,
+    556,
+    555,
+    554,
+    553,
+    552,
+    551,
+    550,
+    549,
+    548,
+    547,
+    547,
+    546,
+    545,
+    544,
+    543,
+    542,
+    541,
+    540,
+    540,
+    539,
+    538,
+    537,
+    536,
+    536,
+    535,
+    534,
+    533,
+    532,
+    532,
+    531,
+    530,
+    529,
+    528,
+    528,
+    527,
+    526,
+    525,
+    525,
+    524,
+    523,
+    522,
+    522,
+    521,
+    520,
+    520,
+    519,
+)
 # Yellow paper SHA-256
 SHA256_BASE_GAS = 60
 SHA256_WORD_GAS = 12
@@ -192,7 +316,10 @@ def estimate_transaction(
     execution = sum(g for _, g in items)
     terms = [("transaction base", TX_BASE_COST), (CALLDATA_TERM, calldata_cost(data))]
     if create:
-        terms += [("contract creation", TX_CREATE_COST), ("initcode words", INITCODE_WORD_COST * words(len(data)))]
+        terms += [
+            ("contract creation", TX_CREATE_COST),
+            ("initcode words", INITCODE_WORD_COST * words(len(data))),
+        ]
     terms += [(name, g) for name, g in items if g]
     total = transaction_gas(data, execution, create)
     below_floor = total - intrinsic_gas(data, create) - execution
@@ -208,13 +335,15 @@ class CostsFileError(EvmkitError):
     """A gas model's fitted-costs file is missing or unreadable: estimates would be wrong."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_costs(path: str) -> Mapping[str, Any]:
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise CostsFileError(f"gas costs file {path} is missing: reinstall the package, or fit it again "
-                             "(python -m ml2sc.calibrate / python -m verkle.calibrate)") from None
+        raise CostsFileError(
+            f"gas costs file {path} is missing: reinstall the package, or fit it again "
+            "(python -m ml2sc.calibrate / python -m verkle.calibrate)"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CostsFileError(f"gas costs file {path} cannot be read: {exc}") from None
     if not isinstance(data, dict):

@@ -10,28 +10,43 @@ off-chain verifier uses. The pairing probes pair the point at infinity with the 
 a real pairing of two points costs seconds on py-evm's pure-Python curves, and an absent precompile
 answers nothing either way.
 """
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Optional, Sequence
+from typing import Any
 
-from py_arkworks_bls12381 import G1Point, G2Point
 from eth_utils import to_checksum_address
+from py_arkworks_bls12381 import G1Point, G2Point
 from py_ecc import optimized_bn128 as bn
 
 from .gas import (  # noqa: F401  (prices re-exported: the registry's records use them)
-    BLS12_G1ADD_GAS, BLS12_G1MSM_MUL_GAS, BLS12_PAIRING_BASE_GAS, BLS12_PAIRING_PER_PAIR_GAS, ECADD_GAS,
-    ECMUL_GAS, ECPAIRING_BASE_GAS, ECPAIRING_PER_PAIR_GAS, G1MSM_DISCOUNTS, MODEXP_32_GAS_BOUND,
-    POINT_EVALUATION_PRECOMPILE_GAS, SHA256_BASE_GAS, SHA256_WORD_GAS, bls_pairing_gas, bn_pairing_gas,
-    g1msm_gas, modexp_gas, sha256_gas,
+    BLS12_G1ADD_GAS,
+    BLS12_G1MSM_MUL_GAS,
+    BLS12_PAIRING_BASE_GAS,
+    BLS12_PAIRING_PER_PAIR_GAS,
+    ECADD_GAS,
+    ECMUL_GAS,
+    ECPAIRING_BASE_GAS,
+    ECPAIRING_PER_PAIR_GAS,
+    G1MSM_DISCOUNTS,
+    MODEXP_32_GAS_BOUND,
+    POINT_EVALUATION_PRECOMPILE_GAS,
+    SHA256_BASE_GAS,
+    SHA256_WORD_GAS,
+    bls_pairing_gas,
+    bn_pairing_gas,
+    g1msm_gas,
+    modexp_gas,
+    sha256_gas,
 )
 
 BLS_MODULUS = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
 BN254_R = bn.curve_order
 FIELD_ELEMENTS_PER_BLOB = 4096
-
 
 
 @dataclass(frozen=True)
@@ -55,7 +70,7 @@ class Precompile:
 def _bls_xy(point: Any) -> bytes:
     """A BLS12-381 G1 or G2 point in EIP-2537's encoding: each 48-byte coordinate padded to 64 bytes."""
     raw = bytes(point.to_xy_bytes_be())
-    return b"".join(bytes(16) + raw[i:i + 48] for i in range(0, len(raw), 48))
+    return b"".join(bytes(16) + raw[i : i + 48] for i in range(0, len(raw), 48))
 
 
 def _bn_g1(point: Any) -> bytes:
@@ -88,16 +103,25 @@ def registry() -> dict[str, Precompile]:
     bn_g2 = _bn_g2(bn.G2)
     bls_modexp, bn_modexp = _modexp_probe(BLS_MODULUS), _modexp_probe(BN254_R)
     records = [
-        Precompile(0x02, "SHA256", "yellow paper", sha256_gas(48), infinity, hashlib.sha256(infinity).digest()),
+        Precompile(
+            0x02, "SHA256", "yellow paper", sha256_gas(48), infinity, hashlib.sha256(infinity).digest()
+        ),
         Precompile(0x05, "MODEXP", "EIP-198/2565/7883", MODEXP_32_GAS_BOUND, *bls_modexp),
-        Precompile(0x0A, "POINT_EVALUATION", "EIP-4844", POINT_EVALUATION_PRECOMPILE_GAS,
-                   versioned + _word(0) + _word(0) + infinity + infinity,
-                   _word(FIELD_ELEMENTS_PER_BLOB) + _word(BLS_MODULUS)),
+        Precompile(
+            0x0A,
+            "POINT_EVALUATION",
+            "EIP-4844",
+            POINT_EVALUATION_PRECOMPILE_GAS,
+            versioned + _word(0) + _word(0) + infinity + infinity,
+            _word(FIELD_ELEMENTS_PER_BLOB) + _word(BLS_MODULUS),
+        ),
         Precompile(0x0B, "BLS12_G1ADD", "EIP-2537", BLS12_G1ADD_GAS, g1_xy + bytes(128), g1_xy),
         Precompile(0x0C, "BLS12_G1MSM", "EIP-2537", BLS12_G1MSM_MUL_GAS, g1_xy + _word(1), g1_xy),
         Precompile(0x0F, "BLS12_PAIRING_CHECK", "EIP-2537", bls_pairing_gas(1), bytes(128) + g2_xy, _word(1)),
         Precompile(0x06, "ECADD", "EIP-196/1108", ECADD_GAS, _bn_g1(bn.G1) * 2, _bn_g1(bn.double(bn.G1))),
-        Precompile(0x07, "ECMUL", "EIP-196/1108", ECMUL_GAS, _bn_g1(bn.G1) + _word(2), _bn_g1(bn.double(bn.G1))),
+        Precompile(
+            0x07, "ECMUL", "EIP-196/1108", ECMUL_GAS, _bn_g1(bn.G1) + _word(2), _bn_g1(bn.double(bn.G1))
+        ),
         Precompile(0x08, "ECPAIRING", "EIP-197/1108", bn_pairing_gas(1), bytes(64) + bn_g2, _word(1)),
     ]
     out = {p.name: p for p in records}
@@ -113,9 +137,13 @@ def probe(w3: Any, names: Sequence[str]) -> list[Precompile]:
     for name in names:
         p = registry()[name]
         # intrinsic gas with EIP-7623's floor at most 21,000 + 40 per byte, then the precompile's price
-        call = {"to": p.hex_address, "data": "0x" + p.probe_input.hex(), "gas": 21_000 + 40 * len(p.probe_input) + p.gas}
+        call = {
+            "to": p.hex_address,
+            "data": "0x" + p.probe_input.hex(),
+            "gas": 21_000 + 40 * len(p.probe_input) + p.gas,
+        }
         try:
-            out: Optional[bytes] = bytes(w3.eth.call(call))
+            out: bytes | None = bytes(w3.eth.call(call))
         except (ValueError, Web3Exception):  # the node refused the call: the precompile did not answer
             out = None
         if out != p.probe_output:

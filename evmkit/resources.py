@@ -7,7 +7,7 @@ install and a wheel all read the same files.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -29,7 +29,7 @@ def contract_source(package: str, file_name: str) -> str:
     return (resource_dir(package, "contracts") / file_name).read_text()
 
 
-@lru_cache(maxsize=None)
+@cache
 def template_env(package: str) -> jinja2.Environment:
     """Strict Jinja over ``package``'s templates: an undefined variable is an error, not an
     empty string in Solidity."""

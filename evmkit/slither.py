@@ -31,11 +31,12 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from .errors import EvmkitError
 from .solc import compile_sources, default_settings
@@ -76,7 +77,8 @@ class Finding:
     details: str = field(default="", compare=False)  # the lines after it: the flagged statements
 
     def describe(self, details: bool = False) -> str:
-        text = f"[{self.kind}] {self.detector} ({self.impact}/{self.confidence}) in {self.where}: {self.description}"
+        where = f"in {self.where}: {self.description}"
+        text = f"[{self.kind}] {self.detector} ({self.impact}/{self.confidence}) {where}"
         return f"{text}\n{self.details}" if details and self.details else text
 
 
@@ -91,8 +93,11 @@ class Accepted:
         return any(fnmatch(kind, pattern) for pattern in self.kinds)
 
     def matches(self, finding: Finding) -> bool:
-        return (self.covers_kind(finding.kind) and finding.detector == self.detector
-                and fnmatch(finding.where, self.where))
+        return (
+            self.covers_kind(finding.kind)
+            and finding.detector == self.detector
+            and fnmatch(finding.where, self.where)
+        )
 
     def describe(self) -> str:
         return f"{self.detector} in {self.where} for {', '.join(self.kinds)} ({self.reason})"
@@ -126,14 +131,36 @@ def parse_findings(kind: str, report: dict[str, Any]) -> list[Finding]:
     for result in report.get("results", {}).get("detectors", []):
         elements = result.get("elements") or [{}]
         first, _, rest = result["description"].strip().partition("\n")
-        findings.append(Finding(kind, result["check"], result["impact"], result["confidence"],
-                                location(elements[0]), first, rest.rstrip()))
+        findings.append(
+            Finding(
+                kind,
+                result["check"],
+                result["impact"],
+                result["confidence"],
+                location(elements[0]),
+                first,
+                rest.rstrip(),
+            )
+        )
     return findings
 
 
 def slither_command(launcher: Path, report: Path) -> list[str]:
-    return [sys.executable, "-m", "slither", ".", "--solc-standard-json", "--solc", str(launcher),
-            "--json", str(report), "--json-types", "detectors", "--fail-none", "--disable-color"]
+    return [
+        sys.executable,
+        "-m",
+        "slither",
+        ".",
+        "--solc-standard-json",
+        "--solc",
+        str(launcher),
+        "--json",
+        str(report),
+        "--json-types",
+        "detectors",
+        "--fail-none",
+        "--disable-color",
+    ]
 
 
 def run_slither(target: Target, timeout: float = TIMEOUT_S) -> list[Finding]:
@@ -145,19 +172,30 @@ def run_slither(target: Target, timeout: float = TIMEOUT_S) -> list[Finding]:
         (source_dir / target.file_name).write_text(target.source)
         launcher = write_launcher(work)
         report = work / "report.json"
-        env = {**os.environ, SETTINGS_ENV: json.dumps(target.settings),
-               "PATH": os.pathsep.join([str(work), os.environ.get("PATH", "")])}
+        env = {
+            **os.environ,
+            SETTINGS_ENV: json.dumps(target.settings),
+            "PATH": os.pathsep.join([str(work), os.environ.get("PATH", "")]),
+        }
         try:
-            proc = subprocess.run(slither_command(launcher, report), cwd=source_dir, env=env,
-                                  capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(
+                slither_command(launcher, report),
+                cwd=source_dir,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
         except subprocess.TimeoutExpired:
             raise SlitherFailed(f"slither on {target.kind} ran past {timeout:.0f} s") from None
         analysed = re.search(r"analyzed \((\d+) contracts", proc.stderr)
         if proc.returncode != 0 or not report.is_file() or not analysed or analysed[1] == "0":
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-25:])
-            raise SlitherFailed(f"slither on {target.kind} exited with {proc.returncode}, "
-                                f"analysing {analysed[1] if analysed else 'no'} contracts:\n{tail}"
-                                f"{compiler_diagnostics(target)}")
+            raise SlitherFailed(
+                f"slither on {target.kind} exited with {proc.returncode}, "
+                f"analysing {analysed[1] if analysed else 'no'} contracts:\n{tail}"
+                f"{compiler_diagnostics(target)}"
+            )
         return parse_findings(target.kind, json.loads(report.read_text()))
 
 
@@ -190,10 +228,15 @@ def load_triage(path: Path) -> list[Accepted]:
 def judge(findings: Iterable[Finding], triage: Sequence[Accepted], kinds: Iterable[str]) -> Verdict:
     """Untriaged high/medium findings, and entries stale in a kind analysed in this run."""
     findings = tuple(findings)
-    untriaged = tuple(f for f in findings
-                      if f.impact in FAILING_IMPACTS and not any(a.matches(f) for a in triage))
-    stale = tuple((a, kind) for a in triage for kind in sorted(set(kinds))
-                  if a.covers_kind(kind) and not any(a.matches(f) for f in findings if f.kind == kind))
+    untriaged = tuple(
+        f for f in findings if f.impact in FAILING_IMPACTS and not any(a.matches(f) for a in triage)
+    )
+    stale = tuple(
+        (a, kind)
+        for a in triage
+        for kind in sorted(set(kinds))
+        if a.covers_kind(kind) and not any(a.matches(f) for f in findings if f.kind == kind)
+    )
     return Verdict(findings, untriaged, stale)
 
 
@@ -201,7 +244,9 @@ def slither_version() -> str:
     try:
         return importlib.metadata.version("slither-analyzer")
     except importlib.metadata.PackageNotFoundError:
-        raise SlitherFailed("slither-analyzer is not installed: run ./run.sh setup (it is in the test extra)") from None
+        raise SlitherFailed(
+            "slither-analyzer is not installed: run ./run.sh setup (it is in the test extra)"
+        ) from None
 
 
 def triage_label(impact: str, accepted: Sequence[bool]) -> str:
@@ -212,33 +257,46 @@ def triage_label(impact: str, accepted: Sequence[bool]) -> str:
     return "no" if impact in FAILING_IMPACTS else "-"  # low and informational need no entry
 
 
-def summary_rows(findings: Iterable[Finding], triage: Sequence[Accepted]) -> list[tuple[str, str, str, int, str]]:
+def summary_rows(
+    findings: Iterable[Finding], triage: Sequence[Accepted]
+) -> list[tuple[str, str, str, int, str]]:
     """(kind, detector, impact, count, triaged) per kind and detector, most severe first."""
     accepted: dict[tuple[str, str, str], list[bool]] = {}
     for f in findings:
         accepted.setdefault((f.kind, f.detector, f.impact), []).append(any(a.matches(f) for a in triage))
-    rows = [(kind, detector, impact, len(flags), triage_label(impact, flags))
-            for (kind, detector, impact), flags in accepted.items()]
+    rows = [
+        (kind, detector, impact, len(flags), triage_label(impact, flags))
+        for (kind, detector, impact), flags in accepted.items()
+    ]
     return sorted(rows, key=lambda r: (r[0], IMPACT_ORDER.index(r[2]) if r[2] in IMPACT_ORDER else 9, r[1]))
 
 
 def format_table(rows: Sequence[tuple[Any, ...]], header: Sequence[str]) -> str:
     cells = [tuple(map(str, header)), *(tuple(map(str, r)) for r in rows)]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i != 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
-             for row in cells]
+    lines = [
+        "  ".join(c.ljust(w) if i != 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+        for row in cells
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
 def report_text(verdict: Verdict, triage: Sequence[Accepted]) -> str:
-    parts = [f"Slither {slither_version()}, {len(verdict.findings)} findings",
-             format_table(summary_rows(verdict.findings, triage),
-                          ("contract", "detector", "impact", "count", "triaged"))]
+    parts = [
+        f"Slither {slither_version()}, {len(verdict.findings)} findings",
+        format_table(
+            summary_rows(verdict.findings, triage), ("contract", "detector", "impact", "count", "triaged")
+        ),
+    ]
     if verdict.untriaged:
-        parts.append("Untriaged high/medium findings:\n"
-                     + "\n".join(f"  {f.describe(details=True)}" for f in verdict.untriaged))
+        parts.append(
+            "Untriaged high/medium findings:\n"
+            + "\n".join(f"  {f.describe(details=True)}" for f in verdict.untriaged)
+        )
     if verdict.stale:
-        parts.append("Stale triage entries (no finding in an analysed kind they name):\n"
-                     + "\n".join(f"  {kind}: {a.describe()}" for a, kind in verdict.stale))
+        parts.append(
+            "Stale triage entries (no finding in an analysed kind they name):\n"
+            + "\n".join(f"  {kind}: {a.describe()}" for a, kind in verdict.stale)
+        )
     return "\n\n".join(parts)

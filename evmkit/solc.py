@@ -21,9 +21,10 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import CompilerError, CompilerNotFound
 
@@ -64,7 +65,7 @@ class Artifact:
             return False
         ours, theirs = bytearray(self.deployed_bytecode), bytearray(deployed)
         for start, length in self.immutables:
-            ours[start:start + length] = theirs[start:start + length] = bytes(length)
+            ours[start : start + length] = theirs[start : start + length] = bytes(length)
         return ours == theirs
 
 
@@ -73,8 +74,14 @@ def default_settings() -> dict[str, Any]:
         "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
         "evmVersion": EVM_VERSION,
         "outputSelection": {
-            "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object",
-                        "evm.deployedBytecode.immutableReferences"]}
+            "*": {
+                "*": [
+                    "abi",
+                    "evm.bytecode.object",
+                    "evm.deployedBytecode.object",
+                    "evm.deployedBytecode.immutableReferences",
+                ]
+            }
         },
     }
 
@@ -110,9 +117,7 @@ def _solcjs_version(package_dir: Path) -> str:
 
 def _native_version(binary: Path) -> str:
     try:
-        out = subprocess.run(
-            [str(binary), "--version"], capture_output=True, text=True, timeout=30
-        ).stdout
+        out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30).stdout
     except OSError as exc:
         raise CompilerNotFound(f"cannot run solc at {binary}: {exc}") from None
     for token in out.split():
@@ -199,7 +204,7 @@ def _run_native(compiler: Compiler, standard_json: str) -> dict[str, Any]:
 class _SolcJsServer:
     """One long-lived Node process per solc-js package (see ``solcjs_compile.js``)."""
 
-    _servers: dict[Path, "_SolcJsServer"] = {}
+    _servers: dict[Path, _SolcJsServer] = {}
     _lock = threading.Lock()
 
     def __init__(self, package_dir: Path) -> None:
@@ -236,9 +241,7 @@ def _run_solcjs(compiler: Compiler, standard_json: str) -> dict[str, Any]:
     return _SolcJsServer.compile(compiler.path, standard_json)
 
 
-def compile_standard(
-    standard_input: Mapping[str, Any], compiler: Compiler | None = None
-) -> dict[str, Any]:
+def compile_standard(standard_input: Mapping[str, Any], compiler: Compiler | None = None) -> dict[str, Any]:
     """Compile standard-JSON input; return solc's output, raising on errors. Cached on disk."""
     compiler = compiler or resolve_compiler()
     standard_json = json.dumps(standard_input, sort_keys=True, separators=(",", ":"))
@@ -279,8 +282,10 @@ def compile_sources(
                 abi=entry["abi"],
                 bytecode=bytes.fromhex(entry["evm"]["bytecode"]["object"]),
                 deployed_bytecode=bytes.fromhex(entry["evm"]["deployedBytecode"]["object"]),
-                immutables=tuple((int(r["start"]), int(r["length"]))
-                                 for refs in entry["evm"]["deployedBytecode"].get("immutableReferences", {}).values()
-                                 for r in refs),
+                immutables=tuple(
+                    (int(r["start"]), int(r["length"]))
+                    for refs in entry["evm"]["deployedBytecode"].get("immutableReferences", {}).values()
+                    for r in refs
+                ),
             )
     raise CompilerError(f"contract {contract!r} not found in the compiled sources")

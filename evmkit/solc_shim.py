@@ -58,15 +58,21 @@ def standard_json(text: str, base: Path, overlay: dict[str, Any] | None = None) 
         standard_input = with_settings(inline_sources(json.loads(text), base), overlay or {})
         return compile_standard(standard_input)
     except (EvmkitError, OSError, ValueError) as exc:
-        error = {"severity": "error", "type": type(exc).__name__, "formattedMessage": str(exc),
-                 "message": str(exc)}
+        error = {
+            "severity": "error",
+            "type": type(exc).__name__,
+            "formattedMessage": str(exc),
+            "message": str(exc),
+        }
         return {"errors": [error]}
 
 
 def version_text() -> str:
     compiler = resolve_compiler()
-    return (f"solc, the solidity compiler commandline interface\n"
-            f"Version: {compiler.version} ({compiler.kind}: {compiler.path})\n")
+    return (
+        f"solc, the solidity compiler commandline interface\n"
+        f"Version: {compiler.version} ({compiler.kind}: {compiler.path})\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     except EvmkitError as exc:
         print(f"solc shim: {exc}", file=sys.stderr)
         return 1
-    print(f"solc shim: only --version and --standard-json are supported, got {' '.join(args)!r}",
-          file=sys.stderr)
+    print(
+        f"solc shim: only --version and --standard-json are supported, got {' '.join(args)!r}",
+        file=sys.stderr,
+    )
     return 2
 
 

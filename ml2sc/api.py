@@ -12,9 +12,10 @@ The CLI runs the same functions; it only reads files and prints.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from web3.contract import Contract
@@ -41,8 +42,9 @@ def _rows(rows: Rows | str | os.PathLike[str], what: str) -> np.ndarray:
         return read_rows(rows)
     array = np.atleast_2d(np.asarray(rows, dtype=np.float64))
     if array.ndim != 2 or array.shape[0] == 0:
-        raise ValueError(f"{what} must be rows of floats (a 2-D array or a list of lists), "
-                         f"got shape {array.shape}")
+        raise ValueError(
+            f"{what} must be rows of floats (a 2-D array or a list of lists), got shape {array.shape}"
+        )
     return array
 
 
@@ -77,8 +79,9 @@ def translate(
         if calibrate is None:
             raise PlanError("int8 needs calibration rows: pass calibrate= (an array, or a CSV / .npy file)")
         calibration = _rows(calibrate, "calibrate")
-    settings = Settings(format, FixedFormat(frac_bits, weight_bits), None if layout == "auto" else layout,
-                        None, calibration)
+    settings = Settings(
+        format, FixedFormat(frac_bits, weight_bits), None if layout == "auto" else layout, None, calibration
+    )
     return workflow.translate(model, settings, _compiler(compiler), name)
 
 
@@ -137,8 +140,9 @@ class Deployment:
             outputs=[decode_outputs(self.plan, p.outputs) for p in batch.predictions],
             gas_per_call=batch.gas_per_call,
             rows_per_call=batch.rows_per_call,
-            emulator_agrees=[p == emulator.predict(self.plan, row)
-                             for p, row in zip(batch.predictions, encoded)],
+            emulator_agrees=[
+                p == emulator.predict(self.plan, row) for p, row in zip(batch.predictions, encoded)
+            ],
         )
 
 
@@ -177,8 +181,9 @@ def attach(
     manifest's model file) with the manifest's number format."""
     record = _manifest(manifest)
     if record.chain.get("kind") != "rpc":
-        raise ManifestError("the manifest records an embedded-chain deployment, gone with its process: "
-                            "deploy again")
+        raise ManifestError(
+            "the manifest records an embedded-chain deployment, gone with its process: deploy again"
+        )
     session = chain if chain is not None else chains.rpc(record.chain["rpc_url"])
     settings = Settings.from_json(record.number_format, record.layout)
     plan, _ = plan_model(model if model is not None else Path(record.model_path), settings)

@@ -80,7 +80,9 @@ def measure_layouts(
         emulated = [emulator.predict(plan, r) for r in encoded]
         agreement = float(np.mean([e.predicted_class == c for e, c in zip(emulated, reference)]))
         base_deploy = None
-        for layout in sorted(set(layouts) | ({"storage"} if "inline" in layouts else set()), key=LAYOUTS.index):
+        for layout in sorted(
+            set(layouts) | ({"storage"} if "inline" in layouts else set()), key=LAYOUTS.index
+        ):
             started = time.perf_counter()
             compiled = compile_plan(plan, "DigitsMLP", "digits.pt", layout, compiler)
             contract, txs = deploy_and_upload(session, compiled)
@@ -92,22 +94,33 @@ def measure_layouts(
             per_param = (
                 (deploy_gas - (base_deploy or 0)) if layout == "inline" else weights_gas
             ) / plan.n_params
-            (single, one_gas), = predict_onchain(session, contract, plan, encoded[:1])
+            ((single, one_gas),) = predict_onchain(session, contract, plan, encoded[:1])
             batch = predict_batched(session, contract, plan, encoded[:BATCH_ROWS], BATCH_ROWS)
-            same = sum(p == e for p, e in zip([single, *batch.predictions], [emulated[0], *emulated[:BATCH_ROWS]]))
+            same = sum(
+                p == e for p, e in zip([single, *batch.predictions], [emulated[0], *emulated[:BATCH_ROWS]])
+            )
             row = LayoutRow(
-                format=mode, layout=layout, params=plan.n_params, weight_bytes=len(compiled.blob.data),
-                runtime_bytes=len(compiled.artifact.deployed_bytecode), deploy_gas=deploy_gas,
-                weights_gas=weights_gas, weights_gas_per_param=round(per_param, 1),
-                one_row_gas=one_gas, one_row_gas_per_mac=round(one_gas / plan.n_macs, 2),
+                format=mode,
+                layout=layout,
+                params=plan.n_params,
+                weight_bytes=len(compiled.blob.data),
+                runtime_bytes=len(compiled.artifact.deployed_bytecode),
+                deploy_gas=deploy_gas,
+                weights_gas=weights_gas,
+                weights_gas_per_param=round(per_param, 1),
+                one_row_gas=one_gas,
+                one_row_gas_per_mac=round(one_gas / plan.n_macs, 2),
                 batch_gas_per_row=round(batch.gas_per_call[0] / BATCH_ROWS, 1),
                 batch_gas_per_mac=round(batch.gas_per_call[0] / BATCH_ROWS / plan.n_macs, 2),
                 onchain_equals_emulator=f"{same}/{BATCH_ROWS + 1}",
                 agreement_with_pytorch=round(agreement, 4),
             )
             rows_out.append(row)
-            log(f"  {mode:<5} {layout:<7} weights {row.weights_gas_per_param:>9,.1f} gas/param  "
-                f"inference {row.batch_gas_per_mac:>8,.2f} gas/MAC (batched)  [{time.perf_counter() - started:.1f} s]")
+            log(
+                f"  {mode:<5} {layout:<7} weights {row.weights_gas_per_param:>9,.1f} gas/param  "
+                f"inference {row.batch_gas_per_mac:>8,.2f} gas/MAC (batched)  "
+                f"[{time.perf_counter() - started:.1f} s]"
+            )
     return rows_out
 
 
@@ -125,7 +138,7 @@ def measure_mnist_size(session: ChainSession, compiler: Compiler) -> dict[str, o
     compiled = compile_plan(plan, "MnistSizeMLP", "mnist_size.pt", "code", compiler)
     contract, txs = deploy_and_upload(session, compiled)
     row = encode_inputs(plan, calibration[:1].tolist())
-    (prediction, gas), = predict_onchain(session, contract, plan, row)
+    ((prediction, gas),) = predict_onchain(session, contract, plan, row)
     return {
         "architecture": plan.architecture,
         "format": "int8",
@@ -151,7 +164,9 @@ def run_layout_bench(
     out_dir.mkdir(parents=True, exist_ok=True)
     compiler = resolve_compiler(solc)
     session = bench_session(rpc_url)
-    print(f"ml2sc bench: 64-32-10 digits MLP, every format x layout, on {session.description}", file=sys.stderr)
+    print(
+        f"ml2sc bench: 64-32-10 digits MLP, every format x layout, on {session.description}", file=sys.stderr
+    )
     started = time.perf_counter()
     rows = measure_layouts(session, compiler, lambda m: print(m, file=sys.stderr), formats, layouts)
     header = list(asdict(rows[0]).keys())
@@ -160,25 +175,48 @@ def run_layout_bench(
         writer.writeheader()
         writer.writerows(asdict(r) for r in rows)
     table_rows = [
-        (r.format, r.layout, f"{r.weights_gas_per_param:,.1f}", f"{r.one_row_gas_per_mac:,.2f}",
-         f"{r.batch_gas_per_mac:,.2f}", f"{r.runtime_bytes:,}", f"{r.weight_bytes:,}", f"{r.deploy_gas:,}",
-         r.onchain_equals_emulator, f"{r.agreement_with_pytorch:.2%}")
+        (
+            r.format,
+            r.layout,
+            f"{r.weights_gas_per_param:,.1f}",
+            f"{r.one_row_gas_per_mac:,.2f}",
+            f"{r.batch_gas_per_mac:,.2f}",
+            f"{r.runtime_bytes:,}",
+            f"{r.weight_bytes:,}",
+            f"{r.deploy_gas:,}",
+            r.onchain_equals_emulator,
+            f"{r.agreement_with_pytorch:.2%}",
+        )
         for r in rows
     ]
-    headings = ("format", "layout", "weights gas/param", "gas/MAC 1 row", f"gas/MAC batch {BATCH_ROWS}",
-                "runtime bytes", "weight bytes", "deploy gas", "on-chain==emu", "agree w/ torch")
+    headings = (
+        "format",
+        "layout",
+        "weights gas/param",
+        "gas/MAC 1 row",
+        f"gas/MAC batch {BATCH_ROWS}",
+        "runtime bytes",
+        "weight bytes",
+        "deploy gas",
+        "on-chain==emu",
+        "agree w/ torch",
+    )
     text = format_table(table_rows, header=headings)
-    lines = [text, "",
-             f"ML2SC reference (its repository): ~{ML2SC_UPLOAD_PER_PARAM:,} gas per uploaded parameter, "
-             f"~{ML2SC_GAS_PER_MAC:,} gas per multiply-accumulate.",
-             "gas/MAC counts whole receipts (21,000 intrinsic and calldata included); 'batch' divides one "
-             f"predictBatch receipt by {BATCH_ROWS} rows. inline: weights gas/param is the deploy gas above "
-             "the storage layout's contract."]
+    lines = [
+        text,
+        "",
+        f"ML2SC reference (its repository): ~{ML2SC_UPLOAD_PER_PARAM:,} gas per uploaded parameter, "
+        f"~{ML2SC_GAS_PER_MAC:,} gas per multiply-accumulate.",
+        "gas/MAC counts whole receipts (21,000 intrinsic and calldata included); 'batch' divides one "
+        f"predictBatch receipt by {BATCH_ROWS} rows. inline: weights gas/param is the deploy gas above "
+        "the storage layout's contract.",
+    ]
     if mnist:
         print("  784-256-128-10 int8, code layout ...", file=sys.stderr)
         big = measure_mnist_size(session, compiler)
         (out_dir / "ml2sc_mnist_size.csv").write_text(
-            ",".join(big) + "\n" + ",".join(str(v) for v in big.values()) + "\n")
+            ",".join(big) + "\n" + ",".join(str(v) for v in big.values()) + "\n"
+        )
         lines += ["", format_table(list(big.items()), header=("784-256-128-10", "measured"))]
     lines += ["", f"wall time {time.perf_counter() - started:.0f} s on {os.cpu_count()} cores"]
     report = "\n".join(lines)

@@ -34,9 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from evmkit import chain, gas as G
-from evmkit.chain import TxResult
+from evmkit import chain
+from evmkit import gas as G
 from evmkit.anvil import start_anvil
+from evmkit.chain import TxResult
 from evmkit.errors import ChainError
 from ml2sc import activations, gasmodel
 from ml2sc.evm_int import EvmPanic
@@ -51,8 +52,15 @@ FRAC_BITS = [60, 60, 60, 16, 32, 48]  # the default most often; others so exp's 
 BATCH_GAS = 60_000_000  # a calibration predictBatch stays below this (anvil runs with 100M blocks)
 
 
-def random_layers(rng: random.Random, n_in: int, widths: list[int], head: str, steep: float = 1.0,
-                  acts: list[str] = ACTS, shift: float = 0.0) -> list[FloatLayer]:
+def random_layers(
+    rng: random.Random,
+    n_in: int,
+    widths: list[int],
+    head: str,
+    steep: float = 1.0,
+    acts: list[str] = ACTS,
+    shift: float = 0.0,
+) -> list[FloatLayer]:
     """Random weights; ``steep`` scales them, so that sigmoid, tanh and softmax saturate (and
     are cut off) on ordinary rows too, in int8 mode as well as fixed; ``shift`` moves the biases
     (negative: GELU / SiLU layers whose int8 outputs clamp at -128 on some rows)."""
@@ -60,7 +68,7 @@ def random_layers(rng: random.Random, n_in: int, widths: list[int], head: str, s
     for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
         last = i == len(sizes) - 2
         act = head if last else rng.choice(acts)
-        weight = np.array([[rng.gauss(0, steep / a ** 0.5) for _ in range(a)] for _ in range(b)])
+        weight = np.array([[rng.gauss(0, steep / a**0.5) for _ in range(a)] for _ in range(b)])
         bias = np.array([rng.gauss(shift, 0.3) for _ in range(b)])
         layers.append(FloatLayer(f"l{i}", weight, bias, act, 0.1 if act == "leaky_relu" else 0.0))
     return layers
@@ -77,14 +85,21 @@ def sample_models(n: int, seed: int = 0):
         heads = ["none", "sigmoid", "relu", "leaky_relu", "tanh", "softmax" if widths[-1] > 1 else "sigmoid"]
         mode = ("fixed", "int8")[k % 2]
         layout = LAYOUTS[(k // 2) % 4]
-        yield random_layers(rng, n_in, widths, rng.choice(heads), rng.choice([1.0, 1.0, 6.0])), mode, layout, rng
+        yield (
+            random_layers(rng, n_in, widths, rng.choice(heads), rng.choice([1.0, 1.0, 6.0])),
+            mode,
+            layout,
+            rng,
+        )
     for _, arch in default_grid():
         for mode in ("fixed", "int8"):
             for layout in LAYOUTS:
                 acts = [rng.choice(ACTS) for _ in arch[2:]]
                 layers = random_layers(rng, arch[0], list(arch[1:]), "none" if arch[-1] > 1 else "sigmoid")
-                layers = [FloatLayer(l.name, l.weight, l.bias, a, 0.1 if a == "leaky_relu" else 0.0)
-                          for l, a in zip(layers, [*acts, layers[-1].activation])]
+                layers = [
+                    FloatLayer(fl.name, fl.weight, fl.bias, a, 0.1 if a == "leaky_relu" else 0.0)
+                    for fl, a in zip(layers, [*acts, layers[-1].activation])
+                ]
                 yield layers, mode, layout, rng
 
 
@@ -98,8 +113,9 @@ def sample_new_models(n: int, only: list[str], seed: int = 1):
         head = rng.choice(only * 2 + ["none", "sigmoid", "softmax" if widths[-1] > 1 else "relu"])
         mode = ("fixed", "int8")[k % 2]
         layout = LAYOUTS[(k // 2) % 4]
-        layers = random_layers(rng, n_in, widths, head, rng.choice([1.0, 1.0, 6.0]), acts,
-                               rng.choice([0.0, 0.0, -6.0]))
+        layers = random_layers(
+            rng, n_in, widths, head, rng.choice([1.0, 1.0, 6.0]), acts, rng.choice([0.0, 0.0, -6.0])
+        )
         yield layers, mode, layout, rng
 
 
@@ -120,7 +136,9 @@ def measure(session, n_models: int, only: list[str] | None = None):
     for k, (layers, mode, layout, rng) in enumerate(samples):
         x = np.array([[rng.gauss(0, 2) for _ in range(layers[0].weight.shape[1])] for _ in range(8)])
         if mode == "fixed":
-            plan = build_fixed_plan(layers, FixedFormat(FRAC_BITS[k % len(FRAC_BITS)]) if k < n_models else None)
+            plan = build_fixed_plan(
+                layers, FixedFormat(FRAC_BITS[k % len(FRAC_BITS)]) if k < n_models else None
+            )
         else:
             plan = build_int8_plan(layers, calibrate(layers, x))
         try:
@@ -141,8 +159,11 @@ def measure(session, n_models: int, only: list[str] | None = None):
             rows = [rng.choice(singles)[0] for _ in range(size)]
             batch = (rows, session.transact(contract, "predictBatch", encode_rows(plan, rows)).gas_used)
         models.append((compiled, txs, singles, batch))
-        print(f"  {plan.architecture:<20} {mode:<5} F={plan.fmt.frac_bits:<3} {layout:<7} predict "
-              f"{', '.join(f'{g:,}' for _, g in singles)}", file=sys.stderr)
+        print(
+            f"  {plan.architecture:<20} {mode:<5} F={plan.fmt.frac_bits:<3} {layout:<7} predict "
+            f"{', '.join(f'{g:,}' for _, g in singles)}",
+            file=sys.stderr,
+        )
     return models
 
 
@@ -166,12 +187,20 @@ def inference_samples(models, mode: str) -> tuple[list[tuple[Counter, float]], l
     for compiled, _, singles, batch in models:
         if compiled.plan.mode != mode:
             continue
-        calls = [(gasmodel.predict_calldata(compiled.plan, r), gasmodel.inference_features(compiled, r), None, g)
-                 for r, g in singles]
+        calls = [
+            (gasmodel.predict_calldata(compiled.plan, r), gasmodel.inference_features(compiled, r), None, g)
+            for r, g in singles
+        ]
         if batch:
             rows, g = batch
-            calls.append((gasmodel.batch_calldata(compiled.plan, rows), gasmodel.batch_features(compiled, rows),
-                          len(rows), g))
+            calls.append(
+                (
+                    gasmodel.batch_calldata(compiled.plan, rows),
+                    gasmodel.batch_features(compiled, rows),
+                    len(rows),
+                    g,
+                )
+            )
         for data, features, n_rows, gas in calls:
             if gas == G.floor_gas(data):
                 continue  # the calldata floor: execution is not seen
@@ -245,31 +274,47 @@ def report(models, costs: gasmodel.Costs) -> None:
         for row, gas in singles:
             predicted = gasmodel.inference(compiled, row, costs=costs).total
             errors["predict"] = max(errors["predict"], abs(predicted - gas) / gas)
-            worst_ratio = max(worst_ratio, (gas / bound, f"{compiled.plan.architecture} {compiled.plan.mode} "
-                                                         f"{compiled.layout}"))
+            worst_ratio = max(
+                worst_ratio,
+                (gas / bound, f"{compiled.plan.architecture} {compiled.plan.mode} {compiled.layout}"),
+            )
         if batch:
             rows, gas = batch
             predicted = gasmodel.batch_inference(compiled, rows, costs=costs).total
             errors["predictBatch"] = max(errors["predictBatch"], abs(predicted - gas) / gas)
             batch_bound = gasmodel.batch_upper_bound(compiled, len(rows), costs=costs).total
-            worst_ratio = max(worst_ratio, (gas / batch_bound,
-                                            f"{compiled.plan.architecture} {compiled.plan.mode} {compiled.layout} batch"))
+            worst_ratio = max(
+                worst_ratio,
+                (
+                    gas / batch_bound,
+                    f"{compiled.plan.architecture} {compiled.plan.mode} {compiled.layout} batch",
+                ),
+            )
     n_predict = sum(len(s) for _, _, s, _ in models)
-    print(f"fit set: {len(models)} models, {n_predict} predict and {sum(b is not None for *_, b in models)} "
-          "predictBatch transactions")
+    print(
+        f"fit set: {len(models)} models, {n_predict} predict and {sum(b is not None for *_, b in models)} "
+        "predictBatch transactions"
+    )
     for kind in ("deploy", "upload", "finalize", "predict", "predictBatch"):
         print(f"  worst error {kind:<13} {errors[kind]:.3%}")
     print(f"  highest measured / upper bound: {worst_ratio[0]:.3f} ({worst_ratio[1]})")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", type=int, default=None,
-                        help="random models before the grid (default 160; 48 with --only)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--models", type=int, default=None, help="random models before the grid (default 160; 48 with --only)"
+    )
     parser.add_argument("--save", metavar="FILE", help="also keep the measurements (pickle) to refit from")
     parser.add_argument("--refit", metavar="FILE", help="fit measurements kept by --save; measure nothing")
-    parser.add_argument("--only", metavar="ACTS", help="comma-separated activations: fit only the features "
-                        "the costs file lacks (default models: 48), holding every stored cost")
+    parser.add_argument(
+        "--only",
+        metavar="ACTS",
+        help="comma-separated activations: fit only the features "
+        "the costs file lacks (default models: 48), holding every stored cost",
+    )
     args = parser.parse_args()
     only = [activations.get(name).name for name in args.only.split(",")] if args.only else None
     if args.refit:
@@ -280,8 +325,18 @@ def main() -> int:
             n_models = args.models if args.models is not None else (48 if only else 160)
             models = measure(chain.rpc(node.url, "CALIBRATION_KEY"), n_models, only)
     if args.save:
-        kept = [(c, [(label, TxResult(tx.tx_hash, tx.gas_used, tx.block_number, tx.contract_address))
-                     for label, tx in txs], singles, batch) for c, txs, singles, batch in models]
+        kept = [
+            (
+                c,
+                [
+                    (label, TxResult(tx.tx_hash, tx.gas_used, tx.block_number, tx.contract_address))
+                    for label, tx in txs
+                ],
+                singles,
+                batch,
+            )
+            for c, txs, singles, batch in models
+        ]
         Path(args.save).write_bytes(pickle.dumps(kept))
     costs = fit_new(models, json.loads(gasmodel.COSTS_FILE.read_text())) if only else fit(models)
     gasmodel.COSTS_FILE.write_text(json.dumps(costs, indent=1, sort_keys=True) + "\n")

@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import operator
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from . import activations
 
 SUPPORTED = (
-    "Linear", *activations.torch_labels(), "BatchNorm1d (after a Linear)", "Identity", "Dropout (eval)",
+    "Linear",
+    *activations.torch_labels(),
+    "BatchNorm1d (after a Linear)",
+    "Identity",
+    "Dropout (eval)",
     "Flatten",
 )
 
@@ -124,13 +129,13 @@ def _batchnorm(name: str, module: Any) -> BatchNorm:
 
 def _check_softmax_dim(name: str, dim: Any) -> None:
     if dim not in (None, -1, 1):
-        raise UnsupportedModel(f"softmax {name!r} over dim={dim}: only the feature dimension (-1 or 1) is supported")
+        raise UnsupportedModel(
+            f"softmax {name!r} over dim={dim}: only the feature dimension (-1 or 1) is supported"
+        )
 
 
 def _unsupported(name: str, kind: str) -> UnsupportedModel:
-    return UnsupportedModel(
-        f"layer {name!r} ({kind}) is not supported; supported: {', '.join(SUPPORTED)}"
-    )
+    return UnsupportedModel(f"layer {name!r} ({kind}) is not supported; supported: {', '.join(SUPPORTED)}")
 
 
 def _module_ops(name: str, module: Any, kind: str) -> list[Op]:
@@ -144,8 +149,10 @@ def _module_ops(name: str, module: Any, kind: str) -> list[Op]:
         params = (float(module.negative_slope),) if record.has_slope else ()
         return [Activation(name, record.name, params)]
     if kind == "GELU":
-        raise UnsupportedModel(f"GELU {name!r} with approximate={getattr(module, 'approximate', '?')!r}: "
-                               "only 'none' and 'tanh' are supported")
+        raise UnsupportedModel(
+            f"GELU {name!r} with approximate={getattr(module, 'approximate', '?')!r}: "
+            "only 'none' and 'tanh' are supported"
+        )
     if kind == "BatchNorm1d":
         return [_batchnorm(name, module)]
     if kind in ("Identity", "Dropout", "Flatten"):
@@ -280,7 +287,9 @@ def fold_batchnorm(ops: list[Op]) -> list[Op]:
                 f"BatchNorm1d {op.name!r} must follow a Linear layer directly (it is folded into it)"
             )
         if len(op.scale) != before.n_out:
-            raise UnsupportedModel(f"BatchNorm1d {op.name!r} has {len(op.scale)} features; {before.name!r} gives {before.n_out}")
+            raise UnsupportedModel(
+                f"BatchNorm1d {op.name!r} has {len(op.scale)} features; {before.name!r} gives {before.n_out}"
+            )
         weight = before.weight * op.scale[:, None]
         bias = (before.bias - op.mean) * op.scale + op.shift
         folded[-1] = Dense(name=f"{before.name}+{op.name}", weight=weight, bias=bias)
@@ -294,6 +303,5 @@ def _check_shapes(ops: list[Op]) -> None:
     for before, after in zip(denses, denses[1:]):
         if before.n_out != after.n_in:
             raise UnsupportedModel(
-                f"layer {after.name!r} expects {after.n_in} inputs but {before.name!r} "
-                f"gives {before.n_out}"
+                f"layer {after.name!r} expects {after.n_in} inputs but {before.name!r} gives {before.n_out}"
             )

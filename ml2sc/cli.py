@@ -6,8 +6,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from evmkit import chain
 from evmkit.chain import TxResult
@@ -31,36 +32,63 @@ TRUST_NOTE = (
     "torch.save files are unpickled, which can run code: load only files you trust."
 )
 USER_ERRORS = (
-    EvmkitError, UnsupportedModel, ModelLoadError, FormatOverflow, InputError, ManifestError,
-    PlanError, LayoutError, EvmPanic, ValueError,
+    EvmkitError,
+    UnsupportedModel,
+    ModelLoadError,
+    FormatOverflow,
+    InputError,
+    ManifestError,
+    PlanError,
+    LayoutError,
+    EvmPanic,
+    ValueError,
 )
 
 
 def _add_numbers(p: argparse.ArgumentParser, calibrate: bool = True) -> None:
     g = p.add_argument_group("numbers and weight layout")
-    g.add_argument("--format", choices=MODES, default="fixed",
-                   help="fixed: signed fixed point; int8: integer-only quantization (int8 weights, "
-                        "per-layer scales, int32 accumulation, dyadic requantization). Default fixed")
-    g.add_argument("--frac-bits", type=int, default=DEFAULT_FRAC_BITS,
-                   help=f"fixed: fractional bits (default {DEFAULT_FRAC_BITS}, close to PRBMath "
-                        "SD59x18's 1e18)")
-    g.add_argument("--weight-bits", type=int, default=DEFAULT_WEIGHT_BITS,
-                   help=f"fixed: the signed width every weight and bias must fit (default "
-                        f"{DEFAULT_WEIGHT_BITS}); lanes are as narrow as the model allows")
-    g.add_argument("--layout", choices=(*LAYOUTS, "auto"), default="auto",
-                   help="where weights live: storage (a slot per weight, the ML2SC baseline), "
-                        "packed (32 bytes per slot), code (data contracts read with EXTCODECOPY), "
-                        "inline (constants in the contract). Default auto: inline when the "
-                        "weights fit, else code")
+    g.add_argument(
+        "--format",
+        choices=MODES,
+        default="fixed",
+        help="fixed: signed fixed point; int8: integer-only quantization (int8 weights, "
+        "per-layer scales, int32 accumulation, dyadic requantization). Default fixed",
+    )
+    g.add_argument(
+        "--frac-bits",
+        type=int,
+        default=DEFAULT_FRAC_BITS,
+        help=f"fixed: fractional bits (default {DEFAULT_FRAC_BITS}, close to PRBMath SD59x18's 1e18)",
+    )
+    g.add_argument(
+        "--weight-bits",
+        type=int,
+        default=DEFAULT_WEIGHT_BITS,
+        help=f"fixed: the signed width every weight and bias must fit (default "
+        f"{DEFAULT_WEIGHT_BITS}); lanes are as narrow as the model allows",
+    )
+    g.add_argument(
+        "--layout",
+        choices=(*LAYOUTS, "auto"),
+        default="auto",
+        help="where weights live: storage (a slot per weight, the ML2SC baseline), "
+        "packed (32 bytes per slot), code (data contracts read with EXTCODECOPY), "
+        "inline (constants in the contract). Default auto: inline when the "
+        "weights fit, else code",
+    )
     if calibrate:
-        g.add_argument("--calibrate", metavar="FILE",
-                       help="int8: rows (CSV or .npy) to calibrate the scales on")
+        g.add_argument(
+            "--calibrate", metavar="FILE", help="int8: rows (CSV or .npy) to calibrate the scales on"
+        )
 
 
 def _add_compiler(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--solc", metavar="PATH",
-                   help="a solc binary or solc-js package folder (default: $SOLC, then a native "
-                        "solc from py-solc-x, then the project's npm solc-js)")
+    p.add_argument(
+        "--solc",
+        metavar="PATH",
+        help="a solc binary or solc-js package folder (default: $SOLC, then a native "
+        "solc from py-solc-x, then the project's npm solc-js)",
+    )
 
 
 def _add_chain(p: argparse.ArgumentParser) -> None:
@@ -73,8 +101,9 @@ def _settings(args: argparse.Namespace, fallback_rows: Any = None) -> Settings:
         if getattr(args, "calibrate", None):
             calibration = read_rows(args.calibrate)
         elif fallback_rows is not None:
-            print("ml2sc: no --calibrate FILE: calibrating the int8 scales on the input rows",
-                  file=sys.stderr)
+            print(
+                "ml2sc: no --calibrate FILE: calibrating the int8 scales on the input rows", file=sys.stderr
+            )
             calibration = fallback_rows
     layout = None if args.layout == "auto" else args.layout
     return Settings(args.format, FixedFormat(args.frac_bits, args.weight_bits), layout, None, calibration)
@@ -99,24 +128,39 @@ def cmd_translate(args: argparse.Namespace) -> int:
     sol = out / f"{name}.sol"
     sol.write_text(t.compiled.source)
     weights_file = out / f"{name}.weights.json"
-    weights_file.write_text(json.dumps({
-        "architecture": t.plan.architecture,
-        "number_format": t.settings.to_json(),
-        "layout": t.compiled.layout,
-        "weights_hash": "0x" + blob.hash.hex(),
-        "blob": "0x" + blob.data.hex(),
-    }) + "\n")
+    weights_file.write_text(
+        json.dumps(
+            {
+                "architecture": t.plan.architecture,
+                "number_format": t.settings.to_json(),
+                "layout": t.compiled.layout,
+                "weights_hash": "0x" + blob.hash.hex(),
+                "blob": "0x" + blob.data.hex(),
+            }
+        )
+        + "\n"
+    )
     artifact = out / f"{name}.json"
-    artifact.write_text(json.dumps({
-        "contractName": name,
-        "compiler": t.compiler.describe(),
-        "abi": t.compiled.artifact.abi,
-        "bytecode": "0x" + t.compiled.artifact.bytecode.hex(),
-    }) + "\n")
+    artifact.write_text(
+        json.dumps(
+            {
+                "contractName": name,
+                "compiler": t.compiler.describe(),
+                "abi": t.compiled.artifact.abi,
+                "bytecode": "0x" + t.compiled.artifact.bytecode.hex(),
+            }
+        )
+        + "\n"
+    )
     summary = {
-        "contract": str(sol), "weights": str(weights_file), "artifact": str(artifact),
-        "architecture": t.plan.architecture, "format": t.plan.describe_format,
-        "layout": t.compiled.layout, "n_params": t.plan.n_params, "weights_bytes": len(blob.data),
+        "contract": str(sol),
+        "weights": str(weights_file),
+        "artifact": str(artifact),
+        "architecture": t.plan.architecture,
+        "format": t.plan.describe_format,
+        "layout": t.compiled.layout,
+        "n_params": t.plan.n_params,
+        "weights_bytes": len(blob.data),
         "runtime_bytes": len(t.compiled.artifact.deployed_bytecode),
     }
     if args.json:
@@ -142,16 +186,28 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**manifest.to_json(), "manifest": str(path)}))
     else:
-        print_table([
-            ("contract", f"{manifest.contract_name} at {manifest.address}"),
-            ("chain", session.description),
-            ("model", f"{manifest.architecture}, {t.plan.describe_format}"),
-            ("weight layout", f"{manifest.layout}{' (auto: cheapest for this size)' if args.layout == 'auto' else ''}"),
-            ("weights", f"{manifest.n_params} parameters in {manifest.blob_bytes} bytes, hash {manifest.weights_hash}"),
-            ("gas: deploy", f"{manifest.gas('deploy'):,}"),
-            ("gas: weights", f"{manifest.upload_gas:,} ({manifest.upload_gas / manifest.n_params:,.0f} per parameter)"),
-            ("manifest", str(path)),
-        ])
+        print_table(
+            [
+                ("contract", f"{manifest.contract_name} at {manifest.address}"),
+                ("chain", session.description),
+                ("model", f"{manifest.architecture}, {t.plan.describe_format}"),
+                (
+                    "weight layout",
+                    f"{manifest.layout}{' (auto: cheapest for this size)' if args.layout == 'auto' else ''}",
+                ),
+                (
+                    "weights",
+                    f"{manifest.n_params} parameters in {manifest.blob_bytes} bytes, "
+                    f"hash {manifest.weights_hash}",
+                ),
+                ("gas: deploy", f"{manifest.gas('deploy'):,}"),
+                (
+                    "gas: weights",
+                    f"{manifest.upload_gas:,} ({manifest.upload_gas / manifest.n_params:,.0f} per parameter)",
+                ),
+                ("manifest", str(path)),
+            ]
+        )
     return 0
 
 
@@ -172,8 +228,11 @@ def _deployment_for(args: argparse.Namespace, rows: Any = None) -> tuple[api.Dep
         raise ManifestError("with --rpc-url, deploy first (`ml2sc deploy`) and pass its manifest")
     t = workflow.translate(target, settings, resolve_compiler(args.solc))
     deployment = api.deploy(t, session_from_args(args), resume=False)
-    return deployment, {"deploy_gas": deployment.deploy_gas, "upload_gas": deployment.weights_gas,
-                        "layout": deployment.manifest.layout}
+    return deployment, {
+        "deploy_gas": deployment.deploy_gas,
+        "upload_gas": deployment.weights_gas,
+        "layout": deployment.manifest.layout,
+    }
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -192,11 +251,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
     else:
-        body = [(str(i), str(c), ", ".join(f"{v:.6g}" for v in out))
-                for i, (c, out) in enumerate(zip(result.classes, result.outputs))]
+        body = [
+            (str(i), str(c), ", ".join(f"{v:.6g}" for v in out))
+            for i, (c, out) in enumerate(zip(result.classes, result.outputs))
+        ]
         print_table(body, header=("row", "class", "outputs"))
-        print(f"inference gas: {result.gas_used:,} for {len(rows)} rows in {len(result.gas_per_call)} "
-              f"call(s); on-chain == emulator: {sum(result.emulator_agrees)}/{len(rows)}")
+        print(
+            f"inference gas: {result.gas_used:,} for {len(rows)} rows in {len(result.gas_per_call)} "
+            f"call(s); on-chain == emulator: {sum(result.emulator_agrees)}/{len(rows)}"
+        )
     return 0 if all(result.emulator_agrees) else 1
 
 
@@ -207,18 +270,32 @@ def cmd_verify(args: argparse.Namespace) -> int:
         session = chain.rpc_reader(args.rpc_url or manifest.chain["rpc_url"])
     result = api.verify(manifest, Path(args.model), chain=session, compiler=resolve_compiler(args.solc))
     if args.json:
-        print(json.dumps({"match": result.ok, "differences": result.differences,
-                          "model_hash": "0x" + result.model_hash.hex(),
-                          "checks": [c.__dict__ for c in result.checks]}))
+        print(
+            json.dumps(
+                {
+                    "match": result.ok,
+                    "differences": result.differences,
+                    "model_hash": "0x" + result.model_hash.hex(),
+                    "checks": [c.__dict__ for c in result.checks],
+                }
+            )
+        )
     else:
         print(f"model hash of {args.model} under the manifest's settings: 0x{result.model_hash.hex()}")
         if session is not None:
-            print(f"checked against {session.description} (chain {session.w3.eth.chain_id}); pass --rpc-url to "
-                  "check another node than the manifest names")
-        print_table([(c.what, c.outcome, c.detail) for c in result.checks], header=("check", "outcome", "detail"))
+            print(
+                f"checked against {session.description} (chain {session.w3.eth.chain_id}); pass --rpc-url to "
+                "check another node than the manifest names"
+            )
+        print_table(
+            [(c.what, c.outcome, c.detail) for c in result.checks], header=("check", "outcome", "detail")
+        )
         if result.ok:
             unchecked = any(c.outcome == "not checked" for c in result.checks)
-            print("MATCH" + (" (the model file and the manifest only: the chain was not checked)" if unchecked else ""))
+            print(
+                "MATCH"
+                + (" (the model file and the manifest only: the chain was not checked)" if unchecked else "")
+            )
         else:
             print("MISMATCH: " + "; ".join(result.differences))
     return 0 if result.ok else 1
@@ -229,29 +306,46 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     t = workflow.translate(Path(args.model), _settings(args, rows), resolve_compiler(args.solc))
     report = api.estimate(t, rows)
     if args.json:
-        print(json.dumps({**report.to_json(), "layout": t.compiled.layout, "architecture": t.plan.architecture}))
+        print(
+            json.dumps({**report.to_json(), "layout": t.compiled.layout, "architecture": t.plan.architecture})
+        )
         return 0
-    print(f"{t.plan.architecture}, {t.plan.describe_format}, layout {t.compiled.layout}: "
-          f"predicted receipt gas (Prague schedule + the templates' loop costs)")
-    sections = [("deploy", report.deploy), *report.upload, ("inference (one row)", report.inference),
-                ("inference upper bound (any row)", report.inference_upper_bound)]
+    print(
+        f"{t.plan.architecture}, {t.plan.describe_format}, layout {t.compiled.layout}: "
+        f"predicted receipt gas (Prague schedule + the templates' loop costs)"
+    )
+    sections = [
+        ("deploy", report.deploy),
+        *report.upload,
+        ("inference (one row)", report.inference),
+        ("inference upper bound (any row)", report.inference_upper_bound),
+    ]
     for label, est in sections:
         print()
-        print_table([(name, f"{g:,}") for name, g in est.terms] + [("total", f"{est.total:,}")],
-                    header=(label, "gas"))
+        print_table(
+            [(name, f"{g:,}") for name, g in est.terms] + [("total", f"{est.total:,}")], header=(label, "gas")
+        )
     batch = report.batch_bound
     n_uploads = len(report.upload)
     print()
-    print_table([
-        ("deploy", f"{report.deploy.total:,}"),
-        (f"weight storage ({n_uploads} transaction{'s' if n_uploads != 1 else ''})", f"{report.storage_total:,}"),
-        ("inference (one row)", f"{report.inference.total:,}"),
-        ("grand total (deploy + weights + one inference)", f"{report.total:,}"),
-        ("inference upper bound (predict, any row)", f"{report.inference_upper_bound.total:,}"),
-        (f"predictBatch upper bound (n <= {batch.rows:,} rows)",
-         f"{batch.intercept:,} + n x {batch.per_row:,}"),
-        (f"rows per predictBatch call within {batch.budget:,} gas", f"{batch.rows:,}"),
-    ], header=("summary", "gas"))
+    print_table(
+        [
+            ("deploy", f"{report.deploy.total:,}"),
+            (
+                f"weight storage ({n_uploads} transaction{'s' if n_uploads != 1 else ''})",
+                f"{report.storage_total:,}",
+            ),
+            ("inference (one row)", f"{report.inference.total:,}"),
+            ("grand total (deploy + weights + one inference)", f"{report.total:,}"),
+            ("inference upper bound (predict, any row)", f"{report.inference_upper_bound.total:,}"),
+            (
+                f"predictBatch upper bound (n <= {batch.rows:,} rows)",
+                f"{batch.intercept:,} + n x {batch.per_row:,}",
+            ),
+            (f"rows per predictBatch call within {batch.budget:,} gas", f"{batch.rows:,}"),
+        ],
+        header=("summary", "gas"),
+    )
     return 0
 
 
@@ -269,11 +363,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         session = bench_session(args.rpc_url)
         grid = list(sweep.quick_grid() if args.quick else sweep.default_grid())
-        print(f"ml2sc bench: gas sweep over {len(grid)} architectures x formats x layouts on "
-              f"{session.description}", file=sys.stderr)
+        print(
+            f"ml2sc bench: gas sweep over {len(grid)} architectures x formats x layouts on "
+            f"{session.description}",
+            file=sys.stderr,
+        )
         rows = sweep.run_sweep(session, resolve_compiler(args.solc), grid, formats, layouts)
         print(sweep.write_outputs(rows, Path(args.output)))
-        print(f"\nsweep wall time {time.perf_counter() - started:.0f} s; CSV, Markdown and PNG plots in {args.output}/")
+        print(
+            f"\nsweep wall time {time.perf_counter() - started:.0f} s; "
+            f"CSV, Markdown and PNG plots in {args.output}/"
+        )
     return 0
 
 
@@ -287,32 +387,44 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ml2sc",
         description="Turn a PyTorch MLP into an integer Solidity contract, deploy it, upload its "
-                    "weights and run inference on-chain with outputs identical to the Python emulator.",
+        "weights and run inference on-chain with outputs identical to the Python emulator.",
         epilog=TRUST_NOTE,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("translate", help="write the Solidity source, weights and compiled artifact",
-                       description="Render the model's contract from the Jinja templates, compile it "
-                                   "and write NAME.sol, NAME.weights.json and NAME.json (ABI + bytecode).",
-                       epilog=TRUST_NOTE)
+    p = sub.add_parser(
+        "translate",
+        help="write the Solidity source, weights and compiled artifact",
+        description="Render the model's contract from the Jinja templates, compile it "
+        "and write NAME.sol, NAME.weights.json and NAME.json (ABI + bytecode).",
+        epilog=TRUST_NOTE,
+    )
     p.add_argument("model", metavar="MODEL")
-    p.add_argument("-o", "--output", default="ml2sc-out", metavar="DIR", help="output folder (default ml2sc-out)")
+    p.add_argument(
+        "-o", "--output", default="ml2sc-out", metavar="DIR", help="output folder (default ml2sc-out)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_numbers(p)
     _add_compiler(p)
     p.set_defaults(func=cmd_translate)
 
-    p = sub.add_parser("deploy", help="compile, deploy, store the weights; write a manifest",
-                       description="Deploy the model's contract and store its weights (owner-only slot "
-                                   "uploads in block-sized chunks sealed by keccak256 of the weights, or "
-                                   "data contracts pinned by the model contract's constructor). The "
-                                   "manifest is saved after every transaction; re-running against the "
-                                   "same RPC node resumes an interrupted deployment.",
-                       epilog=TRUST_NOTE)
+    p = sub.add_parser(
+        "deploy",
+        help="compile, deploy, store the weights; write a manifest",
+        description="Deploy the model's contract and store its weights (owner-only slot "
+        "uploads in block-sized chunks sealed by keccak256 of the weights, or "
+        "data contracts pinned by the model contract's constructor). The "
+        "manifest is saved after every transaction; re-running against the "
+        "same RPC node resumes an interrupted deployment.",
+        epilog=TRUST_NOTE,
+    )
     p.add_argument("model", metavar="MODEL")
-    p.add_argument("-o", "--output", metavar="MANIFEST",
-                   help="manifest path (default: MODEL's name + .deployment.json, next to it)")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="MANIFEST",
+        help="manifest path (default: MODEL's name + .deployment.json, next to it)",
+    )
     p.add_argument("--fresh", action="store_true", help="deploy anew even if a resumable manifest exists")
     p.add_argument("--json", action="store_true", help="print the manifest as one JSON object")
     _add_numbers(p)
@@ -320,38 +432,56 @@ def build_parser() -> argparse.ArgumentParser:
     _add_chain(p)
     p.set_defaults(func=cmd_deploy)
 
-    p = sub.add_parser("predict", help="run inference on-chain for every row of an input file",
-                       description="Predict every row of --input on-chain, in predictBatch calls that "
-                                   "fit the block. MODEL_OR_MANIFEST is a model file (deployed first on a "
-                                   "fresh embedded chain) or a manifest from `ml2sc deploy` (an RPC "
-                                   "deployment is used where it stands). Each row's result is checked "
-                                   "against the Python emulator; the exit code is 1 if any differs.",
-                       epilog=TRUST_NOTE)
+    p = sub.add_parser(
+        "predict",
+        help="run inference on-chain for every row of an input file",
+        description="Predict every row of --input on-chain, in predictBatch calls that "
+        "fit the block. MODEL_OR_MANIFEST is a model file (deployed first on a "
+        "fresh embedded chain) or a manifest from `ml2sc deploy` (an RPC "
+        "deployment is used where it stands). Each row's result is checked "
+        "against the Python emulator; the exit code is 1 if any differs.",
+        epilog=TRUST_NOTE,
+    )
     p.add_argument("model", metavar="MODEL_OR_MANIFEST")
-    p.add_argument("--input", required=True, metavar="FILE",
-                   help="CSV (one row per sample, features only; a header line is skipped) or .npy")
-    p.add_argument("--batch", type=int, metavar="N",
-                   help="rows per call (default: as many as fit 90%% of a 30M-gas block)")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object: predictions, outputs, gas_used (inference receipts, "
-                        "summed), gas_per_call, rows_per_call, deploy_gas, upload_gas")
+    p.add_argument(
+        "--input",
+        required=True,
+        metavar="FILE",
+        help="CSV (one row per sample, features only; a header line is skipped) or .npy",
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        metavar="N",
+        help="rows per call (default: as many as fit 90%% of a 30M-gas block)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: predictions, outputs, gas_used (inference receipts, "
+        "summed), gas_per_call, rows_per_call, deploy_gas, upload_gas",
+    )
     _add_numbers(p)
     _add_compiler(p)
     _add_chain(p)
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("verify", aliases=["verify-weights"], help="check a deployment against a model file",
-                       description="Recompute the model commitment from MODEL with the manifest's settings: "
-                                   "the model description (layer sizes, activations and their constants, number "
-                                   "format and scales, head, layout), the weights hash and the model hash. "
-                                   "Compare them with the manifest and, for RPC deployments, with the contract: "
-                                   "its modelHash() and weightsHash(), its runtime bytecode against a fresh "
-                                   "compile (immutables masked), the data contracts it names itself "
-                                   "(dataContracts(), code layout) and the weights read back from chain. Every "
-                                   "difference is named (\"activation of layer 1 differs\", \"weights differ\", "
-                                   "\"bytecode differs\", \"deployment incomplete\"). Exit 0 on a match, 1 on "
-                                   "any difference.",
-                       epilog=TRUST_NOTE)
+    p = sub.add_parser(
+        "verify",
+        aliases=["verify-weights"],
+        help="check a deployment against a model file",
+        description="Recompute the model commitment from MODEL with the manifest's settings: "
+        "the model description (layer sizes, activations and their constants, number "
+        "format and scales, head, layout), the weights hash and the model hash. "
+        "Compare them with the manifest and, for RPC deployments, with the contract: "
+        "its modelHash() and weightsHash(), its runtime bytecode against a fresh "
+        "compile (immutables masked), the data contracts it names itself "
+        "(dataContracts(), code layout) and the weights read back from chain. Every "
+        'difference is named ("activation of layer 1 differs", "weights differ", '
+        '"bytecode differs", "deployment incomplete"). Exit 0 on a match, 1 on '
+        "any difference.",
+        epilog=TRUST_NOTE,
+    )
     p.add_argument("manifest", metavar="MANIFEST")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -359,46 +489,74 @@ def build_parser() -> argparse.ArgumentParser:
     _add_chain(p)
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("estimate", help="predict deploy, upload and inference gas before deploying",
-                       description="Predict the receipt gas of the deployment, of each weight-upload "
-                                   "transaction and of one inference, term by term, from the plan and the "
-                                   "Prague gas schedule (EIP-7623 calldata floor included). Nothing is "
-                                   "deployed. The inference row is the first of --input, else all zeros.",
-                       epilog=TRUST_NOTE)
+    p = sub.add_parser(
+        "estimate",
+        help="predict deploy, upload and inference gas before deploying",
+        description="Predict the receipt gas of the deployment, of each weight-upload "
+        "transaction and of one inference, term by term, from the plan and the "
+        "Prague gas schedule (EIP-7623 calldata floor included). Nothing is "
+        "deployed. The inference row is the first of --input, else all zeros.",
+        epilog=TRUST_NOTE,
+    )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--input", metavar="FILE", help="rows (CSV or .npy); the first is the inference row")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object: deploy, upload (one per transaction), inference, breakdown")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: deploy, upload (one per transaction), inference, breakdown",
+    )
     _add_numbers(p)
     _add_compiler(p)
     p.set_defaults(func=cmd_estimate)
 
-    p = sub.add_parser("bench", help="measured gas: every format x layout, and a sweep against the model",
-                       description="layouts suite: train a 64-32-10 MLP on scikit-learn's digits and "
-                                   "measure, for each number format and weight layout, weight-storage gas "
-                                   "per parameter, inference gas per multiply-accumulate and bytecode "
-                                   "size; then one 784-256-128-10 inference. sweep suite: deploy, upload "
-                                   "and infer over a grid of MLPs, compare every receipt with the gas "
-                                   "model, fit linear slopes. Writes CSV, Markdown and PNG plots.")
+    p = sub.add_parser(
+        "bench",
+        help="measured gas: every format x layout, and a sweep against the model",
+        description="layouts suite: train a 64-32-10 MLP on scikit-learn's digits and "
+        "measure, for each number format and weight layout, weight-storage gas "
+        "per parameter, inference gas per multiply-accumulate and bytecode "
+        "size; then one 784-256-128-10 inference. sweep suite: deploy, upload "
+        "and infer over a grid of MLPs, compare every receipt with the gas "
+        "model, fit linear slopes. Writes CSV, Markdown and PNG plots.",
+    )
     p.add_argument("-o", "--output", default="results", metavar="DIR", help="output folder (default results)")
-    p.add_argument("--suite", choices=("layouts", "sweep", "all"), default="all",
-                   help="layouts: the 64-32-10 digits table (+ 784-256-128-10); sweep: measured vs "
-                        "modelled gas over depth 1-4 x width 1-64 x inputs 4-64 with plots; default all")
+    p.add_argument(
+        "--suite",
+        choices=("layouts", "sweep", "all"),
+        default="all",
+        help="layouts: the 64-32-10 digits table (+ 784-256-128-10); sweep: measured vs "
+        "modelled gas over depth 1-4 x width 1-64 x inputs 4-64 with plots; default all",
+    )
     p.add_argument("--quick", action="store_true", help="sweep a 3-architecture grid (a smoke run)")
     p.add_argument("--skip-mnist", action="store_true", help="skip the 784-256-128-10 measurement")
-    p.add_argument("--format", choices=(*MODES, "all"), default="all", help="number format(s) to measure (default all)")
-    p.add_argument("--layout", choices=(*LAYOUTS, "all"), default="all", help="weight layout(s) to measure (default all)")
-    p.add_argument("--rpc-url", default=None, help="run on this node instead of the embedded chain "
-                                                   f"(key from ${chain.PRIVATE_KEY_ENV})")
+    p.add_argument(
+        "--format", choices=(*MODES, "all"), default="all", help="number format(s) to measure (default all)"
+    )
+    p.add_argument(
+        "--layout", choices=(*LAYOUTS, "all"), default="all", help="weight layout(s) to measure (default all)"
+    )
+    p.add_argument(
+        "--rpc-url",
+        default=None,
+        help=f"run on this node instead of the embedded chain (key from ${chain.PRIVATE_KEY_ENV})",
+    )
     _add_compiler(p)
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("demo", help="train a breast-cancer MLP and run it on the embedded chain",
-                       description="Train a small MLP on scikit-learn's bundled breast-cancer data (fixed "
-                                   "seed), deploy it on the embedded chain, predict every test row "
-                                   "on-chain and print the comparison table.")
-    p.add_argument("-o", "--output", default="out/demo", metavar="DIR",
-                   help="where the model, contract and manifest go (default out/demo)")
+    p = sub.add_parser(
+        "demo",
+        help="train a breast-cancer MLP and run it on the embedded chain",
+        description="Train a small MLP on scikit-learn's bundled breast-cancer data (fixed "
+        "seed), deploy it on the embedded chain, predict every test row "
+        "on-chain and print the comparison table.",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default="out/demo",
+        metavar="DIR",
+        help="where the model, contract and manifest go (default out/demo)",
+    )
     p.add_argument("--json", action="store_true", help="print the table as one JSON object")
     _add_compiler(p)
     p.set_defaults(func=cmd_demo)

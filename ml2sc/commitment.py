@@ -16,8 +16,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from eth_utils import keccak
 
@@ -45,9 +46,14 @@ def descriptor(plan: Plan, layout: str) -> dict[str, Any]:
 def _layer_descriptor(layer: Layer) -> dict[str, Any]:
     """A layer's shape and integer constants. The output rescale of int8 gelu/silu layers is named
     only where it exists, so the hashes of models without one are what they always were."""
-    out: dict[str, Any] = {"n_in": layer.n_in, "n_out": layer.n_out, "activation": layer.activation,
-                           "slope": layer.slope, "requant_m": layer.requant_m,
-                           "requant_shift": layer.requant_shift}
+    out: dict[str, Any] = {
+        "n_in": layer.n_in,
+        "n_out": layer.n_out,
+        "activation": layer.activation,
+        "slope": layer.slope,
+        "requant_m": layer.requant_m,
+        "requant_shift": layer.requant_shift,
+    }
     if layer.out_m or layer.out_shift:
         out |= {"out_m": layer.out_m, "out_shift": layer.out_shift}
     return out
@@ -106,10 +112,17 @@ def differences(model: dict[str, Any], other: dict[str, Any]) -> list[str]:
     """What differs between two descriptors, in words ("activation of layer 1 differs (relu vs tanh)");
     `model` is the model file's, `other` the deployment's."""
     out = []
-    for key, words in (("mode", "number format"), ("layout", "weight layout"), ("head", "classification head")):
+    for key, words in (
+        ("mode", "number format"),
+        ("layout", "weight layout"),
+        ("head", "classification head"),
+    ):
         if model.get(key) != other.get(key):
             out.append(f"{words} differs ({model.get(key)} vs {other.get(key)})")
-    if (model.get("frac_bits"), model.get("weight_bits")) != (other.get("frac_bits"), other.get("weight_bits")):
+    if (model.get("frac_bits"), model.get("weight_bits")) != (
+        other.get("frac_bits"),
+        other.get("weight_bits"),
+    ):
         out.append("fixed-point format differs (fractional or weight bits)")
     if model.get("input_scales") != other.get("input_scales"):
         out.append("int8 input scales differ")

@@ -8,8 +8,8 @@ integers give the same numbers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from . import activations
 from . import evm_int as E
@@ -82,8 +82,7 @@ def _int8_layer(plan: Plan, layer: Layer, x: list[int], last: bool) -> LayerTrac
     if kind.int8_class == "rescale":  # Q.16 -> the calibrated int8 scale, clamped
         half = 1 << (layer.out_shift - 1)
         q16 = _activate(plan, layer, pre)
-        return LayerTrace(tuple(pre), tuple(
-            _clamp((f * layer.out_m + half) >> layer.out_shift) for f in q16))
+        return LayerTrace(tuple(pre), tuple(_clamp((f * layer.out_m + half) >> layer.out_shift) for f in q16))
     return LayerTrace(tuple(pre), tuple(kind.int8_clamped(_clamp(v), layer.slope) for v in pre))
 
 

@@ -45,8 +45,9 @@ def _sqrt(value: Fraction) -> Fraction:
 
 # Abramowitz & Stegun 7.1.26: erf(z) = 1 - t (a1 + t (a2 + ... + t a5)) exp(-z**2), t = 1 / (1 + p z)
 ERF_P = Fraction("0.3275911")
-ERF_A = tuple(Fraction(a) for a in
-              ("0.254829592", "-0.284496736", "1.421413741", "-1.453152027", "1.061405429"))
+ERF_A = tuple(
+    Fraction(a) for a in ("0.254829592", "-0.284496736", "1.421413741", "-1.453152027", "1.061405429")
+)
 GELU_TANH_C = Fraction("0.044715")  # PyTorch's approximate="tanh": tanh(sqrt(2/pi) (x + 0.044715 x**3))
 _PI = Fraction(Decimal("3.14159265358979323846264338327950288419716939937510582097494459"))
 
@@ -167,8 +168,10 @@ class FixedFormat:
         """The smallest |x| whose sigmoid argument (either sign) is cut off: from there the tanh
         form is x or 0 exactly, and the cube is never taken."""
         cut, top = self.exp_cutoff, 64 * self.one
-        return min(_first_at_least(lambda a: _gelu_tanh_arg(self, a), cut, top),
-                   _first_at_least(lambda a: -_gelu_tanh_arg(self, -a), cut, top))
+        return min(
+            _first_at_least(lambda a: _gelu_tanh_arg(self, a), cut, top),
+            _first_at_least(lambda a: -_gelu_tanh_arg(self, -a), cut, top),
+        )
 
 
 def exp_neg(fmt: FixedFormat, a: int) -> int:

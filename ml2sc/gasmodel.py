@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Protocol, Sequence
+from typing import Protocol
 
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
@@ -73,7 +74,7 @@ class ModelShape:
     layout: str
 
     @classmethod
-    def of(cls, plan: Plan, layout: str) -> "ModelShape":
+    def of(cls, plan: Plan, layout: str) -> ModelShape:
         return cls(plan, encode_blob(plan), layout)
 
 
@@ -93,10 +94,17 @@ def data_contract_creation(chunk: bytes) -> Estimate:
     """Receipt gas of deploying ``0x00 || chunk`` as a data contract: exact."""
     initcode = data_contract_initcode(chunk)
     runtime_bytes = len(chunk) + 1
-    return estimate_transaction(initcode, [
-        ("creation code", DATA_INITCODE_STATIC + G.copy_cost(runtime_bytes) + G.memory_cost(G.words(runtime_bytes))),
-        ("code deposit", G.code_deposit(runtime_bytes)),
-    ], create=True)
+    return estimate_transaction(
+        initcode,
+        [
+            (
+                "creation code",
+                DATA_INITCODE_STATIC + G.copy_cost(runtime_bytes) + G.memory_cost(G.words(runtime_bytes)),
+            ),
+            ("code deposit", G.code_deposit(runtime_bytes)),
+        ],
+        create=True,
+    )
 
 
 # -- fitted loop costs (ml2sc.calibrate writes gas_costs.json) ---------------------
@@ -118,8 +126,10 @@ class _Strict(Mapping[str, float]):
         try:
             return self._costs[feature]
         except KeyError:
-            raise MissingCost(f"{COSTS_FILE.name} has no {self._what} cost for {feature!r}: run "
-                              "python -m ml2sc.calibrate (or --only for new activations)") from None
+            raise MissingCost(
+                f"{COSTS_FILE.name} has no {self._what} cost for {feature!r}: run "
+                "python -m ml2sc.calibrate (or --only for new activations)"
+            ) from None
 
     def __iter__(self):
         return iter(self._costs)
@@ -137,15 +147,18 @@ class Costs:
     upload: Mapping[str, float]
 
     @classmethod
-    def of(cls, data: Mapping[str, object]) -> "Costs":
+    def of(cls, data: Mapping[str, object]) -> Costs:
         loop: Mapping[str, Mapping[str, float]] = data["loop"]  # type: ignore[assignment]
         deploy: Mapping[str, float] = data["deploy"]  # type: ignore[assignment]
         upload: Mapping[str, float] = data["upload"]  # type: ignore[assignment]
-        return cls({mode: _Strict(f"{mode} loop", c) for mode, c in loop.items()},
-                   _Strict("deploy", deploy), _Strict("upload", upload))
+        return cls(
+            {mode: _Strict(f"{mode} loop", c) for mode, c in loop.items()},
+            _Strict("deploy", deploy),
+            _Strict("upload", upload),
+        )
 
     @classmethod
-    def unfitted(cls) -> "Costs":
+    def unfitted(cls) -> Costs:
         """Every fitted cost 0: estimates of the schedule terms alone (what ml2sc.calibrate fits against)."""
         zero: Mapping[str, float] = _Zero()
         return cls({"fixed": zero, "int8": zero}, zero, zero)
@@ -180,8 +193,11 @@ def _exp_steps(plan: Plan) -> int:
 
 
 # _activate's `else if` order: element-wise kinds by id (softmax returns before the loop)
-_CHAIN = tuple(r.name for r in sorted(activations.REGISTRY.values(), key=lambda r: r.kind_id)
-               if r.gas_stem and not r.last_only)
+_CHAIN = tuple(
+    r.name
+    for r in sorted(activations.REGISTRY.values(), key=lambda r: r.kind_id)
+    if r.gas_stem and not r.last_only
+)
 _OWN_DISPATCH = ("squash_", "rescale_")  # int8 hidden layers call the function directly
 
 
@@ -200,8 +216,14 @@ def _path(kind: str, v: int, plan: Plan, prefix: str) -> Counter:
         f = Counter({f"{prefix}{stem}": 1, f"{prefix}{stem}_neg": int(v < 0)})
     else:
         cut = record.gas_cut(plan.fmt, v)
-        f = Counter({f"{prefix}{stem}": 1, f"{prefix}{stem}_neg": int(v < 0), f"{prefix}{stem}_cut": int(cut),
-                     "exp_steps": 0 if cut else _exp_steps(plan)})
+        f = Counter(
+            {
+                f"{prefix}{stem}": 1,
+                f"{prefix}{stem}_neg": int(v < 0),
+                f"{prefix}{stem}_cut": int(cut),
+                "exp_steps": 0 if cut else _exp_steps(plan),
+            }
+        )
     if prefix not in _OWN_DISPATCH:  # fixed layers and int8's last layer go through _activate
         f["act_checks"] = _chain_checks(plan, kind)
     return f
@@ -225,13 +247,21 @@ def _softmax(values: Sequence[int], plan: Plan, prefix: str) -> Counter:
             f[f"{prefix}softmax_top"] += 1
     for v in values:
         cut = top - v >= plan.fmt.exp_cutoff
-        f.update({f"{prefix}softmax": 1, f"{prefix}softmax_cut": int(cut), "exp_steps": 0 if cut else _exp_steps(plan)})
+        f.update(
+            {
+                f"{prefix}softmax": 1,
+                f"{prefix}softmax_cut": int(cut),
+                "exp_steps": 0 if cut else _exp_steps(plan),
+            }
+        )
     return f
 
 
 def _softmax_paths(plan: Plan, prefix: str, first: bool) -> list[Counter]:
-    cuts = [Counter({f"{prefix}softmax": 1, "exp_steps": _exp_steps(plan)}),
-            Counter({f"{prefix}softmax": 1, f"{prefix}softmax_cut": 1})]
+    cuts = [
+        Counter({f"{prefix}softmax": 1, "exp_steps": _exp_steps(plan)}),
+        Counter({f"{prefix}softmax": 1, f"{prefix}softmax_cut": 1}),
+    ]
     return cuts if first else cuts + [c + Counter({f"{prefix}softmax_top": 1}) for c in cuts]
 
 
@@ -427,8 +457,11 @@ def _row_memory_words(plan: Plan) -> int:
     if plan.mode == "fixed":
         return 1 + plan.n_inputs + sum(1 + layer.n_out for layer in plan.layers)
     last = len(plan.layers) - 1
-    return sum(1 + layer.n_out for i, layer in enumerate(plan.layers)
-               if i == last or activations.get(layer.activation).int8_class in ("squash", "rescale"))
+    return sum(
+        1 + layer.n_out
+        for i, layer in enumerate(plan.layers)
+        if i == last or activations.get(layer.activation).int8_class in ("squash", "rescale")
+    )
 
 
 def memory_words(target: Target, n_rows: int | None = None) -> int:
@@ -454,8 +487,15 @@ def inference_exact_terms(target: Target, n_rows: int | None = None) -> list[tup
         terms.append(("cold SLOAD of weight slots", G.COLD_SLOAD_COST * len(slot_values(layout, blob))))
     elif layout == "code":
         chunks = code_chunks(blob)
-        terms.append(("data contracts: EXTCODECOPY (cold), EXTCODESIZE, EXTCODEHASH", sum(
-            G.COLD_ACCOUNT_ACCESS_COST + G.copy_cost(c.length) + 2 * G.WARM_STORAGE_READ_COST for c in chunks)))
+        terms.append(
+            (
+                "data contracts: EXTCODECOPY (cold), EXTCODESIZE, EXTCODEHASH",
+                sum(
+                    G.COLD_ACCOUNT_ACCESS_COST + G.copy_cost(c.length) + 2 * G.WARM_STORAGE_READ_COST
+                    for c in chunks
+                ),
+            )
+        )
     else:
         terms.append(("CODECOPY of the weights", G.GAS_VERY_LOW + G.copy_cost(len(blob.data))))
     terms.append(("memory expansion", G.memory_cost(memory_words(target, n_rows))))
@@ -479,14 +519,27 @@ def batch_calldata(plan: Plan, rows: Sequence[Sequence[int]]) -> bytes:
     else:
         payload = b"".join(v.to_bytes(32, "big", signed=True) for r in rows for v in r)
         count, signature = len(payload) // 32, "predictBatch(int256[])"
-    return function_signature_to_4byte_selector(signature) + encode(["uint256", "uint256"], [32, count]) + payload
+    return (
+        function_signature_to_4byte_selector(signature)
+        + encode(["uint256", "uint256"], [32, count])
+        + payload
+    )
 
 
 _GROUPS = {
-    "macs": "multiply-accumulates", "words": "int8 SIMD weight words", "lane_words": "int8 activation lanes",
-    "neurons": "neurons", "layers": "layers", "inputs": "inputs", "outputs": "outputs",
-    "slots": "weight slots (loop)", "data_contracts": "data contracts (checks)", "const": "call overhead",
-    "batch": "predictBatch overhead", "batch_rows": "predictBatch rows", "batch_outputs": "predictBatch rows",
+    "macs": "multiply-accumulates",
+    "words": "int8 SIMD weight words",
+    "lane_words": "int8 activation lanes",
+    "neurons": "neurons",
+    "layers": "layers",
+    "inputs": "inputs",
+    "outputs": "outputs",
+    "slots": "weight slots (loop)",
+    "data_contracts": "data contracts (checks)",
+    "const": "call overhead",
+    "batch": "predictBatch overhead",
+    "batch_rows": "predictBatch rows",
+    "batch_outputs": "predictBatch rows",
 }
 
 
@@ -529,7 +582,9 @@ def _worst_row(plan: Plan) -> list[int]:
 def _with_margin(estimate: Estimate) -> Estimate:
     """The estimate plus ``BOUND_MARGIN``, shown as its own term."""
     margin = math.ceil(estimate.total * BOUND_MARGIN)
-    return Estimate(estimate.total + margin, estimate.terms + ((f"safety margin ({BOUND_MARGIN:.0%})", margin),))
+    return Estimate(
+        estimate.total + margin, estimate.terms + ((f"safety margin ({BOUND_MARGIN:.0%})", margin),)
+    )
 
 
 def inference_upper_bound(target: Target, *, costs: Costs | None = None) -> Estimate:
@@ -550,7 +605,7 @@ def _worst_batch_calldata(plan: Plan, n_rows: int) -> bytes:
         signature, payload, padding = "predictBatch(bytes)", n_rows * plan.n_inputs, 31
     else:
         signature, payload, padding = "predictBatch(int256[])", 32 * n_rows * plan.n_inputs, 0
-    head = function_signature_to_4byte_selector(signature) + encode(["uint256", "uint256"], [32, 2 ** 32 - 1])
+    head = function_signature_to_4byte_selector(signature) + encode(["uint256", "uint256"], [32, 2**32 - 1])
     return head + b"\xff" * payload + bytes(padding)
 
 
@@ -579,8 +634,12 @@ class BatchBound:
     budget: int
 
     def to_json(self) -> dict[str, int]:
-        return {"intercept": self.intercept, "per_row": self.per_row, "rows_per_call": self.rows,
-                "budget": self.budget}
+        return {
+            "intercept": self.intercept,
+            "per_row": self.per_row,
+            "rows_per_call": self.rows,
+            "budget": self.budget,
+        }
 
 
 def batch_bound_line(target: Target, budget: int) -> BatchBound:
@@ -588,7 +647,9 @@ def batch_bound_line(target: Target, budget: int) -> BatchBound:
     rows = rows_that_fit(target, budget)
     intercept = batch_upper_bound(target, 0).total + 2  # + the margin's rounding, up to a gas a point
     span = max(rows, 1)
-    return BatchBound(intercept, -(-(batch_upper_bound(target, span).total - intercept) // span), rows, budget)
+    return BatchBound(
+        intercept, -(-(batch_upper_bound(target, span).total - intercept) // span), rows, budget
+    )
 
 
 def rows_that_fit(target: Target, gas: int, most: int | None = None) -> int:
@@ -637,8 +698,10 @@ def _constructor_exact(compiled) -> list[tuple[str, int]]:
     memory = 4 + G.words(memory_alloc(blob)) + G.words(runtime) + 8
     per_chunk = G.COLD_ACCOUNT_ACCESS_COST + 3 * G.WARM_STORAGE_READ_COST + G.copy_cost(1)
     return [
-        ("data contracts: EXTCODESIZE (cold), 2 EXTCODECOPY, EXTCODEHASH", sum(
-            per_chunk + G.copy_cost(c.length) for c in chunks)),
+        (
+            "data contracts: EXTCODESIZE (cold), 2 EXTCODECOPY, EXTCODEHASH",
+            sum(per_chunk + G.copy_cost(c.length) for c in chunks),
+        ),
         ("keccak256 of the weights", G.keccak_cost(len(blob.data))),
         ("runtime code copy", G.copy_cost(runtime)),
         ("memory expansion", G.memory_cost(memory)),
@@ -658,11 +721,15 @@ def deploy(compiled, data_addresses: Sequence[str] | None = None, *, costs: Cost
     """Receipt gas of deploying the model contract (after its data contracts, for ``code``)."""
     runtime = len(compiled.artifact.deployed_bytecode)
     fitted = _cost(deploy_features(compiled), (costs or fitted_costs()).deploy)
-    return estimate_transaction(deploy_calldata(compiled, data_addresses), [
-        ("constructor", round(fitted)),
-        *_constructor_exact(compiled),
-        ("code deposit", G.code_deposit(runtime)),
-    ], create=True)
+    return estimate_transaction(
+        deploy_calldata(compiled, data_addresses),
+        [
+            ("constructor", round(fitted)),
+            *_constructor_exact(compiled),
+            ("code deposit", G.code_deposit(runtime)),
+        ],
+        create=True,
+    )
 
 
 def upload(compiled: Target, start: int, slots: Sequence[bytes], *, costs: Costs | None = None) -> Estimate:
@@ -671,29 +738,38 @@ def upload(compiled: Target, start: int, slots: Sequence[bytes], *, costs: Costs
     data = _calldata("upload(uint256,bytes32[])", ["uint256", "bytes32[]"], [start, list(slots)])
     nonzero = sum(any(s) for s in slots)
     stores = nonzero * (G.SSTORE_SET_GAS + G.COLD_SLOAD_COST) + (len(slots) - nonzero) * (
-        G.COLD_SLOAD_COST + G.WARM_STORAGE_READ_COST)
-    counter = G.SSTORE_SET_GAS if start == 0 else G.SSTORE_RESET_GAS  # 0 -> x on the first upload, else x -> y
+        G.COLD_SLOAD_COST + G.WARM_STORAGE_READ_COST
+    )
+    counter = (
+        G.SSTORE_SET_GAS if start == 0 else G.SSTORE_RESET_GAS
+    )  # 0 -> x on the first upload, else x -> y
     loop = (costs or fitted_costs()).upload
-    return estimate_transaction(data, [
-        ("weight SSTOREs", stores),
-        ("loaded(), uploadDigest() SSTOREs", 2 * counter),
-        ("weightsHash, loaded, uploadDigest SLOADs", 3 * G.COLD_SLOAD_COST),
-        ("upload digest keccak256", G.keccak_cost(64) * len(slots)),
-        ("upload loop", round(loop["slot"] * len(slots))),
-        ("call overhead", round(loop["const"])),
-    ])
+    return estimate_transaction(
+        data,
+        [
+            ("weight SSTOREs", stores),
+            ("loaded(), uploadDigest() SSTOREs", 2 * counter),
+            ("weightsHash, loaded, uploadDigest SLOADs", 3 * G.COLD_SLOAD_COST),
+            ("upload digest keccak256", G.keccak_cost(64) * len(slots)),
+            ("upload loop", round(loop["slot"] * len(slots))),
+            ("call overhead", round(loop["const"])),
+        ],
+    )
 
 
 def finalize(compiled: Target, *, costs: Costs | None = None) -> Estimate:
     """``finalize(hash)``: three cold SLOADs for the checks, the weightsHash SSTORE, the event."""
     data = _calldata("finalize(bytes32)", ["bytes32"], [compiled.blob.hash])
     overhead = (costs or fitted_costs()).upload["finalize"]
-    return estimate_transaction(data, [
-        ("weightsHash SSTORE", G.SSTORE_SET_GAS),
-        ("weightsHash, loaded, uploadDigest SLOADs", 3 * G.COLD_SLOAD_COST),
-        ("WeightsFinalized log", log_cost(1, 32)),
-        ("call overhead", round(overhead)),
-    ])
+    return estimate_transaction(
+        data,
+        [
+            ("weightsHash SSTORE", G.SSTORE_SET_GAS),
+            ("weightsHash, loaded, uploadDigest SLOADs", 3 * G.COLD_SLOAD_COST),
+            ("WeightsFinalized log", log_cost(1, 32)),
+            ("call overhead", round(overhead)),
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -741,13 +817,20 @@ def estimate(compiled, row: Sequence[int], chunk_size: int, budget: int | None =
     uploads: list[tuple[str, Estimate]] = []
     if compiled.layout == "code":
         data = compiled.blob.data
-        uploads = [(f"data[{i}]", data_contract_creation(data[c.offset : c.offset + c.length]))
-                   for i, c in enumerate(code_chunks(compiled.blob))]
+        uploads = [
+            (f"data[{i}]", data_contract_creation(data[c.offset : c.offset + c.length]))
+            for i, c in enumerate(code_chunks(compiled.blob))
+        ]
     elif compiled.layout in ("storage", "packed"):
         values = slot_values(compiled.layout, compiled.blob)
         for start in range(0, len(values), chunk_size):
             chunk = values[start : start + chunk_size]
             uploads.append((f"upload[{start}:{start + len(chunk)}]", upload(compiled, start, chunk)))
         uploads.append(("finalize", finalize(compiled)))
-    return GasReport(deploy(compiled), tuple(uploads), inference(compiled, row),
-                     inference_upper_bound(compiled), batch_bound_line(compiled, budget))
+    return GasReport(
+        deploy(compiled),
+        tuple(uploads),
+        inference(compiled, row),
+        inference_upper_bound(compiled),
+        batch_bound_line(compiled, budget),
+    )

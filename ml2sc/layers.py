@@ -94,5 +94,7 @@ class Plan:
     def describe_format(self) -> str:
         if self.mode == "fixed":
             return self.fmt.name
-        return ("int8 (per-layer weight scales, per-feature input scales, int32 accumulation, "
-                "dyadic requantization)")
+        return (
+            "int8 (per-layer weight scales, per-feature input scales, int32 accumulation, "
+            "dyadic requantization)"
+        )

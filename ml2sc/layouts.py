@@ -20,7 +20,7 @@ INLINE_MAX_BLOB = 16_000  # leaves room for the model contract's own code under 
 
 
 class LayoutError(ValueError):
-    pass
+    """A weight layout that is unknown, or that does not fit this model (EIP-170 code size)."""
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ class TxRecord:
     fits_30m_block: bool
 
     @classmethod
-    def of(cls, label: str, tx: TxResult) -> "TxRecord":
+    def of(cls, label: str, tx: TxResult) -> TxRecord:
         return cls(label, tx.tx_hash, tx.gas_used, tx.gas_used <= BLOCK_GAS_30M)
 
 
@@ -82,7 +82,7 @@ class Manifest:
         os.replace(tmp, path)  # atomic: a crash never leaves half a manifest
 
     @classmethod
-    def load(cls, path: Path) -> "Manifest":
+    def load(cls, path: Path) -> Manifest:
         try:
             data = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as exc:
@@ -90,8 +90,10 @@ class Manifest:
         if not isinstance(data, dict) or data.get("tool") != "ml2sc":
             raise ManifestError(f"{path} is not an ml2sc deployment manifest")
         if data.get("version") != MANIFEST_VERSION:
-            raise ManifestError(f"{path} is an ml2sc manifest of version {data.get('version')}; this ml2sc reads "
-                                f"version {MANIFEST_VERSION} (redeploy to write one)")
+            raise ManifestError(
+                f"{path} is an ml2sc manifest of version {data.get('version')}; this ml2sc reads "
+                f"version {MANIFEST_VERSION} (redeploy to write one)"
+            )
         data.pop("gas", None)
         try:
             data["transactions"] = [TxRecord(**t) for t in data.get("transactions", [])]
@@ -107,13 +109,28 @@ class Manifest:
         """What is not of the type this tool writes, if anything: JSON edited by hand must not get
         as far as a traceback deep inside a command."""
         kinds: dict[str, type | tuple[type, ...]] = {
-            "model_path": str, "model_sha256": str, "contract_name": str, "architecture": str,
-            "number_format": dict, "layout": str, "n_params": int, "blob_bytes": int, "weights_hash": str,
-            "model_hash": str, "descriptor": dict, "chain": dict, "compiler": str, "abi": list,
-            "address": (str, type(None)), "data_contracts": list, "complete": bool}
+            "model_path": str,
+            "model_sha256": str,
+            "contract_name": str,
+            "architecture": str,
+            "number_format": dict,
+            "layout": str,
+            "n_params": int,
+            "blob_bytes": int,
+            "weights_hash": str,
+            "model_hash": str,
+            "descriptor": dict,
+            "chain": dict,
+            "compiler": str,
+            "abi": list,
+            "address": (str, type(None)),
+            "data_contracts": list,
+            "complete": bool,
+        }
         for name, kind in kinds.items():
             if not isinstance(getattr(self, name), kind):
-                return f"{name} is {type(getattr(self, name)).__name__}, not {getattr(kind, '__name__', 'str or null')}"
+                wanted = getattr(kind, "__name__", "str or null")
+                return f"{name} is {type(getattr(self, name)).__name__}, not {wanted}"
         if not all(isinstance(a, str) for a in self.data_contracts):
             return "data_contracts must be a list of addresses"
         layers = self.descriptor.get("layers")

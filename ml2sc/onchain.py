@@ -6,8 +6,9 @@ single-row ``predict`` for its gas alone. Both send through one call-then-transa
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from web3.contract import Contract
 
@@ -16,10 +17,10 @@ from evmkit.errors import ChainError
 from evmkit.solc import Artifact, Compiler, compile_sources
 
 from . import gasmodel
-from .gasmodel import BLOCK_SHARE, MAINNET_BLOCK_GAS
 from .blob import Blob, encode_blob
 from .commitment import Commitment, commit
 from .emulator import Prediction
+from .gasmodel import BLOCK_SHARE, MAINNET_BLOCK_GAS
 from .layouts import (
     MAX_CODE_SIZE,
     LayoutError,
@@ -260,8 +261,9 @@ def contract_shape(session: ChainSession, contract: Contract, plan: Plan) -> gas
     return gasmodel.ModelShape(plan, blob, layout)
 
 
-def batch_size(session: ChainSession, shape: gasmodel.ModelShape, n_rows: int,
-               rows_per_call: int | None = None) -> tuple[int, int]:
+def batch_size(
+    session: ChainSession, shape: gasmodel.ModelShape, n_rows: int, rows_per_call: int | None = None
+) -> tuple[int, int]:
     """(rows per call, gas to send with each call), from the gas model's upper bound per row,
     never from a measured row: a call of that many rows, whatever their values, costs at most
     the gas it is sent with. Without ``rows_per_call``, as many rows as fit ``block_budget``
@@ -278,7 +280,8 @@ def batch_size(session: ChainSession, shape: gasmodel.ModelShape, n_rows: int,
             raise BatchTooLarge(
                 f"one row of predictBatch may cost up to {bound:,} gas (the gas model's upper bound), over "
                 f"the {gas:,} gas a call may use (90% of the block gas limit {limit:,}, counted up to "
-                f"{MAINNET_BLOCK_GAS:,}); nothing was sent")
+                f"{MAINNET_BLOCK_GAS:,}); nothing was sent"
+            )
         return size, gas
     size = min(rows_per_call, n_rows)
     bound = gasmodel.batch_upper_bound(shape, size).total
@@ -287,7 +290,8 @@ def batch_size(session: ChainSession, shape: gasmodel.ModelShape, n_rows: int,
         hint = f"use at most {fits} rows per call" if fits else "not even one row fits"
         raise BatchTooLarge(
             f"predictBatch of {size} rows may cost up to {bound:,} gas (the gas model's upper bound), over "
-            f"the block gas limit {limit:,}; {hint}; nothing was sent")
+            f"the block gas limit {limit:,}; {hint}; nothing was sent"
+        )
     return size, limit
 
 
@@ -312,8 +316,9 @@ def predict_batched(
     n = plan.n_outputs
     for start in range(0, len(rows), size):
         chunk = rows[start : start + size]
-        (outputs, classes), used = _predict_call(session, contract, "predictBatch", encode_rows(plan, chunk),
-                                                 gas, transact)
+        (outputs, classes), used = _predict_call(
+            session, contract, "predictBatch", encode_rows(plan, chunk), gas, transact
+        )
         predictions += [
             Prediction(tuple(int(v) for v in outputs[r * n : (r + 1) * n]), int(classes[r]))
             for r in range(len(chunk))

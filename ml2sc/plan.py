@@ -16,7 +16,7 @@ this module); they are re-exported here.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import activations
 from .capture import Activation, Dense, Op
@@ -25,8 +25,18 @@ from .layers import INT8_MAX, INT8_OUT_FORMAT, MODES, FloatLayer, Layer, Plan, P
 from .quant import Scales, build_int8_plan
 
 __all__ = [
-    "INT8_MAX", "INT8_OUT_FORMAT", "MODES", "FloatLayer", "Layer", "Plan", "PlanError", "build_fixed_plan",
-    "build_plan", "decode_outputs", "encode_inputs", "group_layers",
+    "INT8_MAX",
+    "INT8_OUT_FORMAT",
+    "MODES",
+    "FloatLayer",
+    "Layer",
+    "Plan",
+    "PlanError",
+    "build_fixed_plan",
+    "build_plan",
+    "decode_outputs",
+    "encode_inputs",
+    "group_layers",
 ]
 
 
@@ -106,9 +116,9 @@ def encode_inputs(plan: Plan, rows: Sequence[Sequence[float]]) -> list[list[int]
         if len(row) != plan.n_inputs:
             raise PlanError(f"row {r} has {len(row)} features; the model takes {plan.n_inputs}")
         if plan.mode == "int8":
-            encoded.append([
-                max(-128, min(INT8_MAX, round(float(v) / s))) for v, s in zip(row, plan.input_scales)
-            ])
+            encoded.append(
+                [max(-128, min(INT8_MAX, round(float(v) / s))) for v, s in zip(row, plan.input_scales)]
+            )
         else:
             encoded.append(
                 [plan.fmt.encode(float(v), f"input row {r} feature {i}") for i, v in enumerate(row)]

@@ -12,8 +12,8 @@ integer-only inference work (Jacob et al. 2018; I-ViT's dyadic arithmetic). GELU
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class Scales:
         return {"inputs": list(self.inputs), "hidden": list(self.hidden)}
 
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> "Scales":
+    def from_json(cls, data: dict[str, object]) -> Scales:
         return cls(tuple(float(v) for v in data["inputs"]), tuple(float(v) for v in data["hidden"]))  # type: ignore[union-attr]
 
 
@@ -114,11 +114,21 @@ def build_int8_plan(layers: Sequence[FloatLayer], scales: Scales) -> Plan:
         else:
             m, shift = dyadic(s_acc / scales.hidden[index])
         slope = round(layer.slope * Q16) if kind.has_slope else 0
-        out.append(Layer(
-            name=layer.name, n_in=int(n_in), n_out=int(n_out), activation=layer.activation,
-            weights=tuple(int(v) for v in w_q.ravel()), biases=tuple(b_q),
-            slope=slope, requant_m=m, requant_shift=shift, out_m=out_m, out_shift=out_shift,
-        ))
+        out.append(
+            Layer(
+                name=layer.name,
+                n_in=int(n_in),
+                n_out=int(n_out),
+                activation=layer.activation,
+                weights=tuple(int(v) for v in w_q.ravel()),
+                biases=tuple(b_q),
+                slope=slope,
+                requant_m=m,
+                requant_shift=shift,
+                out_m=out_m,
+                out_shift=out_shift,
+            )
+        )
         if not last:
             s_in = scales.hidden[index]
     return Plan("int8", INT8_OUT_FORMAT, tuple(out), input_scales=scales.inputs)

@@ -51,15 +51,25 @@ def render_contract(plan: Plan, blob: Blob, layout: str, contract_name: str, sou
     """The model contract's Solidity source."""
     check_layout(layout)
     layers = [
-        LayerView(l.name, l.n_in, l.n_out, l.activation, KIND_IDS[l.activation], i == len(plan.layers) - 1, b,
-                  activations.get(l.activation).int8_class, _suffix(activations.get(l.activation).solidity))
-        for i, (l, b) in enumerate(zip(plan.layers, blob.layers))
+        LayerView(
+            layer.name,
+            layer.n_in,
+            layer.n_out,
+            layer.activation,
+            KIND_IDS[layer.activation],
+            i == len(plan.layers) - 1,
+            b,
+            activations.get(layer.activation).int8_class,
+            _suffix(activations.get(layer.activation).solidity),
+        )
+        for i, (layer, b) in enumerate(zip(plan.layers, blob.layers))
     ]
-    used = sorted({l.activation for l in plan.layers})
+    used = sorted({layer.activation for layer in plan.layers})
     records = [activations.get(name) for name in used]
     width = slot_bytes(layout, blob)
     return render(
-        "ml2sc", "mlp.sol.j2",
+        "ml2sc",
+        "mlp.sol.j2",
         plan=plan,
         blob=blob,
         fmt=plan.fmt,
@@ -71,12 +81,15 @@ def render_contract(plan: Plan, blob: Blob, layout: str, contract_name: str, sou
         chunks=code_chunks(blob),
         layers=layers,
         activations=used,
-        hidden_activations=sorted({l.activation for l in plan.layers[:-1]}),
+        hidden_activations=sorted({layer.activation for layer in plan.layers[:-1]}),
         uses_exp=any(r.uses_exp for r in records),
         uses_sigmoid=any(r.uses_sigmoid for r in records),
         KIND=KIND_IDS,
-        kind_doc=", ".join(f"{r.kind_id} {r.name}" for r in activations.REGISTRY.values()
-                           if r.kind_id < _DOCUMENTED_KINDS or r.name in used),
+        kind_doc=", ".join(
+            f"{r.kind_id} {r.name}"
+            for r in activations.REGISTRY.values()
+            if r.kind_id < _DOCUMENTED_KINDS or r.name in used
+        ),
         extra_kinds=sorted((r for r in records if r.kind_id >= _DOCUMENTED_KINDS), key=lambda r: r.kind_id),
         rescale_kinds=_rescale_functions(layers),
         input_type="bytes calldata" if plan.mode == "int8" else "int256[] calldata",
@@ -99,12 +112,17 @@ def _suffix(function: str) -> str:
 
 def _rescale_functions(layers: list[LayerView]) -> list[tuple[str, str]]:
     """(suffix, function) of each int8 ``_rescale<Suffix>`` the hidden layers need."""
-    functions = sorted({activations.get(l.activation).solidity for l in layers
-                        if l.int8_class == "rescale" and not l.last})
+    functions = sorted(
+        {activations.get(v.activation).solidity for v in layers if v.int8_class == "rescale" and not v.last}
+    )
     return [(_suffix(fn), fn) for fn in functions]
 
 
 def _commitment(plan: Plan, blob: Blob, layout: str) -> dict[str, str]:
     """The hashes the contract holds as constants (ml2sc.commitment), as hex."""
     c = commitment.commit(plan, blob, layout)
-    return {"arch_hash": c.arch_hash.hex(), "model_hash": c.model_hash.hex(), "upload_digest": c.upload_digest.hex()}
+    return {
+        "arch_hash": c.arch_hash.hex(),
+        "model_hash": c.model_hash.hex(),
+        "upload_digest": c.upload_digest.hex(),
+    }

@@ -11,9 +11,9 @@ from __future__ import annotations
 import csv
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -75,7 +75,7 @@ def _layers(arch: tuple[int, ...], seed: int) -> list[FloatLayer]:
     for i, (a, b) in enumerate(sizes):
         last = i == len(sizes) - 1
         act = ("sigmoid" if b == 1 else "none") if last else "relu"
-        layers.append(FloatLayer(f"l{i}", rng.normal(0, 1 / a ** 0.5, (b, a)), rng.normal(0, 0.2, b), act))
+        layers.append(FloatLayer(f"l{i}", rng.normal(0, 1 / a**0.5, (b, a)), rng.normal(0, 0.2, b), act))
     return layers
 
 
@@ -88,8 +88,13 @@ def run_sweep(
 ) -> list[Measurement]:
     chunk = upload_chunk_slots(session)
     limit = session.block_gas_limit
-    points = [(series, arch, f, l) for series, arch in grid for f in formats for l in layouts
-              if not (series == "ml2sc-30" and (f, l) != ("fixed", "storage"))]
+    points = [
+        (series, arch, f, lay)
+        for series, arch in grid
+        for f in formats
+        for lay in layouts
+        if not (series == "ml2sc-30" and (f, lay) != ("fixed", "storage"))
+    ]
     out: list[Measurement] = []
     started = time.perf_counter()
     for k, (series, arch, fmt, layout) in enumerate(points, start=1):
@@ -98,7 +103,11 @@ def run_sweep(
         plan = build_fixed_plan(layers) if fmt == "fixed" else build_int8_plan(layers, calibrate(layers, x))
         label = "-".join(map(str, arch))
         elapsed = time.perf_counter() - started
-        print(f"\r  [{k}/{len(points)}] {label:<22} {fmt:<5} {layout:<7} {elapsed:6.0f} s", end="", file=sys.stderr)
+        print(
+            f"\r  [{k}/{len(points)}] {label:<22} {fmt:<5} {layout:<7} {elapsed:6.0f} s",
+            end="",
+            file=sys.stderr,
+        )
         try:
             compiled = compile_plan(plan, "SweepMLP", "sweep.pt", layout, compiler)
         except LayoutError:
@@ -107,30 +116,64 @@ def run_sweep(
         report = gasmodel.estimate(compiled, row, chunk)
         biggest = max([report.deploy.total, report.inference.total, *(e.total for _, e in report.upload)])
         if biggest > 0.98 * limit:
-            print(f"\n  skipped {label} {fmt} {layout}: a transaction of ~{biggest:,} gas exceeds the "
-                  f"block gas limit {limit:,} (start the node with a larger --gas-limit)", file=sys.stderr)
+            print(
+                f"\n  skipped {label} {fmt} {layout}: a transaction of ~{biggest:,} gas exceeds the "
+                f"block gas limit {limit:,} (start the node with a larger --gas-limit)",
+                file=sys.stderr,
+            )
             continue
         contract, txs = deploy_and_upload(session, compiled)
-        (_, inference), = predict_onchain(session, contract, plan, [row])
+        ((_, inference),) = predict_onchain(session, contract, plan, [row])
         predicted = dict(report.upload) | {"deploy": report.deploy}
-        point = Point(series, fmt, layout, label, plan.n_params, plan.n_macs, sum(l.n_out for l in plan.layers[:-1]))
+        point = Point(
+            series,
+            fmt,
+            layout,
+            label,
+            plan.n_params,
+            plan.n_macs,
+            sum(layer.n_out for layer in plan.layers[:-1]),
+        )
 
-        def errors(labels: list[str]) -> float:
-            return max((abs(predicted[l].total - g) / g for l, g in ((l, t.gas_used) for l, t in txs) if l in labels),
-                       default=0.0)
+        def errors(labels: list[str], predicted=predicted, txs=txs) -> float:
+            return max(
+                (abs(predicted[name].total - t.gas_used) / t.gas_used for name, t in txs if name in labels),
+                default=0.0,
+            )
 
-        uploads = [l for l, _ in txs if l != "deploy"]
+        uploads = [label for label, _ in txs if label != "deploy"]
         deploy_gas, weights_gas = split_gas(txs)
-        out.append(Measurement(**asdict(point), function="deploy", transactions=1,
-                               measured=deploy_gas,
-                               predicted=report.deploy.total, worst_tx_error=errors(["deploy"])))
+        out.append(
+            Measurement(
+                **asdict(point),
+                function="deploy",
+                transactions=1,
+                measured=deploy_gas,
+                predicted=report.deploy.total,
+                worst_tx_error=errors(["deploy"]),
+            )
+        )
         if uploads:
-            out.append(Measurement(**asdict(point), function="upload", transactions=len(uploads),
-                                   measured=weights_gas,
-                                   predicted=sum(e.total for _, e in report.upload), worst_tx_error=errors(uploads)))
-        out.append(Measurement(**asdict(point), function="inference", transactions=1, measured=inference,
-                               predicted=report.inference.total,
-                               worst_tx_error=abs(report.inference.total - inference) / inference))
+            out.append(
+                Measurement(
+                    **asdict(point),
+                    function="upload",
+                    transactions=len(uploads),
+                    measured=weights_gas,
+                    predicted=sum(e.total for _, e in report.upload),
+                    worst_tx_error=errors(uploads),
+                )
+            )
+        out.append(
+            Measurement(
+                **asdict(point),
+                function="inference",
+                transactions=1,
+                measured=inference,
+                predicted=report.inference.total,
+                worst_tx_error=abs(report.inference.total - inference) / inference,
+            )
+        )
     print(file=sys.stderr)
     return out
 
@@ -145,7 +188,14 @@ def slopes(rows: list[Measurement]) -> list[tuple[str, str, str, float]]:
                 pts = [(getattr(r, attr), r.measured) for r in grid if r.function == function]
                 if len(pts) >= 3:
                     slope = float(np.polyfit([p for p, _ in pts], [g for _, g in pts], 1)[0])
-                    result.append((fmt, layout, f"{function} gas per {'parameter' if attr == 'params' else 'MAC'}", slope))
+                    result.append(
+                        (
+                            fmt,
+                            layout,
+                            f"{function} gas per {'parameter' if attr == 'params' else 'MAC'}",
+                            slope,
+                        )
+                    )
     series = [r for r in rows if r.series == "ml2sc-30" and r.function == "inference"]
     if len(series) >= 3:
         slope = float(np.polyfit([r.hidden_neurons for r in series], [r.measured for r in series], 1)[0])
@@ -163,8 +213,10 @@ def write_outputs(rows: list[Measurement], out_dir: Path) -> str:
     for function in ("deploy", "upload", "inference"):
         subset = [r for r in rows if r.function == function]
         worst = max(subset, key=lambda r: r.worst_tx_error)
-        lines.append(f"| {function} | {len(subset)} | {worst.worst_tx_error:.3%} | "
-                     f"{worst.architecture} {worst.format} {worst.layout} |")
+        lines.append(
+            f"| {function} | {len(subset)} | {worst.worst_tx_error:.3%} | "
+            f"{worst.architecture} {worst.format} {worst.layout} |"
+        )
     lines += ["", "| format | layout | slope | measured | ML2SC |", "|---|---|---|---|---|"]
     for fmt, layout, name, value in slopes(rows):
         ref = ""
@@ -191,13 +243,23 @@ def plot(rows: list[Measurement], out_dir: Path) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
     for ax, function in zip(axes, ("deploy", "upload", "inference")):
         for fmt, layout in combos:
-            pts = sorted((r.params, r.measured, r.predicted) for r in grid
-                         if r.function == function and r.format == fmt and r.layout == layout)
+            pts = sorted(
+                (r.params, r.measured, r.predicted)
+                for r in grid
+                if r.function == function and r.format == fmt and r.layout == layout
+            )
             if not pts:
                 continue
             color = colors[(fmt, layout)]
             ax.plot([p for p, _, _ in pts], [q for _, _, q in pts], "-", lw=1, alpha=0.7, color=color)
-            ax.plot([p for p, _, _ in pts], [m for _, m, _ in pts], "o", ms=4, color=color, label=f"{fmt} {layout}")
+            ax.plot(
+                [p for p, _, _ in pts],
+                [m for _, m, _ in pts],
+                "o",
+                ms=4,
+                color=color,
+                label=f"{fmt} {layout}",
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("parameters")
@@ -213,8 +275,14 @@ def plot(rows: list[Measurement], out_dir: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for marker, function in zip("o^s", ("deploy", "upload", "inference")):
         subset = [r for r in rows if r.function == function]
-        ax.plot([r.params for r in subset], [100 * (r.predicted - r.measured) / r.measured for r in subset],
-                marker, ms=4, label=function, alpha=0.8)
+        ax.plot(
+            [r.params for r in subset],
+            [100 * (r.predicted - r.measured) / r.measured for r in subset],
+            marker,
+            ms=4,
+            label=function,
+            alpha=0.8,
+        )
     ax.axhline(1, color="red", lw=0.8, ls="--")
     ax.axhline(-1, color="red", lw=0.8, ls="--")
     ax.set_xscale("log")

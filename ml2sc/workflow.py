@@ -3,9 +3,10 @@ model -> plan -> contract -> deployment -> predictions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 from web3 import Web3
@@ -56,7 +57,7 @@ class Settings:
         return {"kind": "int8", "scales": self.scales.to_json()}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], layout: str | None) -> "Settings":
+    def from_json(cls, data: dict[str, Any], layout: str | None) -> Settings:
         """Settings from a manifest's ``number_format`` object (a clear error if malformed)."""
         kind = data.get("kind")
         try:
@@ -69,7 +70,8 @@ class Settings:
                 return cls("int8", layout=layout, scales=scales)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ManifestError(
-                f"the manifest's number format is malformed ({type(exc).__name__}: {exc})") from None
+                f"the manifest's number format is malformed ({type(exc).__name__}: {exc})"
+            ) from None
         raise ManifestError(f"unknown number format {kind!r} in manifest")
 
 
@@ -107,8 +109,10 @@ def resolve_model(model: Any) -> tuple[Any, Path | None]:
 
     if isinstance(model, torch.nn.Module):
         return model, None
-    raise TypeError(f"model must be a torch.nn.Module, a str or a pathlib.Path (a file written by "
-                    f"torch.save(model) or torch.jit.save), not {type(model).__name__}")
+    raise TypeError(
+        f"model must be a torch.nn.Module, a str or a pathlib.Path (a file written by "
+        f"torch.save(model) or torch.jit.save), not {type(model).__name__}"
+    )
 
 
 def plan_model(model: ModelSource, settings: Settings) -> tuple[Plan, Settings]:
@@ -121,8 +125,9 @@ def plan_model(model: ModelSource, settings: Settings) -> tuple[Plan, Settings]:
     return build_plan(ops, settings.fmt, settings.mode, settings.scales), settings
 
 
-def translate(model: ModelSource, settings: Settings, compiler: Compiler | None = None,
-              source_name: str | None = None) -> Translation:
+def translate(
+    model: ModelSource, settings: Settings, compiler: Compiler | None = None, source_name: str | None = None
+) -> Translation:
     """`source_name` (default: the model file's name; a module's class name) names the contract and
     appears in its source, so in its bytecode's metadata: `verify` passes the deployed one."""
     compiler = compiler or resolve_compiler()
@@ -143,14 +148,14 @@ class ChainInfo:
     chain_id: int | None = None
 
     @classmethod
-    def of(cls, session: ChainSession) -> "ChainInfo":
+    def of(cls, session: ChainSession) -> ChainInfo:
         """The session's own: a node's URL and chain id, or the embedded chain."""
         if session.rpc_url is None:
             return cls("embedded")
         return cls("rpc", session.rpc_url, int(session.w3.eth.chain_id))
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "ChainInfo":
+    def from_json(cls, data: Mapping[str, Any]) -> ChainInfo:
         """The manifest's ``chain`` object."""
         chain_id = data.get("chain_id")
         return cls(str(data["kind"]), data.get("rpc_url"), None if chain_id is None else int(chain_id))
@@ -243,8 +248,9 @@ def deploy(
         if on_tx:
             on_tx(label, tx)
 
-    contract, _ = deploy_and_upload(session, compiled, record, list(manifest.data_contracts),
-                                    manifest.address)
+    contract, _ = deploy_and_upload(
+        session, compiled, record, list(manifest.data_contracts), manifest.address
+    )
     if compiled.layout == "code":
         manifest.data_contracts = [str(a) for a in session.call(contract, "dataContracts")]
     manifest.complete = True
@@ -282,8 +288,9 @@ class Verification:
             self.differences.append(difference or f"{what} differs")
 
 
-def read_back_blob(session: ChainSession, address: str, layout: str, t: Translation,
-                   data_contracts: list[str]) -> bytes | None:
+def read_back_blob(
+    session: ChainSession, address: str, layout: str, t: Translation, data_contracts: list[str]
+) -> bytes | None:
     """The weights as stored on chain, for layouts that store them apart from the model's code."""
     blob = t.compiled.blob
     if layout == "code":
@@ -294,7 +301,7 @@ def read_back_blob(session: ChainSession, address: str, layout: str, t: Translat
         width = slot_bytes(layout, blob)
         n_slots = -(-len(blob.data) // width)
         words = [bytes(session.w3.eth.get_storage_at(address, base + k)) for k in range(n_slots)]
-        return b"".join(w[32 - width:] for w in words)[: len(blob.data)]
+        return b"".join(w[32 - width :] for w in words)[: len(blob.data)]
     return None  # inline: the weights are the contract's own code
 
 
@@ -306,21 +313,39 @@ def verify(session: ChainSession | None, manifest: Manifest, t: Translation) -> 
     c = t.compiled.commitment
     v = Verification(model_hash=c.model_hash)
     named = differences(c.descriptor, manifest.descriptor)
-    v.add("model description: model file vs manifest", not named, "; ".join(named) or "same",
-          named[0] if named else "")
+    v.add(
+        "model description: model file vs manifest",
+        not named,
+        "; ".join(named) or "same",
+        named[0] if named else "",
+    )
     v.differences += named[1:]
-    v.add("weights hash: model file vs manifest", Web3.to_hex(c.weights_hash) == manifest.weights_hash,
-          Web3.to_hex(c.weights_hash), "weights differ (model file vs manifest)")
+    v.add(
+        "weights hash: model file vs manifest",
+        Web3.to_hex(c.weights_hash) == manifest.weights_hash,
+        Web3.to_hex(c.weights_hash),
+        "weights differ (model file vs manifest)",
+    )
     if not manifest.complete or not manifest.address:
-        v.add("deployment finished", False, "the manifest records an unfinished deployment",
-              "deployment incomplete (the manifest records no finished deployment)")
+        v.add(
+            "deployment finished",
+            False,
+            "the manifest records an unfinished deployment",
+            "deployment incomplete (the manifest records no finished deployment)",
+        )
     if session is None:
-        v.add("the deployed contract", None, "not checked: the embedded chain is gone (deploy with --rpc-url)")
+        v.add(
+            "the deployed contract", None, "not checked: the embedded chain is gone (deploy with --rpc-url)"
+        )
         return v
     claimed = manifest.chain.get("chain_id")
     actual = session.w3.eth.chain_id
-    v.add("chain id: node vs manifest", claimed is None or int(claimed) == actual, f"{session.description}, chain {actual}",
-          f"chain differs (the manifest says chain {claimed}, the node is chain {actual})")
+    v.add(
+        "chain id: node vs manifest",
+        claimed is None or int(claimed) == actual,
+        f"{session.description}, chain {actual}",
+        f"chain differs (the manifest says chain {claimed}, the node is chain {actual})",
+    )
     if manifest.address:
         _verify_chain(session, manifest, t, v)
     return v
@@ -331,10 +356,19 @@ def _verify_chain(session: ChainSession, manifest: Manifest, t: Translation, v: 
     address = Web3.to_checksum_address(manifest.address or "")
     code = bytes(session.w3.eth.get_code(address))
     if not code:
-        v.add("contract code", False, f"no contract at {address}", "deployment incomplete (no contract at the address)")
+        v.add(
+            "contract code",
+            False,
+            f"no contract at {address}",
+            "deployment incomplete (no contract at the address)",
+        )
         return
-    v.add("runtime bytecode vs a fresh compile", t.compiled.artifact.runtime_matches(code),
-          f"{len(code):,} bytes", "bytecode differs")
+    v.add(
+        "runtime bytecode vs a fresh compile",
+        t.compiled.artifact.runtime_matches(code),
+        f"{len(code):,} bytes",
+        "bytecode differs",
+    )
     contract = attach(session, address, t.compiled.artifact.abi)
     try:
         on_model = bytes(session.call(contract, "modelHash"))
@@ -344,39 +378,64 @@ def _verify_chain(session: ChainSession, manifest: Manifest, t: Translation, v: 
         return
     v.add("contract modelHash()", on_model == c.model_hash, Web3.to_hex(on_model), "model hash differs")
     if on_weights == bytes(32):
-        v.add("contract weightsHash()", False, "0x0: the upload was never finalized",
-              "deployment incomplete (weights not finalized)")
+        v.add(
+            "contract weightsHash()",
+            False,
+            "0x0: the upload was never finalized",
+            "deployment incomplete (weights not finalized)",
+        )
     else:
-        v.add("contract weightsHash()", on_weights == c.weights_hash, Web3.to_hex(on_weights), "weights differ")
+        v.add(
+            "contract weightsHash()", on_weights == c.weights_hash, Web3.to_hex(on_weights), "weights differ"
+        )
     data = list(manifest.data_contracts)
     if manifest.layout == "code":
         data = [str(a) for a in session.call(contract, "dataContracts")]
-        v.add("data contracts: chain vs manifest", [a.lower() for a in data] == [a.lower() for a in manifest.data_contracts],
-              ", ".join(data), "data contracts differ from the manifest's")
+        v.add(
+            "data contracts: chain vs manifest",
+            [a.lower() for a in data] == [a.lower() for a in manifest.data_contracts],
+            ", ".join(data),
+            "data contracts differ from the manifest's",
+        )
         _verify_data_contracts(session, contract, code, data, t, v)
     stored = read_back_blob(session, address, manifest.layout, t, data)
     if stored is not None:
-        v.add("weights read back from chain", Web3.keccak(stored) == c.weights_hash,
-              Web3.to_hex(Web3.keccak(stored)), "weights differ (read back from chain)")
+        v.add(
+            "weights read back from chain",
+            Web3.keccak(stored) == c.weights_hash,
+            Web3.to_hex(Web3.keccak(stored)),
+            "weights differ (read back from chain)",
+        )
     _verify_prediction(session, contract, t, v)
 
 
-def _verify_data_contracts(session: ChainSession, contract: Contract, code: bytes, data: list[str],
-                           t: Translation, v: Verification) -> None:
+def _verify_data_contracts(
+    session: ChainSession, contract: Contract, code: bytes, data: list[str], t: Translation, v: Verification
+) -> None:
     """The code layout's invariants, held by its constructor, checked here too, since a contract can be
     created without running that constructor: each data contract's code is exactly 0x00 || chunk
     (inert, so it cannot change; not an EIP-7702 account), and every immutable the runtime code holds
     is the owner, a data contract or the code hash each must have."""
     want = data_contract_code(t.compiled)
     codes = [bytes(session.w3.eth.get_code(Web3.to_checksum_address(a))) for a in data]
-    bad = [i for i, (have, need) in enumerate(zip(codes, want)) if have != need] + list(range(len(codes), len(want)))
-    v.add("data contracts' code is exactly 0x00 || chunk", not bad and len(codes) == len(want),
-          "all" if not bad else f"not: {bad}", f"weights differ (data contract {bad[0] if bad else len(want)})")
+    bad = [i for i, (have, need) in enumerate(zip(codes, want)) if have != need] + list(
+        range(len(codes), len(want))
+    )
+    v.add(
+        "data contracts' code is exactly 0x00 || chunk",
+        not bad and len(codes) == len(want),
+        "all" if not bad else f"not: {bad}",
+        f"weights differ (data contract {bad[0] if bad else len(want)})",
+    )
     owner = bytes.fromhex(str(session.call(contract, "owner"))[2:]).rjust(32, b"\0")
     allowed = {owner} | {bytes.fromhex(a[2:]).rjust(32, b"\0") for a in data} | {Web3.keccak(w) for w in want}
-    held = {code[start:start + length].rjust(32, b"\0") for start, length in t.compiled.artifact.immutables}
-    v.add("immutables: owner, data contracts and their code hashes", held <= allowed,
-          f"{len(t.compiled.artifact.immutables)} references", "bytecode differs (immutables)")
+    held = {code[start : start + length].rjust(32, b"\0") for start, length in t.compiled.artifact.immutables}
+    v.add(
+        "immutables: owner, data contracts and their code hashes",
+        held <= allowed,
+        f"{len(t.compiled.artifact.immutables)} references",
+        "bytecode differs (immutables)",
+    )
 
 
 def _verify_prediction(session: ChainSession, contract: Contract, t: Translation, v: Verification) -> None:

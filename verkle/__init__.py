@@ -11,9 +11,11 @@
 `deploy_verifier` (and the on-chain types) load web3 when first used, so that `import verkle` and the
 pure modules (`contract`, `calldata`, `gasmodel`) stay free of it.
 """
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidProof, InvalidRoot, MalformedProof, UnknownName
 from .kzg import KZG
@@ -27,9 +29,26 @@ from .verifier_paths import PATHS, VerifierPath
 if TYPE_CHECKING:
     from .onchain import DeployedVerifier, OnchainResult, deploy_verifier
 
-__all__ = ["DeployedVerifier", "InvalidProof", "InvalidRoot", "KZG", "MalformedProof", "OnchainResult",
-           "PATHS", "ProofDocument", "SCHEMES", "Scheme", "UnknownName", "VerifierPath", "VerkleTree",
-           "deploy_verifier", "load_scheme", "prove", "read_document", "verify"]
+__all__ = [
+    "DeployedVerifier",
+    "InvalidProof",
+    "InvalidRoot",
+    "KZG",
+    "MalformedProof",
+    "OnchainResult",
+    "PATHS",
+    "ProofDocument",
+    "SCHEMES",
+    "Scheme",
+    "UnknownName",
+    "VerifierPath",
+    "VerkleTree",
+    "deploy_verifier",
+    "load_scheme",
+    "prove",
+    "read_document",
+    "verify",
+]
 
 _ON_CHAIN = ("DeployedVerifier", "OnchainResult", "deploy_verifier")
 
@@ -48,7 +67,7 @@ def prove(tree: VerkleTree, keys: bytes | Iterable[bytes], *, single: bool = Fal
     return prove_multi(tree, key_list)
 
 
-def verify(doc: ProofDocument, root: Optional[bytes] = None, *, scheme: Optional[KZG] = None) -> None:
+def verify(doc: ProofDocument, root: bytes | None = None, *, scheme: KZG | None = None) -> None:
     """Check `doc` off-chain; return quietly when valid, raise InvalidProof when not (MalformedProof
     for what no verifier takes). `root`, when given, must be the one the document names. `scheme`
     defaults to the document's with its standard setup: pass it (e.g. `tree.scheme`) for kzg-bn254,
@@ -60,5 +79,6 @@ def __getattr__(name: str) -> Any:
     """The on-chain names, imported (with web3) when first asked for."""
     if name in _ON_CHAIN:
         from . import onchain
+
         return getattr(onchain, name)
     raise AttributeError(f"module 'verkle' has no attribute {name!r}")

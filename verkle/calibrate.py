@@ -8,17 +8,18 @@ level to many and end in every kind of slot), sends verifications of 1 to 200 ke
 local anvil, subtracts what gasmodel computes exactly (intrinsic and calldata gas, precompiles, root
 SLOADs, memory), and fits the rest per path by least squares over gasmodel.FEATURES.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from evmkit import chain, gas as G
+from evmkit import chain
+from evmkit import gas as G
 from evmkit.anvil import start_anvil
 from verkle import gasmodel
 from verkle.merkle import MerkleTree
@@ -40,8 +41,10 @@ def pairs_for(rng: random.Random, n: int, clustered: bool) -> list[tuple[bytes, 
     if not clustered:
         return [(rng.randbytes(32), rng.randbytes(32)) for _ in range(n)]
     stem = rng.randbytes(29)
-    return [(stem + rng.randbytes(1) + bytes([rng.randrange(8)]) + rng.randbytes(1), rng.randbytes(32))
-            for _ in range(n)]
+    return [
+        (stem + rng.randbytes(1) + bytes([rng.randrange(8)]) + rng.randbytes(1), rng.randbytes(32))
+        for _ in range(n)
+    ]
 
 
 def measure(session: chain.ChainSession, contract, function: str, args: list) -> int:
@@ -53,8 +56,10 @@ def measure(session: chain.ChainSession, contract, function: str, args: list) ->
 
 def traced_execution(session: chain.ChainSession, tx_hash: str) -> int:
     """Execution gas from a step trace: gas at the first step minus gas left after the last."""
-    trace = session.w3.provider.make_request("debug_traceTransaction", [tx_hash, {
-        "disableStorage": True, "disableStack": True, "disableMemory": True}])
+    trace = session.w3.provider.make_request(
+        "debug_traceTransaction",
+        [tx_hash, {"disableStorage": True, "disableStack": True, "disableMemory": True}],
+    )
     logs = trace["result"]["structLogs"]
     return logs[0]["gas"] - (logs[-1]["gas"] - logs[-1]["gasCost"])
 
@@ -92,7 +97,8 @@ def main() -> None:
                             shape = gasmodel.shape_of(doc, path)
                             used = measure(session, contract, function, args)
                             rows.setdefault((path, scheme.width), []).append(
-                                (gasmodel.features(shape), residual(shape, used), used, shape))
+                                (gasmodel.features(shape), residual(shape, used), used, shape)
+                            )
                     singles = [p.name for p in paths if p.proof_type == SINGLE]
                     for key in (rng.sample(keys, 4) + [rng.randbytes(32)]) if singles else ():
                         doc = prove_single(tree, key)
@@ -101,7 +107,8 @@ def main() -> None:
                             shape = gasmodel.shape_of(doc, path)
                             used = measure(session, contract, function, args)
                             rows.setdefault((path, scheme.width), []).append(
-                                (gasmodel.features(shape), residual(shape, used), used, shape))
+                                (gasmodel.features(shape), residual(shape, used), used, shape)
+                            )
             print(f"measured {scheme.name} width {scheme.width}", flush=True)
     # the Merkle baseline: its multiproof transactions pay the EIP-7623 calldata floor (bool[] flags
     # are mostly zero bytes), so receipts hide the execution gas; a step trace shows it
@@ -114,17 +121,20 @@ def main() -> None:
             contract, _ = deploy_merkle(session, tree)
             for count in (1, 2, 9, 40, 150, 600):
                 chosen = rng.sample(pairs, min(count, size))
-                for shape in ([gasmodel.merkle_shape_single(tree, *chosen[0])] if count == 1 else []) + \
-                        [gasmodel.merkle_shape_multi(tree, chosen)]:
+                for shape in ([gasmodel.merkle_shape_single(tree, *chosen[0])] if count == 1 else []) + [
+                    gasmodel.merkle_shape_multi(tree, chosen)
+                ]:
                     receipt = session.send(contract.address, shape.data, abi=contract.abi)
                     execution = traced_execution(session, receipt.tx_hash)
                     fixed = sum(gasmodel.merkle_estimate_fixed(shape).values())
                     rows.setdefault((shape.path, 0), []).append(
-                        (gasmodel.merkle_features(shape), execution - fixed, receipt.gas_used, shape))
+                        (gasmodel.merkle_features(shape), execution - fixed, receipt.gas_used, shape)
+                    )
     print("measured the Merkle baseline", flush=True)
 
     if os.environ.get("CALIBRATE_DUMP"):
         import pickle
+
         Path(os.environ["CALIBRATE_DUMP"]).write_bytes(pickle.dumps(rows))
     fitted: dict[str, dict] = {}
     for (path, width), data in rows.items():
@@ -144,15 +154,22 @@ def main() -> None:
     for (path, width), data in rows.items():
         errors = []
         for _, _, used, shape in data:
-            est = (gasmodel.merkle_estimate(shape, fitted) if path.startswith("merkle")
-                   else gasmodel.estimate(shape, fitted))
+            est = (
+                gasmodel.merkle_estimate(shape, fitted)
+                if path.startswith("merkle")
+                else gasmodel.estimate(shape, fitted)
+            )
             errors.append(abs(est.total - used) / used)
-        print(f"{path:22s} width {width:5d} {len(data):4d} points, worst model error {100 * max(errors):.3f}%")
+        print(
+            f"{path:22s} width {width:5d} {len(data):4d} points, worst model error {100 * max(errors):.3f}%"
+        )
         if os.environ.get("CALIBRATE_VERBOSE"):
             for err, (_, _, used, shape) in sorted(zip(errors, data), key=lambda e: -e[0])[:4]:
-                print(f"    {100 * err:.3f}% measured {used} width {getattr(shape, 'width', '-')} "
-                      f"keys {getattr(shape, 'keys', '-')} openings {getattr(shape, 'openings', '-')} "
-                      f"listed {getattr(shape, 'listed', '-')}")
+                print(
+                    f"    {100 * err:.3f}% measured {used} width {getattr(shape, 'width', '-')} "
+                    f"keys {getattr(shape, 'keys', '-')} openings {getattr(shape, 'openings', '-')} "
+                    f"listed {getattr(shape, 'listed', '-')}"
+                )
     print(f"wrote {OUT}")
 
 

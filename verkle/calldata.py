@@ -22,10 +22,12 @@ Calldata (BLS12-381 points 96 bytes x || y as EIP-2537 takes them, BN254 64 byte
         hash] | depth - 1 commitments | depth openings, every point 48 bytes compressed
 Pure: no chain, no web3.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 from eth_abi import encode
 from eth_utils import keccak
@@ -44,6 +46,7 @@ ZERO = bytes(32)
 
 # ---------------------------------------------------------------- building
 
+
 def xy(encoded: bytes) -> bytes:
     """A commitment as the verifier stores it: BLS12-381 48-byte compressed -> 96-byte x || y (zeros for
     the point at infinity); BN254 64-byte x || y as it is."""
@@ -52,7 +55,7 @@ def xy(encoded: bytes) -> bytes:
     return bytes(G1Point.from_compressed_bytes_unchecked(encoded).to_xy_bytes_be())
 
 
-def absent_bitmap(values: Sequence[Optional[bytes]]) -> bytes:
+def absent_bitmap(values: Sequence[bytes | None]) -> bytes:
     """One bit per key, most significant first: set where the key is claimed absent."""
     bits = bytearray((len(values) + 7) // 8)
     for i, v in enumerate(values):
@@ -103,7 +106,7 @@ class DecodedCall:
     scheme: str
     width: int
     keys: tuple[bytes, ...]
-    values: tuple[Optional[bytes], ...]  # None: claimed absent
+    values: tuple[bytes | None, ...]  # None: claimed absent
     paths: tuple[PathInfo, ...]
     commitments: tuple[bytes, ...]
     openings: tuple[bytes, ...]  # single: one per level; multi: (D, pi)
@@ -111,9 +114,14 @@ class DecodedCall:
     def to_proof(self) -> Proof:
         """The proof in this package's encoding; InvalidProof for a point no precompile would take."""
         try:
-            return Proof(self.type, self.scheme, self.width, self.paths,
-                         tuple(_to_encoding(self.scheme, c) for c in self.commitments),
-                         tuple(_to_encoding(self.scheme, o) for o in self.openings))
+            return Proof(
+                self.type,
+                self.scheme,
+                self.width,
+                self.paths,
+                tuple(_to_encoding(self.scheme, c) for c in self.commitments),
+                tuple(_to_encoding(self.scheme, o) for o in self.openings),
+            )
         except InvalidPoint as exc:
             raise InvalidProof(f"a point in the proof: {exc}") from None
 
@@ -124,6 +132,7 @@ def _to_encoding(scheme: str, point: bytes) -> bytes:
 
 
 # ---------------------------------------------------------------- reading back: the checks
+
 
 def _words(items: Sequence[Any], what: str) -> tuple[bytes, ...]:
     """bytes32 arguments: exactly 32 bytes each."""
@@ -142,15 +151,16 @@ def _absent_flags(absent: bytes, n: int) -> list[bool]:
     return [bool(absent[i >> 3] & (0x80 >> (i & 7))) for i in range(n)]
 
 
-def _claims(values: Sequence[bytes], flags: Sequence[bool]) -> tuple[Optional[bytes], ...]:
+def _claims(values: Sequence[bytes], flags: Sequence[bool]) -> tuple[bytes | None, ...]:
     for i, (value, is_absent) in enumerate(zip(values, flags)):
         if is_absent and value != ZERO:
             raise MalformedProof(f"key {i} is claimed absent with a non-zero value")
     return tuple(None if is_absent else value for value, is_absent in zip(values, flags))
 
 
-def _multi_claims(keys: Sequence[bytes], values: Sequence[bytes],
-                  absent: bytes) -> tuple[tuple[bytes, ...], tuple[Optional[bytes], ...]]:
+def _multi_claims(
+    keys: Sequence[bytes], values: Sequence[bytes], absent: bytes
+) -> tuple[tuple[bytes, ...], tuple[bytes | None, ...]]:
     """The keys and the claimed values (None: absent) of a multiproof call, their counts checked."""
     keys, values = _words(keys, "key"), _words(values, "value")
     if not 1 <= len(keys) <= MAX_KEYS:
@@ -175,23 +185,37 @@ def _read_paths(body: bytes, n: int, levels: int) -> tuple[tuple[PathInfo, ...],
             raise MalformedProof(f"the proof ends before key {i}'s path byte")
         kind, depth = body[pos] >> 6, (body[pos] & 63) + 1
         if kind == 3 or depth > levels:
-            raise MalformedProof(f"key {i}: path byte {body[pos]:#04x} (kind {kind}, depth {depth} of {levels})")
+            raise MalformedProof(
+                f"key {i}: path byte {body[pos]:#04x} (kind {kind}, depth {depth} of {levels})"
+            )
         size = 65 if kind == OTHER else 1
         if pos + size > len(body):
             raise MalformedProof(f"the proof ends inside key {i}'s path")
-        paths.append(PathInfo(depth, kind, *(body[pos + 1:pos + 33], body[pos + 33:pos + 65]) if kind == OTHER else ()))
+        paths.append(
+            PathInfo(
+                depth, kind, *(body[pos + 1 : pos + 33], body[pos + 33 : pos + 65]) if kind == OTHER else ()
+            )
+        )
         pos += size
     return tuple(paths), pos
 
 
 def _chunks(data: bytes, size: int) -> tuple[bytes, ...]:
-    return tuple(data[i:i + size] for i in range(0, len(data), size))
+    return tuple(data[i : i + size] for i in range(0, len(data), size))
 
 
 # ---------------------------------------------------------------- decoding
 
-def decode_multi_call(keys: Sequence[bytes], values: Sequence[bytes], absent: bytes, proof: bytes,
-                      scheme_name: str, width: int, pairing: bool = False) -> DecodedCall:
+
+def decode_multi_call(
+    keys: Sequence[bytes],
+    values: Sequence[bytes],
+    absent: bytes,
+    proof: bytes,
+    scheme_name: str,
+    width: int,
+    pairing: bool = False,
+) -> DecodedCall:
     """verifyMulti / verifyMultiPairing arguments -> claims and proof; MalformedProof where the
     contract reverts."""
     pt = SCHEMES[scheme_name].layout.point
@@ -201,13 +225,17 @@ def decode_multi_call(keys: Sequence[bytes], values: Sequence[bytes], absent: by
     pi_size = COMPRESSED if scheme_name == BLS and not pairing else pt
     if not isinstance(proof, (bytes, bytearray)) or len(proof) < pt + pi_size:
         raise MalformedProof(f"the proof is shorter than D and pi ({pt + pi_size} bytes)")
-    body, pi = bytes(proof[:len(proof) - pi_size]), bytes(proof[len(proof) - pi_size:])
+    body, pi = bytes(proof[: len(proof) - pi_size]), bytes(proof[len(proof) - pi_size :])
     paths, at = _read_paths(body, len(keys), KeyLayout(width).levels)
     _check_sorted(keys)
     if len(body) < at + pt or (len(body) - at) % pt:
-        raise MalformedProof(f"after {at} bytes of paths, the proof's {len(body) - at} bytes before pi "
-                             f"are not whole {pt}-byte points, D the last")
-    return DecodedCall(MULTI, scheme_name, width, keys, claims, paths, _chunks(body[at:-pt], pt), (body[-pt:], pi))
+        raise MalformedProof(
+            f"after {at} bytes of paths, the proof's {len(body) - at} bytes before pi "
+            f"are not whole {pt}-byte points, D the last"
+        )
+    return DecodedCall(
+        MULTI, scheme_name, width, keys, claims, paths, _chunks(body[at:-pt], pt), (body[-pt:], pi)
+    )
 
 
 def decode_single_call(key: bytes, value: bytes, present: bool, proof: bytes, width: int) -> DecodedCall:
@@ -225,5 +253,6 @@ def decode_single_call(key: bytes, value: bytes, present: bool, proof: bytes, wi
     if len(proof) != want:
         raise MalformedProof(f"the proof is {len(proof)} bytes; its path calls for {want}")
     points = _chunks(bytes(proof[at:]), COMPRESSED)
-    return DecodedCall(SINGLE, BLS, width, (key,), (claim,), (path,), points[:path.depth - 1], points[path.depth - 1:])
-
+    return DecodedCall(
+        SINGLE, BLS, width, (key,), (claim,), (path,), points[: path.depth - 1], points[path.depth - 1 :]
+    )

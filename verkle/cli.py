@@ -1,12 +1,14 @@
 """``verkle``: build a KZG Verkle tree on disk, update it, prove keys, verify proofs, measure."""
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from evmkit.cliargs import add_chain_args, session_from_args
 from evmkit.errors import EvmkitError
@@ -14,10 +16,10 @@ from evmkit.errors import EvmkitError
 from . import store
 from .data import DataError, parse_hex32, read_pairs
 from .kzg import KZG
+from .offchain import verify_document
 from .proof import MAX_DOCUMENT_BYTES, InvalidProof, MalformedProof, ProofDocument, hex_bytes, read_document
 from .prover import prove_multi, prove_single
 from .roots import check_root
-from .offchain import verify_document
 from .schemes import DEFAULT_SCHEME, DEFAULT_WIDTH, SCHEMES, load_scheme
 from .srs import SetupError
 from .store import StoreError, TreeInfo
@@ -27,15 +29,20 @@ from .verifier_paths import PATHS, default_path, paths_for
 EXIT_VALID, EXIT_INVALID, EXIT_MALFORMED = 0, 1, 2
 VERIFY_PATHS = tuple(PATHS)
 USER_ERRORS = (DataError, SetupError, StoreError, MalformedProof, EvmkitError, ValueError, OSError)
-INSECURE_WARNING = ("verkle: WARNING: --insecure-dev-setup uses a tau derived from a public seed: anyone can "
-                    "forge proofs under it. Use it for tests only, never for a deployed verifier.")
+INSECURE_WARNING = (
+    "verkle: WARNING: --insecure-dev-setup uses a tau derived from a public seed: anyone can "
+    "forge proofs under it. Use it for tests only, never for a deployed verifier."
+)
 
 
 def _add_setup(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("setup (kzg-bn254 only; kzg-bls12-381 always uses the Ethereum KZG ceremony)")
     g.add_argument("--ptau", metavar="FILE", help="snarkjs powers-of-tau file (.ptau) over bn128")
-    g.add_argument("--insecure-dev-setup", action="store_true",
-                   help="generate a throwaway setup from a public seed (tests only; prints a warning)")
+    g.add_argument(
+        "--insecure-dev-setup",
+        action="store_true",
+        help="generate a throwaway setup from a public seed (tests only; prints a warning)",
+    )
 
 
 def _scheme(name: str, width: int, args: argparse.Namespace) -> KZG:
@@ -47,6 +54,7 @@ def _scheme(name: str, width: int, args: argparse.Namespace) -> KZG:
 def _open(args: argparse.Namespace) -> VerkleTree:
     def scheme_for(info: TreeInfo) -> KZG:
         return _scheme(info.scheme, info.width, args)
+
     return store.load(args.tree, scheme_for)
 
 
@@ -60,10 +68,14 @@ def _one_line(text: str) -> str:
 
 
 def _unpinned_note(root: bytes) -> str:
-    return f"trusted root {root.hex()} from the proof document itself (pass --root HEX to pin the root you trust)"
+    return (
+        f"trusted root {root.hex()} from the proof document itself "
+        "(pass --root HEX to pin the root you trust)"
+    )
 
 
 # ---------------------------------------------------------------- commands
+
 
 def cmd_build(args: argparse.Namespace) -> int:
     scheme = _scheme(args.scheme, args.width, args)
@@ -124,12 +136,16 @@ def cmd_prove(args: argparse.Namespace) -> int:
         doc = prove_multi(tree, keys)
     text = doc.to_json_text()
     if len(text.encode()) > MAX_DOCUMENT_BYTES:
-        raise ValueError(f"the proof document would be {len(text.encode()):,} bytes, over the {MAX_DOCUMENT_BYTES:,} "
-                         f"bytes `verkle verify` reads: prove fewer keys per document")
+        raise ValueError(
+            f"the proof document would be {len(text.encode()):,} bytes, over the {MAX_DOCUMENT_BYTES:,} "
+            f"bytes `verkle verify` reads: prove fewer keys per document"
+        )
     Path(args.output).write_text(text)
     present = sum(v is not None for v in doc.values)
-    print(f"{'single' if args.single else 'multi'}proof for {len(doc.keys)} keys ({present} present, "
-          f"{len(doc.keys) - present} absent): {len(doc.proof.to_bytes())} bytes -> {args.output}")
+    print(
+        f"{'single' if args.single else 'multi'}proof for {len(doc.keys)} keys ({present} present, "
+        f"{len(doc.keys) - present} absent): {len(doc.proof.to_bytes())} bytes -> {args.output}"
+    )
     return 0
 
 
@@ -165,13 +181,16 @@ def _verify_offchain(doc: ProofDocument, scheme: KZG, root: bytes | None) -> int
         print(_one_line(f"malformed: {exc}"))
         return EXIT_MALFORMED
     present = sum(v is not None for v in doc.values)
-    print(f"valid: {len(doc.keys)} keys ({present} present, {len(doc.keys) - present} absent) "
-          f"under root {doc.root.hex()}")
+    print(
+        f"valid: {len(doc.keys)} keys ({present} present, {len(doc.keys) - present} absent) "
+        f"under root {doc.root.hex()}"
+    )
     return EXIT_VALID
 
 
 def cmd_verifier(args: argparse.Namespace) -> int:
     from .contract import render_verifier, verifier_name
+
     scheme = _scheme(args.scheme, args.width, args)
     source = render_verifier(scheme, args.name)
     out = Path(args.output or f"{args.name or verifier_name(scheme)}.sol")
@@ -182,11 +201,14 @@ def cmd_verifier(args: argparse.Namespace) -> int:
 
 def cmd_deploy_verifier(args: argparse.Namespace) -> int:
     from .onchain import deploy_contract
+
     tree = _open(args)
     session = session_from_args(args)
     contract, tx = deploy_contract(session, tree.scheme, tree.root_commitment)
     where = args.rpc_url or "the embedded chain (gone when this command exits: use --rpc-url to keep it)"
-    print(f"verifier ({tree.scheme.name}, width {tree.scheme.width}) deployed at {contract.address} on {where}")
+    print(
+        f"verifier ({tree.scheme.name}, width {tree.scheme.width}) deployed at {contract.address} on {where}"
+    )
     print(f"it holds root {tree.root_commitment.hex()}")
     print(f"deploy gas {tx.gas_used:,} (the constructor checked every precompile its paths call)")
     return 0
@@ -195,6 +217,7 @@ def cmd_deploy_verifier(args: argparse.Namespace) -> int:
 def _verify_onchain(args: argparse.Namespace, doc: ProofDocument, scheme: KZG, pinned: bool) -> int:
     from .calldata import xy
     from .onchain import deploy_contract, verify_onchain
+
     session = session_from_args(args)
     if args.verifier:
         contract, held = _existing_verifier(session, args.verifier, scheme)
@@ -211,8 +234,11 @@ def _verify_onchain(args: argparse.Namespace, doc: ProofDocument, scheme: KZG, p
     path = args.path or default_path(doc).name
     result = verify_onchain(session, contract, doc, path)
     state = "valid" if result.valid else "invalid"
-    print(f"{state} on-chain ({path}, {contract.address}): gas {result.gas:,}, calldata {result.calldata_bytes:,} bytes"
-          f", {result.gas // max(1, len(doc.keys)):,} gas per key")
+    print(
+        f"{state} on-chain ({path}, {contract.address}): gas {result.gas:,}, "
+        f"calldata {result.calldata_bytes:,} bytes"
+        f", {result.gas // max(1, len(doc.keys)):,} gas per key"
+    )
     print(where)
     return EXIT_VALID if result.valid else EXIT_INVALID
 
@@ -220,6 +246,7 @@ def _verify_onchain(args: argparse.Namespace, doc: ProofDocument, scheme: KZG, p
 def _existing_verifier(session: Any, address: str, scheme: KZG) -> tuple[Any, bytes]:
     """The verifier contract at `address` and the root it holds (its `root()` view)."""
     from .contract import compile_verifier
+
     if not session.w3.is_address(address):
         raise ValueError(f"--verifier must be a 20-byte hex address, got {address!r}")
     code = bytes(session.w3.eth.get_code(session.w3.to_checksum_address(address)))
@@ -227,9 +254,11 @@ def _existing_verifier(session: Any, address: str, scheme: KZG) -> tuple[Any, by
         raise ValueError(f"no contract at {address} on {session.description}")
     artifact = compile_verifier(scheme)
     if not artifact.runtime_matches(code):  # its answer would mean nothing: any contract can say true
-        raise ValueError(f"the contract at {address} is not the verifier this tool generates for {scheme.name} "
-                         f"width {scheme.width}{' with this setup' if scheme.name == 'kzg-bn254' else ''} "
-                         "(its code differs): its answer is not trusted")
+        raise ValueError(
+            f"the contract at {address} is not the verifier this tool generates for {scheme.name} "
+            f"width {scheme.width}{' with this setup' if scheme.name == 'kzg-bn254' else ''} "
+            "(its code differs): its answer is not trusted"
+        )
     contract = session.contract(address, artifact.abi)
     try:
         return contract, bytes(session.call(contract, "root"))
@@ -239,6 +268,7 @@ def _existing_verifier(session: Any, address: str, scheme: KZG) -> tuple[Any, by
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     from . import gasmodel
+
     try:
         doc = read_document(args.proof)
     except OSError as exc:
@@ -259,6 +289,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
+
     run_demo(size=args.size, width=args.width)
     return 0
 
@@ -266,33 +297,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.onchain:
         from .bench_onchain import run_onchain_bench
+
         run_onchain_bench(args)
         return 0
     from .bench import run_bench
+
     run_bench(args)
     return 0
 
 
 # ---------------------------------------------------------------- parser
 
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="verkle",
         description="A KZG Verkle tree (BLS12-381 with the Ethereum ceremony, or BN254 with a .ptau file) "
-                    "in one SQLite file: build, update, prove membership and non-membership of 32-byte keys "
-                    "(one key, or many in one multiproof), verify proofs, compare with a keccak Merkle tree.")
+        "in one SQLite file: build, update, prove membership and non-membership of 32-byte keys "
+        "(one key, or many in one multiproof), verify proofs, compare with a keccak Merkle tree.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("build", help="build a tree from a data file",
-                       description="Build a tree from DATA: CSV lines 'key,value' or JSON lines "
-                                   "{\"key\": ..., \"value\": ...}, 32-byte hex each. A later line wins over "
-                                   "an earlier one with the same key.")
+    p = sub.add_parser(
+        "build",
+        help="build a tree from a data file",
+        description="Build a tree from DATA: CSV lines 'key,value' or JSON lines "
+        '{"key": ..., "value": ...}, 32-byte hex each. A later line wins over '
+        "an earlier one with the same key.",
+    )
     p.add_argument("data", metavar="DATA")
     p.add_argument("-o", "--output", required=True, metavar="TREE", help="tree file to write (SQLite)")
-    p.add_argument("--scheme", choices=tuple(SCHEMES), default=DEFAULT_SCHEME,
-                   help=f"default {DEFAULT_SCHEME}")
-    p.add_argument("--width", type=int, default=DEFAULT_WIDTH,
-                   help=f"children per node, a power of two from 16 to 4096 (default {DEFAULT_WIDTH})")
+    p.add_argument(
+        "--scheme", choices=tuple(SCHEMES), default=DEFAULT_SCHEME, help=f"default {DEFAULT_SCHEME}"
+    )
+    p.add_argument(
+        "--width",
+        type=int,
+        default=DEFAULT_WIDTH,
+        help=f"children per node, a power of two from 16 to 4096 (default {DEFAULT_WIDTH})",
+    )
     p.add_argument("--workers", type=int, default=None, help="processes for the build (default: all cores)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_setup(p)
@@ -322,10 +365,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="also print scheme, width, size and setup")
     p.set_defaults(func=cmd_root)
 
-    p = sub.add_parser("prove", help="prove keys present or absent",
-                       description="Write a proof for the keys: a multiproof (one KZG proof for all "
-                                   "openings) by default, or with --single one opening per level for one key. "
-                                   "Absent keys get non-membership proofs.")
+    p = sub.add_parser(
+        "prove",
+        help="prove keys present or absent",
+        description="Write a proof for the keys: a multiproof (one KZG proof for all "
+        "openings) by default, or with --single one opening per level for one key. "
+        "Absent keys get non-membership proofs.",
+    )
     p.add_argument("tree", metavar="TREE")
     p.add_argument("keys", nargs="+", metavar="KEY")
     p.add_argument("-o", "--output", default="proof.json", metavar="PROOF", help="default proof.json")
@@ -333,84 +379,125 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setup(p)
     p.set_defaults(func=cmd_prove)
 
-    p = sub.add_parser("verify", help="verify a proof file off-chain (exit 0 valid, 1 invalid, 2 malformed)",
-                       description="Verify PROOF (a `verkle prove` document, at most "
-                                   f"{MAX_DOCUMENT_BYTES // 2**20} MiB) against its root, keys and claimed values. "
-                                   "Without --root the document's own root is trusted, and a line says so. Exit "
-                                   "status: 0 valid, 1 invalid (the reason is printed), 2 malformed input.")
+    p = sub.add_parser(
+        "verify",
+        help="verify a proof file off-chain (exit 0 valid, 1 invalid, 2 malformed)",
+        description="Verify PROOF (a `verkle prove` document, at most "
+        f"{MAX_DOCUMENT_BYTES // 2**20} MiB) against its root, keys and claimed values. "
+        "Without --root the document's own root is trusted, and a line says so. Exit "
+        "status: 0 valid, 1 invalid (the reason is printed), 2 malformed input.",
+    )
     p.add_argument("proof", metavar="PROOF")
-    p.add_argument("--root", metavar="HEX", help="the root you trust; the proof must be for it "
-                                                 "(default: the document's own root, reported as such)")
-    p.add_argument("--onchain", action="store_true",
-                   help="verify with the generated Solidity verifier; prints gas. On the embedded chain (or with "
-                        "--rpc-url and no --verifier) a verifier holding the proof's root is deployed first")
+    p.add_argument(
+        "--root",
+        metavar="HEX",
+        help="the root you trust; the proof must be for it "
+        "(default: the document's own root, reported as such)",
+    )
+    p.add_argument(
+        "--onchain",
+        action="store_true",
+        help="verify with the generated Solidity verifier; prints gas. On the embedded chain (or with "
+        "--rpc-url and no --verifier) a verifier holding the proof's root is deployed first",
+    )
     p.add_argument("--verifier", metavar="ADDRESS", help="--onchain: use this deployed verifier")
-    p.add_argument("--path", choices=VERIFY_PATHS,
-                   help="--onchain: how to verify (default: msm-point-evaluation for BLS12-381 multiproofs, "
-                        "point-evaluation for single proofs, ecmul-pairing for BN254)")
+    p.add_argument(
+        "--path",
+        choices=VERIFY_PATHS,
+        help="--onchain: how to verify (default: msm-point-evaluation for BLS12-381 multiproofs, "
+        "point-evaluation for single proofs, ecmul-pairing for BN254)",
+    )
     add_chain_args(p, gas_limit=60_000_000)
     _add_setup(p)
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("verifier", help="render the Solidity verifier for a scheme and width",
-                       description="Write the verifier contract (Solidity, rendered from Jinja templates) for a "
-                                   "(scheme, width) pair. Its owner sets the root; view functions check proofs.")
-    p.add_argument("--scheme", choices=tuple(SCHEMES), default=DEFAULT_SCHEME,
-                   help=f"default {DEFAULT_SCHEME}")
+    p = sub.add_parser(
+        "verifier",
+        help="render the Solidity verifier for a scheme and width",
+        description="Write the verifier contract (Solidity, rendered from Jinja templates) for a "
+        "(scheme, width) pair. Its owner sets the root; view functions check proofs.",
+    )
+    p.add_argument(
+        "--scheme", choices=tuple(SCHEMES), default=DEFAULT_SCHEME, help=f"default {DEFAULT_SCHEME}"
+    )
     p.add_argument("--width", type=int, default=DEFAULT_WIDTH, help=f"node width (default {DEFAULT_WIDTH})")
     p.add_argument("--name", help="contract name (default VerkleVerifier<curve>W<width>)")
     p.add_argument("-o", "--output", metavar="FILE", help="default <name>.sol")
     _add_setup(p)
     p.set_defaults(func=cmd_verifier)
 
-    p = sub.add_parser("deploy-verifier", help="deploy a verifier holding a tree's root",
-                       description="Compile and deploy the verifier for TREE's scheme and width, holding its root "
-                                   "(the deployer is the owner who may update it, and may hand ownership on in two "
-                                   "steps: transferOwnership, then acceptOwnership by the new owner). Before "
-                                   "deploying, every precompile the verifier calls is tried with a known answer; "
-                                   "on a chain that lacks one (many L2s lack EIP-2537's BLS12-381 precompiles) the "
-                                   "deployment is refused, naming it and the scheme that works there (kzg-bn254 "
-                                   "needs only ecAdd, ecMul, ecPairing and MODEXP). The constructor makes the same "
-                                   "check on its own.")
+    p = sub.add_parser(
+        "deploy-verifier",
+        help="deploy a verifier holding a tree's root",
+        description="Compile and deploy the verifier for TREE's scheme and width, holding its root "
+        "(the deployer is the owner who may update it, and may hand ownership on in two "
+        "steps: transferOwnership, then acceptOwnership by the new owner). Before "
+        "deploying, every precompile the verifier calls is tried with a known answer; "
+        "on a chain that lacks one (many L2s lack EIP-2537's BLS12-381 precompiles) the "
+        "deployment is refused, naming it and the scheme that works there (kzg-bn254 "
+        "needs only ecAdd, ecMul, ecPairing and MODEXP). The constructor makes the same "
+        "check on its own.",
+    )
     p.add_argument("tree", metavar="TREE")
     add_chain_args(p, gas_limit=60_000_000)
     _add_setup(p)
     p.set_defaults(func=cmd_deploy_verifier)
 
-    p = sub.add_parser("estimate", help="predict a proof's verification gas, term by term",
-                       description="The gas model: the Prague schedule (EIP-7623 calldata floor, EIP-2537, "
-                                   "EIP-4844, EIP-2565, EIP-196/197 precompiles, memory) plus the verifier's "
-                                   "calibrated opcode costs.")
+    p = sub.add_parser(
+        "estimate",
+        help="predict a proof's verification gas, term by term",
+        description="The gas model: the Prague schedule (EIP-7623 calldata floor, EIP-2537, "
+        "EIP-4844, EIP-2565, EIP-196/197 precompiles, memory) plus the verifier's "
+        "calibrated opcode costs.",
+    )
     p.add_argument("proof", metavar="PROOF")
-    p.add_argument("--path", choices=VERIFY_PATHS, help="one path (default: every path the proof's type allows)")
+    p.add_argument(
+        "--path", choices=VERIFY_PATHS, help="one path (default: every path the proof's type allows)"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_estimate)
 
-    p = sub.add_parser("bench", help="measure builds, proofs and sizes against a Merkle tree",
-                       description="Build trees of 2^12, 2^14, 2^16 and 2^20 random keys (and Merkle "
-                                   "trees over the same pairs), time single proofs and multiproofs for 1, 16, "
-                                   "128 and 1000 keys, and compare proof bytes. Prints tables, writes CSV and "
-                                   "Markdown.")
+    p = sub.add_parser(
+        "bench",
+        help="measure builds, proofs and sizes against a Merkle tree",
+        description="Build trees of 2^12, 2^14, 2^16 and 2^20 random keys (and Merkle "
+        "trees over the same pairs), time single proofs and multiproofs for 1, 16, "
+        "128 and 1000 keys, and compare proof bytes. Prints tables, writes CSV and "
+        "Markdown.",
+    )
     p.add_argument("-o", "--output", default="results", metavar="DIR", help="output folder (default results)")
     p.add_argument("--sizes", default="12,14,16,20", help="log2 of the tree sizes (default 12,14,16,20)")
     p.add_argument("--widths", default="256", help="node widths, comma separated (default 256)")
     p.add_argument("--keys", default="1,16,128,1000", help="keys per multiproof (default 1,16,128,1000)")
     p.add_argument("--quick", action="store_true", help="sizes 2^8 and 2^10, keys 1 and 16 (a smoke run)")
     p.add_argument("--seed", type=int, default=1, help="seed of the random keys and values")
-    p.add_argument("--onchain", action="store_true",
-                   help="measure verification gas instead: every path and the Merkle baseline, on the embedded "
-                        "chain up to --embedded-max leaves and on anvil (from npm) above; CSV, Markdown, PNG")
-    p.add_argument("--embedded-max", type=int, default=10, metavar="LOG2",
-                   help="--onchain: trees up to 2^LOG2 leaves are also verified on the embedded py-evm chain "
-                        "(up to 16 keys), to show the same gas as anvil (default 10)")
-    p.add_argument("--rpc-url", default=None, help="--onchain: use this node for everything (key from $ETH_PRIVATE_KEY)")
+    p.add_argument(
+        "--onchain",
+        action="store_true",
+        help="measure verification gas instead: every path and the Merkle baseline, on the embedded "
+        "chain up to --embedded-max leaves and on anvil (from npm) above; CSV, Markdown, PNG",
+    )
+    p.add_argument(
+        "--embedded-max",
+        type=int,
+        default=10,
+        metavar="LOG2",
+        help="--onchain: trees up to 2^LOG2 leaves are also verified on the embedded py-evm chain "
+        "(up to 16 keys), to show the same gas as anvil (default 10)",
+    )
+    p.add_argument(
+        "--rpc-url", default=None, help="--onchain: use this node for everything (key from $ETH_PRIVATE_KEY)"
+    )
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("demo", help="a tree, a multiproof, the on-chain verifiers and the Merkle twin",
-                       description="Build a tree of random keys, prove present and absent keys in one multiproof, "
-                                   "verify it off-chain and with the generated verifiers on the embedded chain "
-                                   "(every path, gas beside the model's prediction), next to OpenZeppelin-style "
-                                   "Merkle proofs of the same keys; then show a tampered proof refused.")
+    p = sub.add_parser(
+        "demo",
+        help="a tree, a multiproof, the on-chain verifiers and the Merkle twin",
+        description="Build a tree of random keys, prove present and absent keys in one multiproof, "
+        "verify it off-chain and with the generated verifiers on the embedded chain "
+        "(every path, gas beside the model's prediction), next to OpenZeppelin-style "
+        "Merkle proofs of the same keys; then show a tampered proof refused.",
+    )
     p.add_argument("--size", type=int, default=4096, help="keys in the tree (default 4,096)")
     p.add_argument("--width", type=int, default=DEFAULT_WIDTH, help=f"node width (default {DEFAULT_WIDTH})")
     p.set_defaults(func=cmd_demo)
@@ -425,7 +512,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_one_line(f"verkle: error: {exc}"), file=sys.stderr)
         return EXIT_MALFORMED
     except KeyboardInterrupt:
-        print("verkle: interrupted (tree files are written atomically: nothing half-written)", file=sys.stderr)
+        print(
+            "verkle: interrupted (tree files are written atomically: nothing half-written)", file=sys.stderr
+        )
         return 130
 
 

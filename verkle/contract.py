@@ -5,15 +5,18 @@ The BLS12-381 verifier takes points as the EIP-2537 precompiles want them (x || 
 padded to 64 in memory) except where 0x0a takes compressed points: the per-level openings and the
 multiproof's final pi. Compiling needs solc (offline, cached on disk); nothing here needs a chain.
 """
+
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from functools import cache, lru_cache
+from typing import Any
 
 from py_arkworks_bls12381 import G1Point
 from py_ecc import optimized_bn128 as bn
 
-from evmkit import gas as g, precompiles as pc
+from evmkit import gas as g
+from evmkit import precompiles as pc
 from evmkit.resources import contract_source, render
 from evmkit.solc import Artifact, Compiler, compile_sources, compile_standard, default_settings
 
@@ -26,15 +29,29 @@ from .schemes import SCHEMES, load_scheme
 from .slots import KeyLayout
 from .verifier_paths import PATHS, paths_for
 
-__all__ = ["WALK_STATE_BYTES", "call_data", "compile_merkle", "compile_verifier", "merkle_abi",
-           "multiproof_memory_base", "render_verifier", "table_bytes", "verifier_abi", "verifier_name",
-           "verifier_settings"]
+__all__ = [
+    "WALK_STATE_BYTES",
+    "call_data",
+    "compile_merkle",
+    "compile_verifier",
+    "merkle_abi",
+    "multiproof_memory_base",
+    "render_verifier",
+    "table_bytes",
+    "verifier_abi",
+    "verifier_name",
+    "verifier_settings",
+]
 
-SELECTORS = {"BadLength": "BadLength()", "BadPathByte": "BadPathByte(uint256)",
-             "KeysNotSorted": "KeysNotSorted(uint256)", "NonCanonicalValue": "NonCanonicalValue(uint256)",
-             "NonCanonicalEncoding": "NonCanonicalEncoding()",
-             "PrecompileUnavailable": "PrecompileUnavailable(address)",
-             "PrecompileOutOfGas": "PrecompileOutOfGas(address)"}
+SELECTORS = {
+    "BadLength": "BadLength()",
+    "BadPathByte": "BadPathByte(uint256)",
+    "KeysNotSorted": "KeysNotSorted(uint256)",
+    "NonCanonicalValue": "NonCanonicalValue(uint256)",
+    "NonCanonicalEncoding": "NonCanonicalEncoding()",
+    "PrecompileUnavailable": "PrecompileUnavailable(address)",
+    "PrecompileOutOfGas": "PrecompileOutOfGas(address)",
+}
 
 # gas a checked precompile call must have left beyond the price it forwards (and 1/63 of it, which
 # EIP-150 keeps back): the CALL's own 100 gas, a little stack work and any memory expansion
@@ -60,6 +77,7 @@ def multiproof_memory_base(width: int) -> int:
 
 # ---------------------------------------------------------------- the source
 
+
 def verifier_name(scheme: KZG) -> str:
     """The contract's name: VerkleVerifier<curve label>W<width>."""
     return f"VerkleVerifier{SCHEMES[scheme.name].label}W{scheme.width}"
@@ -74,14 +92,16 @@ def _words(data: bytes) -> list[str]:
     """Big-endian 48-byte field elements -> EIP-2537 words (hi 16 bytes, lo 32 bytes) each."""
     out = []
     for i in range(0, len(data), 48):
-        out.extend(_split48(int.from_bytes(data[i:i + 48], "big")))
+        out.extend(_split48(int.from_bytes(data[i : i + 48], "big")))
     return out
 
 
 def _packed_discounts() -> list[str]:
     """EIP-2537's G1MSM discount table as words of 25 ten-bit entries (the verifier prices its MSMs)."""
     table = g.G1MSM_DISCOUNTS
-    return [hex(sum(d << (10 * j) for j, d in enumerate(table[i:i + 25]))) for i in range(0, len(table), 25)]
+    return [
+        hex(sum(d << (10 * j) for j, d in enumerate(table[i : i + 25]))) for i in range(0, len(table), 25)
+    ]
 
 
 def _extra_terms(scheme: KZG, ctx_base: int) -> str:
@@ -102,26 +122,52 @@ def _common(scheme: KZG) -> dict[str, object]:
     lay = KeyLayout(scheme.width)
     half_bits = lay.bits // 2
     w = scheme.domain.points
-    tables = ([w[j << half_bits] for j in range(2 ** (lay.bits - half_bits))]
-              + [w[j] for j in range(2 ** half_bits)])
+    tables = [w[j << half_bits] for j in range(2 ** (lay.bits - half_bits))] + [
+        w[j] for j in range(2**half_bits)
+    ]
     ctx_base = multiproof_memory_base(scheme.width)
     return dict(
-        width=scheme.width, bits=lay.bits, levels=lay.levels, p=hex(f.modulus),
-        p_minus_1=hex(f.modulus - 1), p_minus_2=hex(f.modulus - 2), half_bits=half_bits,
+        width=scheme.width,
+        bits=lay.bits,
+        levels=lay.levels,
+        p=hex(f.modulus),
+        p_minus_1=hex(f.modulus - 1),
+        p_minus_2=hex(f.modulus - 2),
+        half_bits=half_bits,
         omega_tables="".join(x.to_bytes(32, "big").hex() for x in tables),
-        ctx_base=ctx_base, state_bytes=WALK_STATE_BYTES,
+        ctx_base=ctx_base,
+        state_bytes=WALK_STATE_BYTES,
         selectors={name: "0x" + keccak256(sig.encode())[:4].hex() for name, sig in SELECTORS.items()},
-        call_reserve=CALL_RESERVE_GAS, blob_size=pc.FIELD_ELEMENTS_PER_BLOB,
-        probes=[dict(address=hex(p.address), gas=p.gas, input=p.probe_input.hex(),
-                     output=p.probe_output.hex(), label=p.label)
-                for p in map(pc.registry().get, record.precompiles)],
-        gas=dict(POINT_EVALUATION=g.POINT_EVALUATION_PRECOMPILE_GAS, SHA256=g.sha256_gas(48),
-                 MODEXP=g.MODEXP_32_GAS_BOUND, G1ADD=g.BLS12_G1ADD_GAS, G1MSM_PER_POINT=g.BLS12_G1MSM_MUL_GAS,
-                 BLS_PAIRING_2=g.bls_pairing_gas(2), ECADD=g.ECADD_GAS, ECMUL=g.ECMUL_GAS,
-                 BN_PAIRING_2=g.bn_pairing_gas(2)),
-        msm_discount_words=_packed_discounts(), msm_discount_last=len(g.G1MSM_DISCOUNTS) - 1,
-        term=record.layout.term, scalar_at=record.layout.scalar_at, pt=record.layout.point,
-        header_len=record.layout.header_len, extra_terms=_extra_terms(scheme, ctx_base),
+        call_reserve=CALL_RESERVE_GAS,
+        blob_size=pc.FIELD_ELEMENTS_PER_BLOB,
+        probes=[
+            dict(
+                address=hex(p.address),
+                gas=p.gas,
+                input=p.probe_input.hex(),
+                output=p.probe_output.hex(),
+                label=p.label,
+            )
+            for p in map(pc.registry().get, record.precompiles)
+        ],
+        gas=dict(
+            POINT_EVALUATION=g.POINT_EVALUATION_PRECOMPILE_GAS,
+            SHA256=g.sha256_gas(48),
+            MODEXP=g.MODEXP_32_GAS_BOUND,
+            G1ADD=g.BLS12_G1ADD_GAS,
+            G1MSM_PER_POINT=g.BLS12_G1MSM_MUL_GAS,
+            BLS_PAIRING_2=g.bls_pairing_gas(2),
+            ECADD=g.ECADD_GAS,
+            ECMUL=g.ECMUL_GAS,
+            BN_PAIRING_2=g.bn_pairing_gas(2),
+        ),
+        msm_discount_words=_packed_discounts(),
+        msm_discount_last=len(g.G1MSM_DISCOUNTS) - 1,
+        term=record.layout.term,
+        scalar_at=record.layout.scalar_at,
+        pt=record.layout.point,
+        header_len=record.layout.header_len,
+        extra_terms=_extra_terms(scheme, ctx_base),
     )
 
 
@@ -134,30 +180,45 @@ def _bn_g2_words(point: object) -> list[str]:
 def _bls_context(scheme: KZG) -> dict[str, object]:
     q_hi, q_lo = _split48(BLS12_381_Q)
     half_hi, half_lo = _split48((BLS12_381_Q - 1) // 2)
-    return dict(curve="bls", q_hi=q_hi, q_lo=q_lo, half_hi=half_hi, half_lo=half_lo,
-                g1=_words(bytes(G1Point().to_xy_bytes_be())),
-                g2=_words(bytes(scheme.curve.g2_generator().to_xy_bytes_be())),
-                g2_tau=_words(bytes(scheme.setup.g2_tau.to_xy_bytes_be())))
+    return dict(
+        curve="bls",
+        q_hi=q_hi,
+        q_lo=q_lo,
+        half_hi=half_hi,
+        half_lo=half_lo,
+        g1=_words(bytes(G1Point().to_xy_bytes_be())),
+        g2=_words(bytes(scheme.curve.g2_generator().to_xy_bytes_be())),
+        g2_tau=_words(bytes(scheme.setup.g2_tau.to_xy_bytes_be())),
+    )
 
 
 def _bn_context(scheme: KZG) -> dict[str, object]:
-    return dict(curve="bn", q=hex(bn.field_modulus), g2=_bn_g2_words(bn.G2),
-                g2_tau=_bn_g2_words(scheme.setup.g2_tau))
+    return dict(
+        curve="bn", q=hex(bn.field_modulus), g2=_bn_g2_words(bn.G2), g2_tau=_bn_g2_words(scheme.setup.g2_tau)
+    )
 
 
 # each scheme's template's own values: its curve's constants in the encodings its precompiles read
-_CURVE_CONTEXT: dict[str, Callable[[KZG], dict[str, object]]] = {"kzg-bls12-381": _bls_context,
-                                                                  "kzg-bn254": _bn_context}
+_CURVE_CONTEXT: dict[str, Callable[[KZG], dict[str, object]]] = {
+    "kzg-bls12-381": _bls_context,
+    "kzg-bn254": _bn_context,
+}
 
 
-def render_verifier(scheme: KZG, name: Optional[str] = None) -> str:
+def render_verifier(scheme: KZG, name: str | None = None) -> str:
     """The verifier contract's Solidity source for a scheme with its setup, at its width."""
     record = SCHEMES[scheme.name]
-    return render("verkle", record.template, name=name or verifier_name(scheme),
-                  **_CURVE_CONTEXT[record.name](scheme), **_common(scheme))
+    return render(
+        "verkle",
+        record.template,
+        name=name or verifier_name(scheme),
+        **_CURVE_CONTEXT[record.name](scheme),
+        **_common(scheme),
+    )
 
 
 # ---------------------------------------------------------------- compiled
+
 
 def verifier_settings(evm_version: str = "prague") -> dict[str, Any]:
     """The compiler settings verifiers (and the Merkle baseline) are deployed with."""
@@ -171,19 +232,19 @@ def verifier_settings(evm_version: str = "prague") -> dict[str, Any]:
     return settings
 
 
-def compile_verifier(scheme: KZG, compiler: Optional[Compiler] = None) -> Artifact:
+def compile_verifier(scheme: KZG, compiler: Compiler | None = None) -> Artifact:
     """The verifier's artifact, compiled for its scheme's EVM version (cached here and on disk)."""
     evm_version = SCHEMES[scheme.name].evm_version
     return _compile(verifier_name(scheme), render_verifier(scheme), compiler, evm_version)
 
 
 @lru_cache(maxsize=16)
-def _compile(name: str, source: str, compiler: Optional[Compiler], evm_version: str) -> Artifact:
+def _compile(name: str, source: str, compiler: Compiler | None, evm_version: str) -> Artifact:
     return compile_sources({f"{name}.sol": source}, name, compiler, verifier_settings(evm_version))
 
 
 @lru_cache(maxsize=2)
-def compile_merkle(compiler: Optional[Compiler] = None) -> Artifact:
+def compile_merkle(compiler: Compiler | None = None) -> Artifact:
     """The keccak Merkle baseline (OpenZeppelin's rules), compiled as the verifiers are."""
     source = contract_source("verkle", "MerkleVerifier.sol")
     return compile_sources({"MerkleVerifier.sol": source}, "MerkleVerifier", compiler, verifier_settings())
@@ -191,12 +252,17 @@ def compile_merkle(compiler: Optional[Compiler] = None) -> Artifact:
 
 def _abi_only(file_name: str, source: str, contract: str) -> tuple[dict[str, Any], ...]:
     """A contract's ABI as solc reports it, without generating code (fast; cached on disk)."""
-    out = compile_standard({"language": "Solidity", "sources": {file_name: {"content": source}},
-                            "settings": {"outputSelection": {"*": {"*": ["abi"]}}}})
+    out = compile_standard(
+        {
+            "language": "Solidity",
+            "sources": {file_name: {"content": source}},
+            "settings": {"outputSelection": {"*": {"*": ["abi"]}}},
+        }
+    )
     return tuple(out["contracts"][file_name][contract]["abi"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def verifier_abi(scheme_name: str) -> tuple[dict[str, Any], ...]:
     """The ABI of a scheme's verifiers, from the compiler: the same at every width and with every
     setup (a test holds it to each deployed artifact's), so it is read from the smallest one."""

@@ -5,12 +5,14 @@
 are for, slow for big ones. Encodings are the ones the EVM reads: BLS12-381 G1 compressed (48 bytes,
 ZCash format, as the 0x0a precompile takes it), BN254 G1 uncompressed x || y (64 bytes, as 0x06-0x08).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from py_arkworks_bls12381 import G1Point, G2Point, GT, Scalar
+from py_arkworks_bls12381 import GT, G1Point, G2Point, Scalar
 from py_ecc import optimized_bn128 as bn
 
 from .field import BLS12_381_FR, BN254_FR, PrimeField
@@ -48,6 +50,7 @@ class Curve:
 
 # ---------------------------------------------------------------- BLS12-381 (arkworks)
 
+
 def _scalar(k: int) -> Scalar:
     return Scalar.from_le_bytes((k % BLS12_381_FR.modulus).to_bytes(32, "little"))
 
@@ -60,7 +63,9 @@ def _bls_msm(points: Sequence[Point], scalars: Sequence[int]) -> Point:
     return G1Point.multiexp_unchecked(list(points), [_scalar(k) for k in scalars])
 
 
-BLS12_381_Q = 0x1A0111EA397FE69A4B1BA7B6434BACD764774B84F38512BF6730D2A0F6B0F6241EABFFFEB153FFFFB9FEFFFFFFFFAAAB
+BLS12_381_Q = (
+    0x1A0111EA397FE69A4B1BA7B6434BACD764774B84F38512BF6730D2A0F6B0F6241EABFFFEB153FFFFB9FEFFFFFFFFAAAB
+)
 _BLS_INFINITY = bytes([0xC0]) + bytes(47)
 
 
@@ -77,7 +82,7 @@ def _bls_decode(data: bytes) -> Point:
 
 def _bls_on_curve_x(x: int) -> bool:
     """Is x^3 + 4 a square mod q (some y puts (x, y) on y^2 = x^3 + 4)?"""
-    rhs = (x ** 3 + 4) % BLS12_381_Q
+    rhs = (x**3 + 4) % BLS12_381_Q
     return rhs == 0 or pow(rhs, (BLS12_381_Q - 1) // 2, BLS12_381_Q) == 1
 
 
@@ -103,7 +108,7 @@ def bls_compress_xy(data: bytes) -> bytes:
         raise InvalidPoint("BLS12-381 coordinate not below the field modulus")
     if x == 0 and y == 0:
         return _BLS_INFINITY
-    if (y * y - x ** 3 - 4) % BLS12_381_Q:
+    if (y * y - x**3 - 4) % BLS12_381_Q:
         raise InvalidPoint("point is not on the BLS12-381 curve")
     sign = 0x20 if y > (BLS12_381_Q - 1) // 2 else 0
     compressed = bytes([data[0] | 0x80 | sign]) + bytes(data[1:48])

@@ -1,9 +1,10 @@
 """Reading key/value files: CSV lines `key,value` or JSON lines `{"key": ..., "value": ...}` (hex)."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .jsonlimits import JSONLimitError, loads_limited
 
@@ -45,7 +46,7 @@ def read_pairs(path: str | Path) -> Iterator[tuple[bytes, bytes]]:
                     doc = loads_limited(line, MAX_LINE_BYTES, max_depth=1, what=where)
                     key, value = doc["key"], doc["value"]
                 except (json.JSONDecodeError, JSONLimitError, KeyError, TypeError):
-                    raise DataError(f"{where}: expected {{\"key\": hex, \"value\": hex}}") from None
+                    raise DataError(f'{where}: expected {{"key": hex, "value": hex}}') from None
             else:
                 parts = [p.strip() for p in line.split(",")]
                 if number == 1 and parts[0].lower() == "key":

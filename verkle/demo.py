@@ -1,5 +1,6 @@
 """`verkle demo`: a tree, a multiproof with members and non-members, checked off-chain and by the
 generated verifiers on the embedded chain, beside the Merkle twin; then a tampered proof, refused."""
+
 from __future__ import annotations
 
 import random
@@ -25,14 +26,18 @@ def run_demo(size: int = 4096, width: int = 256, keys: int = 12, seed: int = 5) 
     scheme = load_scheme("kzg-bls12-381", width)
     start = time.perf_counter()
     tree = VerkleTree.build(scheme, pairs, progress=False)
-    print(f"verkle demo: {size:,} random keys, width {width}, Ethereum KZG ceremony (BLS12-381); "
-          f"built in {time.perf_counter() - start:.2f} s, root {tree.root_commitment.hex()[:24]}...")
+    print(
+        f"verkle demo: {size:,} random keys, width {width}, Ethereum KZG ceremony (BLS12-381); "
+        f"built in {time.perf_counter() - start:.2f} s, root {tree.root_commitment.hex()[:24]}..."
+    )
     members = rng.sample(pairs, keys)
     absent = [rng.randbytes(32) for _ in range(2)]
     doc = prove_multi(tree, [k for k, _ in members] + absent)
     verify_document(scheme, doc)
-    print(f"multiproof for {len(doc.keys)} keys ({keys} present, {len(absent)} absent): "
-          f"{len(doc.proof.to_bytes()):,} bytes, valid off-chain")
+    print(
+        f"multiproof for {len(doc.keys)} keys ({keys} present, {len(absent)} absent): "
+        f"{len(doc.proof.to_bytes()):,} bytes, valid off-chain"
+    )
 
     session = chain.embedded(block_gas_limit=60_000_000)
     verifier = deploy_verifier(tree, chain=session)
@@ -45,18 +50,42 @@ def run_demo(size: int = 4096, width: int = 256, keys: int = 12, seed: int = 5) 
         result = verifier.verify(d, path.name)
         model = gasmodel.estimate(gasmodel.shape_of(d, path.name)).total
         what = f"{len(d.keys)} keys" if len(d.keys) > 1 else "1 key"
-        rows.append([f"Verkle {path.name}", what, "valid" if result.valid else "INVALID", f"{result.gas:,}",
-                     f"{model:,}", f"{result.calldata_bytes:,}"])
+        rows.append(
+            [
+                f"Verkle {path.name}",
+                what,
+                "valid" if result.valid else "INVALID",
+                f"{result.gas:,}",
+                f"{model:,}",
+                f"{result.calldata_bytes:,}",
+            ]
+        )
     for label, result, shape in (
-            ("Merkle single (OpenZeppelin rules)", merkle_single(session, merkle_contract, merkle, *members[0]),
-             gasmodel.merkle_shape_single(merkle, *members[0])),
-            ("Merkle multiproof (OpenZeppelin rules)", merkle_multi(session, merkle_contract, merkle, members),
-             gasmodel.merkle_shape_multi(merkle, members))):
-        rows.append([label, f"{shape.leaves} keys" if shape.leaves > 1 else "1 key",
-                     "valid" if result.valid else "INVALID", f"{result.gas:,}",
-                     f"{gasmodel.merkle_estimate(shape).total:,}", f"{result.calldata_bytes:,}"])
-    print(f"verifier deployed on the embedded py-evm chain ({verifier.receipt.gas_used:,} gas); "
-          "every check is a transaction:")
+        (
+            "Merkle single (OpenZeppelin rules)",
+            merkle_single(session, merkle_contract, merkle, *members[0]),
+            gasmodel.merkle_shape_single(merkle, *members[0]),
+        ),
+        (
+            "Merkle multiproof (OpenZeppelin rules)",
+            merkle_multi(session, merkle_contract, merkle, members),
+            gasmodel.merkle_shape_multi(merkle, members),
+        ),
+    ):
+        rows.append(
+            [
+                label,
+                f"{shape.leaves} keys" if shape.leaves > 1 else "1 key",
+                "valid" if result.valid else "INVALID",
+                f"{result.gas:,}",
+                f"{gasmodel.merkle_estimate(shape).total:,}",
+                f"{result.calldata_bytes:,}",
+            ]
+        )
+    print(
+        f"verifier deployed on the embedded py-evm chain ({verifier.receipt.gas_used:,} gas); "
+        "every check is a transaction:"
+    )
     print(format_table(rows, ["verification", "proves", "result", "gas", "model", "calldata bytes"]))
     print("(Merkle cannot prove absence: its multiproof covers the present keys only.)")
 
@@ -70,5 +99,7 @@ def run_demo(size: int = 4096, width: int = 256, keys: int = 12, seed: int = 5) 
     except InvalidProof as exc:
         offchain = f"refused ({exc})"
     onchain = verifier.verify(forged, gas=False)
-    print(f"the same proof with one value changed: off-chain {offchain}; "
-          f"on-chain {'ACCEPTED' if onchain.valid else 'refused (false)'}")
+    print(
+        f"the same proof with one value changed: off-chain {offchain}; "
+        f"on-chain {'ACCEPTED' if onchain.valid else 'refused (false)'}"
+    )

@@ -1,8 +1,9 @@
 """The two ways a proof fails, as the CLI's exit codes and the verifier contracts tell them apart, and
 the one error for a name the registries do not hold."""
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class MalformedProof(ValueError):

@@ -3,10 +3,11 @@
 Python integers are the field elements: arithmetic is `%`-reduced by the caller where it matters,
 which keeps the hot loops in the tree and the multiproof free of wrapper objects.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from .hashing import keccak256
 
@@ -98,7 +99,7 @@ class Domain:
         return self.points[1] if self.size > 1 else 1
 
 
-@lru_cache(maxsize=None)
+@cache
 def domain(field: PrimeField, size: int) -> Domain:
     p = field.modulus
     w = field.root_of_unity(size)

@@ -10,11 +10,13 @@ The paths' precompile calls and fitted features come from their records (`verifi
 layout from the scheme's (`schemes`). Pure: no chain, no web3; the calldata is ABI-encoded with the
 compiled contract's ABI exactly as web3 would send it.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 from evmkit import gas as g
 from evmkit.gas import CostsFileError, Estimate
@@ -27,9 +29,23 @@ from .schemes import SCHEMES
 from .slots import KeyLayout
 from .verifier_paths import PATHS, WARM_CALL_GAS
 
-__all__ = ["COSTS_FILE", "Estimate", "FEATURES", "MerkleShape", "Shape", "coefficients", "estimate",
-           "features", "fitted", "fixed_terms", "memory_words", "merkle_estimate", "merkle_shape_multi",
-           "merkle_shape_single", "shape_of"]
+__all__ = [
+    "COSTS_FILE",
+    "Estimate",
+    "FEATURES",
+    "MerkleShape",
+    "Shape",
+    "coefficients",
+    "estimate",
+    "features",
+    "fitted",
+    "fixed_terms",
+    "memory_words",
+    "merkle_estimate",
+    "merkle_shape_multi",
+    "merkle_shape_single",
+    "shape_of",
+]
 
 COSTS_FILE = Path(__file__).with_name("gas_costs.json")
 MERKLE_PATHS = ("merkle-single", "merkle-multi")
@@ -59,8 +75,21 @@ class Shape:
     data: bytes  # the transaction's calldata
 
 
-FEATURES = ("const", "keys", "openings", "listed", "present", "other", "id_steps", "data_words",
-            "table_words", "bits_set", "level_bits", "levels", "shared_levels")
+FEATURES = (
+    "const",
+    "keys",
+    "openings",
+    "listed",
+    "present",
+    "other",
+    "id_steps",
+    "data_words",
+    "table_words",
+    "bits_set",
+    "level_bits",
+    "levels",
+    "shared_levels",
+)
 
 
 def features(shape: Shape) -> dict[str, float]:
@@ -71,11 +100,21 @@ def features(shape: Shape) -> dict[str, float]:
 
 def _all_features(shape: Shape) -> dict[str, float]:
     lay = KeyLayout(shape.width)
-    return {"const": 1, "keys": shape.keys, "openings": shape.openings, "listed": shape.listed,
-            "present": shape.present, "other": shape.other, "id_steps": shape.id_steps,
-            "data_words": g.words(len(shape.data)), "table_words": table_bytes(shape.width) // 32,
-            "bits_set": shape.bits_set, "level_bits": shape.openings * lay.bits, "levels": lay.levels,
-            "shared_levels": shape.shared_levels}
+    return {
+        "const": 1,
+        "keys": shape.keys,
+        "openings": shape.openings,
+        "listed": shape.listed,
+        "present": shape.present,
+        "other": shape.other,
+        "id_steps": shape.id_steps,
+        "data_words": g.words(len(shape.data)),
+        "table_words": table_bytes(shape.width) // 32,
+        "bits_set": shape.bits_set,
+        "level_bits": shape.openings * lay.bits,
+        "levels": lay.levels,
+        "shared_levels": shape.shared_levels,
+    }
 
 
 def memory_words(shape: Shape) -> int:
@@ -110,7 +149,7 @@ def fixed_terms(shape: Shape) -> dict[str, int]:
     return terms
 
 
-def coefficients(path: str, width: int, costs: Optional[Mapping[str, Any]] = None) -> Mapping[str, float]:
+def coefficients(path: str, width: int, costs: Mapping[str, Any] | None = None) -> Mapping[str, float]:
     """Fitted per (path, width): the w^index tables and the level count change the constant part and,
     slightly, the per-key part. A width that was not calibrated uses the nearest one that was."""
     by_width = (costs or fitted())[path]
@@ -121,12 +160,14 @@ def coefficients(path: str, width: int, costs: Optional[Mapping[str, Any]] = Non
 def _fitted_gas(coef: Mapping[str, float], counts: Mapping[str, float], what: str) -> int:
     missing = [name for name in counts if name not in coef]
     if missing:
-        raise CostsFileError(f"{COSTS_FILE} has no cost for {', '.join(missing)} ({what}): "
-                             "fit it again (python -m verkle.calibrate)")
+        raise CostsFileError(
+            f"{COSTS_FILE} has no cost for {', '.join(missing)} ({what}): "
+            "fit it again (python -m verkle.calibrate)"
+        )
     return round(sum(coef[name] * value for name, value in counts.items()))
 
 
-def estimate(shape: Shape, costs: Optional[Mapping[str, Any]] = None) -> Estimate:
+def estimate(shape: Shape, costs: Mapping[str, Any] | None = None) -> Estimate:
     """The receipt gas of the verification: exact terms, the fitted opcode gas and the transaction's
     own (`costs` instead of the shipped file: calibration checks a fit before writing it)."""
     terms = fixed_terms(shape)
@@ -141,11 +182,20 @@ def shape_of(doc: ProofDocument, path: str) -> Shape:
     paths = doc.proof.paths
     lay = KeyLayout(doc.proof.width)
     bits_set = sum(bin(i).count("1") for key, p in zip(doc.keys, paths) for i in lay.indices(key, p.depth))
-    return Shape(path=path, scheme=doc.proof.scheme, width=doc.proof.width, keys=len(paths),
-                 openings=sum(p.depth for p in paths), listed=len(doc.proof.commitments),
-                 present=sum(p.kind == PRESENT for p in paths), other=sum(p.kind == OTHER for p in paths),
-                 id_steps=sum(p.depth - 1 for p in paths), bits_set=bits_set,
-                 shared_levels=_shared_levels(lay, doc.keys, paths), data=call_data(doc, path))
+    return Shape(
+        path=path,
+        scheme=doc.proof.scheme,
+        width=doc.proof.width,
+        keys=len(paths),
+        openings=sum(p.depth for p in paths),
+        listed=len(doc.proof.commitments),
+        present=sum(p.kind == PRESENT for p in paths),
+        other=sum(p.kind == OTHER for p in paths),
+        id_steps=sum(p.depth - 1 for p in paths),
+        bits_set=bits_set,
+        shared_levels=_shared_levels(lay, doc.keys, paths),
+        data=call_data(doc, path),
+    )
 
 
 def _shared_levels(lay: KeyLayout, keys: Sequence[bytes], paths: Sequence[PathInfo]) -> int:
@@ -162,6 +212,7 @@ def _shared_levels(lay: KeyLayout, keys: Sequence[bytes], paths: Sequence[PathIn
 
 
 # ---------------------------------------------------------------- the Merkle baseline
+
 
 @dataclass(frozen=True)
 class MerkleShape:
@@ -184,8 +235,13 @@ def merkle_shape_single(tree: MerkleTree, key: bytes, value: bytes) -> MerkleSha
 def merkle_shape_multi(tree: MerkleTree, pairs: Sequence[tuple[bytes, bytes]]) -> MerkleShape:
     """The shape of `multiProofVerify` on the Merkle baseline."""
     args = multi_proof_args(tree, pairs)
-    return MerkleShape("merkle-multi", len(args[2]), len(args[0]), len(args[1]),
-                       encode_call(merkle_abi(), "multiProofVerify", args))
+    return MerkleShape(
+        "merkle-multi",
+        len(args[2]),
+        len(args[0]),
+        len(args[1]),
+        encode_call(merkle_abi(), "multiProofVerify", args),
+    )
 
 
 MERKLE_FEATURES = ("const", "leaves", "proof_hashes", "flags", "data_words")
@@ -193,8 +249,13 @@ MERKLE_FEATURES = ("const", "leaves", "proof_hashes", "flags", "data_words")
 
 def merkle_features(shape: MerkleShape) -> dict[str, float]:
     """The counts the Merkle verifier's opcode gas is linear in."""
-    return {"const": 1, "leaves": shape.leaves, "proof_hashes": shape.proof_hashes, "flags": shape.flags,
-            "data_words": g.words(len(shape.data))}
+    return {
+        "const": 1,
+        "leaves": shape.leaves,
+        "proof_hashes": shape.proof_hashes,
+        "flags": shape.flags,
+        "data_words": g.words(len(shape.data)),
+    }
 
 
 def merkle_estimate_fixed(shape: MerkleShape) -> dict[str, int]:
@@ -208,9 +269,10 @@ def merkle_estimate_fixed(shape: MerkleShape) -> dict[str, int]:
     return terms
 
 
-def merkle_estimate(shape: MerkleShape, costs: Optional[Mapping[str, Any]] = None) -> Estimate:
+def merkle_estimate(shape: MerkleShape, costs: Mapping[str, Any] | None = None) -> Estimate:
     """The receipt gas of a Merkle baseline verification."""
     terms = merkle_estimate_fixed(shape)
-    terms["verifier opcodes (fitted)"] = _fitted_gas((costs or fitted())[shape.path], merkle_features(shape),
-                                                     shape.path)
+    terms["verifier opcodes (fitted)"] = _fitted_gas(
+        (costs or fitted())[shape.path], merkle_features(shape), shape.path
+    )
     return g.estimate_transaction(shape.data, terms)

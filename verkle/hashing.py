@@ -1,4 +1,5 @@
 """keccak256, the hash the EVM computes cheaply, used for every hash in the tree and transcript."""
+
 from __future__ import annotations
 
 try:  # C implementation: about 0.8 us per short message, 8x faster than the fallback

@@ -5,6 +5,7 @@ that limit, so a file of some 100,000 '[' overflows the C stack and kills the pr
 where it should have raised. The depth check runs in C-speed passes (regular expressions), never a
 recursion, and needs no parse.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,8 @@ from typing import Any
 # a JSON string, escapes included (one left open runs to the end: every quote starts a match, so the
 # scan stays linear); and an innermost pair of brackets once strings are gone
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.S)
-_NOT_BRACKET = re.compile(r'[^\[\]{}]+')
-_INNERMOST = re.compile(r'\[\]|\{\}')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_INNERMOST = re.compile(r"\[\]|\{\}")
 
 
 class JSONLimitError(ValueError):

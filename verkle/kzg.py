@@ -5,11 +5,12 @@ Openings prove f(z) = y with pi = [(f(X) - y) / (X - z)], checked by
     e(C - y G1 + z pi, G2) == e(pi, [tau] G2).
 Quotients are computed in evaluation form, so nothing here ever leaves the Lagrange basis.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Mapping, Sequence
 
 from .curves import Curve, Point
 from .field import Domain, PrimeField, domain

@@ -6,10 +6,12 @@ Same rules as OpenZeppelin's StandardMerkleTree for (bytes32 key, bytes32 value)
 Leaves sorted by hash, tree stored as an array (node i has children 2i+1, 2i+2, leaves at the end),
 single proofs as in `MerkleProof.verify`, multiproofs as in `MerkleProof.multiProofVerify`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from .hashing import keccak256
 

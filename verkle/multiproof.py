@@ -7,10 +7,11 @@ Openings (C_i, z_i = w^(m_i), y_i). With r and t drawn from the transcript:
 Two group elements prove any number of openings; the verifier's work is one MSM over the distinct
 commitments and one pairing check (or one 0x0a call on [E - D]).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from .curves import Point
 from .kzg import KZG
@@ -30,8 +31,9 @@ class Claim:
     value_hash: bytes | None  # None: the key is claimed absent
 
 
-def transcript_for(scheme: KZG, root: bytes, claims: Sequence[Claim], path_bytes: bytes,
-                   listed: Sequence[bytes]) -> Transcript:
+def transcript_for(
+    scheme: KZG, root: bytes, claims: Sequence[Claim], path_bytes: bytes, listed: Sequence[bytes]
+) -> Transcript:
     """Absorb, in order: scheme and width, the root, each claim with its key, the proof's per-key
     path bytes, and H(0x00 || C) of each commitment the proof lists. Every opening (C_i, z_i, y_i)
     is a function of these, so they bind all of them; the hashes are what a verifier computes
@@ -72,8 +74,9 @@ def _challenge_t(scheme: KZG, tr: Transcript, d: bytes) -> int:
     return t
 
 
-def aggregate_quotients(scheme: KZG, openings: Sequence[Opening], vectors: Mapping[NodeId, Sequence[int]],
-                        coefs: Sequence[int]) -> list[int]:
+def aggregate_quotients(
+    scheme: KZG, openings: Sequence[Opening], vectors: Mapping[NodeId, Sequence[int]], coefs: Sequence[int]
+) -> list[int]:
     """g = sum_i coef_i (f_i(X) - y_i) / (X - w^m_i) in evaluation form, node by node.
 
     With inv1[k] = 1/(w^k - 1) and u[k] = w^k inv1[k] (both 0 at k = 0), for j != m
@@ -132,8 +135,9 @@ def aggregate_quotients(scheme: KZG, openings: Sequence[Opening], vectors: Mappi
     return [x % p for x in g]
 
 
-def prove(scheme: KZG, tr: Transcript, openings: Sequence[Opening],
-          vectors: Mapping[NodeId, Sequence[int]]) -> tuple[bytes, bytes]:
+def prove(
+    scheme: KZG, tr: Transcript, openings: Sequence[Opening], vectors: Mapping[NodeId, Sequence[int]]
+) -> tuple[bytes, bytes]:
     """(D, pi) for the openings; `vectors` gives each node's values in evaluation form."""
     p, n = scheme.field.modulus, scheme.width
     r = tr.challenge()
@@ -156,8 +160,14 @@ def prove(scheme: KZG, tr: Transcript, openings: Sequence[Opening],
     return d, scheme.curve.encode(pi)
 
 
-def verify(scheme: KZG, tr: Transcript, openings: Sequence[Opening], points: Mapping[NodeId, Point],
-           d: bytes, pi: bytes) -> None:
+def verify(
+    scheme: KZG,
+    tr: Transcript,
+    openings: Sequence[Opening],
+    points: Mapping[NodeId, Point],
+    d: bytes,
+    pi: bytes,
+) -> None:
     """Raise InvalidProof unless (D, pi) proves every opening."""
     pi_point = _decode(scheme, pi, "pi")
     diff, t, y = final_check_inputs(scheme, tr, openings, points, d)
@@ -165,8 +175,9 @@ def verify(scheme: KZG, tr: Transcript, openings: Sequence[Opening], points: Map
         raise InvalidProof("the multiproof's pairing check fails")
 
 
-def final_check_inputs(scheme: KZG, tr: Transcript, openings: Sequence[Opening],
-                       points: Mapping[NodeId, Point], d: bytes) -> tuple[Point, int, int]:
+def final_check_inputs(
+    scheme: KZG, tr: Transcript, openings: Sequence[Opening], points: Mapping[NodeId, Point], d: bytes
+) -> tuple[Point, int, int]:
     """(E - D, t, y): the single KZG opening a multiproof reduces to (what 0x0a can check)."""
     p = scheme.field.modulus
     d_point = _decode(scheme, d, "D")

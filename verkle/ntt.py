@@ -1,8 +1,9 @@
 """Number-theoretic transforms: cyclic convolutions over the evaluation domain in O(n log n)."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 from .field import Domain
 

@@ -3,9 +3,11 @@
 `verify_call` answers as a verifier contract would for a call's arguments (see `calldata`), so the
 two can be held side by side. Pure: no chain, no web3.
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from . import multiproof
 from .calldata import DecodedCall
@@ -18,11 +20,14 @@ from .slots import KeyLayout, value_hash
 from .verifier_paths import path_for_function
 
 
-def _plan(scheme: KZG, root: bytes, keys: Sequence[bytes], values: Sequence[Optional[bytes]],
-          proof: Proof) -> OpeningPlan:
+def _plan(
+    scheme: KZG, root: bytes, keys: Sequence[bytes], values: Sequence[bytes | None], proof: Proof
+) -> OpeningPlan:
     if proof.scheme != scheme.name or proof.width != scheme.width:
-        raise InvalidProof(f"proof is for {proof.scheme} width {proof.width}, "
-                           f"the verifier for {scheme.name} width {scheme.width}")
+        raise InvalidProof(
+            f"proof is for {proof.scheme} width {proof.width}, "
+            f"the verifier for {scheme.name} width {scheme.width}"
+        )
     listed = iter(proof.commitments)
 
     def next_commitment(_: NodeId) -> bytes:
@@ -31,8 +36,9 @@ def _plan(scheme: KZG, root: bytes, keys: Sequence[bytes], values: Sequence[Opti
         except StopIteration:
             raise InvalidProof("the proof lists fewer commitments than its paths need") from None
 
-    plan = plan_openings(scheme.field, KeyLayout(scheme.width), root, keys, values, proof.paths,
-                         next_commitment)
+    plan = plan_openings(
+        scheme.field, KeyLayout(scheme.width), root, keys, values, proof.paths, next_commitment
+    )
     if next(listed, None) is not None:
         raise InvalidProof("the proof lists more commitments than its paths need")
     return plan
@@ -54,8 +60,9 @@ def _points(scheme: KZG, plan: OpeningPlan) -> dict[NodeId, Point]:
 MAX_OPENINGS = 1 << 18
 
 
-def verify(scheme: KZG, root: bytes, keys: Sequence[bytes], values: Sequence[Optional[bytes]],
-           proof: Proof) -> None:
+def verify(
+    scheme: KZG, root: bytes, keys: Sequence[bytes], values: Sequence[bytes | None], proof: Proof
+) -> None:
     """Return quietly when the proof shows exactly these claims under `root`; raise InvalidProof when it
     does not, and MalformedProof (InvalidRoot among them) for what no verifier takes: a root that is
     not a canonical point, a key or value not of 32 bytes, a path deeper than the tree, more than
@@ -63,8 +70,9 @@ def verify(scheme: KZG, root: bytes, keys: Sequence[bytes], values: Sequence[Opt
     root = check_root(scheme.name, root)
     openings = sum(p.depth for p in proof.paths)
     if openings > MAX_OPENINGS:
-        raise MalformedProof(f"the proof's paths ask for {openings:,} openings, over the {MAX_OPENINGS:,} "
-                             "this verifier checks")
+        raise MalformedProof(
+            f"the proof's paths ask for {openings:,} openings, over the {MAX_OPENINGS:,} this verifier checks"
+        )
     plan = _plan(scheme, root, keys, values, proof)
     points = _points(scheme, plan)
     if proof.type == MULTI:
@@ -83,7 +91,7 @@ def verify(scheme: KZG, root: bytes, keys: Sequence[bytes], values: Sequence[Opt
             raise InvalidProof(f"the opening at level {level} fails its pairing check")
 
 
-def verify_document(scheme: KZG, doc: ProofDocument, root: Optional[bytes] = None) -> None:
+def verify_document(scheme: KZG, doc: ProofDocument, root: bytes | None = None) -> None:
     """Verify a `verkle prove` document; `root`, when given, must be the one the document names."""
     if root is not None and check_root(scheme.name, root) != doc.root:
         raise InvalidProof("the proof is for another root")

@@ -5,10 +5,12 @@ is what a contract calling the verifier in a transaction pays, intrinsic gas and
 The contract's source, artifact and calldata come from the pure modules (`contract`, `calldata`,
 `verifier_paths`); this one holds what needs a chain.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from evmkit import chain as evmchain
 from evmkit.chain import ChainSession, TxResult
@@ -26,8 +28,18 @@ from .schemes import SCHEMES
 from .tree import VerkleTree
 from .verifier_paths import paths_for, verifier_args
 
-__all__ = ["DeployedVerifier", "MissingPrecompile", "OnchainResult", "deploy_contract", "deploy_merkle",
-           "deploy_verifier", "merkle_multi", "merkle_single", "schemes_available", "verify_onchain"]
+__all__ = [
+    "DeployedVerifier",
+    "MissingPrecompile",
+    "OnchainResult",
+    "deploy_contract",
+    "deploy_merkle",
+    "deploy_verifier",
+    "merkle_multi",
+    "merkle_single",
+    "schemes_available",
+    "verify_onchain",
+]
 
 
 class MissingPrecompile(ChainError):
@@ -37,8 +49,9 @@ class MissingPrecompile(ChainError):
         names = ", ".join(p.label for p in missing)
         paths = "; ".join(f"--scheme {s} ({', '.join(p.name for p in paths_for(s))})" for s in available)
         hint = f"this chain can run {paths}" if available else "no verifier scheme runs on this chain"
-        super().__init__(f"this chain lacks {names}, which {scheme} verifiers call: deployment refused; "
-                         f"{hint}")
+        super().__init__(
+            f"this chain lacks {names}, which {scheme} verifiers call: deployment refused; {hint}"
+        )
         self.missing = tuple(missing)
 
 
@@ -56,8 +69,9 @@ def schemes_available(session: ChainSession) -> list[str]:
     return [s.name for s in SCHEMES.values() if not probe(session.w3, s.precompiles)]
 
 
-def deploy_contract(session: ChainSession, scheme: KZG, root: bytes,
-                    compiler: Optional[Compiler] = None) -> tuple[Any, TxResult]:
+def deploy_contract(
+    session: ChainSession, scheme: KZG, root: bytes, compiler: Compiler | None = None
+) -> tuple[Any, TxResult]:
     """Deploy a verifier holding `root`, after checking the root and the chain's precompiles here, so
     that both refusals come as a clear message rather than a bare revert of the constructor. Returns
     the web3 contract and the deployment's receipt."""
@@ -68,16 +82,18 @@ def deploy_contract(session: ChainSession, scheme: KZG, root: bytes,
     return session.deploy(compile_verifier(scheme, compiler), xy(root))
 
 
-def _measure(session: ChainSession, contract: Any, function: str, args: Sequence[Any],
-             gas: bool) -> OnchainResult:
+def _measure(
+    session: ChainSession, contract: Any, function: str, args: Sequence[Any], gas: bool
+) -> OnchainResult:
     data = bytes.fromhex(contract.encode_abi(function, args=list(args)).removeprefix("0x"))
     valid = bool(session.call(contract, function, *args))
     used = session.send(contract.address, data, abi=contract.abi).gas_used if gas else 0
     return OnchainResult(valid, used, len(data))
 
 
-def verify_onchain(session: ChainSession, contract: Any, doc: ProofDocument, path: Optional[str] = None,
-                   gas: bool = True) -> OnchainResult:
+def verify_onchain(
+    session: ChainSession, contract: Any, doc: ProofDocument, path: str | None = None, gas: bool = True
+) -> OnchainResult:
     """Check `doc` with a deployed verifier along `path` (default: the document's default path);
     without `gas` only the eth_call is made."""
     function, args = verifier_args(doc, path)
@@ -102,15 +118,18 @@ class DeployedVerifier:
         """The root the contract holds, in this package's encoding (as `tree.root_commitment`)."""
         return bytes(self.session.call(self.contract, "root"))
 
-    def verify(self, doc: ProofDocument, path: Optional[str] = None, gas: bool = True) -> OnchainResult:
+    def verify(self, doc: ProofDocument, path: str | None = None, gas: bool = True) -> OnchainResult:
         """Check `doc` on-chain along `path` (default: the document's default path); the gas is a
         transaction's, which `gas=False` skips."""
         return verify_onchain(self.session, self.contract, doc, path, gas)
 
 
-def deploy_verifier(scheme_or_tree: KZG | VerkleTree, root: Optional[bytes] = None,
-                    chain: Optional[ChainSession] = None,
-                    compiler: Optional[Compiler] = None) -> DeployedVerifier:
+def deploy_verifier(
+    scheme_or_tree: KZG | VerkleTree,
+    root: bytes | None = None,
+    chain: ChainSession | None = None,
+    compiler: Compiler | None = None,
+) -> DeployedVerifier:
     """Deploy the verifier for a scheme (or a tree's scheme) holding `root` (default: the tree's root)
     on `chain` (default: a fresh embedded py-evm chain, gone with this process)."""
     tree = scheme_or_tree if isinstance(scheme_or_tree, VerkleTree) else None
@@ -126,19 +145,27 @@ def deploy_verifier(scheme_or_tree: KZG | VerkleTree, root: Optional[bytes] = No
 
 # ---------------------------------------------------------------- the Merkle baseline
 
-def deploy_merkle(session: ChainSession, tree: MerkleTree,
-                  compiler: Optional[Compiler] = None) -> tuple[Any, TxResult]:
+
+def deploy_merkle(
+    session: ChainSession, tree: MerkleTree, compiler: Compiler | None = None
+) -> tuple[Any, TxResult]:
     """Deploy the keccak Merkle baseline holding `tree`'s root."""
     return session.deploy(compile_merkle(compiler), tree.root)
 
 
-def merkle_single(session: ChainSession, contract: Any, tree: MerkleTree, key: bytes, value: bytes,
-                  gas: bool = True) -> OnchainResult:
+def merkle_single(
+    session: ChainSession, contract: Any, tree: MerkleTree, key: bytes, value: bytes, gas: bool = True
+) -> OnchainResult:
     """Check one key's Merkle proof on-chain."""
     return _measure(session, contract, "verify", [tree.prove(key, value), key, value], gas)
 
 
-def merkle_multi(session: ChainSession, contract: Any, tree: MerkleTree, pairs: Sequence[tuple[bytes, bytes]],
-                 gas: bool = True) -> OnchainResult:
+def merkle_multi(
+    session: ChainSession,
+    contract: Any,
+    tree: MerkleTree,
+    pairs: Sequence[tuple[bytes, bytes]],
+    gas: bool = True,
+) -> OnchainResult:
     """Check a Merkle multiproof of `pairs` on-chain."""
     return _measure(session, contract, "multiProofVerify", multi_proof_args(tree, pairs), gas)

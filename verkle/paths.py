@@ -11,10 +11,11 @@ multiproof proves repeated openings at no extra size, and a Solidity verifier th
 de-duplication. A slot reached by several keys must get the same y from each (KZG would refuse two
 values anyway; checking first gives the clearer reason).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
 
 from .field import PrimeField
 from .proof import EMPTY, PRESENT, InvalidProof, MalformedProof, PathInfo, check_depths
@@ -38,7 +39,7 @@ class OpeningPlan:
     order: tuple[NodeId, ...]  # nodes below the root, in the order the proof lists them
 
 
-def claim_field(field: PrimeField, key: bytes, value: Optional[bytes], path: PathInfo, layout: KeyLayout) -> int:
+def claim_field(field: PrimeField, key: bytes, value: bytes | None, path: PathInfo, layout: KeyLayout) -> int:
     """The y of the last opening on a key's path, after checking the path agrees with the claim."""
     if path.kind == PRESENT:
         if value is None:
@@ -55,7 +56,7 @@ def claim_field(field: PrimeField, key: bytes, value: Optional[bytes], path: Pat
     return leaf_field(field, path.other_key, path.other_value_hash)
 
 
-def check_claims(keys: Sequence[bytes], values: Sequence[Optional[bytes]]) -> None:
+def check_claims(keys: Sequence[bytes], values: Sequence[bytes | None]) -> None:
     """Keys of exactly 32 bytes and values of 32 bytes or None, as the contracts take them (bytes32).
     A longer key's extra bytes land in its node ids, so its walk starts not at the root but at a node
     whose commitment the proof supplies: anything could be 'proven' of it, under any root."""
@@ -77,9 +78,15 @@ def check_keys(keys: Sequence[bytes]) -> None:
             raise InvalidProof("keys must be listed in ascending order without repeats")
 
 
-def plan_openings(field: PrimeField, layout: KeyLayout, root: bytes, keys: Sequence[bytes],
-                  values: Sequence[Optional[bytes]], paths: Sequence[PathInfo],
-                  commitment_of: Callable[[NodeId], bytes]) -> OpeningPlan:
+def plan_openings(
+    field: PrimeField,
+    layout: KeyLayout,
+    root: bytes,
+    keys: Sequence[bytes],
+    values: Sequence[bytes | None],
+    paths: Sequence[PathInfo],
+    commitment_of: Callable[[NodeId], bytes],
+) -> OpeningPlan:
     """Walk every key's path. `commitment_of` supplies the commitment of each node below the root
     the first time the walk needs it (the prover reads the tree, the verifier the proof's list)."""
     check_claims(keys, values)
@@ -109,6 +116,8 @@ def plan_openings(field: PrimeField, layout: KeyLayout, root: bytes, keys: Seque
             else:
                 y = claim_field(field, key, value, path, layout)
             if slots.setdefault((node, index), y) != y:
-                raise InvalidProof(f"key {key.hex()}: the proof gives slot {index} of a node two different contents")
+                raise InvalidProof(
+                    f"key {key.hex()}: the proof gives slot {index} of a node two different contents"
+                )
             openings.append(Opening(node, index, y))
     return OpeningPlan(tuple(openings), commitments, tuple(order))

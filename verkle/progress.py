@@ -1,4 +1,5 @@
 """A small progress bar on stderr for long builds (drawn only when stderr is a terminal)."""
+
 from __future__ import annotations
 
 import sys
@@ -7,7 +8,9 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, total: int, label: str, stream: TextIO | None = None, enabled: bool | None = None) -> None:
+    def __init__(
+        self, total: int, label: str, stream: TextIO | None = None, enabled: bool | None = None
+    ) -> None:
         self.total = max(total, 1)
         self.label = label
         self.stream = stream or sys.stderr
@@ -37,7 +40,7 @@ class Progress:
             self.stream.write("\n")
             self.stream.flush()
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -16,16 +16,17 @@ The JSON document `verkle prove` writes holds the proof with its root, keys and 
 reader takes at most MAX_DOCUMENT_BYTES (8 MiB: some 15,000 keys) nested at most MAX_NESTING deep
 (a document needs 4), and refuses anything else before parsing it (see jsonlimits).
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
-from .errors import InvalidProof, MalformedProof  # noqa: F401 - callers import them from here
+from .errors import InvalidProof, MalformedProof, UnknownName  # noqa: F401 - callers import them from here
 from .jsonlimits import JSONLimitError, loads_limited
-from .errors import UnknownName
 from .roots import check_root
 from .schemes import SCHEMES
 from .slots import KEY_SIZE, VALUE_SIZE, KeyLayout
@@ -55,8 +56,10 @@ class PathInfo:
             raise MalformedProof(f"path depth must be 1..{MAX_DEPTH}, got {self.depth!r}")
         sizes = (32, 32) if self.kind == OTHER else (0, 0)
         if (len(self.other_key), len(self.other_value_hash)) != sizes:
-            raise MalformedProof(f"a path of kind {KIND_NAMES[self.kind]!r} carries {sizes[0]}-byte other_key "
-                                 f"and other_value_hash")
+            raise MalformedProof(
+                f"a path of kind {KIND_NAMES[self.kind]!r} carries {sizes[0]}-byte other_key "
+                f"and other_value_hash"
+            )
 
 
 def _is_int(x: Any) -> bool:
@@ -69,7 +72,9 @@ def check_depths(paths: Sequence[PathInfo], width: int) -> None:
     levels = KeyLayout(width).levels
     for i, p in enumerate(paths):
         if p.depth > levels:
-            raise MalformedProof(f"path {i}: depth {p.depth} beyond the {levels} levels of a width-{width} tree")
+            raise MalformedProof(
+                f"path {i}: depth {p.depth} beyond the {levels} levels of a width-{width} tree"
+            )
 
 
 def path_bytes(paths: Sequence[PathInfo]) -> bytes:
@@ -106,7 +111,7 @@ class Proof:
         return bytes(out)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Proof":
+    def from_bytes(cls, data: bytes) -> Proof:
         r = _Reader(data)
         first, second = r.take(2)
         version, ptype, scheme_id, log_width = first >> 4, first & 15, second >> 4, second & 15
@@ -121,7 +126,9 @@ class Proof:
             raise MalformedProof(f"unsupported width 2^{log_width}")
         n_keys = r.u16()
         if n_keys == 0 or (ptype == SINGLE and n_keys != 1):
-            raise MalformedProof(f"a {'single' if ptype == SINGLE else 'multi'} proof cannot cover {n_keys} keys")
+            raise MalformedProof(
+                f"a {'single' if ptype == SINGLE else 'multi'} proof cannot cover {n_keys} keys"
+            )
         paths = []
         for _ in range(n_keys):
             byte = r.take(1)[0]
@@ -156,7 +163,7 @@ class Proof:
         return doc
 
     @classmethod
-    def from_json(cls, doc: Any) -> "Proof":
+    def from_json(cls, doc: Any) -> Proof:
         """Parse the JSON form strictly, then round-trip through bytes so both forms obey one set
         of rules."""
         try:
@@ -170,9 +177,11 @@ class Proof:
                 raise MalformedProof(f"unsupported width {width!r}")
             paths = tuple(_path_from_json(p) for p in _list(doc, "paths"))
             commitments = tuple(hex_bytes(c, size, "commitment") for c in _list(doc, "commitments"))
-            openings = (tuple(hex_bytes(o, size, "opening") for o in _list(doc, "openings"))
-                        if ptype == SINGLE else
-                        (hex_bytes(doc["d"], size, "d"), hex_bytes(doc["pi"], size, "pi")))
+            openings = (
+                tuple(hex_bytes(o, size, "opening") for o in _list(doc, "openings"))
+                if ptype == SINGLE
+                else (hex_bytes(doc["d"], size, "d"), hex_bytes(doc["pi"], size, "pi"))
+            )
         except (KeyError, TypeError) as exc:
             raise MalformedProof(f"proof JSON lacks or mistypes a field ({exc})") from None
         proof = cls(ptype, scheme, width, paths, commitments, openings)
@@ -204,12 +213,16 @@ def _path_from_json(doc: Any) -> PathInfo:
     if not _is_int(depth) or not 1 <= depth <= MAX_DEPTH:
         raise MalformedProof(f"path depth must be 1..{MAX_DEPTH}, got {depth!r}")
     if kind == OTHER:
-        return PathInfo(depth, kind, hex_bytes(doc["other_key"], 32, "other_key"),
-                        hex_bytes(doc["other_value_hash"], 32, "other_value_hash"))
+        return PathInfo(
+            depth,
+            kind,
+            hex_bytes(doc["other_key"], 32, "other_key"),
+            hex_bytes(doc["other_value_hash"], 32, "other_value_hash"),
+        )
     return PathInfo(depth, kind)
 
 
-def hex_bytes(text: Any, size: Optional[int], what: str) -> bytes:
+def hex_bytes(text: Any, size: int | None, what: str) -> bytes:
     if not isinstance(text, str):
         raise MalformedProof(f"{what} must be a hex string")
     body = text[2:] if text[:2] in ("0x", "0X") else text
@@ -229,7 +242,7 @@ class _Reader:
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
             raise MalformedProof("proof truncated")
-        chunk = self.data[self.pos:self.pos + n]
+        chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
@@ -247,7 +260,7 @@ class ProofDocument:
     proof: Proof
     root: bytes
     keys: tuple[bytes, ...]
-    values: tuple[Optional[bytes], ...]
+    values: tuple[bytes | None, ...]
 
     def to_json_text(self) -> str:
         doc = {
@@ -262,7 +275,7 @@ class ProofDocument:
         return json.dumps(doc, indent=1) + "\n"
 
     @classmethod
-    def from_json_text(cls, text: str) -> "ProofDocument":
+    def from_json_text(cls, text: str) -> ProofDocument:
         """Parse a document strictly: size and nesting first (before any parse), then every field."""
         try:
             doc = loads_limited(text, MAX_DOCUMENT_BYTES, MAX_NESTING, "the proof document")
@@ -271,14 +284,21 @@ class ProofDocument:
         if not isinstance(doc, dict) or doc.get("format") != "verkle-proof":
             raise MalformedProof("not a verkle proof document (format != 'verkle-proof')")
         if "version" not in doc or not _is_int(doc["version"]) or doc["version"] != VERSION:
-            raise MalformedProof(f"unsupported document version {doc.get('version')!r} (this reader: {VERSION})")
+            raise MalformedProof(
+                f"unsupported document version {doc.get('version')!r} (this reader: {VERSION})"
+            )
         try:
             proof = Proof.from_json(doc["proof"])
-            if "proof_bytes" in doc and hex_bytes(doc["proof_bytes"], None, "proof_bytes") != proof.to_bytes():
+            if (
+                "proof_bytes" in doc
+                and hex_bytes(doc["proof_bytes"], None, "proof_bytes") != proof.to_bytes()
+            ):
                 raise MalformedProof("proof_bytes disagrees with the JSON proof")
             root = check_root(proof.scheme, hex_bytes(doc["root"], None, "root"))
             keys = tuple(hex_bytes(k, KEY_SIZE, "key") for k in _list(doc, "keys"))
-            values = tuple(None if v is None else hex_bytes(v, VALUE_SIZE, "value") for v in _list(doc, "values"))
+            values = tuple(
+                None if v is None else hex_bytes(v, VALUE_SIZE, "value") for v in _list(doc, "values")
+            )
         except (KeyError, TypeError) as exc:
             raise MalformedProof(f"proof document lacks or mistypes a field ({exc})") from None
         if len(keys) != len(values):

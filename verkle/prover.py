@@ -1,7 +1,8 @@
 """Proofs from a tree: one key with an opening per level, or any number of keys in one multiproof."""
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from . import multiproof
 from .paths import NodeId, OpeningPlan, plan_openings
@@ -10,7 +11,7 @@ from .slots import check_key, value_hash
 from .tree import Leaf, Node, VerkleTree
 
 
-def path_info(tree: VerkleTree, key: bytes) -> tuple[PathInfo, Optional[bytes]]:
+def path_info(tree: VerkleTree, key: bytes) -> tuple[PathInfo, bytes | None]:
     """Where the key's path ends, and the key's value (None when absent)."""
     path, end = tree.path(key)
     depth = len(path)
@@ -33,13 +34,22 @@ def _node(tree: VerkleTree, node_id: NodeId) -> Node:
     return node
 
 
-def _plan(tree: VerkleTree, keys: Sequence[bytes]) -> tuple[list[bytes], list[Optional[bytes]], list[PathInfo], OpeningPlan]:
+def _plan(
+    tree: VerkleTree, keys: Sequence[bytes]
+) -> tuple[list[bytes], list[bytes | None], list[PathInfo], OpeningPlan]:
     keys = sorted({check_key(k) for k in keys})
     infos = [path_info(tree, k) for k in keys]
     paths = [i for i, _ in infos]
     values = [v for _, v in infos]
-    plan = plan_openings(tree.scheme.field, tree.layout, tree.root_commitment, keys, values, paths,
-                         lambda node_id: _node(tree, node_id).encoded)
+    plan = plan_openings(
+        tree.scheme.field,
+        tree.layout,
+        tree.root_commitment,
+        keys,
+        values,
+        paths,
+        lambda node_id: _node(tree, node_id).encoded,
+    )
     return keys, values, paths, plan
 
 
@@ -57,8 +67,16 @@ def prove_multi(tree: VerkleTree, keys: Sequence[bytes]) -> ProofDocument:
 def prove_single(tree: VerkleTree, key: bytes) -> ProofDocument:
     """One key, one KZG opening per level: what the point-evaluation precompile checks one by one."""
     keys, values, paths, plan = _plan(tree, [key])
-    openings = tuple(tree.scheme.curve.encode(
-        tree.scheme.open_in_domain(tree.node_values(_node(tree, o.node)), o.index)) for o in plan.openings)
-    proof = Proof(SINGLE, tree.scheme.name, tree.scheme.width, tuple(paths),
-                  tuple(plan.commitments[n] for n in plan.order), openings)
+    openings = tuple(
+        tree.scheme.curve.encode(tree.scheme.open_in_domain(tree.node_values(_node(tree, o.node)), o.index))
+        for o in plan.openings
+    )
+    proof = Proof(
+        SINGLE,
+        tree.scheme.name,
+        tree.scheme.width,
+        tuple(paths),
+        tuple(plan.commitments[n] for n in plan.order),
+        openings,
+    )
     return ProofDocument(proof, tree.root_commitment, tuple(keys), tuple(values))

@@ -3,9 +3,11 @@
 Looking up a name it lacks raises UnknownName, listing the names it has: the one error every command,
 module and library call gives for an unknown scheme or path.
 """
+
 from __future__ import annotations
 
-from typing import Generic, Iterable, Iterator, Mapping, Protocol, TypeVar
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Generic, Protocol, TypeVar
 
 from .errors import UnknownName
 

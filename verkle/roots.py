@@ -7,6 +7,7 @@ canonical encoding is a root like any other; every other encoding of it is refus
 contracts revert with `InvalidRoot()` on the same roots, so the words here are theirs.
 Imports neither web3 nor the EVM: the contract renderer may call it.
 """
+
 from __future__ import annotations
 
 from .curves import Curve, InvalidPoint

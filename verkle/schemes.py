@@ -6,11 +6,11 @@ encoding, how its verifier contract is rendered and compiled, the precompiles th
 the byte sizes its multiproof walk lays out in memory (the template and the gas model both read them).
 Pure: no chain, no web3.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from .curves import BLS12_381, BN254, Curve
 from .kzg import KZG
@@ -54,21 +54,44 @@ class Scheme:
         return self.curve.point_size
 
 
-SCHEMES: Registry[Scheme] = Registry("scheme", (
-    Scheme("kzg-bls12-381", BLS12_381, 1, "BLS", "VerifierBLS.sol.j2", "prague",
-           ("SHA256", "MODEXP", "POINT_EVALUATION", "BLS12_G1ADD", "BLS12_G1MSM", "BLS12_PAIRING_CHECK"),
-           MemoryLayout(point=96, term=160, scalar_at=128, header_len=72)),
-    # BN254 verifiers are for chains without Prague's precompiles, many of them older still: compiled for
-    # Paris they use no opcode newer than the Merge (no PUSH0, no MCOPY), so they run on any chain since
-    # Constantinople (SHL/SHR) that has the Byzantium precompiles. BLS12-381 verifiers need Prague anyway.
-    Scheme("kzg-bn254", BN254, 2, "BN254", "VerifierBN254.sol.j2", "paris",
-           ("MODEXP_BN254", "ECADD", "ECMUL", "ECPAIRING"),
-           MemoryLayout(point=64, term=96, scalar_at=64, header_len=88)),
-), doc="The schemes by name (`SCHEMES[name]`: UnknownName for one it lacks).")
+SCHEMES: Registry[Scheme] = Registry(
+    "scheme",
+    (
+        Scheme(
+            "kzg-bls12-381",
+            BLS12_381,
+            1,
+            "BLS",
+            "VerifierBLS.sol.j2",
+            "prague",
+            ("SHA256", "MODEXP", "POINT_EVALUATION", "BLS12_G1ADD", "BLS12_G1MSM", "BLS12_PAIRING_CHECK"),
+            MemoryLayout(point=96, term=160, scalar_at=128, header_len=72),
+        ),
+        # BN254 verifiers are for chains without Prague's precompiles, many of them older still: compiled for
+        # Paris they use no opcode newer than the Merge (no PUSH0, no MCOPY), so they run on any chain since
+        # Constantinople (SHL/SHR) that has the Byzantium precompiles. BLS12-381 verifiers need Prague anyway.
+        Scheme(
+            "kzg-bn254",
+            BN254,
+            2,
+            "BN254",
+            "VerifierBN254.sol.j2",
+            "paris",
+            ("MODEXP_BN254", "ECADD", "ECMUL", "ECPAIRING"),
+            MemoryLayout(point=64, term=96, scalar_at=64, header_len=88),
+        ),
+    ),
+    doc="The schemes by name (`SCHEMES[name]`: UnknownName for one it lacks).",
+)
 
 
-def load_scheme(name: str = DEFAULT_SCHEME, width: int = DEFAULT_WIDTH, *, ptau: Optional[str | Path] = None,
-                insecure_dev_setup_ok: bool = False) -> KZG:
+def load_scheme(
+    name: str = DEFAULT_SCHEME,
+    width: int = DEFAULT_WIDTH,
+    *,
+    ptau: str | Path | None = None,
+    insecure_dev_setup_ok: bool = False,
+) -> KZG:
     """The scheme with its setup. BN254 needs a .ptau file, or an explicit opt-in to an insecure one."""
     record = SCHEMES[name]
     if record.curve is BLS12_381:
@@ -77,5 +100,7 @@ def load_scheme(name: str = DEFAULT_SCHEME, width: int = DEFAULT_WIDTH, *, ptau:
         return KZG(load_ptau(ptau, width))
     if insecure_dev_setup_ok:
         return KZG(insecure_dev_setup(BN254, width, insecure=True))
-    raise SetupError("kzg-bn254 needs a powers-of-tau file (--ptau FILE.ptau), "
-                     "or --insecure-dev-setup for a throwaway local one")
+    raise SetupError(
+        "kzg-bn254 needs a powers-of-tau file (--ptau FILE.ptau), "
+        "or --insecure-dev-setup for a throwaway local one"
+    )

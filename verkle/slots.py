@@ -10,6 +10,7 @@ that ends at another key's leaf reveals that key and the keccak of its value, no
 A key is split into levels of log2(W) bits, most significant first (the last level zero-padded),
 so sibling keys share the prefix of their node as they would in a byte-wise trie at W = 256.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

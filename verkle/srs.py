@@ -8,14 +8,16 @@ Sources, most trusted first:
 A width below the file's size gets its basis by an inverse FFT over the first W monomial points
 [tau^j]G1: L_i(X) = (1/W) sum_j (w^-i X)^j, so [L_i(tau)] = (1/W) sum_j w^(-ij) [tau^j].
 """
+
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from py_ecc import optimized_bn128 as bn
 
@@ -79,16 +81,16 @@ def ceremony_file() -> Path:
     return Path(str(path))
 
 
-@lru_cache(maxsize=None)
+@cache
 def ceremony_setup(width: int = 256) -> Setup:
     check_width(width)
     lines = ceremony_file().read_text().split()
     n_g1, n_g2 = int(lines[0]), int(lines[1])
     if n_g1 != CEREMONY_SIZE or len(lines) != 2 + 2 * n_g1 + n_g2:
         raise SetupError(f"unexpected layout in {ceremony_file()}")
-    g1_lagrange = lines[2:2 + n_g1]
-    g2 = lines[2 + n_g1:2 + n_g1 + n_g2]
-    g1_monomial = lines[2 + n_g1 + n_g2:]
+    g1_lagrange = lines[2 : 2 + n_g1]
+    g2 = lines[2 + n_g1 : 2 + n_g1 + n_g2]
+    g1_monomial = lines[2 + n_g1 + n_g2 :]
     g2_tau = bls_g2_decode(bytes.fromhex(g2[1]))
     if width == CEREMONY_SIZE:
         # py-evm's copy lists the basis in natural order (c-kzg bit-reverses it when loading,
@@ -101,6 +103,7 @@ def ceremony_setup(width: int = 256) -> Setup:
 
 
 # ---------------------------------------------------------------- snarkjs .ptau (BN254)
+
 
 def _read_sections(data: bytes) -> dict[int, bytes]:
     if data[:4] != b"ptau":
@@ -115,7 +118,7 @@ def _read_sections(data: bytes) -> dict[int, bytes]:
         offset += 12
         if offset + size > len(data):
             raise SetupError(f".ptau file truncated in section {kind}")
-        sections[kind] = data[offset:offset + size]
+        sections[kind] = data[offset : offset + size]
         offset += size
     return sections
 
@@ -132,11 +135,11 @@ def load_ptau(path: str | Path, width: int) -> Setup:
         raise SetupError(".ptau file lacks its header, tauG1 or tauG2 section")
     header = sections[1]
     (n8,) = struct.unpack_from("<I", header, 0)
-    q = int.from_bytes(header[4:4 + n8], "little")
+    q = int.from_bytes(header[4 : 4 + n8], "little")
     (power,) = struct.unpack_from("<I", header, 4 + n8)
     if q != bn.field_modulus:
         raise SetupError(".ptau file is not over BN254 (bn128)")
-    if width > 2 ** power:
+    if width > 2**power:
         raise SetupError(f".ptau file holds 2^{power} powers, width {width} needs more")
     r_inv = pow(2 ** (8 * n8), -1, q)
 
@@ -146,13 +149,13 @@ def load_ptau(path: str | Path, width: int) -> Setup:
     g1 = sections[2]
     monomial = []
     for i in range(width):
-        raw = g1[2 * n8 * i:2 * n8 * (i + 1)]
+        raw = g1[2 * n8 * i : 2 * n8 * (i + 1)]
         point = (bn.FQ(coord(raw[:n8])), bn.FQ(coord(raw[n8:])), bn.FQ.one())
         if not bn.is_on_curve(point, bn.b):
             raise SetupError(f".ptau tauG1[{i}] is not on the BN254 curve")
         monomial.append(point)
-    raw = sections[3][4 * n8:8 * n8]  # tauG2[1] = [tau]G2 as x.c0, x.c1, y.c0, y.c1
-    xs = [coord(raw[k * n8:(k + 1) * n8]) for k in range(4)]
+    raw = sections[3][4 * n8 : 8 * n8]  # tauG2[1] = [tau]G2 as x.c0, x.c1, y.c0, y.c1
+    xs = [coord(raw[k * n8 : (k + 1) * n8]) for k in range(4)]
     g2_tau = (bn.FQ2([xs[0], xs[1]]), bn.FQ2([xs[2], xs[3]]), bn.FQ2.one())
     if not bn.is_on_curve(g2_tau, bn.b2):
         raise SetupError(".ptau tauG2[1] is not on the BN254 twist")
@@ -165,7 +168,9 @@ def load_ptau(path: str | Path, width: int) -> Setup:
     return Setup(BN254, width, basis, g2_tau, f"powers of tau file {Path(path).name}")
 
 
-def insecure_dev_setup(curve: Curve, width: int, seed: bytes = b"verkle-dev", *, insecure: bool = False) -> Setup:
+def insecure_dev_setup(
+    curve: Curve, width: int, seed: bytes = b"verkle-dev", *, insecure: bool = False
+) -> Setup:
     """A setup from a known tau: proofs under it can be forged by anyone with the seed."""
     if not insecure:
         raise SetupError("refusing an insecure setup without insecure=True (--insecure-dev-setup)")
@@ -187,4 +192,5 @@ def insecure_dev_setup(curve: Curve, width: int, seed: bytes = b"verkle-dev", *,
 
 def _bls_scalar(k: int) -> Any:
     from py_arkworks_bls12381 import Scalar
+
     return Scalar.from_le_bytes(k.to_bytes(32, "little"))

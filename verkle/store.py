@@ -4,13 +4,14 @@ Builds are written to a temporary file and renamed into place; later changes (th
 go in as one transaction. Either way a crash leaves the previous tree intact. Reopening rebuilds
 the shape from the leaves (no curve arithmetic) and takes the commitments from the file.
 """
+
 from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 from .hashing import keccak256
 from .kzg import KZG
@@ -62,8 +63,10 @@ def save(tree: VerkleTree, path: str | Path, setup_label: str = "") -> None:
         db.executescript(SCHEMA)
         with db:
             db.executemany("INSERT INTO leaves VALUES (?, ?)", tree.items())
-            db.executemany("INSERT INTO nodes VALUES (?, ?, ?)",
-                           ((n.depth, _prefix(n.prefix), n.encoded) for n in tree.nodes()))
+            db.executemany(
+                "INSERT INTO nodes VALUES (?, ?, ?)",
+                ((n.depth, _prefix(n.prefix), n.encoded) for n in tree.nodes()),
+            )
             _write_meta(db, tree, setup_label)
     except BaseException:
         db.close()
@@ -74,10 +77,16 @@ def save(tree: VerkleTree, path: str | Path, setup_label: str = "") -> None:
     tree.journal.clear()
 
 
-def _write_meta(db: sqlite3.Connection, tree: VerkleTree, setup_label: Optional[str]) -> None:
-    meta = {"format": FORMAT, "version": VERSION, "scheme": tree.scheme.name, "width": str(tree.scheme.width),
-            "setup_fingerprint": setup_fingerprint(tree.scheme), "root": tree.root_commitment.hex(),
-            "size": str(len(tree))}
+def _write_meta(db: sqlite3.Connection, tree: VerkleTree, setup_label: str | None) -> None:
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "scheme": tree.scheme.name,
+        "width": str(tree.scheme.width),
+        "setup_fingerprint": setup_fingerprint(tree.scheme),
+        "root": tree.root_commitment.hex(),
+        "size": str(len(tree)),
+    }
     if setup_label is not None:
         meta["setup"] = setup_label or tree.scheme.setup.source
     db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
@@ -128,8 +137,14 @@ def read_info(path: str | Path) -> TreeInfo:
         db.close()
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise StoreError(f"{path}: unsupported tree format {meta.get('format')} {meta.get('version')}")
-    return TreeInfo(meta["scheme"], int(meta["width"]), meta.get("setup", ""), meta["setup_fingerprint"],
-                    bytes.fromhex(meta["root"]), int(meta["size"]))
+    return TreeInfo(
+        meta["scheme"],
+        int(meta["width"]),
+        meta.get("setup", ""),
+        meta["setup_fingerprint"],
+        bytes.fromhex(meta["root"]),
+        int(meta["size"]),
+    )
 
 
 def load(path: str | Path, scheme_for: Callable[[TreeInfo], KZG]) -> VerkleTree:
@@ -143,7 +158,10 @@ def load(path: str | Path, scheme_for: Callable[[TreeInfo], KZG]) -> VerkleTree:
     db = _connect(path)
     try:
         contents = dict(db.execute("SELECT key, value FROM leaves"))
-        stored = {(d, int.from_bytes(p, "big")): c for d, p, c in db.execute("SELECT depth, prefix, commitment FROM nodes")}
+        stored = {
+            (d, int.from_bytes(p, "big")): c
+            for d, p, c in db.execute("SELECT depth, prefix, commitment FROM nodes")
+        }
     finally:
         db.close()
 

@@ -5,6 +5,7 @@ only; the domain label opens it. After a challenge the state restarts from the c
 so a later challenge depends on every earlier item too. A Solidity verifier recomputes it with one
 keccak256 over a memory buffer per challenge.
 """
+
 from __future__ import annotations
 
 from .field import PrimeField

@@ -5,13 +5,15 @@ in the slot of the shallowest node where its prefix is its own. The shape (and s
 only on the contents, never on the order of inserts and deletes. Updates are homomorphic: when one
 slot's field element changes by delta, the node's commitment moves by delta * L_slot, and so on up.
 """
+
 from __future__ import annotations
 
 import multiprocessing
 import os
 from bisect import bisect_left
-from dataclasses import dataclass, field as dc_field
-from typing import Callable, Iterable, Iterator, Optional, Union
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 from .curves import Point
 from .kzg import KZG
@@ -25,7 +27,7 @@ class Leaf:
     def __init__(self, key: bytes, value: bytes) -> None:
         self.key = key
         self.value = value
-        self._field: Optional[int] = None
+        self._field: int | None = None
 
 
 class Node:
@@ -34,21 +36,21 @@ class Node:
     def __init__(self, depth: int, prefix: int) -> None:
         self.depth = depth
         self.prefix = prefix
-        self.children: dict[int, Union[Node, Leaf]] = {}
+        self.children: dict[int, Node | Leaf] = {}
         self.encoded: bytes = b""
-        self._point: Optional[Point] = None
-        self._field: Optional[int] = None
+        self._point: Point | None = None
+        self._field: int | None = None
 
 
-Child = Union[Node, Leaf]
+Child = Node | Leaf
 
 
 @dataclass
 class Journal:
     """What changed since the last save: node ids -> encodings (None: deleted), keys -> values."""
 
-    nodes: dict[tuple[int, int], Optional[bytes]] = dc_field(default_factory=dict)
-    leaves: dict[bytes, Optional[bytes]] = dc_field(default_factory=dict)
+    nodes: dict[tuple[int, int], bytes | None] = dc_field(default_factory=dict)
+    leaves: dict[bytes, bytes | None] = dc_field(default_factory=dict)
 
     def clear(self) -> None:
         self.nodes.clear()
@@ -69,13 +71,16 @@ class VerkleTree:
 
     # ------------------------------------------------------------ field elements of slots
 
-    def child_field(self, child: Optional[Child]) -> int:
+    def child_field(self, child: Child | None) -> int:
         if child is None:
             return 0
         if child._field is None:
             f = self.scheme.field
-            child._field = (leaf_field(f, child.key, value_hash(child.value)) if isinstance(child, Leaf)
-                            else node_field(f, child.encoded))
+            child._field = (
+                leaf_field(f, child.key, value_hash(child.value))
+                if isinstance(child, Leaf)
+                else node_field(f, child.encoded)
+            )
         return child._field
 
     def point(self, node: Node) -> Point:
@@ -97,8 +102,9 @@ class VerkleTree:
         return values
 
     def _commit_node(self, node: Node) -> None:
-        self._set_point(node, self.scheme.commit_sparse(
-            {idx: self.child_field(c) for idx, c in node.children.items()}))
+        self._set_point(
+            node, self.scheme.commit_sparse({idx: self.child_field(c) for idx, c in node.children.items()})
+        )
 
     # ------------------------------------------------------------ reads
 
@@ -109,7 +115,7 @@ class VerkleTree:
     def __len__(self) -> int:
         return self.size
 
-    def get(self, key: bytes) -> Optional[bytes]:
+    def get(self, key: bytes) -> bytes | None:
         key = check_key(key)
         k = self.layout.padded(key)
         node, depth = self.root, 0
@@ -138,7 +144,7 @@ class VerkleTree:
             yield node
             stack.extend(c for c in node.children.values() if isinstance(c, Node))
 
-    def path(self, key: bytes) -> tuple[list[tuple[Node, int]], Optional[Child]]:
+    def path(self, key: bytes) -> tuple[list[tuple[Node, int]], Child | None]:
         """The (node, slot) pairs from the root down to where `key` ends, and what that slot holds."""
         k = self.layout.padded(key)
         node, depth, path = self.root, 0, []
@@ -163,7 +169,9 @@ class VerkleTree:
         elif end.key == key:
             end.value, end._field = value, None
         else:
-            node.children[idx] = self._split(end, Leaf(key, value), node.depth + 1, node.prefix * self.scheme.width + idx)
+            node.children[idx] = self._split(
+                end, Leaf(key, value), node.depth + 1, node.prefix * self.scheme.width + idx
+            )
             self.size += 1
         self.journal.leaves[key] = value
         self._propagate(path, old)
@@ -200,7 +208,7 @@ class VerkleTree:
             self.journal.nodes[(node.depth, node.prefix)] = None
             node, idx = path[-1]
             node.children[idx] = only
-        self._propagate(path, old[:len(path)])
+        self._propagate(path, old[: len(path)])
         return True
 
     def _propagate(self, path: list[tuple[Node, int]], old: list[int]) -> None:
@@ -212,8 +220,14 @@ class VerkleTree:
     # ------------------------------------------------------------ bulk build
 
     @classmethod
-    def build(cls, scheme: KZG, items: Iterable[tuple[bytes, bytes]], *, workers: Optional[int] = None,
-              progress: bool | None = None) -> "VerkleTree":
+    def build(
+        cls,
+        scheme: KZG,
+        items: Iterable[tuple[bytes, bytes]],
+        *,
+        workers: int | None = None,
+        progress: bool | None = None,
+    ) -> VerkleTree:
         """Build from scratch: shape first (pure Python), then one MSM per node, bottom-up, with the
         root's subtrees spread over worker processes. Later pairs win over earlier ones."""
         tree = cls(scheme)
@@ -231,22 +245,29 @@ class VerkleTree:
         self.root = self._shape(padded, leaves, 0, len(entries), 0, 0)
         self.size = len(entries)
 
-    def _shape(self, padded: list[int], leaves: list[Leaf], lo: int, hi: int, depth: int, prefix: int) -> Node:
+    def _shape(
+        self, padded: list[int], leaves: list[Leaf], lo: int, hi: int, depth: int, prefix: int
+    ) -> Node:
         lay = self.layout
         node = Node(depth, prefix)
         shift = (lay.levels - 1 - depth) * lay.bits
         while lo < hi:
             idx = (padded[lo] >> shift) & (self.scheme.width - 1)
             end = bisect_left(padded, ((prefix * self.scheme.width + idx + 1) << shift), lo, hi)
-            node.children[idx] = (leaves[lo] if end - lo == 1 else
-                                  self._shape(padded, leaves, lo, end, depth + 1, prefix * self.scheme.width + idx))
+            node.children[idx] = (
+                leaves[lo]
+                if end - lo == 1
+                else self._shape(padded, leaves, lo, end, depth + 1, prefix * self.scheme.width + idx)
+            )
             lo = end
         return node
 
-    def _commit_all(self, workers: Optional[int], progress: bool | None) -> None:
+    def _commit_all(self, workers: int | None, progress: bool | None) -> None:
         tops = sorted(i for i, c in self.root.children.items() if isinstance(c, Node))
         workers = workers or os.cpu_count() or 1
-        chunks = [tops[i::max(1, min(len(tops), 64))] for i in range(max(1, min(len(tops), 64)))] if tops else []
+        chunks = (
+            [tops[i :: max(1, min(len(tops), 64))] for i in range(max(1, min(len(tops), 64)))] if tops else []
+        )
         with Progress(len(tops), "building", enabled=progress) as bar:
             if workers > 1 and self.size >= 4096 and "fork" in multiprocessing.get_all_start_methods():
                 global _BUILDING
@@ -289,7 +310,7 @@ class VerkleTree:
         node._field = None
 
 
-_BUILDING: Optional[VerkleTree] = None
+_BUILDING: VerkleTree | None = None
 
 
 def _commit_chunk(chunk: list[int]) -> tuple[list[int], list[list[bytes]]]:

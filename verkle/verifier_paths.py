@@ -8,11 +8,13 @@ compiled contract: `contract.verifier_abi`), how calldata is built and read back
 it pays for a proof's shape and the features the gas model fits its opcode gas on. The CLI, the gas
 model, the benches, the demo and calibration all read these. Pure: no chain, no web3.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 from evmkit import gas as g
 
@@ -66,43 +68,86 @@ def _point_evaluation_terms(msm_terms: int, openings: int) -> Terms:
 
 
 def _msm_point_evaluation_terms(msm_terms: int, openings: int) -> Terms:
-    return [(f"G1MSM over {msm_terms} points", g.g1msm_gas(msm_terms) + WARM_CALL_GAS),
-            ("G1ADD (E - D)", g.BLS12_G1ADD_GAS + WARM_CALL_GAS),
-            ("point evaluation (0x0a)", POINT_EVALUATION_CALL_GAS)]
+    return [
+        (f"G1MSM over {msm_terms} points", g.g1msm_gas(msm_terms) + WARM_CALL_GAS),
+        ("G1ADD (E - D)", g.BLS12_G1ADD_GAS + WARM_CALL_GAS),
+        ("point evaluation (0x0a)", POINT_EVALUATION_CALL_GAS),
+    ]
 
 
 def _msm_pairing_terms(msm_terms: int, openings: int) -> Terms:
-    return [(f"G1MSM over {msm_terms} points", g.g1msm_gas(msm_terms) + WARM_CALL_GAS),
-            ("pairing check (2 pairs)", g.bls_pairing_gas(2) + WARM_CALL_GAS)]
+    return [
+        (f"G1MSM over {msm_terms} points", g.g1msm_gas(msm_terms) + WARM_CALL_GAS),
+        ("pairing check (2 pairs)", g.bls_pairing_gas(2) + WARM_CALL_GAS),
+    ]
 
 
 def _ecmul_pairing_terms(msm_terms: int, openings: int) -> Terms:
-    return [(f"ecMul + ecAdd x {msm_terms}", msm_terms * (g.ECMUL_GAS + g.ECADD_GAS + 2 * WARM_CALL_GAS)),
-            ("ecPairing (2 pairs)", g.bn_pairing_gas(2) + WARM_CALL_GAS)]
+    return [
+        (f"ecMul + ecAdd x {msm_terms}", msm_terms * (g.ECMUL_GAS + g.ECADD_GAS + 2 * WARM_CALL_GAS)),
+        ("ecPairing (2 pairs)", g.bn_pairing_gas(2) + WARM_CALL_GAS),
+    ]
 
 
 _MULTI_FEATURES = ("const", "keys", "openings", "listed", "present", "other", "id_steps", "shared_levels")
 
 # in the order commands list them: a scheme's first path for a proof type is its default
-PATHS: Registry[VerifierPath] = Registry("verifier path", (
-    VerifierPath("msm-point-evaluation", ("kzg-bls12-381",), MULTI, "verifyMulti", multi_call, _decode_multi,
-                 1, _msm_point_evaluation_terms, _MULTI_FEATURES),
-    VerifierPath("msm-pairing", ("kzg-bls12-381",), MULTI, "verifyMultiPairing",
-                 partial(multi_call, pairing=True), partial(_decode_multi, pairing=True),
-                 4, _msm_pairing_terms, _MULTI_FEATURES),
-    VerifierPath("point-evaluation", ("kzg-bls12-381",), SINGLE, "verifySingle", single_call, _decode_single,
-                 0, _point_evaluation_terms,
-                 ("const", "openings", "present", "other", "data_words", "bits_set", "level_bits")),
-    VerifierPath("ecmul-pairing", ("kzg-bn254",), MULTI, "verifyMulti", multi_call, _decode_multi,
-                 4, _ecmul_pairing_terms, _MULTI_FEATURES),
-), doc="The verifier paths by name (`PATHS[name]`: UnknownName for one it lacks).")
+PATHS: Registry[VerifierPath] = Registry(
+    "verifier path",
+    (
+        VerifierPath(
+            "msm-point-evaluation",
+            ("kzg-bls12-381",),
+            MULTI,
+            "verifyMulti",
+            multi_call,
+            _decode_multi,
+            1,
+            _msm_point_evaluation_terms,
+            _MULTI_FEATURES,
+        ),
+        VerifierPath(
+            "msm-pairing",
+            ("kzg-bls12-381",),
+            MULTI,
+            "verifyMultiPairing",
+            partial(multi_call, pairing=True),
+            partial(_decode_multi, pairing=True),
+            4,
+            _msm_pairing_terms,
+            _MULTI_FEATURES,
+        ),
+        VerifierPath(
+            "point-evaluation",
+            ("kzg-bls12-381",),
+            SINGLE,
+            "verifySingle",
+            single_call,
+            _decode_single,
+            0,
+            _point_evaluation_terms,
+            ("const", "openings", "present", "other", "data_words", "bits_set", "level_bits"),
+        ),
+        VerifierPath(
+            "ecmul-pairing",
+            ("kzg-bn254",),
+            MULTI,
+            "verifyMulti",
+            multi_call,
+            _decode_multi,
+            4,
+            _ecmul_pairing_terms,
+            _MULTI_FEATURES,
+        ),
+    ),
+    doc="The verifier paths by name (`PATHS[name]`: UnknownName for one it lacks).",
+)
 
 
-def paths_for(scheme_name: str, proof_type: Optional[int] = None) -> tuple[VerifierPath, ...]:
+def paths_for(scheme_name: str, proof_type: int | None = None) -> tuple[VerifierPath, ...]:
     """The paths of a scheme's verifiers (of those, the ones taking `proof_type` proofs when given)."""
     SCHEMES[scheme_name]  # an unknown scheme is an error, not an empty list
-    return tuple(p for p in PATHS.values()
-                 if scheme_name in p.schemes and proof_type in (None, p.proof_type))
+    return tuple(p for p in PATHS.values() if scheme_name in p.schemes and proof_type in (None, p.proof_type))
 
 
 def default_path(doc: ProofDocument) -> VerifierPath:
@@ -125,7 +170,7 @@ def path_for_function(scheme_name: str, function: str) -> VerifierPath:
     raise ValueError(f"the {scheme_name} verifier has no function {function!r} (functions: {functions})")
 
 
-def verifier_args(doc: ProofDocument, path: Optional[str] = None) -> tuple[str, list[Any]]:
+def verifier_args(doc: ProofDocument, path: str | None = None) -> tuple[str, list[Any]]:
     """The verifier function and its arguments for a proof document and a path (default: the
     document's default path)."""
     record = PATHS[path] if path is not None else default_path(doc)

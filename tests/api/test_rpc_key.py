@@ -36,7 +36,6 @@ def test_a_key_given_in_code_signs(anvil, monkeypatch) -> None:
     assert chain.rpc(anvil.url, key=account).default_sender is account
 
 
-
 def test_deploy_attach_and_verify_through_a_node(anvil, tmp_path) -> None:
     torch.manual_seed(6)
     model_file = tmp_path / "net.pt"
@@ -49,7 +48,8 @@ def test_deploy_attach_and_verify_through_a_node(anvil, tmp_path) -> None:
     chain_id = session.w3.eth.chain_id
     assert on_node.manifest.chain == {"kind": "rpc", "rpc_url": anvil.url, "chain_id": chain_id}
     assert [(r.label, r.gas_used) for r in on_node.manifest.transactions] == [
-        (r.label, r.gas_used) for r in embedded.manifest.transactions]
+        (r.label, r.gas_used) for r in embedded.manifest.transactions
+    ]
     node_result, embedded_result = on_node.predict(rows), embedded.predict(rows)
     assert node_result.classes == embedded_result.classes and all(node_result.emulator_agrees)
     assert node_result.gas_per_call == embedded_result.gas_per_call

@@ -28,9 +28,18 @@ def shared_session() -> chain.ChainSession:
 def _model(seed: int) -> nn.Sequential:
     """Every new activation hidden, one of them last (a 3-output head)."""
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(7, 12), nn.GELU(), nn.Linear(12, 9), nn.SiLU(), nn.Linear(9, 8),
-                         nn.GELU(approximate="tanh"), nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 3),
-                         [nn.GELU, nn.SiLU, lambda: nn.GELU(approximate="tanh")][seed % 3]())
+    return nn.Sequential(
+        nn.Linear(7, 12),
+        nn.GELU(),
+        nn.Linear(12, 9),
+        nn.SiLU(),
+        nn.Linear(9, 8),
+        nn.GELU(approximate="tanh"),
+        nn.Linear(8, 6),
+        nn.ReLU(),
+        nn.Linear(6, 3),
+        [nn.GELU, nn.SiLU, lambda: nn.GELU(approximate="tanh")][seed % 3](),
+    )
 
 
 def _rows(n_in: int, seed: int) -> np.ndarray:
@@ -67,8 +76,9 @@ def test_gelu_and_silu_match_the_emulator_on_chain(shared_session, mode, layout)
 def test_fixed_point_precisions_on_chain(shared_session, frac_bits) -> None:
     """The cut-offs and polynomial constants depend on --frac-bits: each must match on chain."""
     torch.manual_seed(frac_bits)
-    model = nn.Sequential(nn.Linear(4, 6), nn.GELU(), nn.Linear(6, 5), nn.GELU(approximate="tanh"),
-                          nn.Linear(5, 4), nn.SiLU())
+    model = nn.Sequential(
+        nn.Linear(4, 6), nn.GELU(), nn.Linear(6, 5), nn.GELU(approximate="tanh"), nn.Linear(5, 4), nn.SiLU()
+    )
     plan = build_plan(capture(model), FixedFormat(frac_bits, 128 if frac_bits < 128 else 152))
     contract, _ = deploy_and_upload(shared_session, compile_plan(plan, "PrecMLP", "p.pt", "inline"))
     rows = encode_inputs(plan, _rows(4, frac_bits).tolist())
@@ -79,8 +89,13 @@ def test_fixed_point_precisions_on_chain(shared_session, frac_bits) -> None:
 def _trained(split, activation, seed: int = 0, epochs: int = 300) -> nn.Sequential:
     """A small MLP with ``activation`` hidden, trained full-batch with Adam on standardized features."""
     torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(split.n_features, 32), activation(), nn.Linear(32, 16), activation(),
-                          nn.Linear(16, split.n_classes))
+    model = nn.Sequential(
+        nn.Linear(split.n_features, 32),
+        activation(),
+        nn.Linear(32, 16),
+        activation(),
+        nn.Linear(16, split.n_classes),
+    )
     x = torch.tensor(split.x_train, dtype=torch.float32)
     y = torch.tensor(split.y_train, dtype=torch.long)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)

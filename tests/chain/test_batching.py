@@ -26,8 +26,10 @@ def _wide_tanh_plan():
     """1-1000-1 with tanh, narrow fixed point: a small inline contract (about 1.9M gas to
     deploy) whose one row may cost about 3M gas (a thousand tanh)."""
     rng = np.random.default_rng(0)
-    layers = [FloatLayer("l0", rng.normal(0, 1, (1000, 1)), rng.normal(0, 0.3, 1000), "tanh"),
-              FloatLayer("l1", rng.normal(0, 0.03, (1, 1000)), rng.normal(0, 0.3, 1), "none")]
+    layers = [
+        FloatLayer("l0", rng.normal(0, 1, (1000, 1)), rng.normal(0, 0.3, 1000), "tanh"),
+        FloatLayer("l1", rng.normal(0, 0.03, (1, 1000)), rng.normal(0, 0.3, 1), "none"),
+    ]
     return build_fixed_plan(layers, FixedFormat(8, 16))
 
 
@@ -48,12 +50,16 @@ def test_a_row_over_the_budget_is_refused_before_sending() -> None:
     with pytest.raises(BatchTooLarge) as info:
         predict_batched(session, contract, plan, rows)
     message = str(info.value)
-    assert "\n" not in message and f"{bound:,}" in message and "3,000,000" in message and "2,700,000" in message
+    assert (
+        "\n" not in message and f"{bound:,}" in message and "3,000,000" in message and "2,700,000" in message
+    )
     assert session.w3.eth.block_number == block  # nothing was sent
     with pytest.raises(BatchTooLarge, match="over the block gas limit 3,000,000; not even one row fits"):
         predict_batched(session, contract, plan, rows, rows_per_call=2)
     assert session.w3.eth.block_number == block
-    assert issubclass(BatchTooLarge, ChainError) and issubclass(BatchTooLarge, EvmkitError)  # ml2sc prints one line
+    assert issubclass(BatchTooLarge, ChainError) and issubclass(
+        BatchTooLarge, EvmkitError
+    )  # ml2sc prints one line
 
 
 def test_rows_that_fit_are_sent_one_bounded_call_at_a_time() -> None:
@@ -65,5 +71,7 @@ def test_rows_that_fit_are_sent_one_bounded_call_at_a_time() -> None:
     assert result.predictions == [emulator.predict(plan, r) for r in rows]
     for gas in result.gas_per_call:
         assert gas <= gasmodel.batch_upper_bound(compiled, 1).total <= budget
-    with pytest.raises(BatchTooLarge, match=r"predictBatch of 2 rows may cost up to .* use at most 1 rows per call"):
+    with pytest.raises(
+        BatchTooLarge, match=r"predictBatch of 2 rows may cost up to .* use at most 1 rows per call"
+    ):
         predict_batched(session, contract, plan, rows, rows_per_call=2)

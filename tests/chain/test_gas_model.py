@@ -1,11 +1,10 @@
 """Analytic gas predictions against real receipts on the embedded chain."""
 
+import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import numpy as np
-import torch
 from torch import nn
 
 from evmkit import chain
@@ -86,9 +85,16 @@ def _compiled(arch, acts, mode, layout, seed=0, frac_bits=None, scale=2.0, data_
     `data_seed`, default seed + 1) that also calibrate int8."""
     torch.manual_seed(seed)
     modules: list[nn.Module] = []
-    kinds = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "leaky_relu": lambda: nn.LeakyReLU(0.1),
-             "softmax": lambda: nn.Softmax(dim=1), "gelu": nn.GELU,
-             "gelu_tanh": lambda: nn.GELU(approximate="tanh"), "silu": nn.SiLU}
+    kinds = {
+        "relu": nn.ReLU,
+        "sigmoid": nn.Sigmoid,
+        "tanh": nn.Tanh,
+        "leaky_relu": lambda: nn.LeakyReLU(0.1),
+        "softmax": lambda: nn.Softmax(dim=1),
+        "gelu": nn.GELU,
+        "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
+        "silu": nn.SiLU,
+    }
     for (a, b), act in zip(zip(arch, arch[1:]), acts):
         modules.append(nn.Linear(a, b))
         if act != "none":
@@ -158,10 +164,15 @@ def adversarial_rows(plan, x: np.ndarray) -> list[list[int]]:
     return rows
 
 
-@pytest.mark.parametrize("arch, acts, mode, frac_bits", DRIFT,
-                         ids=[f"{'-'.join(map(str, a))}-{','.join(b)}-{m}{f or ''}" for a, b, m, f in DRIFT])
+@pytest.mark.parametrize(
+    "arch, acts, mode, frac_bits",
+    DRIFT,
+    ids=[f"{'-'.join(map(str, a))}-{','.join(b)}-{m}{f or ''}" for a, b, m, f in DRIFT],
+)
 @pytest.mark.parametrize("layout", ["code", "inline"])
-def test_saturated_and_extreme_rows_within_one_percent(shared_chain, arch, acts, mode, frac_bits, layout) -> None:
+def test_saturated_and_extreme_rows_within_one_percent(
+    shared_chain, arch, acts, mode, frac_bits, layout
+) -> None:
     try:
         compiled, x = _compiled(arch, acts, mode, layout, seed=sum(arch), frac_bits=frac_bits)
     except LayoutError:
@@ -200,9 +211,14 @@ def _candidate_rows(plan, x: np.ndarray, count: int = 300) -> list[list[int]]:
     return rows + adversarial_rows(plan, x)
 
 
-@pytest.mark.parametrize("arch, acts, mode, layout", BOUND_CASES,
-                         ids=[f"{'-'.join(map(str, a))}-{m}-{l}" for a, _, m, l in BOUND_CASES])
-def test_no_row_exceeds_the_upper_bound_and_it_is_within_1_5x_of_the_worst(shared_chain, arch, acts, mode, layout) -> None:
+@pytest.mark.parametrize(
+    "arch, acts, mode, layout",
+    BOUND_CASES,
+    ids=[f"{'-'.join(map(str, a))}-{m}-{lay}" for a, _, m, lay in BOUND_CASES],
+)
+def test_no_row_exceeds_the_upper_bound_and_it_is_within_1_5x_of_the_worst(
+    shared_chain, arch, acts, mode, layout
+) -> None:
     compiled, x = _compiled(arch, acts, mode, layout, seed=sum(arch) + 1)
     contract, _ = deploy_and_upload(shared_chain, compiled)
     plan = compiled.plan
@@ -231,15 +247,19 @@ NEW_ACTIVATIONS = [
 ]
 
 
-@pytest.mark.parametrize("arch, acts, mode, frac_bits", NEW_ACTIVATIONS,
-                         ids=[f"{'-'.join(map(str, a))}-{','.join(b)}-{m}{f or ''}"
-                              for a, b, m, f in NEW_ACTIVATIONS])
+@pytest.mark.parametrize(
+    "arch, acts, mode, frac_bits",
+    NEW_ACTIVATIONS,
+    ids=[f"{'-'.join(map(str, a))}-{','.join(b)}-{m}{f or ''}" for a, b, m, f in NEW_ACTIVATIONS],
+)
 @pytest.mark.parametrize("layout", ["storage", "code"])
-def test_gelu_and_silu_within_one_percent_and_below_the_bound(shared_chain, arch, acts, mode, frac_bits,
-                                                               layout) -> None:
+def test_gelu_and_silu_within_one_percent_and_below_the_bound(
+    shared_chain, arch, acts, mode, frac_bits, layout
+) -> None:
     compiled, x = _compiled(arch, acts, mode, layout, seed=sum(arch), frac_bits=frac_bits)
-    report = gasmodel.estimate(compiled, encode_inputs(compiled.plan, x[:1].tolist())[0],
-                               upload_chunk_slots(shared_chain))
+    report = gasmodel.estimate(
+        compiled, encode_inputs(compiled.plan, x[:1].tolist())[0], upload_chunk_slots(shared_chain)
+    )
     contract, txs = deploy_and_upload(shared_chain, compiled)
     predicted = dict(report.upload) | {"deploy": report.deploy}
     for label, tx in txs:

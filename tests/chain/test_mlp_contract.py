@@ -19,9 +19,9 @@ from evmkit.errors import CompilerError, TransactionReverted
 from evmkit.solc import Compiler, compile_sources, find_solcjs, installed_native, resolve_compiler
 from ml2sc import emulator
 from ml2sc.capture import capture
+from ml2sc.datasets import load_split, torch_predict, train_mlp
 from ml2sc.evm_int import EvmPanic
 from ml2sc.fixed import FixedFormat
-from ml2sc.datasets import load_split, torch_predict, train_mlp
 from ml2sc.layouts import data_contract_initcode, slot_values
 from ml2sc.onchain import (
     compile_plan,
@@ -48,7 +48,10 @@ def test_solcjs_compiles_fresh(tmp_path, monkeypatch, session) -> None:
     monkeypatch.setenv("EVMKIT_CACHE_DIR", str(tmp_path))  # no cache: a real compilation
     compiler = resolve_compiler(package)
     assert compiler.kind == "solcjs" and compiler.version == "0.8.30"
-    src = "pragma solidity ^0.8.24; contract Twice { function f(int x) external pure returns (int) { return 2 * x; } }"
+    src = (
+        "pragma solidity ^0.8.24; "
+        "contract Twice { function f(int x) external pure returns (int) { return 2 * x; } }"
+    )
     artifact = compile_sources({"Twice.sol": src}, "Twice", compiler)
     assert list(tmp_path.iterdir()), "the result was cached"
     contract, _ = session.deploy(artifact)
@@ -108,14 +111,22 @@ def test_digits_ten_classes_on_chain(session, mode) -> None:
     rows = encode_inputs(plan, split.x_test.tolist())
     if mode == "fixed":
         rows = rows[:120]  # fixed point costs ~500k gas a row on py-evm; int8 runs them all
-    batch = predict_batched(session, contract, plan, rows, rows_per_call=30 if mode == "fixed" else 150, transact=False)
+    batch = predict_batched(
+        session, contract, plan, rows, rows_per_call=30 if mode == "fixed" else 150, transact=False
+    )
     assert batch.predictions == [emulator.predict(plan, row) for row in rows]
     classes = np.array([p.predicted_class for p in batch.predictions])
     agreement = np.mean(classes == torch_predict(model, split.x_test[: len(rows)]))
     assert agreement >= (0.995 if mode == "fixed" else 0.99)
 
 
-ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "leaky": lambda: nn.LeakyReLU(0.125), "none": None}
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "leaky": lambda: nn.LeakyReLU(0.125),
+    "none": None,
+}
 
 
 @st.composite
@@ -124,11 +135,15 @@ def small_mlps(draw):
     layers: list[nn.Module] = []
     for index, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
         layer = nn.Linear(n_in, n_out, bias=draw(st.booleans()))
-        weights = draw(st.lists(st.floats(-4, 4, allow_nan=False), min_size=n_in * n_out, max_size=n_in * n_out))
+        weights = draw(
+            st.lists(st.floats(-4, 4, allow_nan=False), min_size=n_in * n_out, max_size=n_in * n_out)
+        )
         with torch.no_grad():
             layer.weight.copy_(torch.tensor(weights).reshape(n_out, n_in))
             if layer.bias is not None:
-                layer.bias.copy_(torch.tensor(draw(st.lists(st.floats(-4, 4), min_size=n_out, max_size=n_out))))
+                layer.bias.copy_(
+                    torch.tensor(draw(st.lists(st.floats(-4, 4), min_size=n_out, max_size=n_out)))
+                )
         layers.append(layer)
         act = ACTIVATIONS[draw(st.sampled_from(sorted(ACTIVATIONS)))]
         if n_out > 1 and index == len(widths) - 2 and draw(st.booleans()):
@@ -138,7 +153,9 @@ def small_mlps(draw):
     mode = draw(st.sampled_from(["fixed", "int8"]))
     fmt = FixedFormat(draw(st.sampled_from([16, 32, 60])), 128)
     layout = draw(st.sampled_from(["storage", "packed", "code", "inline"]))
-    inputs = draw(st.lists(st.lists(st.floats(-50, 50), min_size=widths[0], max_size=widths[0]), min_size=1, max_size=3))
+    inputs = draw(
+        st.lists(st.lists(st.floats(-50, 50), min_size=widths[0], max_size=widths[0]), min_size=1, max_size=3)
+    )
     return nn.Sequential(*layers), mode, fmt, layout, inputs
 
 
@@ -242,8 +259,12 @@ def test_code_layout_pins_its_data_contracts(session) -> None:
     compiled = compile_plan(plan, "PinnedMLP", "pinned.pt", "code")
     data = deploy_data_contracts(session, compiled)
     assert [bytes(session.w3.eth.get_code(a)) for a in data] == data_contract_code(compiled)
-    other = compile_plan(build_plan(capture(nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 2)))),
-                         "PinnedMLP", "pinned.pt", "code")
+    other = compile_plan(
+        build_plan(capture(nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 2)))),
+        "PinnedMLP",
+        "pinned.pt",
+        "code",
+    )
     wrong = deploy_data_contracts(session, other)
     with pytest.raises(TransactionReverted, match="WeightsHashMismatch"):
         session.deploy(compiled.artifact, wrong)
@@ -260,9 +281,20 @@ def test_code_layout_pins_its_data_contracts(session) -> None:
 def every_layer_model() -> nn.Sequential:
     torch.manual_seed(11)
     model = nn.Sequential(
-        nn.Flatten(), nn.Linear(12, 40), nn.BatchNorm1d(40), nn.LeakyReLU(0.1), nn.Dropout(0.2),
-        nn.Linear(40, 24), nn.Tanh(), nn.Linear(24, 16), nn.Sigmoid(), nn.Linear(16, 8), nn.ReLU(),
-        nn.Identity(), nn.Linear(8, 5), nn.Softmax(dim=1),
+        nn.Flatten(),
+        nn.Linear(12, 40),
+        nn.BatchNorm1d(40),
+        nn.LeakyReLU(0.1),
+        nn.Dropout(0.2),
+        nn.Linear(40, 24),
+        nn.Tanh(),
+        nn.Linear(24, 16),
+        nn.Sigmoid(),
+        nn.Linear(16, 8),
+        nn.ReLU(),
+        nn.Identity(),
+        nn.Linear(8, 5),
+        nn.Softmax(dim=1),
     )
     model.train()
     for _ in range(10):

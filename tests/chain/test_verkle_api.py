@@ -1,5 +1,6 @@
 """The library API on the embedded chain: the README's verkle example runs as written, the calldata the
 pure modules build is web3's byte for byte, and the ABI they build it from is the deployed artifact's."""
+
 from __future__ import annotations
 
 import functools
@@ -10,11 +11,10 @@ import pytest
 
 import verkle
 from evmkit import chain
+from helpers.verkle_data import random_pairs
 from verkle.contract import call_data, compile_merkle, compile_verifier, merkle_abi, verifier_abi
 from verkle.proof import MULTI, SINGLE
 from verkle.verifier_paths import paths_for, verifier_args
-
-from helpers.verkle_data import random_pairs
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -23,6 +23,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def cached_ceremony():
     """py-evm's 0x0a reloads the ceremony file on every call; load it once (c-kzg still verifies)."""
     import eth.precompiles.point_evaluation as pe
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pe, "load_trusted_setup", functools.lru_cache(maxsize=1)(pe.load_trusted_setup))
         yield
@@ -31,7 +32,7 @@ def cached_ceremony():
 def test_readme_verkle_library_example_runs(capsys):
     text = README.read_text()
     start = text.index("\n### Library API (verkle)\n")
-    section = text[start:text.index("\n### ", start + 1)]
+    section = text[start : text.index("\n### ", start + 1)]
     blocks = re.findall(r"^```python\n(.*?)^```$", section, flags=re.S | re.M)
     assert blocks
     namespace: dict[str, object] = {"__name__": "readme_verkle"}

@@ -1,4 +1,5 @@
 """The verification gas model against receipts on the embedded py-evm chain (data the fit never saw)."""
+
 from __future__ import annotations
 
 import functools
@@ -8,6 +9,7 @@ import pytest
 
 from evmkit import chain
 from evmkit import gas as schedule
+from helpers.verkle_data import path_names
 from verkle import gasmodel
 from verkle.merkle import MerkleTree
 from verkle.onchain import deploy_contract, deploy_merkle
@@ -16,12 +18,11 @@ from verkle.schemes import load_scheme
 from verkle.tree import VerkleTree
 from verkle.verifier_paths import verifier_args
 
-from helpers.verkle_data import path_names
-
 
 @pytest.fixture(scope="module", autouse=True)
 def cached_ceremony():
     import eth.precompiles.point_evaluation as pe
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pe, "load_trusted_setup", functools.lru_cache(maxsize=1)(pe.load_trusted_setup))
         yield
@@ -33,7 +34,9 @@ def measured(session, contract, function, args) -> int:
     return session.send(contract.address, data, abi=contract.abi).gas_used
 
 
-@pytest.mark.parametrize("scheme_name, width", [("kzg-bls12-381", 256), ("kzg-bls12-381", 4096), ("kzg-bn254", 16)])
+@pytest.mark.parametrize(
+    "scheme_name, width", [("kzg-bls12-381", 256), ("kzg-bls12-381", 4096), ("kzg-bn254", 16)]
+)
 def test_model_within_one_percent_on_every_path(scheme_name, width):
     rng = random.Random(width + 99)
     scheme = load_scheme(scheme_name, width, insecure_dev_setup_ok=True)
@@ -75,7 +78,8 @@ def test_merkle_model_within_one_percent():
 
 def test_precompile_prices_follow_the_eips():
     from eth.precompiles.bls12_381.constants import G1_MSM_DISCOUNTS
-    assert schedule.G1MSM_DISCOUNTS == tuple(G1_MSM_DISCOUNTS)
+
+    assert tuple(G1_MSM_DISCOUNTS) == schedule.G1MSM_DISCOUNTS
     assert schedule.g1msm_gas(1) == 12_000 and schedule.g1msm_gas(128) == 128 * 12_000 * 519 // 1000
     assert schedule.g1msm_gas(300) == 300 * 12_000 * 519 // 1000
     assert schedule.bls_pairing_gas(2) == 102_900 and schedule.bn_pairing_gas(2) == 113_000
@@ -85,6 +89,7 @@ def test_precompile_prices_follow_the_eips():
 def test_the_verifiers_in_contract_msm_price_table_matches_the_eip():
     """The verifier forwards msmGas(k) to G1MSM: unpack its ten-bit words as the Yul does."""
     from verkle.contract import _packed_discounts
+
     words = [int(w, 16) for w in _packed_discounts()]
     for k in range(1, 300):
         i = min(k, len(schedule.G1MSM_DISCOUNTS)) - 1

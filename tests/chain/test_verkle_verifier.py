@@ -1,26 +1,23 @@
 """The generated BLS12-381 Verkle verifier and the Merkle baseline on the embedded py-evm chain."""
+
 from __future__ import annotations
 
 import functools
 import random
-import sys
-from pathlib import Path
 
 import pytest
 from web3.exceptions import ContractLogicError
 
 from evmkit import chain
 from evmkit.errors import TransactionReverted
-from verkle.merkle import MerkleTree
+from helpers.verkle_data import clustered_pairs, make_ptau, random_pairs
 from verkle.calldata import xy
-from verkle.onchain import (deploy_contract, deploy_merkle, merkle_multi, merkle_single,
-                            verify_onchain)
+from verkle.merkle import MerkleTree
+from verkle.onchain import deploy_contract, deploy_merkle, merkle_multi, merkle_single, verify_onchain
 from verkle.prover import prove_multi, prove_single
 from verkle.schemes import load_scheme
 from verkle.tree import VerkleTree
 from verkle.verifier_paths import verifier_args
-
-from helpers.verkle_data import clustered_pairs, make_ptau, random_pairs
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +36,7 @@ def cached_ceremony():
     """py-evm's 0x0a reloads the ceremony file on every call (~1.4 s); the harness loads it once.
     Only the loading is cached: every call still runs c-kzg's verify_kzg_proof."""
     import eth.precompiles.point_evaluation as pe
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pe, "load_trusted_setup", functools.lru_cache(maxsize=1)(pe.load_trusted_setup))
         yield
@@ -56,7 +54,9 @@ def setup():
 
 def kinds(tree, contents, rng):
     present = sorted(contents)[::150][:3]
-    other = next(k[:-1] + bytes([k[-1] ^ 1]) for k in sorted(contents) if k[:-1] + bytes([k[-1] ^ 1]) not in contents)
+    other = next(
+        k[:-1] + bytes([k[-1] ^ 1]) for k in sorted(contents) if k[:-1] + bytes([k[-1] ^ 1]) not in contents
+    )
     while True:
         empty = rng.randbytes(32)
         if tree.path(empty)[1] is None:
@@ -126,7 +126,12 @@ def test_tampered_proofs_are_rejected_on_chain(setup):
             else:
                 keys, values, absent, proof = args
                 i = next(j for j, v in enumerate(multi.values) if v is not None)
-                assert not outcome(session, contract, function, [keys, values[:i] + [bytes(32)] + values[i + 1:], absent, proof])
+                assert not outcome(
+                    session,
+                    contract,
+                    function,
+                    [keys, values[:i] + [bytes(32)] + values[i + 1 :], absent, proof],
+                )
                 flipped = bytes([absent[0] ^ (0x80 >> i)]) + absent[1:]
                 assert not outcome(session, contract, function, [keys, values, flipped, proof])
                 changed = list(keys)
@@ -138,7 +143,11 @@ def test_tampered_proofs_are_rejected_on_chain(setup):
     # the same proofs under another root
     session.transact(contract, "setRoot", xy(VerkleTree.build(scheme, random_pairs(10, 53)).root_commitment))
     try:
-        for doc, path in ((multi, "msm-point-evaluation"), (multi, "msm-pairing"), (single, "point-evaluation")):
+        for doc, path in (
+            (multi, "msm-point-evaluation"),
+            (multi, "msm-pairing"),
+            (single, "point-evaluation"),
+        ):
             assert not verify_onchain(session, contract, doc, path, gas=False).valid
             checked += 1
     finally:
@@ -176,7 +185,9 @@ def test_bn254_verifier_with_a_snarkjs_setup(bn16, tree_bn):
     function, args = verifier_args(doc, "ecmul-pairing")
     keys, values, absent, proof = args
     i = next(j for j, v in enumerate(doc.values) if v is not None)
-    assert not outcome(session, contract, function, [keys, values[:i] + [bytes(32)] + values[i + 1:], absent, proof])
+    assert not outcome(
+        session, contract, function, [keys, values[:i] + [bytes(32)] + values[i + 1 :], absent, proof]
+    )
     for _ in range(8):
         tampered = bytearray(proof)
         tampered[rng.randrange(len(tampered))] ^= rng.randrange(1, 256)

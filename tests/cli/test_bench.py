@@ -15,8 +15,12 @@ ML2SC = [sys.executable, "-m", "ml2sc.cli"]
 
 
 def test_quick_sweep_writes_csv_markdown_and_plots(tmp_path: Path) -> None:
-    result = subprocess.run([*ML2SC, "bench", "--suite", "sweep", "--quick", "--format", "int8", "-o", str(tmp_path)],
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [*ML2SC, "bench", "--suite", "sweep", "--quick", "--format", "int8", "-o", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader((tmp_path / "ml2sc_sweep.csv").open()))
     assert {r["function"] for r in rows} == {"deploy", "upload", "inference"}
@@ -31,14 +35,28 @@ def test_quick_sweep_writes_csv_markdown_and_plots(tmp_path: Path) -> None:
 def test_estimate_prints_terms_and_json(tmp_path: Path) -> None:
     torch.manual_seed(0)
     torch.save(nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 2)), tmp_path / "m.pt")
-    result = subprocess.run([*ML2SC, "estimate", str(tmp_path / "m.pt"), "--layout", "packed", "--json"],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [*ML2SC, "estimate", str(tmp_path / "m.pt"), "--layout", "packed", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     labels = report["upload_labels"]
-    assert labels[0].startswith("upload[0:") and labels[-1] == "finalize" and len(report["upload"]) == len(labels)
+    assert (
+        labels[0].startswith("upload[0:")
+        and labels[-1] == "finalize"
+        and len(report["upload"]) == len(labels)
+    )
     assert report["deploy"] > 53_000 and report["inference"] > 21_000
     terms = report["breakdown"]["upload"][labels[0]]["terms"]
-    assert terms["weight SSTOREs"] > 0 and terms["weight SSTOREs"] % 100 == 0 and terms["transaction base"] == 21_000
-    text = subprocess.run([*ML2SC, "estimate", str(tmp_path / "m.pt")], capture_output=True, text=True, timeout=300)
+    assert (
+        terms["weight SSTOREs"] > 0
+        and terms["weight SSTOREs"] % 100 == 0
+        and terms["transaction base"] == 21_000
+    )
+    text = subprocess.run(
+        [*ML2SC, "estimate", str(tmp_path / "m.pt")], capture_output=True, text=True, timeout=300
+    )
     assert text.returncode == 0 and "code deposit" in text.stdout and "multiply-accumulates" in text.stdout

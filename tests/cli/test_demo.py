@@ -12,8 +12,12 @@ import pytest
 
 @pytest.mark.slow
 def test_demo_matches_emulator_and_pytorch(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "ml2sc.cli", "demo", "-o", str(tmp_path), "--json"],
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [sys.executable, "-m", "ml2sc.cli", "demo", "-o", str(tmp_path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr
     runs = json.loads(result.stdout)["runs"]
     assert [r["layout"] for r in runs] == ["storage", "inline", "inline"]

@@ -14,16 +14,17 @@ import torch
 from torch import nn
 
 from ml2sc import emulator
-from ml2sc.capture import capture
 from ml2sc.blob import encode_blob
+from ml2sc.capture import capture
 from ml2sc.plan import build_plan, encode_inputs
 
 ML2SC = [sys.executable, "-m", "ml2sc.cli"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*ML2SC, *args], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [*ML2SC, *args], capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +65,25 @@ def test_translate_writes_source_weights_and_artifact(model_file: Path, tmp_path
     assert json.loads(Path(summary["artifact"]).read_text())["bytecode"].startswith("0x60")
 
 
-def test_translate_int8_needs_calibration_and_uses_it(model_file: Path, rows: np.ndarray, tmp_path: Path) -> None:
+def test_translate_int8_needs_calibration_and_uses_it(
+    model_file: Path, rows: np.ndarray, tmp_path: Path
+) -> None:
     line = one_line_error(run("translate", str(model_file), "-o", str(tmp_path), "--format", "int8"))
     assert "--calibrate FILE" in line
     np.save(tmp_path / "cal.npy", rows)
-    result = run("translate", str(model_file), "-o", str(tmp_path), "--format", "int8", "--layout", "packed",
-                 "--calibrate", str(tmp_path / "cal.npy"), "--json")
+    result = run(
+        "translate",
+        str(model_file),
+        "-o",
+        str(tmp_path),
+        "--format",
+        "int8",
+        "--layout",
+        "packed",
+        "--calibrate",
+        str(tmp_path / "cal.npy"),
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["layout"] == "packed" and summary["format"].startswith("int8")
@@ -89,14 +103,29 @@ def test_predict_csv_and_npy_match_the_emulator(model_file: Path, rows: np.ndarr
         report = json.loads(result.stdout)
         assert report["predictions"] == [e.predicted_class for e in expected]
         assert report["outputs"] == [[plan.fmt.decode(v) for v in e.outputs] for e in expected]
-        assert report["gas_used"] == sum(report["gas_per_call"]) > 21_000 and sum(report["rows_per_call"]) == 4
+        assert (
+            report["gas_used"] == sum(report["gas_per_call"]) > 21_000 and sum(report["rows_per_call"]) == 4
+        )
         assert report["deploy_gas"] > 0 and report["emulator_agrees"]
 
 
-def test_predict_int8_calibrates_on_its_rows_and_says_so(model_file: Path, rows: np.ndarray, tmp_path: Path) -> None:
+def test_predict_int8_calibrates_on_its_rows_and_says_so(
+    model_file: Path, rows: np.ndarray, tmp_path: Path
+) -> None:
     np.save(tmp_path / "rows.npy", rows)
-    result = run("predict", str(model_file), "--input", str(tmp_path / "rows.npy"), "--format", "int8",
-                 "--layout", "storage", "--batch", "2", "--json")
+    result = run(
+        "predict",
+        str(model_file),
+        "--input",
+        str(tmp_path / "rows.npy"),
+        "--format",
+        "int8",
+        "--layout",
+        "storage",
+        "--batch",
+        "2",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     assert "calibrating the int8 scales on the input rows" in result.stderr
     report = json.loads(result.stdout)
@@ -104,7 +133,9 @@ def test_predict_int8_calibrates_on_its_rows_and_says_so(model_file: Path, rows:
     assert report["emulator_agrees"] and len(report["predictions"]) == 4
 
 
-def test_deploy_writes_manifest_and_predict_reads_it(model_file: Path, rows: np.ndarray, tmp_path: Path) -> None:
+def test_deploy_writes_manifest_and_predict_reads_it(
+    model_file: Path, rows: np.ndarray, tmp_path: Path
+) -> None:
     manifest_path = tmp_path / "m.json"
     result = run("deploy", str(model_file), "-o", str(manifest_path), "--json")
     assert result.returncode == 0, result.stderr
@@ -156,17 +187,24 @@ def test_unsupported_layer_and_overflow_are_one_line_errors(tmp_path: Path) -> N
 
 def test_inline_weights_over_the_code_size_limit_are_refused(tmp_path: Path) -> None:
     torch.save(nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)), tmp_path / "big.pt")
-    line = one_line_error(run("translate", str(tmp_path / "big.pt"), "-o", str(tmp_path), "--layout", "inline"))
+    line = one_line_error(
+        run("translate", str(tmp_path / "big.pt"), "-o", str(tmp_path), "--layout", "inline")
+    )
     assert "over the 24,576-byte limit of EIP-170" in line and "use --layout code" in line
 
 
 def test_bad_inputs_are_one_line_errors(model_file: Path, tmp_path: Path) -> None:
-    assert "not found" in one_line_error(run("predict", str(model_file), "--input", str(tmp_path / "none.csv")))
+    assert "not found" in one_line_error(
+        run("predict", str(model_file), "--input", str(tmp_path / "none.csv"))
+    )
     (tmp_path / "wide.csv").write_text("1,2,3,4,5\n")
     assert "has 5 features; the model takes 4" in one_line_error(
-        run("predict", str(model_file), "--input", str(tmp_path / "wide.csv")))
+        run("predict", str(model_file), "--input", str(tmp_path / "wide.csv"))
+    )
     (tmp_path / "text.csv").write_text("1,2,3,4\n1,x,3,4\n")
-    assert "not a number" in one_line_error(run("predict", str(model_file), "--input", str(tmp_path / "text.csv")))
+    assert "not a number" in one_line_error(
+        run("predict", str(model_file), "--input", str(tmp_path / "text.csv"))
+    )
 
 
 def test_rpc_errors_are_one_line(model_file: Path) -> None:

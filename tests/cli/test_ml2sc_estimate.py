@@ -20,7 +20,9 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_estimate_reports_the_upper_bound_and_a_grand_total(tmp_path: Path) -> None:
     torch.manual_seed(3)
-    torch.save(nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3), nn.Softmax(dim=1)), tmp_path / "m.pt")
+    torch.save(
+        nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3), nn.Softmax(dim=1)), tmp_path / "m.pt"
+    )
     result = run("estimate", str(tmp_path / "m.pt"), "--layout", "packed", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -28,7 +30,9 @@ def test_estimate_reports_the_upper_bound_and_a_grand_total(tmp_path: Path) -> N
     assert report["total"] == report["deploy"] + sum(report["upload"]) + report["inference"]
     batch = report["batch_upper_bound"]
     assert batch["budget"] == 27_000_000 and batch["rows_per_call"] > 1
-    assert batch["intercept"] + batch["rows_per_call"] * batch["per_row"] <= 27_000_000 + batch["rows_per_call"]
+    assert (
+        batch["intercept"] + batch["rows_per_call"] * batch["per_row"] <= 27_000_000 + batch["rows_per_call"]
+    )
     assert "safety margin (2%)" in report["breakdown"]["inference_upper_bound"]["terms"]
     text = run("estimate", str(tmp_path / "m.pt"))
     assert text.returncode == 0, text.stderr
@@ -43,13 +47,30 @@ def test_predict_refuses_a_row_that_may_not_fit_in_one_line(tmp_path: Path) -> N
     torch.save(nn.Sequential(nn.Linear(1, 1000), nn.Tanh(), nn.Linear(1000, 1)), tmp_path / "wide.pt")
     (tmp_path / "rows.csv").write_text("0.1\n-0.3\n")
     numbers = ["--frac-bits", "8", "--weight-bits", "16", "--layout", "inline"]
-    result = run("predict", str(tmp_path / "wide.pt"), "--input", str(tmp_path / "rows.csv"), *numbers,
-                 "--gas-limit", "3000000")
+    result = run(
+        "predict",
+        str(tmp_path / "wide.pt"),
+        "--input",
+        str(tmp_path / "rows.csv"),
+        *numbers,
+        "--gas-limit",
+        "3000000",
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ml2sc: error: one row of predictBatch may cost up to "), result.stderr
+    assert len(lines) == 1 and lines[0].startswith("ml2sc: error: one row of predictBatch may cost up to "), (
+        result.stderr
+    )
     assert "block gas limit 3,000,000" in lines[0] and "nothing was sent" in lines[0]
-    ok = run("predict", str(tmp_path / "wide.pt"), "--input", str(tmp_path / "rows.csv"), *numbers,
-             "--gas-limit", "4000000", "--json")
+    ok = run(
+        "predict",
+        str(tmp_path / "wide.pt"),
+        "--input",
+        str(tmp_path / "rows.csv"),
+        *numbers,
+        "--gas-limit",
+        "4000000",
+        "--json",
+    )
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["rows_per_call"] == [1, 1]

@@ -1,4 +1,5 @@
 """`verkle` end to end: files in, files out, exit codes as documented."""
+
 from __future__ import annotations
 
 import json
@@ -9,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from verkle.cli import main
-
 from helpers.verkle_data import make_ptau
+from verkle.cli import main
 
 
 def run(*args: str) -> int:
@@ -88,14 +88,19 @@ def test_verify_exit_codes(tmp_path, data, capsys):
     assert capsys.readouterr().out.startswith("invalid:")
     # invalid: a commitment replaced by another valid point (the generator)
     doc = json.loads(proof.read_text())
-    doc["proof"]["d"] = "97f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb"
+    doc["proof"]["d"] = (
+        "97f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb"
+    )
     del doc["proof_bytes"]
     bad.write_text(json.dumps(doc))
     assert run("verify", bad) == 1
     assert "pairing check fails" in capsys.readouterr().out
     # malformed: not JSON, wrong hex, wrong length, missing file
-    for text in ("{not json", json.dumps({"format": "verkle-proof", "proof": {}}),
-                 proof.read_text().replace('"d": "', '"d": "zz')):
+    for text in (
+        "{not json",
+        json.dumps({"format": "verkle-proof", "proof": {}}),
+        proof.read_text().replace('"d": "', '"d": "zz'),
+    ):
         bad.write_text(text)
         assert run("verify", bad) == 2
         assert capsys.readouterr().out.startswith("malformed:")
@@ -122,8 +127,12 @@ def test_bn254_with_snarkjs_ptau_and_insecure_flag(tmp_path, capsys):
     ptau = make_ptau(tmp_path, 5)
     data = tmp_path / "d.jsonl"
     rng = random.Random(4)
-    data.write_text("".join(json.dumps({"key": rng.randbytes(32).hex(), "value": rng.randbytes(32).hex()}) + "\n"
-                            for _ in range(12)))
+    data.write_text(
+        "".join(
+            json.dumps({"key": rng.randbytes(32).hex(), "value": rng.randbytes(32).hex()}) + "\n"
+            for _ in range(12)
+        )
+    )
     tree = tmp_path / "bn.db"
     assert run("build", data, "-o", tree, "--scheme", "kzg-bn254", "--width", "16", "--ptau", ptau, "-q") == 0
     key = json.loads(data.read_text().splitlines()[0])["key"]
@@ -134,7 +143,10 @@ def test_bn254_with_snarkjs_ptau_and_insecure_flag(tmp_path, capsys):
     assert run("prove", tree, key, "-o", proof, "--insecure-dev-setup") == 2  # another setup than the tree's
     assert "another setup" in capsys.readouterr().err
     dev = tmp_path / "dev.db"
-    assert run("build", data, "-o", dev, "--scheme", "kzg-bn254", "--width", "16", "--insecure-dev-setup", "-q") == 0
+    assert (
+        run("build", data, "-o", dev, "--scheme", "kzg-bn254", "--width", "16", "--insecure-dev-setup", "-q")
+        == 0
+    )
     assert "WARNING" in capsys.readouterr().err
 
 
@@ -143,8 +155,9 @@ def test_console_script_help_and_bench(tmp_path):
     out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True).stdout
     for command in ("build", "insert", "root", "prove", "verify", "bench"):
         assert command in out
-    result = subprocess.run([str(exe), "bench", "--quick", "-o", str(tmp_path)], capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [str(exe), "bench", "--quick", "-o", str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     assert "verkle_over_merkle" in result.stdout
     rows = (tmp_path / "verkle_bench_multiproofs.csv").read_text().splitlines()
@@ -153,7 +166,9 @@ def test_console_script_help_and_bench(tmp_path):
 
 def test_verifier_estimate_and_onchain_verify(tmp_path, data, capsys):
     import functools
+
     import eth.precompiles.point_evaluation as pe
+
     path, pairs = data
     tree = tmp_path / "t.db"
     run("build", path, "-o", tree, "-q")
@@ -187,7 +202,9 @@ def test_verifier_estimate_and_onchain_verify(tmp_path, data, capsys):
 @pytest.mark.slow
 def test_demo_verifies_every_path_and_refuses_a_forgery(capsys):
     import functools
+
     import eth.precompiles.point_evaluation as pe
+
     with pytest.MonkeyPatch.context() as mp:  # py-evm's 0x0a reloads the ceremony file per call
         mp.setattr(pe, "load_trusted_setup", functools.lru_cache(maxsize=1)(pe.load_trusted_setup))
         assert run("demo", "--size", "600") == 0
@@ -206,8 +223,11 @@ def _verkle(*args: object) -> subprocess.CompletedProcess:
 
 def test_hostile_json_is_malformed_not_a_crash(tmp_path):
     """py_ecc raises the recursion limit to 100,000: the JSON decoder used to overflow the C stack."""
-    cases = {"brackets.json": "[" * 100_000, "objects.json": '{"a":' * 100_000,
-             "big.json": '{"format": "verkle-proof"' + " " * (8 * 2**20) + "}"}
+    cases = {
+        "brackets.json": "[" * 100_000,
+        "objects.json": '{"a":' * 100_000,
+        "big.json": '{"format": "verkle-proof"' + " " * (8 * 2**20) + "}",
+    }
     for name, text in cases.items():
         (tmp_path / name).write_text(text)
         result = _verkle("verify", tmp_path / name)
@@ -246,11 +266,13 @@ def test_bad_roots_and_versions_are_malformed_in_one_line(proved, tmp_path, caps
     proof, root = proved
     bad = tmp_path / "bad.json"
     infinity = "invalid root: non-canonical encoding of the BLS12-381 point at infinity"
-    for field, value, words in (("root", "ff" * 48, infinity),
-                                ("root", "00" * 48, "invalid root: not a compressed BLS12-381 G1 point"),
-                                ("root", "c0" + "00" * 46 + "01", "invalid root:"),
-                                ("version", 2, "unsupported document version 2"),
-                                ("version", None, "unsupported document version")):
+    for field, value, words in (
+        ("root", "ff" * 48, infinity),
+        ("root", "00" * 48, "invalid root: not a compressed BLS12-381 G1 point"),
+        ("root", "c0" + "00" * 46 + "01", "invalid root:"),
+        ("version", 2, "unsupported document version 2"),
+        ("version", None, "unsupported document version"),
+    ):
         doc = json.loads(proof.read_text())
         if value is None:
             del doc[field]
@@ -286,9 +308,12 @@ def test_verify_says_which_root_it_trusted(proved, tmp_path, capsys):
 def test_onchain_verify_names_the_verifier_and_its_root(proved, tmp_path, capsys, monkeypatch):
     import functools
     import re
+
     import eth.precompiles.point_evaluation as pe
-    from evmkit import chain
+
     import verkle.cli
+    from evmkit import chain
+
     proof, root = proved
     session = chain.embedded(60_000_000)
     monkeypatch.setattr(verkle.cli, "session_from_args", lambda args: session)  # one chain for every command
@@ -297,8 +322,11 @@ def test_onchain_verify_names_the_verifier_and_its_root(proved, tmp_path, capsys
     assert run("verify", proof, "--onchain") == 0
     lines = _lines(capsys)
     assert lines[0].startswith("valid on-chain")
-    assert re.fullmatch(f"verifier 0x[0-9a-fA-F]{{40}} deployed holding root {root} from the proof document itself "
-                        r"\(pass --root HEX to pin the root you trust\)", lines[1]), lines
+    assert re.fullmatch(
+        f"verifier 0x[0-9a-fA-F]{{40}} deployed holding root {root} from the proof document itself "
+        r"\(pass --root HEX to pin the root you trust\)",
+        lines[1],
+    ), lines
     assert run("verify", proof, "--onchain", "--root", root) == 0
     assert re.fullmatch(f"verifier 0x[0-9a-fA-F]{{40}} deployed holding root {root}", _lines(capsys)[1])
     deployed = re.search(r"deployed at (0x[0-9a-fA-F]{40})", _deploy(tmp_path, capsys)).group(1)

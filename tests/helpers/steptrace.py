@@ -1,4 +1,5 @@
 """Memory touched in an anvil step trace: what the gas models' memory terms are checked against."""
+
 from __future__ import annotations
 
 

@@ -35,15 +35,21 @@ def gas_trace(session: chain.ChainSession, plan, layout: str, rows) -> list[tupl
     compiled = compile_plan(plan, "GasMLP", "gas.pt", layout)
     contract, txs = deploy_and_upload(session, compiled)
     trace = [(label, tx.gas_used) for label, tx in txs]
-    trace += [(f"predict[{i}]", gas) for i, (_, gas) in enumerate(predict_onchain(session, contract, plan, rows))]
+    trace += [
+        (f"predict[{i}]", gas) for i, (_, gas) in enumerate(predict_onchain(session, contract, plan, rows))
+    ]
     batch = predict_batched(session, contract, plan, rows, rows_per_call=len(rows))
     return trace + [("predictBatch", batch.gas_per_call[0])]
 
 
-@pytest.mark.parametrize("mode, layout", [("fixed", "storage"), ("fixed", "inline"), ("int8", "packed"), ("int8", "code")])
+@pytest.mark.parametrize(
+    "mode, layout", [("fixed", "storage"), ("fixed", "inline"), ("int8", "packed"), ("int8", "code")]
+)
 def test_same_gas_on_embedded_chain_and_anvil(anvil, monkeypatch, mode, layout) -> None:
     torch.manual_seed(3)
-    model = nn.Sequential(nn.Linear(6, 10), nn.ReLU(), nn.Linear(10, 4), nn.Sigmoid(), nn.Linear(4, 1), nn.Sigmoid())
+    model = nn.Sequential(
+        nn.Linear(6, 10), nn.ReLU(), nn.Linear(10, 4), nn.Sigmoid(), nn.Linear(4, 1), nn.Sigmoid()
+    )
     ops = capture(model)
     x = np.random.default_rng(0).normal(size=(3, 6)) * 2
     plan = build_plan(ops, mode=mode, scales=calibrate(group_layers(ops), x) if mode == "int8" else None)
@@ -61,15 +67,33 @@ def test_cli_deploys_and_predicts_through_the_node(anvil, tmp_path: Path) -> Non
     np.save(tmp_path / "x.npy", np.arange(6.0).reshape(2, 3))
     env = {**os.environ, "ETH_RPC_URL": anvil.url, "DEPLOYER_KEY": anvil.private_keys[1]}
     cli = [sys.executable, "-m", "ml2sc.cli"]
-    deploy = subprocess.run([*cli, "deploy", str(model_path), "--private-key-env", "DEPLOYER_KEY", "--json"],
-                            capture_output=True, text=True, env=env, timeout=300)
+    deploy = subprocess.run(
+        [*cli, "deploy", str(model_path), "--private-key-env", "DEPLOYER_KEY", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert deploy.returncode == 0, deploy.stderr
     assert anvil.private_keys[1].removeprefix("0x") not in deploy.stdout + deploy.stderr
     manifest = json.loads((tmp_path / "net.deployment.json").read_text())
     assert manifest["chain"]["kind"] == "rpc" and manifest["complete"]
-    predict = subprocess.run([*cli, "predict", str(tmp_path / "net.deployment.json"), "--input",
-                              str(tmp_path / "x.npy"), "--private-key-env", "DEPLOYER_KEY", "--json"],
-                             capture_output=True, text=True, env=env, timeout=300)
+    predict = subprocess.run(
+        [
+            *cli,
+            "predict",
+            str(tmp_path / "net.deployment.json"),
+            "--input",
+            str(tmp_path / "x.npy"),
+            "--private-key-env",
+            "DEPLOYER_KEY",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert predict.returncode == 0, predict.stderr
     report = json.loads(predict.stdout)
     assert len(report["predictions"]) == 2 and report["emulator_agrees"]
@@ -92,8 +116,20 @@ def test_killed_deployment_resumes_to_the_same_weights(tmp_path: Path) -> None:
     model_path = tmp_path / "digits_like.pt"
     torch.save(nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)), model_path)
     np.save(tmp_path / "cal.npy", np.random.default_rng(1).uniform(0, 16, size=(40, 64)))
-    cli = [sys.executable, "-m", "ml2sc.cli", "deploy", str(model_path), "--format", "int8", "--layout", "storage",
-           "--calibrate", str(tmp_path / "cal.npy"), "--json"]
+    cli = [
+        sys.executable,
+        "-m",
+        "ml2sc.cli",
+        "deploy",
+        str(model_path),
+        "--format",
+        "int8",
+        "--layout",
+        "storage",
+        "--calibrate",
+        str(tmp_path / "cal.npy"),
+        "--json",
+    ]
     with start_anvil(extra_args=("--block-time", "1")) as node:
         env = {**os.environ, "ETH_RPC_URL": node.url, "ETH_PRIVATE_KEY": node.private_keys[0]}
         manifest_path = tmp_path / "digits_like.deployment.json"
@@ -107,7 +143,9 @@ def test_killed_deployment_resumes_to_the_same_weights(tmp_path: Path) -> None:
         process.wait()
         interrupted = json.loads(manifest_path.read_text())
         assert not interrupted["complete"] and [t["label"] for t in interrupted["transactions"]][:2] == [
-            "deploy", "upload[0:1125]"]
+            "deploy",
+            "upload[0:1125]",
+        ]
         resumed = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=300)
         assert resumed.returncode == 0, resumed.stderr
         final = json.loads(manifest_path.read_text())
@@ -116,14 +154,35 @@ def test_killed_deployment_resumes_to_the_same_weights(tmp_path: Path) -> None:
         assert labels.count("deploy") == 1 and labels[-1] == "finalize"
         starts = [int(label[7:].split(":")[0]) for label in labels if label.startswith("upload[")]
         assert starts == sorted(set(starts)) and starts[0] == 0  # no slot range uploaded twice
-        fresh = subprocess.run([*cli, "--fresh", "-o", str(tmp_path / "fresh.json")], env=env,
-                               capture_output=True, text=True, timeout=300)
+        fresh = subprocess.run(
+            [*cli, "--fresh", "-o", str(tmp_path / "fresh.json")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert fresh.returncode == 0, fresh.stderr
         assert json.loads(fresh.stdout)["weights_hash"] == final["weights_hash"]
-        check = subprocess.run([sys.executable, "-m", "ml2sc.cli", "verify-weights", str(manifest_path),
-                                str(model_path), "--json"], env=env, capture_output=True, text=True, timeout=300)
+        check = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ml2sc.cli",
+                "verify-weights",
+                str(manifest_path),
+                str(model_path),
+                "--json",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert check.returncode == 0, check.stdout + check.stderr
         report = json.loads(check.stdout)
         outcomes = {c["what"]: (c["outcome"], c["detail"]) for c in report["checks"]}
-        assert report["match"] and outcomes["weights read back from chain"] == ("match", final["weights_hash"])
+        assert report["match"] and outcomes["weights read back from chain"] == (
+            "match",
+            final["weights_hash"],
+        )
         assert outcomes["runtime bytecode vs a fresh compile"][0] == "match"

@@ -1,12 +1,12 @@
 """The code layout's weights cannot be swapped under a deployed model, on a real node (anvil, Prague):
 the review's CREATE2/SELFDESTRUCT swap and EIP-7702 delegation, and code changed under the model."""
+
 from __future__ import annotations
 
 import os
 
 import pytest
 import torch
-from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 from torch import nn
 
@@ -44,7 +44,10 @@ contract Attack {
 @pytest.fixture(scope="module")
 def session():
     with start_anvil(gas_limit=60_000_000, hardfork="prague") as node:
-        os.environ["ML2SC_COMMIT_KEY"], os.environ["ML2SC_COMMIT_AUTH"] = node.private_keys[0], node.private_keys[1]
+        os.environ["ML2SC_COMMIT_KEY"], os.environ["ML2SC_COMMIT_AUTH"] = (
+            node.private_keys[0],
+            node.private_keys[1],
+        )
         yield chain.rpc(node.url, "ML2SC_COMMIT_KEY", ("ML2SC_COMMIT_AUTH",))
 
 
@@ -68,15 +71,21 @@ def test_a_data_contract_that_can_run_is_refused_in_the_swap_transaction(session
     factory, _ = session.deploy(attack)
     runnable_init = data_contract_initcode(chunk)[:12] + b"\x61" + chunk  # PUSH2 .. then chunk[2] runs
     target = _create2_address(factory.address, bytes(32), runnable_init)
-    model_init = session.w3.eth.contract(abi=compiled.artifact.abi, bytecode=compiled.artifact.bytecode) \
-        .constructor([target]).data_in_transaction
+    model_init = (
+        session.w3.eth.contract(abi=compiled.artifact.abi, bytecode=compiled.artifact.bytecode)
+        .constructor([target])
+        .data_in_transaction
+    )
     with pytest.raises(TransactionReverted, match="model refused its data contract"):
         session.transact(factory, "run", runnable_init, bytes.fromhex(model_init[2:]))
     # the same flow with an inert (STOP-first) data contract deploys, and the call to it does nothing
     inert_init = data_contract_initcode(chunk)
     target = _create2_address(factory.address, bytes(32), inert_init)
-    model_init = session.w3.eth.contract(abi=compiled.artifact.abi, bytecode=compiled.artifact.bytecode) \
-        .constructor([target]).data_in_transaction
+    model_init = (
+        session.w3.eth.contract(abi=compiled.artifact.abi, bytecode=compiled.artifact.bytecode)
+        .constructor([target])
+        .data_in_transaction
+    )
     session.transact(factory, "run", inert_init, bytes.fromhex(model_init[2:]))
     assert bytes(session.w3.eth.get_code(target)) == b"\x00" + chunk
 
@@ -89,13 +98,27 @@ def test_an_eip7702_account_is_not_a_data_contract(session):
     assert len(compiled.blob.data) == 22
     owner, authority = session.signers
     target = "0x" + compiled.blob.data[2:].hex()
-    auth = authority.sign_authorization({"chainId": session.w3.eth.chain_id, "address": target,
-                                         "nonce": session.w3.eth.get_transaction_count(authority.address)})
-    tx = {"chainId": session.w3.eth.chain_id, "nonce": session.w3.eth.get_transaction_count(owner.address),
-          "gas": 100_000, "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9, "to": owner.address,
-          "value": 0, "data": b"", "authorizationList": [auth]}
+    auth = authority.sign_authorization(
+        {
+            "chainId": session.w3.eth.chain_id,
+            "address": target,
+            "nonce": session.w3.eth.get_transaction_count(authority.address),
+        }
+    )
+    tx = {
+        "chainId": session.w3.eth.chain_id,
+        "nonce": session.w3.eth.get_transaction_count(owner.address),
+        "gas": 100_000,
+        "maxFeePerGas": 10**10,
+        "maxPriorityFeePerGas": 10**9,
+        "to": owner.address,
+        "value": 0,
+        "data": b"",
+        "authorizationList": [auth],
+    }
     receipt = session.w3.eth.wait_for_transaction_receipt(
-        session.w3.eth.send_raw_transaction(owner.sign_transaction(tx).raw_transaction))
+        session.w3.eth.send_raw_transaction(owner.sign_transaction(tx).raw_transaction)
+    )
     assert receipt["status"] == 1
     session._nonces.clear()
     code = bytes(session.w3.eth.get_code(authority.address))
@@ -144,12 +167,14 @@ def test_verify_checks_what_only_the_constructor_held(session, tmp_path):
     runtime = bytearray(session.w3.eth.get_code(honest.address))
     old_data, old_hash = manifest.data_contracts[0], k256(b"\x00" + chunk)
     for start, length in t.compiled.artifact.immutables:
-        word = bytes(runtime[start:start + length])
+        word = bytes(runtime[start : start + length])
         if word == old_hash:
-            runtime[start:start + length] = k256(b"\x60" + chunk)
+            runtime[start : start + length] = k256(b"\x60" + chunk)
         elif word[12:] == bytes.fromhex(old_data[2:]):
-            runtime[start:start + length] = bytes(12) + bytes.fromhex(runnable[2:])
-    initcode = b"\x61" + len(runtime).to_bytes(2, "big") + bytes.fromhex("80600c6000396000f3") + bytes(runtime)
+            runtime[start : start + length] = bytes(12) + bytes.fromhex(runnable[2:])
+    initcode = (
+        b"\x61" + len(runtime).to_bytes(2, "big") + bytes.fromhex("80600c6000396000f3") + bytes(runtime)
+    )
     forged = session.send(None, initcode).contract_address
     lying = Manifest(**{**manifest.__dict__, "address": forged, "data_contracts": [runnable]})
     result = workflow.verify(session, lying, t)

@@ -9,6 +9,7 @@ import pytest
 from evmkit import chain
 from evmkit.anvil import start_anvil
 from evmkit.errors import ChainError
+from helpers.steptrace import peak_memory_words
 from ml2sc import emulator, gasmodel
 from ml2sc.onchain import (
     block_budget,
@@ -21,16 +22,22 @@ from ml2sc.onchain import (
 )
 from ml2sc.plan import FloatLayer, build_fixed_plan, encode_inputs
 from ml2sc.quant import build_int8_plan, calibrate
-from helpers.steptrace import peak_memory_words
 
 pytestmark = pytest.mark.rpc
 
 
 def _layers(arch, acts, seed, weight_scale=1.0):
     rng = np.random.default_rng(seed)
-    return [FloatLayer(f"l{i}", rng.normal(0, weight_scale / a ** 0.5, (b, a)), rng.normal(0, 0.3, b), act,
-                       0.1 if act == "leaky_relu" else 0.0)
-            for i, ((a, b), act) in enumerate(zip(zip(arch, arch[1:]), acts))]
+    return [
+        FloatLayer(
+            f"l{i}",
+            rng.normal(0, weight_scale / a**0.5, (b, a)),
+            rng.normal(0, 0.3, b),
+            act,
+            0.1 if act == "leaky_relu" else 0.0,
+        )
+        for i, ((a, b), act) in enumerate(zip(zip(arch, arch[1:]), acts))
+    ]
 
 
 def _plan(arch, acts, mode, seed=0, weight_scale=1.0):
@@ -42,10 +49,16 @@ def _plan(arch, acts, mode, seed=0, weight_scale=1.0):
 def test_memory_words_match_a_step_trace() -> None:
     """gasmodel.memory_words follows predict's and predictBatch's memory word for word (the
     quadratic part of memory is not fitted, and a batch's grows with its rows)."""
-    cases = [((8, 6, 4), ("relu", "leaky_relu")), ((6, 10, 5, 3), ("tanh", "relu", "softmax")),
-             ((40, 5, 1), ("sigmoid", "sigmoid")), ((7, 9, 6, 5, 3), ("gelu", "silu", "gelu_tanh", "silu"))]
-    with start_anvil(gas_limit=100_000_000, extra_args=("--steps-tracing",)) as node, \
-            pytest.MonkeyPatch.context() as mp:
+    cases = [
+        ((8, 6, 4), ("relu", "leaky_relu")),
+        ((6, 10, 5, 3), ("tanh", "relu", "softmax")),
+        ((40, 5, 1), ("sigmoid", "sigmoid")),
+        ((7, 9, 6, 5, 3), ("gelu", "silu", "gelu_tanh", "silu")),
+    ]
+    with (
+        start_anvil(gas_limit=100_000_000, extra_args=("--steps-tracing",)) as node,
+        pytest.MonkeyPatch.context() as mp,
+    ):
         mp.setenv("ML2SC_TRACE_KEY", node.private_keys[0])
         session = chain.rpc(node.url, "ML2SC_TRACE_KEY")
         for arch, acts in cases:
@@ -53,7 +66,9 @@ def test_memory_words_match_a_step_trace() -> None:
                 plan, x = _plan(arch, acts, mode, seed=sum(arch))
                 rows = encode_inputs(plan, x.tolist())
                 # storage and packed allocate the blob as code does: traced on the smallest model only
-                for layout in ("code", "inline") if arch != cases[0][0] else ("storage", "packed", "code", "inline"):
+                for layout in (
+                    ("code", "inline") if arch != cases[0][0] else ("storage", "packed", "code", "inline")
+                ):
                     compiled = compile_plan(plan, "TraceMLP", "trace.pt", layout)
                     contract, _ = deploy_and_upload(session, compiled)
                     for n_rows in (None, 3):
@@ -61,10 +76,16 @@ def test_memory_words_match_a_step_trace() -> None:
                             tx = session.transact(contract, "predict", encode_row(plan, rows[0]))
                         else:
                             tx = session.transact(contract, "predictBatch", encode_rows(plan, rows[:n_rows]))
-                        logs = session.w3.provider.make_request("debug_traceTransaction", [tx.tx_hash, {
-                            "disableStorage": True, "disableMemory": True}])["result"]["structLogs"]
-                        assert gasmodel.memory_words(compiled, n_rows) == peak_memory_words(logs), \
-                            (arch, mode, layout, n_rows)
+                        logs = session.w3.provider.make_request(
+                            "debug_traceTransaction",
+                            [tx.tx_hash, {"disableStorage": True, "disableMemory": True}],
+                        )["result"]["structLogs"]
+                        assert gasmodel.memory_words(compiled, n_rows) == peak_memory_words(logs), (
+                            arch,
+                            mode,
+                            layout,
+                            n_rows,
+                        )
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """`ml2sc verify` names what differs between a model file and a deployment (anvil, Prague): the
 review's MATCH-for-another-model cases, each refused now with its name."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,8 +45,11 @@ def _twins(tmp_path: Path) -> tuple[Path, Path]:
 def _deploy(session, model: Path, layout: str, tmp_path: Path) -> Manifest:
     t = workflow.translate(model, workflow.Settings(layout=layout))
     manifest, _ = workflow.deploy(session, t, tmp_path / f"{layout}.json")  # the chain: the session's own
-    assert manifest.chain == {"kind": "rpc", "rpc_url": session.w3.provider.endpoint_uri,
-                              "chain_id": session.w3.eth.chain_id}
+    assert manifest.chain == {
+        "kind": "rpc",
+        "rpc_url": session.w3.provider.endpoint_uri,
+        "chain_id": session.w3.eth.chain_id,
+    }
     return manifest
 
 
@@ -101,16 +105,22 @@ def test_an_edited_inline_blob_behind_the_honest_constants_is_caught(session, tm
     manifest = dataclasses.replace(manifest, address=contract.address)
     result = _verify(session, manifest, model)
     # its modelHash() and weightsHash() are honest: the code and what it computes are not
-    assert result.differences[0] == "bytecode differs" and set(result.differences) <= {"bytecode differs",
-                                                                                       "predictions differ"}
+    assert result.differences[0] == "bytecode differs" and set(result.differences) <= {
+        "bytecode differs",
+        "predictions differ",
+    }
 
 
 def test_code_layout_reads_its_data_contracts_from_chain(session, tmp_path):
     torch.manual_seed(7)
     model = _save(nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 2)), tmp_path / "c.pt")
     manifest = _deploy(session, model, "code", tmp_path)
-    other = _deploy(session, _save(nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 2)), tmp_path / "d.pt"),
-                    "code", tmp_path / "..")
+    other = _deploy(
+        session,
+        _save(nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 2)), tmp_path / "d.pt"),
+        "code",
+        tmp_path / "..",
+    )
     lying = dataclasses.replace(manifest, data_contracts=other.data_contracts)
     result = _verify(session, lying, model)
     assert result.differences == ["data contracts differ from the manifest's"]
@@ -155,41 +165,65 @@ def test_unfinished_or_addressless_manifests_and_other_chains_are_named(session,
     result = _verify(session, no_address, model)
     assert "deployment incomplete (the manifest records no finished deployment)" in result.differences
     other_chain = dataclasses.replace(manifest, chain={**manifest.chain, "chain_id": 999})
-    assert "chain differs (the manifest says chain 999, the node is chain 31337)" in \
-        _verify(session, other_chain, model).differences
+    assert (
+        "chain differs (the manifest says chain 999, the node is chain 31337)"
+        in _verify(session, other_chain, model).differences
+    )
 
 
 @pytest.fixture(scope="module")
 def deployed_manifest(tmp_path_factory) -> tuple[Path, Path]:
     import subprocess
     import sys
+
     folder = tmp_path_factory.mktemp("edited")
     torch.manual_seed(11)
     model = _save(nn.Sequential(nn.Linear(1, 2)), folder / "e.pt")
     manifest = folder / "e.json"
-    assert subprocess.run([sys.executable, "-m", "ml2sc.cli", "deploy", str(model), "-o", str(manifest)],
-                          capture_output=True, timeout=300).returncode == 0
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "ml2sc.cli", "deploy", str(model), "-o", str(manifest)],
+            capture_output=True,
+            timeout=300,
+        ).returncode
+        == 0
+    )
     return model, manifest
 
 
-@pytest.mark.parametrize("field,value", [
-    ("transactions", [{"foo": 1}]), ("transactions", "abc"), ("number_format", "fixed"),
-    ("number_format", {"kind": "fixed"}), ("number_format", {"kind": "int8"}),
-    ("number_format", {"kind": "int8", "scales": [1, 2]}),
-    ("number_format", {"kind": "int8", "scales": {"inputs": [0.0], "hidden": []}}),
-    ("descriptor", "x"), ("descriptor", {"layers": 5}), ("descriptor", {"layers": ["a"]}), ("chain", []),
-    ("chain", {"kind": "rpc"}), ("model_path", 5)])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("transactions", [{"foo": 1}]),
+        ("transactions", "abc"),
+        ("number_format", "fixed"),
+        ("number_format", {"kind": "fixed"}),
+        ("number_format", {"kind": "int8"}),
+        ("number_format", {"kind": "int8", "scales": [1, 2]}),
+        ("number_format", {"kind": "int8", "scales": {"inputs": [0.0], "hidden": []}}),
+        ("descriptor", "x"),
+        ("descriptor", {"layers": 5}),
+        ("descriptor", {"layers": ["a"]}),
+        ("chain", []),
+        ("chain", {"kind": "rpc"}),
+        ("model_path", 5),
+    ],
+)
 def test_a_hand_edited_manifest_is_one_clear_line(deployed_manifest, tmp_path, field, value):
     import json
     import subprocess
     import sys
+
     model, original = deployed_manifest
     manifest = tmp_path / "e.json"
     data = json.loads(original.read_text())
     data[field] = value
     manifest.write_text(json.dumps(data))
     for command in (["verify", str(manifest), str(model)], ["predict", str(manifest), "--input", str(model)]):
-        result = subprocess.run([sys.executable, "-m", "ml2sc.cli", *command], capture_output=True, text=True,
-                                timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-m", "ml2sc.cli", *command], capture_output=True, text=True, timeout=300
+        )
         assert result.returncode != 0 and "Traceback" not in result.stderr, (command, result.stderr[-400:])
-        assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("ml2sc: error: "), result.stderr
+        assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("ml2sc: error: "), (
+            result.stderr
+        )

@@ -1,5 +1,6 @@
 """Verkle verifiers on a real node (anvil from npm): hundreds of tampered proofs, none accepted; the same
 gas as the embedded chain; the CLI's --rpc-url path with a deployed verifier."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,11 @@ from web3.exceptions import ContractLogicError
 from evmkit import chain
 from evmkit.anvil import start_anvil
 from evmkit.errors import TransactionReverted
+from helpers.steptrace import peak_memory_words  # noqa: E402
+from helpers.verkle_data import clustered_pairs, path_names, random_pairs
 from verkle import gasmodel, store
-from verkle.cli import main as verkle_main
 from verkle.calldata import xy
+from verkle.cli import main as verkle_main
 from verkle.curves import BLS12_381_Q as BLS_Q
 from verkle.onchain import deploy_contract
 from verkle.proof import OTHER, PRESENT
@@ -24,9 +27,6 @@ from verkle.prover import prove_multi, prove_single
 from verkle.schemes import load_scheme
 from verkle.tree import VerkleTree
 from verkle.verifier_paths import verifier_args
-
-from helpers.verkle_data import clustered_pairs, path_names, random_pairs
-from helpers.steptrace import peak_memory_words  # noqa: E402
 
 pytestmark = pytest.mark.rpc
 
@@ -70,10 +70,10 @@ def tampered_args(rng: random.Random, function: str, args: list) -> list:
         keys, values, absent, proof = args
         i = rng.randrange(len(keys))
         if choice == 1:  # a claimed value changes (for an absent key the value is ignored: claim it present)
-            values = values[:i] + [rng.randbytes(32)] + values[i + 1:]
+            values = values[:i] + [rng.randbytes(32)] + values[i + 1 :]
             absent = bytes(b & ~(0x80 >> (i & 7)) & 0xFF if j == i >> 3 else b for j, b in enumerate(absent))
         elif choice == 2:
-            keys = keys[:i] + [keys[i][:1] + bytes([keys[i][1] ^ 1]) + keys[i][2:]] + keys[i + 1:]
+            keys = keys[:i] + [keys[i][:1] + bytes([keys[i][1] ^ 1]) + keys[i][2:]] + keys[i + 1 :]
         else:
             absent = bytes([b ^ 0xFF for b in absent])
         args = [keys, values, absent, proof]
@@ -87,8 +87,13 @@ def test_hundreds_of_tampered_proofs_rejected_on_anvil(session):
     tree = VerkleTree.build(scheme, pairs, workers=1)
     contract, _ = deploy_contract(session, scheme, tree.root_commitment)
     keys = [k for k, _ in pairs]
-    docs = [prove_multi(tree, rng.sample(keys, 12) + [rng.randbytes(32), keys[5][:-1] + bytes([keys[5][-1] ^ 1])]),
-            prove_single(tree, keys[3]), prove_single(tree, rng.randbytes(32))]
+    docs = [
+        prove_multi(
+            tree, rng.sample(keys, 12) + [rng.randbytes(32), keys[5][:-1] + bytes([keys[5][-1] ^ 1])]
+        ),
+        prove_single(tree, keys[3]),
+        prove_single(tree, rng.randbytes(32)),
+    ]
     rejected = 0
     for doc in docs:
         for path in path_names("kzg-bls12-381"):
@@ -105,7 +110,9 @@ def test_hundreds_of_tampered_proofs_rejected_on_anvil(session):
     # a proof under another root
     session.transact(contract, "setRoot", xy(VerkleTree.build(scheme, random_pairs(5, 63)).root_commitment))
     for doc in docs:
-        function, args = verifier_args(doc, "point-evaluation" if doc.proof.type == 1 else "msm-point-evaluation")
+        function, args = verifier_args(
+            doc, "point-evaluation" if doc.proof.type == 1 else "msm-point-evaluation"
+        )
         assert not accepted(session, contract, function, args)
         rejected += 1
     assert rejected >= 300
@@ -144,16 +151,30 @@ def test_bad_points_and_path_bytes_rejected_on_anvil(session):
     doc = prove_multi(tree, keys[::150][:3] + [other, rng.randbytes(32)])
     assert {p.kind for p in doc.proof.paths} >= {PRESENT, OTHER}
     n_paths = len(doc.proof.path_bytes())  # the path section: a byte per key, 64 more for an other leaf
-    key_bytes = [sum(1 + 64 * (p.kind == OTHER) for p in doc.proof.paths[:i]) for i in range(len(doc.proof.paths))]
-    outside = _bls_point(next(x for x in range(1, 60) if _on_curve(x)))  # off the r-order subgroup (cofactor > 1)
+    key_bytes = [
+        sum(1 + 64 * (p.kind == OTHER) for p in doc.proof.paths[:i]) for i in range(len(doc.proof.paths))
+    ]
+    outside = _bls_point(
+        next(x for x in range(1, 60) if _on_curve(x))
+    )  # off the r-order subgroup (cofactor > 1)
     off_x = next(x for x in range(1, 60) if not _on_curve(x))
     g = G1Point()
-    gx, gy = int.from_bytes(bytes(g.to_xy_bytes_be())[:48], "big"), int.from_bytes(bytes(g.to_xy_bytes_be())[48:], "big")
-    bad_xy = {"outside the subgroup": _xy(*outside), "off the curve": _xy(gx, (gy + 1) % BLS_Q),
-              "x + q": _xy(gx + BLS_Q, gy), "another subgroup point": _xy(gx, gy)}
-    bad_compressed = {"outside the subgroup": _compressed(*outside), "off the curve": _compressed(off_x, 0),
-                      "x + q": (int.from_bytes(_compressed(gx, gy), "big") + BLS_Q).to_bytes(48, "big"),
-                      "another subgroup point": _compressed(gx, gy)}
+    gx, gy = (
+        int.from_bytes(bytes(g.to_xy_bytes_be())[:48], "big"),
+        int.from_bytes(bytes(g.to_xy_bytes_be())[48:], "big"),
+    )
+    bad_xy = {
+        "outside the subgroup": _xy(*outside),
+        "off the curve": _xy(gx, (gy + 1) % BLS_Q),
+        "x + q": _xy(gx + BLS_Q, gy),
+        "another subgroup point": _xy(gx, gy),
+    }
+    bad_compressed = {
+        "outside the subgroup": _compressed(*outside),
+        "off the curve": _compressed(off_x, 0),
+        "x + q": (int.from_bytes(_compressed(gx, gy), "big") + BLS_Q).to_bytes(48, "big"),
+        "another subgroup point": _compressed(gx, gy),
+    }
     checked = 0
     for path in ("msm-point-evaluation", "msm-pairing"):
         function, args = verifier_args(doc, path)
@@ -164,22 +185,32 @@ def test_bad_points_and_path_bytes_rejected_on_anvil(session):
         slots = {"commitment": (n_paths, 96), "D": (d_at, 96), "pi": (len(proof) - pi_len, pi_len)}
         for where, (at, size) in slots.items():
             for what, point in (bad_compressed if size == 48 else bad_xy).items():
-                tampered = proof[:at] + point + proof[at + size:]
-                assert not accepted(session, contract, function, [keys, values, absent, tampered]), (path, where, what)
+                tampered = proof[:at] + point + proof[at + size :]
+                assert not accepted(session, contract, function, [keys, values, absent, tampered]), (
+                    path,
+                    where,
+                    what,
+                )
                 checked += 1
         # path bytes: each key one level deeper or shallower, or another kind of end
         for i in key_bytes:
             b = proof[i]
             for changed in {(b & 0xC0) | ((b & 63) + 1) % 64, (b & 0xC0) | ((b & 63) - 1) % 64, b ^ 0x40}:
-                tampered = proof[:i] + bytes([changed]) + proof[i + 1:]
-                assert not accepted(session, contract, function, [keys, values, absent, tampered]), (path, i, changed)
+                tampered = proof[:i] + bytes([changed]) + proof[i + 1 :]
+                assert not accepted(session, contract, function, [keys, values, absent, tampered]), (
+                    path,
+                    i,
+                    changed,
+                )
                 checked += 1
     assert checked >= 40
 
 
 def test_same_gas_on_anvil_and_the_embedded_chain(session, monkeypatch):
     import functools
+
     import eth.precompiles.point_evaluation as pe
+
     monkeypatch.setattr(pe, "load_trusted_setup", functools.lru_cache(maxsize=1)(pe.load_trusted_setup))
     scheme = load_scheme("kzg-bls12-381", 256)
     rng = random.Random(12)
@@ -196,11 +227,19 @@ def test_same_gas_on_anvil_and_the_embedded_chain(session, monkeypatch):
 
 
 def test_gas_model_memory_matches_a_step_trace():
-    """gasmodel.memory_words follows the template's layout word for word (its quadratic cost is not fitted)."""
+    """gasmodel.memory_words follows the template's layout word for word (its quadratic cost is not
+    fitted)."""
     rng = random.Random(21)
-    cases = [("kzg-bls12-381", 16, random_pairs(300, 3)), ("kzg-bls12-381", 256, clustered_pairs(500, 4)),
-             ("kzg-bls12-381", 4096, random_pairs(3000, 5)), ("kzg-bn254", 16, random_pairs(40, 6))]
-    with start_anvil(gas_limit=100_000_000, extra_args=("--steps-tracing",)) as anvil, pytest.MonkeyPatch.context() as mp:
+    cases = [
+        ("kzg-bls12-381", 16, random_pairs(300, 3)),
+        ("kzg-bls12-381", 256, clustered_pairs(500, 4)),
+        ("kzg-bls12-381", 4096, random_pairs(3000, 5)),
+        ("kzg-bn254", 16, random_pairs(40, 6)),
+    ]
+    with (
+        start_anvil(gas_limit=100_000_000, extra_args=("--steps-tracing",)) as anvil,
+        pytest.MonkeyPatch.context() as mp,
+    ):
         mp.setenv("VERKLE_TRACE_KEY", anvil.private_keys[0])
         traced = chain.rpc(anvil.url, "VERKLE_TRACE_KEY")
         for name, width, pairs in cases:
@@ -213,8 +252,10 @@ def test_gas_model_memory_matches_a_step_trace():
                     continue
                 function, args = verifier_args(doc, path)
                 receipt = traced.transact(contract, function, *args)
-                logs = traced.w3.provider.make_request("debug_traceTransaction", [receipt.tx_hash, {
-                    "disableStorage": True, "disableMemory": True}])["result"]["structLogs"]
+                logs = traced.w3.provider.make_request(
+                    "debug_traceTransaction",
+                    [receipt.tx_hash, {"disableStorage": True, "disableMemory": True}],
+                )["result"]["structLogs"]
                 shape = gasmodel.shape_of(doc, path)
                 assert gasmodel.memory_words(shape) == peak_memory_words(logs), (name, width, path)
 
@@ -244,10 +285,13 @@ def test_cli_deploy_verifier_then_verify_by_address(node, tmp_path, monkeypatch,
     assert verkle_main(["verify", str(bad), "--onchain", "--verifier", address, *chain_args]) == 1
     # a contract that answers true to everything, holding the same root, is not asked
     from evmkit.solc import compile_sources
+
     root_hex = json.loads(proof.read_text())["root"]
-    fake_src = ("pragma solidity ^0.8.20; contract Fake { function root() external pure returns (bytes memory) "
-                f'{{ return hex"{root_hex}"; }} function verifyMulti(bytes32[] calldata, bytes32[] calldata, '
-                "bytes calldata, bytes calldata) external pure returns (bool) { return true; } }")
+    fake_src = (
+        "pragma solidity ^0.8.20; contract Fake { function root() external pure returns (bytes memory) "
+        f'{{ return hex"{root_hex}"; }} function verifyMulti(bytes32[] calldata, bytes32[] calldata, '
+        "bytes calldata, bytes calldata) external pure returns (bool) { return true; } }"
+    )
     session = chain.rpc(node.url, "VERKLE_CLI_KEY")
     fake, _ = session.deploy(compile_sources({"Fake.sol": fake_src}, "Fake"))
     capsys.readouterr()
@@ -265,12 +309,21 @@ def test_cli_deploy_verifier_then_verify_by_address(node, tmp_path, monkeypatch,
 @pytest.mark.slow
 def test_onchain_bench_quick_writes_its_report(tmp_path):
     import subprocess
+
     exe = Path(sys.executable).with_name("verkle")
-    result = subprocess.run([str(exe), "bench", "--onchain", "--quick", "--embedded-max", "0", "-o", str(tmp_path)],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [str(exe), "bench", "--onchain", "--quick", "--embedded-max", "0", "-o", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     assert "gas model: worst error" in result.stdout
     rows = (tmp_path / "verkle_onchain.csv").read_text().splitlines()
     assert len(rows) > 10 and "merkle-multi" in "".join(rows) and "ecmul-pairing" in "".join(rows)
-    for name in ("verkle_onchain.md", "verkle_onchain_gas_per_key.png", "verkle_onchain_calldata_per_key.png"):
+    for name in (
+        "verkle_onchain.md",
+        "verkle_onchain_gas_per_key.png",
+        "verkle_onchain_calldata_per_key.png",
+    ):
         assert (tmp_path / name).stat().st_size > 1000

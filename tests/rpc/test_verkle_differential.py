@@ -6,12 +6,11 @@ reverts with a named error. Mutations reach every part of the calldata: path byt
 commitments, D and pi (byte flips and other valid points), keys, values, bitmap bits and raw bytes
 anywhere in the proof, including its length. At least 1,000 cases a run.
 """
+
 from __future__ import annotations
 
 import os
 import random
-import sys
-from pathlib import Path
 
 import pytest
 from web3.exceptions import ContractLogicError
@@ -19,6 +18,7 @@ from web3.exceptions import ContractLogicError
 from evmkit import chain
 from evmkit.anvil import start_anvil
 from evmkit.errors import TransactionReverted
+from helpers.verkle_data import clustered_pairs, make_ptau, path_names, random_pairs
 from verkle.offchain import verify_call
 from verkle.onchain import deploy_contract
 from verkle.proof import MalformedProof
@@ -27,17 +27,19 @@ from verkle.schemes import load_scheme
 from verkle.tree import VerkleTree
 from verkle.verifier_paths import verifier_args
 
-from helpers.verkle_data import clustered_pairs, make_ptau, path_names, random_pairs
-
 pytestmark = pytest.mark.rpc
 
 # (scheme, width, keys in the tree, mutations per base proof and path)
-TARGETS = [("kzg-bls12-381", 16, 300, 100), ("kzg-bls12-381", 256, 1500, 100), ("kzg-bls12-381", 4096, 600, 50),
-           ("kzg-bn254", 16, 25, 40)]
+TARGETS = [
+    ("kzg-bls12-381", 16, 300, 100),
+    ("kzg-bls12-381", 256, 1500, 100),
+    ("kzg-bls12-381", 4096, 600, 50),
+    ("kzg-bn254", 16, 25, 40),
+]
 
 
 def _flip(data: bytes, at: int, rng: random.Random) -> bytes:
-    return data[:at] + bytes([data[at] ^ rng.randrange(1, 256)]) + data[at + 1:]
+    return data[:at] + bytes([data[at] ^ rng.randrange(1, 256)]) + data[at + 1 :]
 
 
 def _path_offsets(doc) -> list[int]:
@@ -48,7 +50,9 @@ def _path_offsets(doc) -> list[int]:
     return out
 
 
-def mutate(rng: random.Random, function: str, args: list, doc, pt: int, other_points: list[bytes]) -> tuple[str, list]:
+def mutate(
+    rng: random.Random, function: str, args: list, doc, pt: int, other_points: list[bytes]
+) -> tuple[str, list]:
     """One mutation of a valid call; returns (what, args)."""
     args = list(args)
     proof = bytes(args[-1])
@@ -57,11 +61,19 @@ def mutate(rng: random.Random, function: str, args: list, doc, pt: int, other_po
     if kind in ("kind", "depth"):
         at = rng.choice(_path_offsets(doc)) if not single else 0
         b = proof[at]
-        b = b ^ (0x40 << rng.randrange(2)) if kind == "kind" else (b & 0xC0) | (((b & 63) + rng.choice((1, -1, 2))) % 64)
-        proof = proof[:at] + bytes([b]) + proof[at + 1:]
+        b = (
+            b ^ (0x40 << rng.randrange(2))
+            if kind == "kind"
+            else (b & 0xC0) | (((b & 63) + rng.choice((1, -1, 2))) % 64)
+        )
+        proof = proof[:at] + bytes([b]) + proof[at + 1 :]
     elif kind in ("commitment", "D/pi"):
         size = 48 if single else pt
-        tail = len(proof) - (48 if (single or function == "verifyMulti" and pt == 96) else pt) - (0 if single else pt)
+        tail = (
+            len(proof)
+            - (48 if (single or function == "verifyMulti" and pt == 96) else pt)
+            - (0 if single else pt)
+        )
         start = len(doc.proof.path_bytes()) if kind == "commitment" else tail
         if start >= len(proof) - 1:
             start = tail
@@ -72,7 +84,7 @@ def mutate(rng: random.Random, function: str, args: list, doc, pt: int, other_po
             at = start + ((at - start) // size) * size
             point = rng.choice(other_points)
             width = min(size, len(point), len(proof) - at)
-            proof = proof[:at] + point[:width] + proof[at + width:]
+            proof = proof[:at] + point[:width] + proof[at + width :]
     elif kind == "raw":
         proof = _flip(proof, rng.randrange(len(proof)), rng)
     elif kind == "length":
@@ -132,7 +144,11 @@ def test_python_and_onchain_verifiers_agree_on_mutated_proofs(tmp_path):
             root = tree.root_commitment
             keys = sorted(k for k, _ in pairs)
             near = keys[3][:-1] + bytes([keys[3][-1] ^ 1])
-            docs = [prove_multi(tree, rng.sample(keys, 4) + [rng.randbytes(32)] + ([near] if near not in keys else []))]
+            docs = [
+                prove_multi(
+                    tree, rng.sample(keys, 4) + [rng.randbytes(32)] + ([near] if near not in keys else [])
+                )
+            ]
             if name == "kzg-bls12-381":
                 docs += [prove_single(tree, keys[11]), prove_single(tree, rng.randbytes(32))]
             pt = 96 if name == "kzg-bls12-381" else 64
@@ -144,14 +160,22 @@ def test_python_and_onchain_verifiers_agree_on_mutated_proofs(tmp_path):
                     assert _python(scheme, root, function, args) is True
                     assert _chain(session, contract, function, args) is True
                     # valid points from another proof of the same tree, in the same encoding
-                    other = verifier_args(prove_multi(tree, rng.sample(keys, 2)))[1][-1] \
-                        if path != "point-evaluation" else verifier_args(prove_single(tree, keys[20]), path)[1][-1]
+                    other = (
+                        verifier_args(prove_multi(tree, rng.sample(keys, 2)))[1][-1]
+                        if path != "point-evaluation"
+                        else verifier_args(prove_single(tree, keys[20]), path)[1][-1]
+                    )
                     size_pt = 48 if path == "point-evaluation" else pt
-                    other_points = [other[i:i + size_pt] for i in range(len(other) % size_pt, len(other) - size_pt + 1,
-                                                                        size_pt)]
+                    other_points = [
+                        other[i : i + size_pt]
+                        for i in range(len(other) % size_pt, len(other) - size_pt + 1, size_pt)
+                    ]
                     for _ in range(per):
                         what, bad = mutate(rng, function, args, doc, pt, other_points)
-                        py, onchain = _python(scheme, root, function, bad), _chain(session, contract, function, bad)
+                        py, onchain = (
+                            _python(scheme, root, function, bad),
+                            _chain(session, contract, function, bad),
+                        )
                         agree = py is onchain if isinstance(py, bool) else isinstance(onchain, str)
                         if not agree:
                             disagreements.append((name, width, path, what, py, onchain))

@@ -4,12 +4,11 @@ Two outcomes only: a wrong proof returns false; a check that could not run (a mi
 little gas) or calldata that is not canonical reverts with a named error. Each test names the review
 finding it holds (issue "Verkle verifiers that fail closed").
 """
+
 from __future__ import annotations
 
 import os
 import random
-import sys
-from pathlib import Path
 
 import pytest
 from eth_abi import encode
@@ -19,17 +18,16 @@ from web3.exceptions import ContractLogicError
 from evmkit import chain
 from evmkit.anvil import start_anvil
 from evmkit.errors import TransactionReverted
+from helpers.verkle_data import clustered_pairs, make_ptau, path_names, random_pairs
 from verkle.calldata import xy
 from verkle.contract import compile_verifier
+from verkle.errors import InvalidRoot
 from verkle.onchain import MissingPrecompile, deploy_contract
 from verkle.prover import prove_multi, prove_single
 from verkle.roots import check_root
-from verkle.errors import InvalidRoot
 from verkle.schemes import load_scheme
 from verkle.tree import VerkleTree
 from verkle.verifier_paths import verifier_args
-
-from helpers.verkle_data import clustered_pairs, make_ptau, path_names, random_pairs
 
 pytestmark = pytest.mark.rpc
 
@@ -79,6 +77,7 @@ def _outcome(session, contract, function, args, gas=None) -> object:
 
 def _raw_outcome(session, contract, data: bytes) -> object:
     from evmkit.chain import _reverted
+
     try:
         out = session.w3.eth.call({"to": contract.address, "data": "0x" + data.hex(), "gas": 30_000_000})
     except Exception as exc:  # noqa: BLE001 - decoded below into the revert's name
@@ -87,6 +86,7 @@ def _raw_outcome(session, contract, data: bytes) -> object:
 
 
 # -------------------------------------------------------------- finding 1: missing precompiles
+
 
 @pytest.mark.parametrize("fork", ["paris", "shanghai", "cancun", "prague", "osaka"])
 def test_deploy_is_refused_where_a_precompile_is_missing_and_works_elsewhere(fork, bls, bn):
@@ -126,20 +126,29 @@ def test_a_verifier_on_a_chain_without_its_precompiles_reverts_never_true(bls, p
             there = _session(node)
             assert there.w3.provider.make_request("anvil_loadState", [dump])["result"] is True
             moved = there.contract(contract.address, contract.abi)
-            outcomes = [_outcome(there, moved, "verifyMulti", forged),
-                        _outcome(there, moved, "verifyMultiPairing", forged_pairing)]
-            outcomes += [_outcome(there, moved, *verifier_args(doc, path)) for path, doc in valid.items()
-                         if path != "point-evaluation" or fork == "shanghai"]
+            outcomes = [
+                _outcome(there, moved, "verifyMulti", forged),
+                _outcome(there, moved, "verifyMultiPairing", forged_pairing),
+            ]
+            outcomes += [
+                _outcome(there, moved, *verifier_args(doc, path))
+                for path, doc in valid.items()
+                if path != "point-evaluation" or fork == "shanghai"
+            ]
             for outcome in outcomes:
                 assert outcome not in (True, False), (fork, outcome)  # never a verdict
                 if missing:
-                    assert f"PrecompileUnavailable({missing[:-1]}" in outcome or "PrecompileUnavailable(0x" in outcome
+                    assert (
+                        f"PrecompileUnavailable({missing[:-1]}" in outcome
+                        or "PrecompileUnavailable(0x" in outcome
+                    )
             if fork == "cancun":  # 0x0a is there: the single-key path still works
                 doc = valid["point-evaluation"]
                 assert _outcome(there, moved, *verifier_args(doc, "point-evaluation")) is True
 
 
 # -------------------------------------------------------------- findings 2 and 3: gas
+
 
 def _gas_used(session, contract, function, args, limit=30_000_000) -> int:
     data = bytes.fromhex(contract.encode_abi(function, args=list(args)).removeprefix("0x"))
@@ -171,7 +180,9 @@ def test_a_refused_proof_costs_at_most_one_and_a_half_valid_ones(bls, bn, prague
             valid = _gas_used(session, contract, function, args)
             bad_args = _tampered_value(function, args)
             assert _outcome(session, contract, function, bad_args) is False
-            bad = [_gas_used(session, contract, function, bad_args, limit) for limit in (30_000_000, 59_000_000)]
+            bad = [
+                _gas_used(session, contract, function, bad_args, limit) for limit in (30_000_000, 59_000_000)
+            ]
             # a point the precompile refuses: pi replaced by the generator's encoding plus one in x
             proof = bytearray(args[-1])
             proof[-1] ^= 1
@@ -200,6 +211,7 @@ def test_too_little_gas_reverts_and_never_reads_as_invalid(bls, bn, prague):
 
 # -------------------------------------------------------------- finding 5: roots
 
+
 def test_roots_off_the_curve_or_subgroup_are_refused_on_and_off_chain(bls, bn, prague):
     scheme, tree, _ = bls
     session = _session(prague)
@@ -227,6 +239,7 @@ def test_roots_off_the_curve_or_subgroup_are_refused_on_and_off_chain(bls, bn, p
 
 # -------------------------------------------------------------- finding 9: one proof, one calldata
 
+
 def _head(types, values) -> bytes:
     return encode(types, values)
 
@@ -241,11 +254,16 @@ def test_non_canonical_calldata_is_refused_with_a_named_error(bls, bn, prague):
         i = next(j for j, v in enumerate(doc.values) if v is None)
         assert _outcome(session, contract, function, args) is True
         # an absent key's value word is not zero
-        bad_values = values[:i] + [b"\x01" * 32] + values[i + 1:]
-        assert _outcome(session, contract, function, [keys, bad_values, absent, proof]) == f"NonCanonicalValue({i})"
+        bad_values = values[:i] + [b"\x01" * 32] + values[i + 1 :]
+        assert (
+            _outcome(session, contract, function, [keys, bad_values, absent, proof])
+            == f"NonCanonicalValue({i})"
+        )
         # a bitmap bit past the last key
-        assert _outcome(session, contract, function, [keys, values, bytes([absent[0] | 1]), proof]) == \
-            f"NonCanonicalValue({len(keys)})"
+        assert (
+            _outcome(session, contract, function, [keys, values, bytes([absent[0] | 1]), proof])
+            == f"NonCanonicalValue({len(keys)})"
+        )
         selector = keccak(text=f"{function}(bytes32[],bytes32[],bytes,bytes)")[:4]
         data = selector + encode(["bytes32[]", "bytes32[]", "bytes", "bytes"], args)
         assert _raw_outcome(session, contract, data) is True
@@ -256,8 +274,8 @@ def test_non_canonical_calldata_is_refused_with_a_named_error(bls, bn, prague):
         if len(proof) % 32:
             assert _raw_outcome(session, contract, bytes(padded)) == "NonCanonicalEncoding()"
         body = encode(["bytes32[]", "bytes32[]", "bytes", "bytes"], args)
-        offsets = [int.from_bytes(body[32 * k:32 * k + 32], "big") for k in range(4)]
-        parts = [body[offsets[k]:(offsets[k + 1] if k < 3 else len(body))] for k in range(4)]
+        offsets = [int.from_bytes(body[32 * k : 32 * k + 32], "big") for k in range(4)]
+        parts = [body[offsets[k] : (offsets[k + 1] if k < 3 else len(body))] for k in range(4)]
         order = [1, 0, 2, 3]  # values before keys, heads pointing at them
         start, new_offsets, tail = 128, [0] * 4, b""
         for k in order:
@@ -268,17 +286,24 @@ def test_non_canonical_calldata_is_refused_with_a_named_error(bls, bn, prague):
     # the single-key path: an absent key's value, and a trailing byte
     scheme, tree, pairs = bls
     contract, _ = deploy_contract(session, scheme, tree.root_commitment)
-    key, value, present, proof = verifier_args(prove_single(tree, random.Random(6).randbytes(32)), "point-evaluation")[1]
+    key, value, present, proof = verifier_args(
+        prove_single(tree, random.Random(6).randbytes(32)), "point-evaluation"
+    )[1]
     assert present is False
     assert _outcome(session, contract, "verifySingle", [key, value, present, proof]) is True
-    assert _outcome(session, contract, "verifySingle", [key, b"\x01" * 32, False, proof]) == "NonCanonicalValue(0)"
-    data = keccak(text="verifySingle(bytes32,bytes32,bool,bytes)")[:4] + \
-        encode(["bytes32", "bytes32", "bool", "bytes"], [key, value, present, proof])
+    assert (
+        _outcome(session, contract, "verifySingle", [key, b"\x01" * 32, False, proof])
+        == "NonCanonicalValue(0)"
+    )
+    data = keccak(text="verifySingle(bytes32,bytes32,bool,bytes)")[:4] + encode(
+        ["bytes32", "bytes32", "bool", "bytes"], [key, value, present, proof]
+    )
     assert _raw_outcome(session, contract, data) is True
     assert _raw_outcome(session, contract, data + bytes(32)) == "NonCanonicalEncoding()"
 
 
 # -------------------------------------------------------------- finding 10: ownership
+
 
 def test_ownership_moves_in_two_steps_and_never_to_zero(bls, prague):
     scheme, tree, pairs = bls

@@ -1,4 +1,5 @@
 """Prints the Slither summary table at the end of a run that analysed the contracts."""
+
 from __future__ import annotations
 
 import pytest

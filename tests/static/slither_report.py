@@ -8,9 +8,9 @@ Exit status 0 when every high- and medium-impact finding is triaged and no triag
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Sequence
 
 from slither_targets import all_targets
 

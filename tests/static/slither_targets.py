@@ -1,7 +1,7 @@
 """The project's contracts for static analysis, rendered as the project builds them.
 
-Each :class:`evmkit.slither.Target` has a ``kind`` that names the generator and its variant, the key the Slither
-triage file uses: ``ml2sc/<format>/<layout>`` (format ``fixed`` or ``int8``, every weight layout),
+Each :class:`evmkit.slither.Target` has a ``kind`` that names the generator and its variant, the key
+the Slither triage file uses: ``ml2sc/<format>/<layout>`` (format ``fixed`` or ``int8``, every weight layout),
 ``merkle`` (the hand-written baseline) and ``verkle/<scheme>/w<width>``. The ``code`` layout's data
 contracts are raw bytecode, not Solidity, so only its model contract is analysed.
 """
@@ -25,8 +25,13 @@ def tiny_mlp_layers():
     rng = np.random.default_rng(7)
     shapes = [(6, 4, "relu"), (5, 6, "leaky_relu"), (4, 5, "sigmoid"), (4, 4, "tanh"), (3, 4, "softmax")]
     return [
-        FloatLayer(f"fc{i}", rng.normal(0, 0.5, (n_out, n_in)), rng.normal(0, 0.1, n_out), act,
-                   0.01 if act == "leaky_relu" else 0.0)
+        FloatLayer(
+            f"fc{i}",
+            rng.normal(0, 0.5, (n_out, n_in)),
+            rng.normal(0, 0.1, n_out),
+            act,
+            0.01 if act == "leaky_relu" else 0.0,
+        )
         for i, (n_out, n_in, act) in enumerate(shapes)
     ]
 
@@ -54,11 +59,12 @@ def ml2sc_targets() -> list[Target]:
 
 
 def merkle_target() -> Target:
+    from evmkit.resources import contract_source
     from verkle.contract import verifier_settings  # the settings the baseline is deployed with
 
-    from evmkit.resources import contract_source
-
-    return Target("merkle", "MerkleVerifier", contract_source("verkle", "MerkleVerifier.sol"), verifier_settings())
+    return Target(
+        "merkle", "MerkleVerifier", contract_source("verkle", "MerkleVerifier.sol"), verifier_settings()
+    )
 
 
 def verkle_targets(widths: dict[str, tuple[int, ...]] | None = None) -> list[Target]:
@@ -71,8 +77,14 @@ def verkle_targets(widths: dict[str, tuple[int, ...]] | None = None) -> list[Tar
     for scheme_name, scheme_widths in (widths or VERKLE_WIDTHS).items():
         for width in scheme_widths:
             scheme = load_scheme(scheme_name, width, insecure_dev_setup_ok=True)
-            targets.append(Target(f"verkle/{scheme_name}/w{width}", verifier_name(scheme),
-                                  render_verifier(scheme), verifier_settings(SCHEMES[scheme_name].evm_version)))
+            targets.append(
+                Target(
+                    f"verkle/{scheme_name}/w{width}",
+                    verifier_name(scheme),
+                    render_verifier(scheme),
+                    verifier_settings(SCHEMES[scheme_name].evm_version),
+                )
+            )
     return targets
 
 

@@ -6,6 +6,7 @@ accepted entry that no longer matches any finding of a kind it names fails as st
 informational findings are only counted in the summary printed at the end of the run. To see the
 table alone: ``python tests/static/slither_report.py [KIND-GLOB ...]``.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,6 +14,8 @@ import subprocess
 from fnmatch import fnmatch
 
 import pytest
+from slither_report import TRIAGE_FILE
+from slither_targets import VERKLE_WIDTHS, all_targets
 
 from evmkit import slither
 from evmkit.slither import Target
@@ -20,9 +23,6 @@ from evmkit.solc import SOLC_VERSION
 from ml2sc.layouts import LAYOUTS
 from ml2sc.plan import MODES
 from verkle.schemes import SCHEMES
-
-from slither_report import TRIAGE_FILE
-from slither_targets import VERKLE_WIDTHS, all_targets
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +51,9 @@ def test_every_generator_and_variant_is_analysed(targets) -> None:
 
 
 @pytest.mark.slow
-def test_high_and_medium_findings_are_triaged_and_the_triage_is_current(targets, findings, triage,
-                                                                        slither_reports) -> None:
+def test_high_and_medium_findings_are_triaged_and_the_triage_is_current(
+    targets, findings, triage, slither_reports
+) -> None:
     verdict = slither.judge(findings, triage, [t.kind for t in targets])
     report = slither.report_text(verdict, triage)
     slither_reports.append(report)
@@ -92,12 +93,26 @@ def test_solc_shim_answers_version_and_standard_json_and_refuses_the_rest(tmp_pa
     version = subprocess.run([str(solc), "--version"], capture_output=True, text=True, timeout=60)
     assert version.returncode == 0 and f"Version: {SOLC_VERSION}" in version.stdout
     (tmp_path / "A.sol").write_text("pragma solidity ^0.8.24; contract A { uint256 public x; }")
-    request = {"language": "Solidity", "sources": {"A.sol": {"urls": ["A.sol"]}},
-               "settings": {"outputSelection": {"*": {"*": ["abi"], "": ["ast"]}}}}
-    compiled = subprocess.run([str(solc), "--standard-json", "--allow-paths", str(tmp_path)], cwd=tmp_path,
-                              input=json.dumps(request), capture_output=True, text=True, timeout=120)
+    request = {
+        "language": "Solidity",
+        "sources": {"A.sol": {"urls": ["A.sol"]}},
+        "settings": {"outputSelection": {"*": {"*": ["abi"], "": ["ast"]}}},
+    }
+    compiled = subprocess.run(
+        [str(solc), "--standard-json", "--allow-paths", str(tmp_path)],
+        cwd=tmp_path,
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     output = json.loads(compiled.stdout)
     assert output["contracts"]["A.sol"]["A"]["abi"] and "ast" in output["sources"]["A.sol"]
-    legacy = subprocess.run([str(solc), "A.sol", "--combined-json", "abi"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)
+    legacy = subprocess.run(
+        [str(solc), "A.sol", "--combined-json", "abi"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert legacy.returncode == 2 and "only --version and --standard-json" in legacy.stderr

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.nn import functional as F
 
-from ml2sc import activations, emulator, fixed as fx
+from ml2sc import activations, emulator
+from ml2sc import fixed as fx
 from ml2sc.capture import UnsupportedModel, capture
 from ml2sc.fixed import FixedFormat
 from ml2sc.plan import FloatLayer, build_fixed_plan, build_plan, group_layers
@@ -37,8 +38,15 @@ TORCH = {
 def test_kind_ids_are_the_rendered_ones() -> None:
     """The contracts of existing models dispatch on these numbers: they must never move."""
     assert {n: activations.get(n).kind_id for n in activations.NAMES} == {
-        "none": 0, "relu": 1, "leaky_relu": 2, "sigmoid": 3, "tanh": 4, "softmax": 5,
-        "gelu": 6, "gelu_tanh": 7, "silu": 8,
+        "none": 0,
+        "relu": 1,
+        "leaky_relu": 2,
+        "sigmoid": 3,
+        "tanh": 4,
+        "softmax": 5,
+        "gelu": 6,
+        "gelu_tanh": 7,
+        "silu": 8,
     }
     assert activations.names("squash") == ("sigmoid", "tanh")
     assert activations.names("clamp") == ("none", "relu", "leaky_relu")
@@ -70,8 +78,9 @@ def test_capture_reads_every_spelling() -> None:
 
     kinds = [op.kind for op in capture(Functional()) if hasattr(op, "kind")]
     assert kinds == ["gelu_tanh", "gelu", "silu"]
-    modules = nn.Sequential(nn.Linear(2, 3), nn.GELU(), nn.Linear(3, 3), nn.GELU("tanh"), nn.Linear(3, 1),
-                            nn.SiLU())
+    modules = nn.Sequential(
+        nn.Linear(2, 3), nn.GELU(), nn.Linear(3, 3), nn.GELU("tanh"), nn.Linear(3, 1), nn.SiLU()
+    )
     assert [op.kind for op in capture(modules) if hasattr(op, "kind")] == ["gelu", "gelu_tanh", "silu"]
     scripted = torch.jit.script(modules)
     assert [op.kind for op in capture(scripted) if hasattr(op, "kind")] == ["gelu", "gelu_tanh", "silu"]
@@ -102,7 +111,7 @@ def test_integer_algorithms_within_the_bound_everywhere(name, x, fmt) -> None:
     got = fn(fmt, fmt.encode(x)) / fmt.one
     expected = float(TORCH[name](torch.tensor([fmt.decode(fmt.encode(x))], dtype=torch.float64))[0])
     # far from 0 the value is x itself (or 0): then one unit of the format, relative to |x|
-    assert abs(got - expected) <= BOUNDS[name][fmt is Q16] + abs(x) * 2.0 ** -fmt.frac_bits
+    assert abs(got - expected) <= BOUNDS[name][fmt is Q16] + abs(x) * 2.0**-fmt.frac_bits
 
 
 @settings(max_examples=200)
@@ -127,8 +136,10 @@ def test_cutoffs_are_where_exp_rounds_to_zero(frac_bits) -> None:
 def _layers(acts: list[str], seed: int = 0) -> list[FloatLayer]:
     rng = np.random.default_rng(seed)
     sizes = [6, 9, 8, 7, 3][: len(acts) + 1]
-    return [FloatLayer(f"l{i}", rng.normal(0, 1, (b, a)), rng.normal(0, 0.3, b), act)
-            for i, ((a, b), act) in enumerate(zip(zip(sizes, sizes[1:]), acts))]
+    return [
+        FloatLayer(f"l{i}", rng.normal(0, 1, (b, a)), rng.normal(0, 0.3, b), act)
+        for i, ((a, b), act) in enumerate(zip(zip(sizes, sizes[1:]), acts))
+    ]
 
 
 def _decoded(plan, x: np.ndarray) -> np.ndarray:
@@ -146,7 +157,6 @@ def test_int8_rescale_layers_carry_a_second_multiplier() -> None:
         assert 2**30 <= layer.out_m < 2**31 and layer.out_shift > 16
     assert plan.layers[3].out_m == plan.layers[3].out_shift == 0
     # the emulator's int8 outputs follow float within the int8 rounding of three hidden layers
-    from ml2sc.plan import encode_inputs
     from ml2sc.quant import float_forward
 
     expected = float_forward(layers, x)[-1]
@@ -157,7 +167,6 @@ def test_int8_rescale_layers_carry_a_second_multiplier() -> None:
 def test_fixed_plans_follow_float() -> None:
     layers = _layers(["gelu", "silu", "gelu_tanh", "none"])
     x = np.random.default_rng(2).normal(size=(16, 6)) * 3
-    from ml2sc.plan import encode_inputs
     from ml2sc.quant import float_forward
 
     plan = build_fixed_plan(layers)

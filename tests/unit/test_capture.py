@@ -28,7 +28,9 @@ class Functional(nn.Module):
 
 
 def test_sequential_modules() -> None:
-    model = nn.Sequential(nn.Flatten(), nn.Linear(3, 2), nn.ReLU(), nn.Identity(), nn.Linear(2, 1), nn.Sigmoid())
+    model = nn.Sequential(
+        nn.Flatten(), nn.Linear(3, 2), nn.ReLU(), nn.Identity(), nn.Linear(2, 1), nn.Sigmoid()
+    )
     ops = capture(model)
     assert kinds(ops) == ["dense3x2", "relu", "dense2x1", "sigmoid"]
     dense = ops[0]
@@ -110,7 +112,12 @@ def test_all_activation_kinds_and_functional_forms() -> None:
     class Mixed(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.a, self.b, self.c, self.d = nn.Linear(3, 4), nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 3)
+            self.a, self.b, self.c, self.d = (
+                nn.Linear(3, 4),
+                nn.Linear(4, 4),
+                nn.Linear(4, 4),
+                nn.Linear(4, 3),
+            )
 
         def forward(self, x):
             x = F.leaky_relu(self.a(x), negative_slope=0.2)
@@ -119,9 +126,20 @@ def test_all_activation_kinds_and_functional_forms() -> None:
             return torch.softmax(self.d(x), dim=-1)
 
     ops = capture(Mixed())
-    assert kinds(ops) == ["dense3x4", "leaky_relu", "dense4x4", "tanh", "dense4x4", "sigmoid", "dense4x3", "softmax"]
+    assert kinds(ops) == [
+        "dense3x4",
+        "leaky_relu",
+        "dense4x4",
+        "tanh",
+        "dense4x4",
+        "sigmoid",
+        "dense4x3",
+        "softmax",
+    ]
     assert ops[1].params == (0.2,)
-    seq = nn.Sequential(nn.Linear(2, 2), nn.LeakyReLU(0.05), nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 2), nn.Softmax(dim=1))
+    seq = nn.Sequential(
+        nn.Linear(2, 2), nn.LeakyReLU(0.05), nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 2), nn.Softmax(dim=1)
+    )
     assert kinds(capture(seq)) == ["dense2x2", "leaky_relu", "dense2x2", "tanh", "dense2x2", "softmax"]
 
 

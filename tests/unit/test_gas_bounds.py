@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ml2sc import gasmodel
-from ml2sc.fixed import FixedFormat
 from ml2sc.evm_int import EvmPanic
+from ml2sc.fixed import FixedFormat
 from ml2sc.plan import FloatLayer, build_fixed_plan, encode_inputs
 from ml2sc.quant import build_int8_plan, calibrate
 
@@ -27,17 +27,33 @@ def _plan(seed: int, mode: str, frac_bits: int = 60):
     for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
         last = i == len(sizes) - 2
         act = str(rng.choice(HEADS if last and b > 1 else ACTS))
-        layers.append(FloatLayer(f"l{i}", rng.normal(0, 2 / a ** 0.5, (b, a)), rng.normal(0, 0.5, b), act,
-                                 0.1 if act == "leaky_relu" else 0.0))
+        layers.append(
+            FloatLayer(
+                f"l{i}",
+                rng.normal(0, 2 / a**0.5, (b, a)),
+                rng.normal(0, 0.5, b),
+                act,
+                0.1 if act == "leaky_relu" else 0.0,
+            )
+        )
     x = rng.normal(0, 1, (8, sizes[0]))
-    plan = build_fixed_plan(layers, FixedFormat(frac_bits)) if mode == "fixed" else build_int8_plan(layers, calibrate(layers, x))
+    plan = (
+        build_fixed_plan(layers, FixedFormat(frac_bits))
+        if mode == "fixed"
+        else build_int8_plan(layers, calibrate(layers, x))
+    )
     return plan, rng
 
 
 def _rows(plan, rng) -> list[list[int]]:
     """Ordinary, saturating, zero and (int8) extreme rows."""
     n = plan.n_inputs
-    floats = [rng.normal(0, 1, n), rng.normal(0, 1, n) * 50, rng.normal(0, 1, n) * rng.choice([1, 8, 50], n), np.zeros(n)]
+    floats = [
+        rng.normal(0, 1, n),
+        rng.normal(0, 1, n) * 50,
+        rng.normal(0, 1, n) * rng.choice([1, 8, 50], n),
+        np.zeros(n),
+    ]
     rows = encode_inputs(plan, [list(map(float, r)) for r in floats])
     if plan.mode == "int8":
         rows += [[127] * n, [-128] * n, [int(v) for v in rng.choice([-128, 127], n)]]
@@ -49,22 +65,29 @@ def _shape(plan, layout: str = "code") -> gasmodel.ModelShape:
 
 
 @settings(max_examples=300)
-@given(kind=st.sampled_from(["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "silu"]),
-       prefix=st.sampled_from(["", "out_", "squash_", "rescale_"]),
-       frac_bits=st.sampled_from([8, 16, 32, 60]), v=st.integers(-(2 ** 80), 2 ** 80) | st.integers(-2 ** 24, 2 ** 24))
+@given(
+    kind=st.sampled_from(["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "silu"]),
+    prefix=st.sampled_from(["", "out_", "squash_", "rescale_"]),
+    frac_bits=st.sampled_from([8, 16, 32, 60]),
+    v=st.integers(-(2**80), 2**80) | st.integers(-(2**24), 2**24),
+)
 def test_every_branch_a_value_takes_is_a_candidate_of_the_bound(kind, prefix, frac_bits, v) -> None:
     plan, _ = _plan(0, "fixed", frac_bits)
     assert gasmodel._path(kind, v, plan, prefix) in gasmodel._paths(kind, plan, prefix)
 
 
-@given(kind=st.sampled_from(["none", "relu", "leaky_relu"]), v=st.integers(-(2 ** 40), 2 ** 40))
+@given(kind=st.sampled_from(["none", "relu", "leaky_relu"]), v=st.integers(-(2**40), 2**40))
 def test_every_int8_clamp_path_is_a_candidate_of_the_bound(kind, v) -> None:
     assert gasmodel._clamp_path(kind, v) in gasmodel._clamp_paths(kind)
 
 
 @settings(max_examples=60)
-@given(seed=st.integers(0, 10_000), mode=st.sampled_from(["fixed", "int8"]), frac_bits=st.sampled_from([16, 32, 60]),
-       layout=st.sampled_from(["storage", "packed", "code", "inline"]))
+@given(
+    seed=st.integers(0, 10_000),
+    mode=st.sampled_from(["fixed", "int8"]),
+    frac_bits=st.sampled_from([16, 32, 60]),
+    layout=st.sampled_from(["storage", "packed", "code", "inline"]),
+)
 def test_no_row_is_modelled_above_the_bound(seed, mode, frac_bits, layout) -> None:
     plan, rng = _plan(seed, mode, frac_bits)
     shape = _shape(plan, layout)

@@ -137,6 +137,7 @@ def test_int8_plan_uses_per_feature_input_scales() -> None:
 def test_int8_scales_never_zero_even_for_subnormal_inputs():
     """Hypothesis found it: a calibration column of subnormal floats made its scale underflow to 0.0."""
     import numpy as np
+
     from ml2sc.plan import FloatLayer, encode_inputs
     from ml2sc.quant import build_int8_plan, calibrate
 

@@ -1,15 +1,15 @@
 """Verkle fixtures: the real ceremony setup, a real snarkjs powers-of-tau file, small trees."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
+from helpers.verkle_data import clustered_pairs, make_ptau, random_pairs
 from verkle.kzg import KZG
 from verkle.schemes import load_scheme
 from verkle.tree import VerkleTree
-
-from helpers.verkle_data import clustered_pairs, make_ptau, random_pairs
 
 
 @pytest.fixture(scope="session")

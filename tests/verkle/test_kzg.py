@@ -1,11 +1,13 @@
 """Fields, curves, setups and KZG openings, checked against independent implementations."""
+
 from __future__ import annotations
 
 import random
 
 import ckzg
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from py_arkworks_bls12381 import G1Point
 from py_ecc import optimized_bn128 as bn
 
@@ -28,6 +30,7 @@ def random_vector(field, width, rng, density=0.4):
 
 
 # ---------------------------------------------------------------- fields
+
 
 @pytest.mark.parametrize("field", [BLS12_381_FR, BN254_FR], ids=["bls", "bn"])
 def test_batch_inverse_and_roots(field):
@@ -58,6 +61,7 @@ def test_hash_to_nonzero_is_never_empty(data):
 
 # ---------------------------------------------------------------- KZG on BLS12-381 vs c-kzg
 
+
 def test_ceremony_basis_4096_matches_c_kzg(c_kzg_setup):
     scheme = KZG(ceremony_setup(4096))
     rng = random.Random(2)
@@ -87,7 +91,9 @@ def test_openings_verify_with_c_kzg(width, c_kzg_setup):
         assert not scheme.verify_bytes(c, z, wrong, pi)
     t = rng.randrange(scheme.field.modulus)
     y, pi = scheme.open_outside(values, t)
-    assert ckzg.verify_kzg_proof(c, t.to_bytes(32, "big"), y.to_bytes(32, "big"), scheme.curve.encode(pi), c_kzg_setup)
+    assert ckzg.verify_kzg_proof(
+        c, t.to_bytes(32, "big"), y.to_bytes(32, "big"), scheme.curve.encode(pi), c_kzg_setup
+    )
 
 
 def test_opening_checks_with_py_ecc_pairing(bls16):
@@ -101,10 +107,14 @@ def test_opening_checks_with_py_ecc_pairing(bls16):
     z, y = bls16.domain.points[3], values[3]
     c, pi = decompress_G1(int.from_bytes(c_bytes, "big")), decompress_G1(int.from_bytes(pi_bytes, "big"))
     lines = ceremony_file().read_text().split()
-    tau2 = decompress_G2(tuple(int.from_bytes(bytes.fromhex(lines[2 + 4096 + 1])[i:i + 48], "big") for i in (0, 48)))
+    tau2 = decompress_G2(
+        tuple(int.from_bytes(bytes.fromhex(lines[2 + 4096 + 1])[i : i + 48], "big") for i in (0, 48))
+    )
     lhs = b.add(b.add(c, b.neg(b.multiply(b.G1, y))), b.multiply(pi, z))
     # e(C - yG + z pi, G2) == e(pi, tau G2)
-    assert b.final_exponentiate(b.pairing(b.G2, lhs, False) * b.pairing(tau2, b.neg(pi), False)) == b.FQ12.one()
+    assert (
+        b.final_exponentiate(b.pairing(b.G2, lhs, False) * b.pairing(tau2, b.neg(pi), False)) == b.FQ12.one()
+    )
     assert bls16.verify(bls16.curve.decode(c_bytes), z, y, bls16.curve.decode(pi_bytes))
 
 
@@ -132,6 +142,7 @@ def test_verify_bytes_rejects_non_canonical_scalars(bls16):
 
 
 # ---------------------------------------------------------------- point decoding
+
 
 def _bls_x_encoding(x: int) -> bytes:
     return (x | (1 << 383)).to_bytes(48, "big")
@@ -170,6 +181,7 @@ def test_bn_decode_rejects_bad_points():
 
 # ---------------------------------------------------------------- BN254 setups
 
+
 def test_ptau_from_snarkjs_gives_working_openings(bn16, ptau_file):
     assert "pot1.ptau" in bn16.setup.source
     values = random_vector(bn16.field, 16, random.Random(6))
@@ -201,13 +213,14 @@ def test_ptau_loader_rejects_bad_files(tmp_path, ptau_file):
 
 def test_ptau_with_inconsistent_g2_is_refused(tmp_path, ptau_file):
     import struct
+
     data = bytearray(ptau_file.read_bytes())
     offset = 12
     while offset < len(data):  # find section 3 (tauG2) and swap [tau]G2 for [tau^0]G2
         kind, size = struct.unpack_from("<IQ", data, offset)
         if kind == 3:
             start = offset + 12
-            data[start + 128:start + 256] = data[start:start + 128]
+            data[start + 128 : start + 256] = data[start : start + 128]
             break
         offset += 12 + size
     bad = tmp_path / "bad.ptau"
@@ -224,7 +237,9 @@ def test_insecure_setup_needs_explicit_consent():
     scheme = load_scheme("kzg-bn254", 16, insecure_dev_setup_ok=True)
     assert "INSECURE" in scheme.setup.source
     values = random_vector(scheme.field, 16, random.Random(7))
-    assert scheme.verify(scheme.commit(values), scheme.domain.points[1], values[1], scheme.open_in_domain(values, 1))
+    assert scheme.verify(
+        scheme.commit(values), scheme.domain.points[1], values[1], scheme.open_in_domain(values, 1)
+    )
 
 
 def test_width_must_be_supported():
@@ -241,12 +256,19 @@ def test_aggregated_quotients_equal_the_sum_of_single_quotients(width):
 
     scheme = load_scheme("kzg-bls12-381", width)
     p, rng = scheme.field.modulus, random.Random(width)
-    vectors = {node: random_vector(scheme.field, width, rng, density)
-               for node, density in (((0, 0), 1.0), ((1, 1), 0.05), ((1, 2), 0.5))}
-    openings = [Opening(node, m, vectors[node][m])
-                for node in vectors for m in rng.sample(range(width), width if node == (0, 0) else 3)]
+    vectors = {
+        node: random_vector(scheme.field, width, rng, density)
+        for node, density in (((0, 0), 1.0), ((1, 1), 0.05), ((1, 2), 0.5))
+    }
+    openings = [
+        Opening(node, m, vectors[node][m])
+        for node in vectors
+        for m in rng.sample(range(width), width if node == (0, 0) else 3)
+    ]
     coefs = [rng.randrange(p) for _ in openings]
     expected = [0] * width
     for o, c in zip(openings, coefs):
-        expected = [(a + c * b) % p for a, b in zip(expected, scheme.quotient_in_domain(vectors[o.node], o.index))]
+        expected = [
+            (a + c * b) % p for a, b in zip(expected, scheme.quotient_in_domain(vectors[o.node], o.index))
+        ]
     assert aggregate_quotients(scheme, openings, vectors, coefs) == expected

@@ -1,12 +1,22 @@
 """The Merkle baseline follows OpenZeppelin's rules; vectors worked out by hand from those rules."""
+
 from __future__ import annotations
 
 import random
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from verkle.hashing import keccak256
-from verkle.merkle import MerkleTree, MultiProof, hash_pair, leaf_hash, process_multi_proof, verify, verify_multi
+from verkle.merkle import (
+    MerkleTree,
+    MultiProof,
+    hash_pair,
+    leaf_hash,
+    process_multi_proof,
+    verify,
+    verify_multi,
+)
 
 K = [bytes([i]) * 32 for i in range(1, 4)]
 V = [bytes([0x10 + i]) * 32 for i in range(1, 4)]
@@ -18,7 +28,10 @@ def test_leaf_and_pair_hashing_rules():
     a, b = sorted([leaf_hash(K[0], V[0]), leaf_hash(K[1], V[1])])
     assert hash_pair(a, b) == hash_pair(b, a) == keccak256(a + b)
     # known vector: keccak256 of 64 zero bytes (the EVM's empty-pair hash)
-    assert hash_pair(bytes(32), bytes(32)).hex() == "ad3228b676f7d3cd4284a5443f17f1962b36e491b30a40b2405849e597ba5fb5"
+    assert (
+        hash_pair(bytes(32), bytes(32)).hex()
+        == "ad3228b676f7d3cd4284a5443f17f1962b36e491b30a40b2405849e597ba5fb5"
+    )
 
 
 def test_three_leaves_by_hand():

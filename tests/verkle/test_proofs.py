@@ -1,5 +1,6 @@
 """Membership, non-membership and multiproofs: valid ones verify (also with c-kzg / py_ecc),
 tampered ones never do."""
+
 from __future__ import annotations
 
 import random
@@ -9,13 +10,13 @@ import pytest
 from py_ecc import optimized_bn128 as bn
 
 from verkle import multiproof
+from verkle.offchain import verify, verify_document
 from verkle.paths import plan_openings
 from verkle.proof import EMPTY, OTHER, PRESENT, InvalidProof, MalformedProof, PathInfo, Proof, ProofDocument
 from verkle.prover import prove_multi, prove_single
 from verkle.slots import KeyLayout, value_hash
 from verkle.srs import ceremony_file
 from verkle.tree import VerkleTree
-from verkle.offchain import verify, verify_document
 
 REJECTED = (InvalidProof, MalformedProof)
 
@@ -70,11 +71,20 @@ def test_single_openings_verify_with_c_kzg(tree256, c_kzg_setup):
         doc = prove_single(tree, key)
         lay = KeyLayout(tree.scheme.width)
         listed = iter(doc.proof.commitments)
-        plan = plan_openings(tree.scheme.field, lay, doc.root, doc.keys, doc.values, doc.proof.paths,
-                             lambda _: next(listed))
+        plan = plan_openings(
+            tree.scheme.field,
+            lay,
+            doc.root,
+            doc.keys,
+            doc.values,
+            doc.proof.paths,
+            lambda _, listed=listed: next(listed),
+        )
         for o, pi in zip(plan.openings, doc.proof.openings):
             z = tree.scheme.domain.points[o.index].to_bytes(32, "big")
-            assert ckzg.verify_kzg_proof(plan.commitments[o.node], z, o.y.to_bytes(32, "big"), pi, c_kzg_setup)
+            assert ckzg.verify_kzg_proof(
+                plan.commitments[o.node], z, o.y.to_bytes(32, "big"), pi, c_kzg_setup
+            )
 
 
 def test_multiproof_final_check_verifies_with_c_kzg(tree256, c_kzg_setup):
@@ -84,16 +94,33 @@ def test_multiproof_final_check_verifies_with_c_kzg(tree256, c_kzg_setup):
     doc = prove_multi(tree, keys)
     listed = iter(doc.proof.commitments)
     scheme = tree.scheme
-    plan = plan_openings(scheme.field, KeyLayout(scheme.width), doc.root, doc.keys, doc.values, doc.proof.paths,
-                         lambda _: next(listed))
+    plan = plan_openings(
+        scheme.field,
+        KeyLayout(scheme.width),
+        doc.root,
+        doc.keys,
+        doc.values,
+        doc.proof.paths,
+        lambda _, listed=listed: next(listed),
+    )
     claims = [multiproof.Claim(k, value_hash(v) if v else None) for k, v in zip(doc.keys, doc.values)]
     tr = multiproof.transcript_for(scheme, doc.root, claims, doc.proof.path_bytes(), doc.proof.commitments)
     points = {n: scheme.curve.decode(c) for n, c in plan.commitments.items()}
     diff, t, y = multiproof.final_check_inputs(scheme, tr, plan.openings, points, doc.proof.openings[0])
-    assert ckzg.verify_kzg_proof(scheme.curve.encode(diff), t.to_bytes(32, "big"), y.to_bytes(32, "big"),
-                                 doc.proof.openings[1], c_kzg_setup)
-    assert not ckzg.verify_kzg_proof(scheme.curve.encode(diff), t.to_bytes(32, "big"),
-                                     ((y + 1) % scheme.field.modulus).to_bytes(32, "big"), doc.proof.openings[1], c_kzg_setup)
+    assert ckzg.verify_kzg_proof(
+        scheme.curve.encode(diff),
+        t.to_bytes(32, "big"),
+        y.to_bytes(32, "big"),
+        doc.proof.openings[1],
+        c_kzg_setup,
+    )
+    assert not ckzg.verify_kzg_proof(
+        scheme.curve.encode(diff),
+        t.to_bytes(32, "big"),
+        ((y + 1) % scheme.field.modulus).to_bytes(32, "big"),
+        doc.proof.openings[1],
+        c_kzg_setup,
+    )
 
 
 def test_bn254_single_openings_verify_with_py_ecc(tree_bn):
@@ -102,7 +129,15 @@ def test_bn254_single_openings_verify_with_py_ecc(tree_bn):
     key = sorted(contents)[3]
     doc = prove_single(tree, key)
     listed = iter(doc.proof.commitments)
-    plan = plan_openings(scheme.field, KeyLayout(16), doc.root, doc.keys, doc.values, doc.proof.paths, lambda _: next(listed))
+    plan = plan_openings(
+        scheme.field,
+        KeyLayout(16),
+        doc.root,
+        doc.keys,
+        doc.values,
+        doc.proof.paths,
+        lambda _, listed=listed: next(listed),
+    )
     for o, pi_bytes in zip(plan.openings, doc.proof.openings):
         c, pi = scheme.curve.decode(plan.commitments[o.node]), scheme.curve.decode(pi_bytes)
         z = scheme.domain.points[o.index]
@@ -153,15 +188,23 @@ def test_valid_point_substitutions_are_rejected(tree256, kind):
     for _ in range(3):
         fake = curve.encode(curve.mul(curve.generator(), rng.randrange(1, tree.scheme.field.modulus)))
         for i in range(len(proof.commitments)):
-            cs = proof.commitments[:i] + (fake,) + proof.commitments[i + 1:]
-            assert _rejects(tree.scheme, doc, Proof(proof.type, proof.scheme, proof.width, proof.paths, cs,
-                                                    proof.openings).to_bytes())
+            cs = proof.commitments[:i] + (fake,) + proof.commitments[i + 1 :]
+            assert _rejects(
+                tree.scheme,
+                doc,
+                Proof(proof.type, proof.scheme, proof.width, proof.paths, cs, proof.openings).to_bytes(),
+            )
         for i in range(len(proof.openings)):
-            os_ = proof.openings[:i] + (fake,) + proof.openings[i + 1:]
-            assert _rejects(tree.scheme, doc, Proof(proof.type, proof.scheme, proof.width, proof.paths,
-                                                    proof.commitments, os_).to_bytes())
+            os_ = proof.openings[:i] + (fake,) + proof.openings[i + 1 :]
+            assert _rejects(
+                tree.scheme,
+                doc,
+                Proof(proof.type, proof.scheme, proof.width, proof.paths, proof.commitments, os_).to_bytes(),
+            )
     if kind == "multi":  # D and pi swapped
-        swapped = Proof(proof.type, proof.scheme, proof.width, proof.paths, proof.commitments, proof.openings[::-1])
+        swapped = Proof(
+            proof.type, proof.scheme, proof.width, proof.paths, proof.commitments, proof.openings[::-1]
+        )
         assert _rejects(tree.scheme, doc, swapped.to_bytes())
 
 
@@ -185,7 +228,7 @@ def test_claims_keys_and_roots_cannot_be_swapped(tree_name, request):
         scheme, proof = tree.scheme, doc.proof
         keys_, values = list(doc.keys), list(doc.values)
 
-        def rejected(root=doc.root, ks=keys_, vs=values, pf=proof):
+        def rejected(root=doc.root, ks=keys_, vs=values, pf=proof, scheme=scheme):
             try:
                 verify(scheme, root, ks, vs, pf)
             except REJECTED:
@@ -195,36 +238,50 @@ def test_claims_keys_and_roots_cannot_be_swapped(tree_name, request):
         assert not rejected()
         for i in range(len(keys_)):
             other_value = rng.randbytes(32)
-            assert rejected(vs=values[:i] + [other_value] + values[i + 1:]), "value swapped"
+            assert rejected(vs=values[:i] + [other_value] + values[i + 1 :]), "value swapped"
             flipped = None if values[i] is not None else rng.randbytes(32)
-            assert rejected(vs=values[:i] + [flipped] + values[i + 1:]), "presence flipped"
+            assert rejected(vs=values[:i] + [flipped] + values[i + 1 :]), "presence flipped"
             # an absence proof shows a whole prefix empty (or holding another key): a single proof for
             # an absent key is equally true of any key with that prefix, so change a bit inside it
             # there; the multiproof's transcript binds the exact keys, so any bit goes
-            span = 256 if values[i] is not None or proof.type == 2 else proof.paths[i].depth * tree.layout.bits
+            span = (
+                256 if values[i] is not None or proof.type == 2 else proof.paths[i].depth * tree.layout.bits
+            )
             bit = rng.randrange(min(span, 256))
             changed = bytearray(keys_[i])
             changed[bit // 8] ^= 0x80 >> (bit % 8)
-            ks = sorted(keys_[:i] + [bytes(changed)] + keys_[i + 1:])
-            order = sorted(range(len(keys_)), key=lambda j: (keys_[:i] + [bytes(changed)] + keys_[i + 1:])[j])
+            ks = sorted(keys_[:i] + [bytes(changed)] + keys_[i + 1 :])
+            order = sorted(
+                range(len(keys_)), key=lambda j: (keys_[:i] + [bytes(changed)] + keys_[i + 1 :])[j]
+            )
             vs = [values[j] for j in order]
             assert rejected(ks=ks, vs=vs), "key changed"
         if len(values) > 1:
             assert rejected(vs=values[1:] + values[:1]), "values rotated"
         # a path's depth or kind altered (the openings move to other nodes / other slot contents)
         for j, path in enumerate(proof.paths):
-            for new in (PathInfo(path.depth + 1, path.kind, path.other_key, path.other_value_hash),
-                        PathInfo(max(1, path.depth - 1), path.kind, path.other_key, path.other_value_hash),
-                        PathInfo(path.depth, EMPTY if path.kind != EMPTY else PRESENT)):
+            for new in (
+                PathInfo(path.depth + 1, path.kind, path.other_key, path.other_value_hash),
+                PathInfo(max(1, path.depth - 1), path.kind, path.other_key, path.other_value_hash),
+                PathInfo(path.depth, EMPTY if path.kind != EMPTY else PRESENT),
+            ):
                 if new == path:
                     continue
-                paths = proof.paths[:j] + (new,) + proof.paths[j + 1:]
-                pf = Proof(proof.type, proof.scheme, proof.width, paths, proof.commitments,
-                           proof.openings if proof.type == 2 else proof.openings + proof.openings[:1])
+                paths = proof.paths[:j] + (new,) + proof.paths[j + 1 :]
+                pf = Proof(
+                    proof.type,
+                    proof.scheme,
+                    proof.width,
+                    paths,
+                    proof.commitments,
+                    proof.openings if proof.type == 2 else proof.openings + proof.openings[:1],
+                )
                 assert rejected(pf=pf), "path altered"
         if len(proof.commitments) > 1:
             swapped = (proof.commitments[1], proof.commitments[0]) + proof.commitments[2:]
-            assert rejected(pf=Proof(proof.type, proof.scheme, proof.width, proof.paths, swapped, proof.openings))
+            assert rejected(
+                pf=Proof(proof.type, proof.scheme, proof.width, proof.paths, swapped, proof.openings)
+            )
         # reuse under another root: the same contents plus one key
         k, v = rng.randbytes(32), rng.randbytes(32)
         tree.insert(k, v)
@@ -239,10 +296,21 @@ def test_malformed_documents(tree16):
     tree, contents = tree16
     doc = prove_multi(tree, sorted(contents)[:3])
     good = doc.proof.to_bytes()
-    for bad in (good[:-1], good + b"\x00", b"\x21" + good[1:], good[:1] + b"\x94" + good[2:], good[:4] + b"\xc0" + good[5:]):
+    for bad in (
+        good[:-1],
+        good + b"\x00",
+        b"\x21" + good[1:],
+        good[:1] + b"\x94" + good[2:],
+        good[:4] + b"\xc0" + good[5:],
+    ):
         with pytest.raises(MalformedProof):
             Proof.from_bytes(bad)
-    for text in ("", "{}", '{"format": "verkle-proof"}', doc.to_json_text().replace('"depth": ', '"depth": -')):
+    for text in (
+        "",
+        "{}",
+        '{"format": "verkle-proof"}',
+        doc.to_json_text().replace('"depth": ', '"depth": -'),
+    ):
         with pytest.raises(MalformedProof):
             ProofDocument.from_json_text(text)
     with pytest.raises(InvalidProof, match="ascending"):
@@ -252,6 +320,7 @@ def test_malformed_documents(tree16):
 def test_proof_sizes_do_not_grow_with_width(bls16, bls256):
     """KZG: a proof's size depends on the path length, not on the node width."""
     from helpers.verkle_data import random_pairs
+
     pairs = random_pairs(300, 7)
     for scheme in (bls16, bls256):
         tree = VerkleTree.build(scheme, pairs, workers=1)

@@ -1,5 +1,6 @@
 """The scheme and verifier-path records: one error for unknown names, facts that agree with each other
 and with the fitted gas costs, and pure modules that stay free of web3."""
+
 from __future__ import annotations
 
 import json
@@ -17,16 +18,20 @@ from verkle.verifier_paths import PATHS, default_path, path_for_function, paths_
 
 
 def test_pure_modules_import_without_web3():
-    code = ("import sys, verkle, verkle.gasmodel, verkle.contract, verkle.calldata, verkle.verifier_paths, "
-            "verkle.offchain; assert 'web3' not in sys.modules, 'web3 imported'")
+    code = (
+        "import sys, verkle, verkle.gasmodel, verkle.contract, verkle.calldata, verkle.verifier_paths, "
+        "verkle.offchain; assert 'web3' not in sys.modules, 'web3 imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_unknown_names_give_one_error_listing_the_known_ones():
-    for lookup, message in ((lambda: SCHEMES["x"], f"unknown scheme 'x' (known: {', '.join(SCHEMES)})"),
-                            (lambda: load_scheme("x"), f"unknown scheme 'x' (known: {', '.join(SCHEMES)})"),
-                            (lambda: paths_for("x"), f"unknown scheme 'x' (known: {', '.join(SCHEMES)})"),
-                            (lambda: PATHS["x"], f"unknown verifier path 'x' (known: {', '.join(PATHS)})")):
+    for lookup, message in (
+        (lambda: SCHEMES["x"], f"unknown scheme 'x' (known: {', '.join(SCHEMES)})"),
+        (lambda: load_scheme("x"), f"unknown scheme 'x' (known: {', '.join(SCHEMES)})"),
+        (lambda: paths_for("x"), f"unknown scheme 'x' (known: {', '.join(SCHEMES)})"),
+        (lambda: PATHS["x"], f"unknown verifier path 'x' (known: {', '.join(PATHS)})"),
+    ):
         with pytest.raises(UnknownName) as info:
             lookup()
         assert str(info.value) == message
@@ -73,13 +78,17 @@ def test_default_paths_and_arguments(tree16, tree_bn):
     tree, contents = tree16
     keys = sorted(contents)[:3]
     from verkle.prover import prove_multi, prove_single
+
     multi, single = prove_multi(tree, keys), prove_single(tree, keys[0])
     assert default_path(multi).name == "msm-point-evaluation"
     assert default_path(single).name == "point-evaluation"
     assert verifier_args(single)[0] == "verifySingle"
     assert verifier_args(multi, "msm-pairing")[0] == "verifyMultiPairing"
-    with pytest.raises(ValueError, match="kzg-bls12-381 proofs are checked by msm-point-evaluation, "
-                                         "msm-pairing, point-evaluation, not 'ecmul-pairing'"):
+    with pytest.raises(
+        ValueError,
+        match="kzg-bls12-381 proofs are checked by msm-point-evaluation, "
+        "msm-pairing, point-evaluation, not 'ecmul-pairing'",
+    ):
         verifier_args(multi, "ecmul-pairing")
     bn_tree, bn_contents = tree_bn
     bn_single = prove_single(bn_tree, sorted(bn_contents)[0])

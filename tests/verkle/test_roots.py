@@ -1,22 +1,24 @@
 """Roots: one rule (roots.check_root) for the off-chain verifier, the CLI and the Solidity side, in the
 on-chain verifier's words; the empty tree's root (the identity) accepted in its canonical encoding only."""
+
 from __future__ import annotations
 
 import subprocess
 import sys
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from py_arkworks_bls12381 import G1Point
 from py_ecc import optimized_bn128 as bn
 
 from verkle.curves import BLS12_381, BLS12_381_Q, BN254, InvalidPoint, bls_compress_xy
+from verkle.offchain import verify, verify_document
 from verkle.proof import MalformedProof, ProofDocument
 from verkle.prover import prove_multi, prove_single
 from verkle.roots import InvalidRoot, check_root, empty_root
 from verkle.schemes import SCHEMES
 from verkle.tree import VerkleTree
-from verkle.offchain import verify, verify_document
 
 BLS, BN = "kzg-bls12-381", "kzg-bn254"
 
@@ -27,7 +29,9 @@ def _bls_x(x: int, flags: int = 0x80) -> bytes:
 
 def _bls_x_outside_subgroup() -> int:
     """A small x on y^2 = x^3 + 4: its point is outside the prime-order subgroup (cofactor ~2^126)."""
-    x = next(x for x in range(1, 50) if pow((x ** 3 + 4) % BLS12_381_Q, (BLS12_381_Q - 1) // 2, BLS12_381_Q) == 1)
+    x = next(
+        x for x in range(1, 50) if pow((x**3 + 4) % BLS12_381_Q, (BLS12_381_Q - 1) // 2, BLS12_381_Q) == 1
+    )
     assert not G1Point.from_compressed_bytes_unchecked(_bls_x(x)).is_in_subgroup()
     return x
 
@@ -41,7 +45,9 @@ def _bls_subgroup_x_plus_q() -> int:
     raise AssertionError("no such point")
 
 
-OFF_CURVE_X = next(x for x in range(1, 50) if pow((x ** 3 + 4) % BLS12_381_Q, (BLS12_381_Q - 1) // 2, BLS12_381_Q) != 1)
+OFF_CURVE_X = next(
+    x for x in range(1, 50) if pow((x**3 + 4) % BLS12_381_Q, (BLS12_381_Q - 1) // 2, BLS12_381_Q) != 1
+)
 BAD_BLS_ROOTS = {
     "all 0xff": b"\xff" * 48,
     "all zero (no compression flag)": bytes(48),
@@ -131,11 +137,16 @@ def test_xy_compression_agrees_with_arkworks(k):
 def test_xy_compression_refuses_what_the_precompiles_refuse():
     xy = bytes(G1Point().to_xy_bytes_be())
     assert bls_compress_xy(bytes(96)) == empty_root(BLS12_381)
-    not_in_subgroup = bytes(G1Point.from_compressed_bytes_unchecked(_bls_x(_bls_x_outside_subgroup())).to_xy_bytes_be())
-    for bad in (xy[:95] + bytes([xy[95] ^ 1]),  # off the curve
-                (int.from_bytes(xy[:48], "big") + BLS12_381_Q).to_bytes(48, "big") + xy[48:],  # x + q
-                xy[:48] + (BLS12_381_Q - int.from_bytes(xy[48:], "big") + BLS12_381_Q).to_bytes(48, "big"),  # -y + q
-                not_in_subgroup, xy[:95]):
+    not_in_subgroup = bytes(
+        G1Point.from_compressed_bytes_unchecked(_bls_x(_bls_x_outside_subgroup())).to_xy_bytes_be()
+    )
+    for bad in (
+        xy[:95] + bytes([xy[95] ^ 1]),  # off the curve
+        (int.from_bytes(xy[:48], "big") + BLS12_381_Q).to_bytes(48, "big") + xy[48:],  # x + q
+        xy[:48] + (BLS12_381_Q - int.from_bytes(xy[48:], "big") + BLS12_381_Q).to_bytes(48, "big"),  # -y + q
+        not_in_subgroup,
+        xy[:95],
+    ):
         with pytest.raises(InvalidPoint):
             bls_compress_xy(bad)
 

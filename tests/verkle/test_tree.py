@@ -1,4 +1,5 @@
 """The tree behaves like a dict, and its commitments never depend on how it got its contents."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -6,16 +7,16 @@ import random
 import sqlite3
 
 import pytest
-from hypothesis import settings, strategies as st
+from hypothesis import settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from helpers.verkle_data import clustered_pairs, random_pairs
 from verkle import store
 from verkle.kzg import KZG
 from verkle.schemes import load_scheme
 from verkle.store import StoreError
 from verkle.tree import Leaf, Node, VerkleTree
-
-from helpers.verkle_data import clustered_pairs, random_pairs
 
 SCHEME16 = load_scheme("kzg-bls12-381", 16)
 
@@ -88,7 +89,9 @@ def test_update_is_homomorphic_not_recommit(bls256):
         calls.append(len(points))
         return bls256.curve.msm(points, scalars)
 
-    counting = KZG(dataclasses.replace(bls256.setup, curve=dataclasses.replace(bls256.curve, msm=counting_msm)))
+    counting = KZG(
+        dataclasses.replace(bls256.setup, curve=dataclasses.replace(bls256.curve, msm=counting_msm))
+    )
     tree = VerkleTree.build(counting, random_pairs(500, 23), workers=1)
     key = next(iter(tree.items()))[0]
     calls.clear()
