@@ -4,7 +4,7 @@
     scheme = verkle.load_scheme("kzg-bls12-381", 256)     # the Ethereum KZG ceremony
     tree = verkle.VerkleTree.build(scheme, pairs)          # pairs: (32-byte key, 32-byte value)
     doc = verkle.prove(tree, [key_a, key_b])               # a multiproof: members and non-members
-    verkle.verify(doc)                                     # off-chain; raises InvalidProof
+    verkle.verify(doc, tree.root_commitment)               # off-chain, against the root you trust
     verifier = verkle.deploy_verifier(tree)                # on a fresh embedded chain by default
     result = verifier.verify(doc)                          # .valid, .gas, .calldata_bytes
 
@@ -57,7 +57,9 @@ def prove(tree: VerkleTree, keys: bytes | Iterable[bytes], *, single: bool = Fal
     """A proof document for one key (32 bytes) or many, present or absent: one multiproof by default,
     which every scheme's verifier checks; with `single`, one key's opening per level (BLS12-381's
     point-evaluation path)."""
-    key_list = [keys] if isinstance(keys, (bytes, bytearray)) else list(keys)
+    if not isinstance(tree, VerkleTree):
+        raise TypeError(f"tree must be a verkle.VerkleTree, got {type(tree).__name__}")
+    key_list = _keys(keys)
     if single:
         if len(key_list) != 1:
             raise ValueError(f"a single proof covers one key, not {len(key_list)} (leave single=False)")
@@ -67,11 +69,38 @@ def prove(tree: VerkleTree, keys: bytes | Iterable[bytes], *, single: bool = Fal
     return prove_multi(tree, key_list)
 
 
-def verify(doc: ProofDocument, root: bytes | None = None, *, scheme: KZG | None = None) -> None:
+def _keys(keys: object) -> list[bytes]:
+    """`prove`'s keys as a list: one bytes key, or an iterable of them (a str is neither: hex is the
+    CLI's business, and iterating one would give characters)."""
+    if isinstance(keys, (bytes, bytearray)):
+        return [bytes(keys)]
+    if isinstance(keys, str) or not isinstance(keys, Iterable):
+        raise TypeError(
+            f"keys must be one 32-byte bytes key or an iterable of them, got {type(keys).__name__}"
+        )
+    key_list = list(keys)
+    for i, key in enumerate(key_list):
+        if not isinstance(key, (bytes, bytearray)):
+            raise TypeError(f"keys[{i}] must be 32 bytes, got {type(key).__name__}")
+    return key_list
+
+
+def verify(doc: ProofDocument, root: bytes | None, *, scheme: KZG | None = None) -> None:
     """Check `doc` off-chain; return quietly when valid, raise InvalidProof when not (MalformedProof
-    for what no verifier takes). `root`, when given, must be the one the document names. `scheme`
+    for what no verifier takes). `root` is the root you trust (e.g. `tree.root_commitment`, or what a
+    verifier contract holds): the document must be for it. It is required because a document names
+    its own root: pass `None` explicitly to check the document against that root, which shows only
+    that it is consistent with itself, not that its claims hold in any tree you know. `scheme`
     defaults to the document's with its standard setup: pass it (e.g. `tree.scheme`) for kzg-bn254,
     whose setup is a .ptau file."""
+    if not isinstance(doc, ProofDocument):
+        raise TypeError(
+            f"doc must be a verkle.ProofDocument (see verkle.read_document), got {type(doc).__name__}"
+        )
+    if scheme is not None and not isinstance(scheme, KZG):
+        raise TypeError(
+            f"scheme must be a verkle.KZG (from verkle.load_scheme) or None, got {type(scheme).__name__}"
+        )
     verify_document(scheme or load_scheme(doc.proof.scheme, doc.proof.width), doc, root)
 
 

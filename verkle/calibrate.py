@@ -1,6 +1,6 @@
 """Fit the opcode costs of verkle's gas model from receipts; write verkle/gas_costs.json.
 
-    python -m verkle.calibrate
+    python -m verkle.calibrate [--output FILE | --dry-run] [--save FILE] [--verbose]
 
 Like ml2sc.calibrate for ml2sc: run it again after changing a verifier template or the
 compiler. It builds small trees of several widths (random and clustered keys, so paths run from one
@@ -11,9 +11,12 @@ SLOADs, memory), and fits the rest per path by least squares over gasmodel.FEATU
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +73,43 @@ def residual(shape, gas_used: int) -> float:
     return execution - sum(gasmodel.fixed_terms(shape).values())
 
 
-def main() -> None:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line; `--help` exits here, before anything is measured or written."""
+    parser = argparse.ArgumentParser(
+        prog="python -m verkle.calibrate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument(
+        "--output",
+        metavar="FILE",
+        type=Path,
+        default=OUT,
+        help=f"where the fitted costs go (default: the package's own {OUT.name}, which the gas model reads)",
+    )
+    out.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="measure, fit and report the model's errors; write no costs file",
+    )
+    parser.add_argument(
+        "--save",
+        metavar="FILE",
+        default=os.environ.get("CALIBRATE_DUMP"),
+        help="also keep the measurements (pickle) (default: $CALIBRATE_DUMP when set)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=bool(os.environ.get("CALIBRATE_VERBOSE")),
+        help="list each fit's worst points (default: on when $CALIBRATE_VERBOSE is set)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
     rng = random.Random(7)
     rows: dict[str, list[tuple[dict[str, float], float, int, object]]] = {}
     with start_anvil(gas_limit=200_000_000) as node:
@@ -132,10 +171,10 @@ def main() -> None:
                     )
     print("measured the Merkle baseline", flush=True)
 
-    if os.environ.get("CALIBRATE_DUMP"):
+    if args.save:
         import pickle
 
-        Path(os.environ["CALIBRATE_DUMP"]).write_bytes(pickle.dumps(rows))
+        Path(args.save).write_bytes(pickle.dumps(rows))
     fitted: dict[str, dict] = {}
     for (path, width), data in rows.items():
         names = list(data[0][0])
@@ -150,7 +189,7 @@ def main() -> None:
             fitted[path] = fit
         else:
             fitted.setdefault(path, {})[str(width)] = fit
-    OUT.write_text(json.dumps(fitted, indent=1) + "\n")
+
     for (path, width), data in rows.items():
         errors = []
         for _, _, used, shape in data:
@@ -163,15 +202,20 @@ def main() -> None:
         print(
             f"{path:22s} width {width:5d} {len(data):4d} points, worst model error {100 * max(errors):.3f}%"
         )
-        if os.environ.get("CALIBRATE_VERBOSE"):
+        if args.verbose:
             for err, (_, _, used, shape) in sorted(zip(errors, data), key=lambda e: -e[0])[:4]:
                 print(
                     f"    {100 * err:.3f}% measured {used} width {getattr(shape, 'width', '-')} "
                     f"keys {getattr(shape, 'keys', '-')} openings {getattr(shape, 'openings', '-')} "
                     f"listed {getattr(shape, 'listed', '-')}"
                 )
-    print(f"wrote {OUT}")
+    if args.dry_run:
+        print("dry run: no costs file written")
+        return 0
+    args.output.write_text(json.dumps(fitted, indent=1) + "\n")
+    print(f"wrote {args.output}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

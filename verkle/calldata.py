@@ -12,7 +12,9 @@ says. So decoding refuses what the contracts revert on, every check made before 
 A point off the curve or outside the subgroup is not malformed: on-chain a precompile refuses it and
 the contract returns false, so here it is an invalid proof (False). So are whole commitments too many
 or too few for the paths: the walk finds them so and returns false. The ABI layer (offsets, padding,
-bytes after the last argument: NonCanonicalEncoding() on-chain) is below these arguments.
+bytes after the last argument: NonCanonicalEncoding() on-chain) is below these arguments. Building
+the other way, a document's compressed BLS12-381 point that does not decompress has no x || y form:
+MalformedProof, since no call can carry it (off-chain, `verify` calls that proof invalid).
 
 Calldata (BLS12-381 points 96 bytes x || y as EIP-2537 takes them, BN254 64 bytes x || y):
     verifyMulti(keys, values, absent, proof)    proof = path bytes | commitments | D | pi, where pi is
@@ -33,7 +35,7 @@ from eth_abi import encode
 from eth_utils import keccak
 from py_arkworks_bls12381 import G1Point
 
-from .curves import InvalidPoint, bls_compress_xy
+from .curves import BLS12_381, InvalidPoint, bls_compress_xy
 from .proof import MULTI, OTHER, SINGLE, InvalidProof, MalformedProof, PathInfo, Proof, ProofDocument
 from .schemes import SCHEMES
 from .slots import KEY_SIZE, KeyLayout
@@ -49,10 +51,27 @@ ZERO = bytes(32)
 
 def xy(encoded: bytes) -> bytes:
     """A commitment as the verifier stores it: BLS12-381 48-byte compressed -> 96-byte x || y (zeros for
-    the point at infinity); BN254 64-byte x || y as it is."""
+    the point at infinity); BN254 64-byte x || y as it is. MalformedProof for a compressed point that
+    does not decode (bad flags, x off the curve): it has no x || y, so no verifier call can carry it."""
     if len(encoded) == 64:
         return encoded
-    return bytes(G1Point.from_compressed_bytes_unchecked(encoded).to_xy_bytes_be())
+    try:
+        point = G1Point.from_compressed_bytes_unchecked(bytes(encoded))
+    except Exception:  # noqa: BLE001 - arkworks raises bare exceptions in its own words
+        raise MalformedProof(
+            f"a BLS12-381 point in the proof does not decode ({_fault(encoded)}): "
+            "no verifier call can carry it"
+        ) from None
+    return bytes(point.to_xy_bytes_be())
+
+
+def _fault(encoded: bytes) -> str:
+    """Why a compressed BLS12-381 point does not decode, in this package's words."""
+    try:
+        BLS12_381.decode(bytes(encoded))
+    except InvalidPoint as exc:
+        return str(exc)
+    return "arkworks refused it"
 
 
 def absent_bitmap(values: Sequence[bytes | None]) -> bytes:

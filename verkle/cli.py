@@ -232,7 +232,11 @@ def _verify_onchain(args: argparse.Namespace, doc: ProofDocument, scheme: KZG, p
         if not pinned:
             where += " from the proof document itself (pass --root HEX to pin the root you trust)"
     path = args.path or default_path(doc).name
-    result = verify_onchain(session, contract, doc, path)
+    try:
+        result = verify_onchain(session, contract, doc, path)
+    except MalformedProof as exc:  # no call can carry it (a point that does not decode)
+        print(_one_line(f"malformed: {exc}"))
+        return EXIT_MALFORMED
     state = "valid" if result.valid else "invalid"
     print(
         f"{state} on-chain ({path}, {contract.address}): gas {result.gas:,}, "

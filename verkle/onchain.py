@@ -20,6 +20,7 @@ from evmkit.solc import Compiler
 
 from .calldata import xy
 from .contract import compile_merkle, compile_verifier
+from .errors import MalformedProof
 from .kzg import KZG
 from .merkle import MerkleTree, multi_proof_args
 from .proof import ProofDocument
@@ -120,7 +121,19 @@ class DeployedVerifier:
 
     def verify(self, doc: ProofDocument, path: str | None = None, gas: bool = True) -> OnchainResult:
         """Check `doc` on-chain along `path` (default: the document's default path); the gas is a
-        transaction's, which `gas=False` skips."""
+        transaction's, which `gas=False` skips. The contract checks against the root it holds, never the
+        document's: a proof for another root comes back `valid=False`. A document no call to this
+        verifier can carry (a proof for another scheme or width, a point that does not decode) raises
+        MalformedProof, before anything is sent: neither valid nor invalid, as `verkle verify --onchain`
+        exits 2 for it."""
+        if not isinstance(doc, ProofDocument):
+            raise TypeError(f"doc must be a verkle.ProofDocument, got {type(doc).__name__}")
+        proof, scheme = doc.proof, self.scheme
+        if (proof.scheme, proof.width) != (scheme.name, scheme.width):
+            raise MalformedProof(
+                f"the proof is for {proof.scheme} width {proof.width}, this verifier checks {scheme.name} "
+                f"width {scheme.width}: it would revert"
+            )
         return verify_onchain(self.session, self.contract, doc, path, gas)
 
 

@@ -92,9 +92,19 @@ def load_scheme(
     ptau: str | Path | None = None,
     insecure_dev_setup_ok: bool = False,
 ) -> KZG:
-    """The scheme with its setup. BN254 needs a .ptau file, or an explicit opt-in to an insecure one."""
+    """The scheme with its setup. BN254 needs a .ptau file, or an explicit opt-in to an insecure one;
+    BLS12-381 always uses the Ethereum KZG ceremony, so a .ptau file for it is refused, not ignored."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a scheme name (str: {', '.join(SCHEMES)}), got {type(name).__name__}")
+    if not isinstance(width, int) or isinstance(width, bool):
+        raise TypeError(f"width must be an int (a power of two, e.g. 256), got {type(width).__name__}")
     record = SCHEMES[name]
     if record.curve is BLS12_381:
+        if ptau is not None:
+            raise SetupError(
+                f"{name} always uses the Ethereum KZG ceremony: a .ptau file is for kzg-bn254 only "
+                f"(got ptau={str(ptau)!r})"
+            )
         return KZG(ceremony_setup(width))
     if ptau is not None:
         return KZG(load_ptau(ptau, width))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import verkle
 from evmkit import chain
 from helpers.verkle_data import random_pairs
 from verkle.contract import call_data, compile_merkle, compile_verifier, merkle_abi, verifier_abi
+from verkle.curves import BLS12_381_Q
 from verkle.proof import MULTI, SINGLE
 from verkle.verifier_paths import paths_for, verifier_args
 
@@ -81,3 +83,40 @@ def test_library_errors_are_clear():
         verkle.deploy_verifier(scheme)
     with pytest.raises(verkle.UnknownName, match="unknown verifier path 'fast'"):
         verkle.deploy_verifier(tree).verify(doc, "fast")
+
+
+def test_onchain_verify_refuses_what_no_call_can_carry():
+    """A proof for another scheme or width, or with a point that does not decode, is MalformedProof
+    before anything is sent (neither valid nor invalid, as `verkle verify --onchain` exits 2); a proof
+    for another root is checked against the contract's own root, and so is invalid."""
+    pairs = random_pairs(60, 11)
+    tree = verkle.VerkleTree.build(verkle.load_scheme("kzg-bls12-381", 16), pairs, workers=1, progress=False)
+    verifier = verkle.deploy_verifier(tree, chain=chain.embedded(block_gas_limit=60_000_000))
+    doc = verkle.prove(tree, [pairs[0][0], pairs[1][0]])
+    assert verifier.verify(doc, gas=False).valid
+    first = doc.proof.commitments[0]
+    x = next(
+        x for x in range(1, 50) if pow((x**3 + 4) % BLS12_381_Q, (BLS12_381_Q - 1) // 2, BLS12_381_Q) != 1
+    )
+    for bad in (bytes([first[0] & 0x7F]) + first[1:], (x | 1 << 383).to_bytes(48, "big")):
+        for tampered in (
+            replace(doc.proof, commitments=(bad,) + doc.proof.commitments[1:]),
+            replace(doc.proof, openings=(bad, doc.proof.openings[1])),
+        ):
+            for path in ("msm-point-evaluation", "msm-pairing"):
+                with pytest.raises(
+                    verkle.MalformedProof, match="BLS12-381 point in the proof does not decode"
+                ):
+                    verifier.verify(replace(doc, proof=tampered), path)
+    for name, width in (("kzg-bls12-381", 256), ("kzg-bn254", 16)):
+        scheme = verkle.load_scheme(name, width, insecure_dev_setup_ok=True)
+        other = verkle.prove(verkle.VerkleTree.build(scheme, pairs, workers=1, progress=False), pairs[0][0])
+        expected = f"the proof is for {name} width {width}, this verifier checks kzg-bls12-381 width 16"
+        with pytest.raises(verkle.MalformedProof, match=expected):
+            verifier.verify(other)
+    moved = verkle.VerkleTree.build(tree.scheme, pairs[1:], workers=1, progress=False)
+    elsewhere = verkle.prove(moved, [pairs[1][0]])  # a sound proof, for a root the verifier does not hold
+    verkle.verify(elsewhere, moved.root_commitment)
+    assert not verifier.verify(elsewhere, gas=False).valid
+    with pytest.raises(TypeError, match="doc must be a verkle.ProofDocument"):
+        verifier.verify(b"abc")

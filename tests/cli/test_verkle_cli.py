@@ -6,12 +6,14 @@ import json
 import random
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from helpers.verkle_data import make_ptau
 from verkle.cli import main
+from verkle.proof import ProofDocument
 
 
 def run(*args: str) -> int:
@@ -339,6 +341,18 @@ def test_onchain_verify_names_the_verifier_and_its_root(proved, tmp_path, capsys
     lines = _lines(capsys)
     assert lines[0] == f"invalid: the verifier at {deployed} holds another root"
     assert lines[1].startswith(f"verifier {deployed} holds root {root}; the proof is for ")
+    # a D point that does not decompress (compression flag cleared): no call can carry it
+    doc = ProofDocument.from_json_text(proof.read_text())
+    d, pi = doc.proof.openings
+    broken = replace(doc, proof=replace(doc.proof, openings=(bytes([d[0] & 0x7F]) + d[1:], pi)))
+    bad = tmp_path / "bad_point.json"
+    bad.write_text(broken.to_json_text())
+    assert run("verify", bad, "--onchain", "--verifier", deployed) == 2
+    lines = _lines(capsys)
+    assert len(lines) == 1 and lines[0].startswith(
+        "malformed: a BLS12-381 point in the proof does not decode"
+    )
+    assert "Rust" not in lines[0]
 
 
 def _deploy(tmp_path: Path, capsys) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -290,3 +291,36 @@ def test_tampered_calls_never_verify(bls16, bls_doc, data):
         args[which] = bytes(item)
     with contextlib.suppress(MalformedProof):
         assert verify_call(bls16, bls_doc.root, function, args) is False
+
+
+def _undecodable_compressed() -> dict[str, bytes]:
+    """48-byte compressed BLS12-381 encodings with no x || y form at all."""
+    x = next(
+        x for x in range(1, 50) if pow((x**3 + 4) % BLS12_381_Q, (BLS12_381_Q - 1) // 2, BLS12_381_Q) != 1
+    )
+    g = bytes(G1Point().to_compressed_bytes())
+    return {
+        "x off the curve": (x | 1 << 383).to_bytes(48, "big"),
+        "compression flag cleared": bytes([g[0] & 0x7F]) + g[1:],
+    }
+
+
+def test_building_calldata_from_an_undecodable_point_is_malformed(bls_doc):
+    """A document's compressed point that does not decompress cannot be put in x || y calldata: the
+    builder says MalformedProof (the project's error, naming why), not arkworks' bare ValueError."""
+    proof = bls_doc.proof
+    for name, bad in _undecodable_compressed().items():
+        tampered = [
+            replace(proof, commitments=(bad,) + proof.commitments[1:]),
+            replace(proof, openings=(bad, proof.openings[1])),
+        ]
+        for p in tampered:
+            doc = replace(bls_doc, proof=p)
+            for pairing in (False, True):
+                with pytest.raises(MalformedProof, match="does not decode") as info:
+                    multi_call(doc, pairing=pairing)
+                assert "BLS12-381" in str(info.value), name
+        doc = replace(bls_doc, proof=replace(proof, openings=(proof.openings[0], bad)))
+        with pytest.raises(MalformedProof, match="does not decode"):
+            multi_call(doc, pairing=True)  # pi as x || y
+        assert multi_call(doc)[3].endswith(bad)  # compressed, as 0x0a takes it: the contract says false
