@@ -11,6 +11,7 @@ The CLI runs the same functions; it only reads files and prints.
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from web3 import Web3
 from web3.contract import Contract
 
 from evmkit import chain as chains
@@ -25,8 +27,10 @@ from evmkit.chain import ChainSession, TxResult
 from evmkit.solc import Compiler, resolve_compiler
 
 from . import emulator, gasmodel, workflow
+from .blob import encode_blob
+from .commitment import commit
 from .fixed import DEFAULT_FRAC_BITS, DEFAULT_WEIGHT_BITS, FixedFormat
-from .inputs import read_rows
+from .inputs import InputError, read_rows
 from .manifest import Manifest, ManifestError
 from .onchain import attach as attach_contract
 from .onchain import block_budget, predict_batched, upload_chunk_slots
@@ -37,15 +41,53 @@ Rows = np.ndarray | Sequence[Sequence[float]]
 
 
 def _rows(rows: Rows | str | os.PathLike[str], what: str) -> np.ndarray:
-    """Float rows as a 2-D array: an array, a list of rows, or a CSV / .npy file."""
+    """Float rows as a 2-D array: an array, a list of rows (one row alone as a flat list), or a CSV /
+    .npy file. No rows at all is an array of shape (0, 0); a clear error for anything else."""
     if isinstance(rows, (str, os.PathLike)):
         return read_rows(rows)
-    array = np.atleast_2d(np.asarray(rows, dtype=np.float64))
-    if array.ndim != 2 or array.shape[0] == 0:
-        raise ValueError(
-            f"{what} must be rows of floats (a 2-D array or a list of lists), got shape {array.shape}"
-        )
+    shape = "a 2-D array, a list of lists, or a CSV / .npy file"
+    if rows is None or isinstance(rows, (bytes, dict, set, numbers.Number)):
+        raise TypeError(f"{what} must be rows of floats ({shape}), not {type(rows).__name__}")
+    try:
+        array = np.asarray(rows, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        lengths = _lengths(rows)
+        if len(lengths) > 1:
+            raise InputError(f"{what}: rows have different lengths {lengths}") from None
+        raise InputError(f"{what} must be rows of floats ({shape}): {exc}") from None
+    if array.ndim == 0:
+        raise TypeError(f"{what} must be rows of floats ({shape}), not a single number")
+    if array.ndim == 1 and array.size == 0:  # []: no rows
+        return array.reshape(0, 0)
+    array = np.atleast_2d(array)
+    if array.ndim != 2:
+        raise InputError(f"{what} must be rows of floats ({shape}), got an array of shape {array.shape}")
     return array
+
+
+def _lengths(rows: Any) -> list[int]:
+    """The distinct lengths of ``rows``' rows, where it has them (to name ragged rows)."""
+    try:
+        return sorted({len(row) for row in rows})
+    except TypeError:
+        return []
+
+
+def _count(value: Any, what: str) -> int:
+    """An integer argument (a Python or NumPy integer, not a bool or a float), or a TypeError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__} ({value!r})")
+    return int(value)
+
+
+def _session(chain: Any, what: str = "chain") -> ChainSession | None:
+    """``chain`` if it is a session or None; a TypeError that says how to make one otherwise."""
+    if chain is None or isinstance(chain, ChainSession):
+        return chain
+    raise TypeError(
+        f"{what} must be a chain session, evmkit.chain.embedded() or evmkit.chain.rpc(url, key=...) "
+        f"(or None), not {type(chain).__name__} ({chain!r:.60})"
+    )
 
 
 def _compiler(compiler: Compiler | str | os.PathLike[str] | None) -> Compiler:
@@ -71,7 +113,12 @@ def translate(
     CSV / .npy file). ``layout``: ``"auto"`` (inline when the weights fit, else code), ``"storage"``,
     ``"packed"``, ``"code"`` or ``"inline"``. ``compiler``: a resolved ``evmkit.Compiler`` or a solc
     path (default: the CLI's order). ``name`` names the contract (default: the file's name, or the
-    module's class name). Files are unpickled, which can run code: load only files you trust."""
+    module's class name; characters outside printable ASCII become ``?`` in the source's comments).
+    Calibration rows must be finite. Files are unpickled, which can run code: load only files you
+    trust."""
+    frac_bits, weight_bits = _count(frac_bits, "frac_bits"), _count(weight_bits, "weight_bits")
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str (or None), not {type(name).__name__}")
     if format not in MODES:
         raise ValueError(f"format must be one of {', '.join(map(repr, MODES))}, not {format!r}")
     calibration = None
@@ -132,7 +179,10 @@ class Deployment:
     def predict(self, rows: Rows, rows_per_call: int | None = None) -> PredictResult:
         """Predict every row on-chain through ``predictBatch``, in calls sized from the gas model's
         upper bound to fit 90% of the block (at most 30M gas), or ``rows_per_call`` rows per call
-        (refused before sending if it cannot fit). Each call is sent as a transaction for its gas."""
+        (refused before sending if it cannot fit). Each call is sent as a transaction for its gas.
+        No rows (``[]``, an array of shape (0, n)) is an empty result: no transaction, gas_used 0."""
+        if rows_per_call is not None:
+            rows_per_call = _count(rows_per_call, "rows_per_call")
         encoded = encode_inputs(self.plan, _rows(rows, "rows").tolist())
         batch = predict_batched(self.session, self.contract, self.plan, encoded, rows_per_call)
         return PredictResult(
@@ -160,14 +210,21 @@ def deploy(
     ``on_tx(label, receipt)`` is called after each transaction."""
     if not isinstance(translation, Translation):
         raise TypeError(f"deploy takes what ml2sc.translate returns, not {type(translation).__name__}")
-    session = chain if chain is not None else chains.embedded()
+    session = _session(chain) or chains.embedded()
     path = Path(manifest) if manifest is not None else None
     record, contract = workflow.deploy(session, translation, path, None, on_tx, resume)
     return Deployment(session, contract, translation.plan, record, translation)
 
 
-def _manifest(manifest: Manifest | str | os.PathLike[str]) -> Manifest:
-    return manifest if isinstance(manifest, Manifest) else Manifest.load(Path(manifest))
+def _manifest(manifest: Manifest | str | os.PathLike[str], what: str = "manifest") -> Manifest:
+    if isinstance(manifest, Manifest):
+        return manifest
+    if not isinstance(manifest, (str, os.PathLike)):
+        raise TypeError(
+            f"{what} must be a Deployment, a Manifest or a manifest file (str or Path), "
+            f"not {type(manifest).__name__}"
+        )
+    return Manifest.load(Path(manifest))
 
 
 def attach(
@@ -178,15 +235,24 @@ def attach(
 ) -> Deployment:
     """The deployment a manifest of an RPC deployment records, on ``chain`` (None: the manifest's node,
     signing with the key in ``$ETH_PRIVATE_KEY``). The plan comes from ``model`` (default: the
-    manifest's model file) with the manifest's number format."""
+    manifest's model file; required for a deployment of an in-memory module) with the manifest's
+    number format; a model whose model hash is not the manifest's is refused before any call."""
     record = _manifest(manifest)
+    chain = _session(chain)
     if record.chain.get("kind") != "rpc":
         raise ManifestError(
             "the manifest records an embedded-chain deployment, gone with its process: deploy again"
         )
-    session = chain if chain is not None else chains.rpc(record.chain["rpc_url"])
     settings = Settings.from_json(record.number_format, record.layout)
-    plan, _ = plan_model(model if model is not None else Path(record.model_path), settings)
+    plan, _ = plan_model(model if model is not None else record.model_file(), settings)
+    have = Web3.to_hex(commit(plan, encode_blob(plan), record.layout).model_hash)
+    if have != record.model_hash:
+        source = "model=" if model is not None else f"the model file {record.model_path}"
+        raise ManifestError(
+            f"{source} is not the deployed model: its model hash under the manifest's settings is {have}, "
+            f"the manifest's is {record.model_hash} (other weights or another architecture)"
+        )
+    session = chain if chain is not None else chains.rpc(record.chain["rpc_url"])
     return Deployment(session, attach_contract(session, record.address or "", record.abi), plan, record)
 
 
@@ -196,18 +262,22 @@ def estimate(
     **options: Any,
 ) -> gasmodel.GasReport:
     """The gas model's prediction, term by term, of deploying, storing the weights (chunks sized for a
-    30M-gas block) and one inference of the first of ``rows`` (default: all zeros), and the
-    ``predictBatch`` bound; nothing is deployed. A model is translated first with ``options``
-    (:func:`translate`'s keywords)."""
+    30M-gas block), one ``predict(row)`` call of the first of ``rows`` (``inference``; default row:
+    all zeros), the ``predictBatch`` bound, and ``batch_inference``: one ``predictBatch`` call over
+    all of ``rows``, the figure :meth:`Deployment.predict` measures as ``gas_used`` when the rows fit
+    one call. Nothing is deployed. A model is translated first with ``options`` (:func:`translate`'s
+    keywords)."""
     if isinstance(translation_or_model, Translation):
         if options:
             raise TypeError(f"options {sorted(options)} apply to a model, not to a translation")
         t = translation_or_model
     else:
         t = translate(translation_or_model, **options)
-    first = _rows(rows, "rows")[0].tolist() if rows is not None else [0.0] * t.plan.n_inputs
-    row = encode_inputs(t.plan, [first])[0]
-    return gasmodel.estimate(t.compiled, row, upload_chunk_slots(), block_budget(None))
+    given = _rows(rows, "rows").tolist() if rows is not None else [[0.0] * t.plan.n_inputs]
+    if not given:
+        raise InputError("rows holds no rows: pass at least one, or none at all (rows=None) for zeros")
+    encoded = encode_inputs(t.plan, given)
+    return gasmodel.estimate(t.compiled, encoded[0], upload_chunk_slots(), block_budget(None), encoded)
 
 
 def verify(
@@ -220,19 +290,23 @@ def verify(
     """Hold a deployment against a model: the model commitment recomputed from ``model`` with the
     manifest's settings, against the manifest and, where the chain is reachable, the contract (its
     hashes, its bytecode, the weights read back, a prediction). ``model`` defaults to the deployment's
-    own translation, or to the manifest's model file; ``chain`` to the deployment's session, or for an
-    RPC manifest a read-only session on its node. Every difference is named in the result."""
+    own translation, or to the manifest's model file (a manifest of an in-memory module's deployment
+    needs ``model``); ``chain`` to the deployment's session, or for an RPC manifest a read-only
+    session on its node. Every difference is named in the result."""
+    chain = _session(chain)
     if isinstance(deployment_or_manifest, Deployment):
         record = deployment_or_manifest.manifest
         session: ChainSession | None = chain or deployment_or_manifest.session
         if model is None and deployment_or_manifest.translation is not None:
             return workflow.verify(session, record, deployment_or_manifest.translation)
     else:
-        record = _manifest(deployment_or_manifest)
+        record = _manifest(deployment_or_manifest, "deployment_or_manifest")
         session = chain
+        if model is None:
+            record.model_file()  # an in-memory module's manifest: say so before reaching any node
         if session is None and record.chain.get("kind") == "rpc":
             session = chains.rpc_reader(record.chain["rpc_url"])
     settings = Settings.from_json(record.number_format, record.layout)
-    source = model if model is not None else Path(record.model_path)
-    t = workflow.translate(source, settings, _compiler(compiler), source_name=Path(record.model_path).name)
+    source = model if model is not None else record.model_file()
+    t = workflow.translate(source, settings, _compiler(compiler), source_name=record.translated_name)
     return workflow.verify(session, record, t)

@@ -221,7 +221,7 @@ def _deployment_for(args: argparse.Namespace, rows: Any = None) -> tuple[api.Dep
         if manifest.chain.get("kind") == "rpc":
             args.rpc_url = args.rpc_url or manifest.chain["rpc_url"]
             return api.attach(manifest, session_from_args(args)), {}
-        target = Path(manifest.model_path)  # an embedded chain lives only as long as its process
+        target = manifest.model_file()  # an embedded chain lives only as long as its process
     else:
         settings = _settings(args, rows)
     if args.rpc_url:

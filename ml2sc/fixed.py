@@ -69,12 +69,22 @@ class FixedFormat:
     weight_bits: int = DEFAULT_WEIGHT_BITS
 
     def __post_init__(self) -> None:
+        for what, value in (("frac_bits", self.frac_bits), ("weight_bits", self.weight_bits)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{what} must be an int, not {type(value).__name__} ({value!r})")
         if not 1 <= self.frac_bits <= 120:
             raise ValueError(f"frac_bits must be in 1..120, got {self.frac_bits}")
         if not 8 <= self.weight_bits <= 256 or self.weight_bits % 8:
             raise ValueError(f"weight_bits must be a multiple of 8 in 8..256, got {self.weight_bits}")
         if self.weight_bits + self.frac_bits > 256:
             raise ValueError("weight_bits + frac_bits must be <= 256 (the bias is shifted left by F)")
+        if self.frac_bits >= self.weight_bits:
+            raise ValueError(
+                f"frac_bits ({self.frac_bits}) must be below weight_bits ({self.weight_bits}): a signed "
+                f"{self.weight_bits}-bit weight with {self.frac_bits} fractional bits holds at most "
+                f"{((1 << (self.weight_bits - 1)) - 1) / (1 << self.frac_bits):.3g}; use fewer frac_bits "
+                "or more weight_bits"
+            )
 
     @property
     def name(self) -> str:

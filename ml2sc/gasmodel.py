@@ -774,13 +774,16 @@ def finalize(compiled: Target, *, costs: Costs | None = None) -> Estimate:
 
 @dataclass(frozen=True)
 class GasReport:
-    """Everything :func:`estimate` predicts for one model and row."""
+    """Everything :func:`estimate` predicts for one model and row: ``inference`` is one ``predict(row)``
+    call; ``batch_inference`` (when rows were given) one ``predictBatch`` call over them, about 1,300
+    gas more for a single row (what ``ml2sc predict`` and ``Deployment.predict`` send)."""
 
     deploy: Estimate
     upload: tuple[tuple[str, Estimate], ...]  # one per transaction, labelled as `deploy` labels them
     inference: Estimate
     inference_upper_bound: Estimate
     batch_bound: BatchBound
+    batch_inference: Estimate | None = None  # one predictBatch call over the given rows, where given
 
     @property
     def storage_total(self) -> int:
@@ -792,6 +795,8 @@ class GasReport:
         return self.deploy.total + self.storage_total + self.inference.total
 
     def to_json(self) -> dict[str, object]:
+        """Totals and breakdowns; ``batch_inference`` only where it was estimated."""
+        batch = {} if self.batch_inference is None else {"batch_inference": self.batch_inference.total}
         return {
             "deploy": self.deploy.total,
             "upload": [e.total for _, e in self.upload],
@@ -800,18 +805,31 @@ class GasReport:
             "inference_upper_bound": self.inference_upper_bound.total,
             "batch_upper_bound": self.batch_bound.to_json(),
             "total": self.total,
+            **batch,
             "breakdown": {
                 "deploy": self.deploy.to_json(),
                 "upload": {label: e.to_json() for label, e in self.upload},
                 "inference": self.inference.to_json(),
                 "inference_upper_bound": self.inference_upper_bound.to_json(),
+                **(
+                    {}
+                    if self.batch_inference is None
+                    else {"batch_inference": self.batch_inference.to_json()}
+                ),
             },
         }
 
 
-def estimate(compiled, row: Sequence[int], chunk_size: int, budget: int | None = None) -> GasReport:
+def estimate(
+    compiled,
+    row: Sequence[int],
+    chunk_size: int,
+    budget: int | None = None,
+    rows: Sequence[Sequence[int]] | None = None,
+) -> GasReport:
     """Everything a deployment and one inference of ``row`` will cost, before any of it runs;
-    batches are bounded within ``budget`` gas (default ``DEFAULT_BUDGET``, 90% of 30M)."""
+    batches are bounded within ``budget`` gas (default ``DEFAULT_BUDGET``, 90% of 30M). With
+    ``rows``, also one ``predictBatch`` call over them."""
     if budget is None:
         budget = DEFAULT_BUDGET
     uploads: list[tuple[str, Estimate]] = []
@@ -833,4 +851,5 @@ def estimate(compiled, row: Sequence[int], chunk_size: int, budget: int | None =
         inference(compiled, row),
         inference_upper_bound(compiled),
         batch_bound_line(compiled, budget),
+        batch_inference(compiled, rows) if rows is not None else None,
     )

@@ -42,7 +42,7 @@ class TxRecord:
 class Manifest:
     """What was deployed where (JSON, rewritten after every transaction)."""
 
-    model_path: str  # the model file; for an in-memory module, the name it was translated under
+    model_path: str | None  # the model file; None (JSON null) for an in-memory module: there is no file
     model_sha256: str  # empty for an in-memory module
     contract_name: str
     architecture: str
@@ -60,8 +60,25 @@ class Manifest:
     data_contracts: list[str] = field(default_factory=list)
     transactions: list[TxRecord] = field(default_factory=list)
     complete: bool = False
+    source_name: str = ""  # the name the contract was translated under (in its source); "": the file's
     tool: str = "ml2sc"
     version: int = MANIFEST_VERSION
+
+    @property
+    def translated_name(self) -> str:
+        """The name the contract was translated under, as its source holds it (``verify`` rebuilds the
+        source with it): recorded, or for a manifest written before it was, the model file's name."""
+        return self.source_name or Path(self.model_path or "").name
+
+    def model_file(self) -> Path:
+        """The model file this deployment was translated from; a clear error for an in-memory module,
+        whose name is never taken for a file."""
+        if self.model_path is None:
+            raise ManifestError(
+                f"this deployment was translated from an in-memory module ({self.translated_name!r}), "
+                "not a file: pass the model (model= in Python, the model file on the command line)"
+            )
+        return Path(self.model_path)
 
     def gas(self, prefix: str) -> int:
         return sum(t.gas_used for t in self.transactions if t.label.startswith(prefix))
@@ -109,7 +126,7 @@ class Manifest:
         """What is not of the type this tool writes, if anything: JSON edited by hand must not get
         as far as a traceback deep inside a command."""
         kinds: dict[str, type | tuple[type, ...]] = {
-            "model_path": str,
+            "model_path": (str, type(None)),
             "model_sha256": str,
             "contract_name": str,
             "architecture": str,
@@ -126,11 +143,14 @@ class Manifest:
             "address": (str, type(None)),
             "data_contracts": list,
             "complete": bool,
+            "source_name": str,
         }
         for name, kind in kinds.items():
             if not isinstance(getattr(self, name), kind):
                 wanted = getattr(kind, "__name__", "str or null")
                 return f"{name} is {type(getattr(self, name)).__name__}, not {wanted}"
+        if self.model_path == "":
+            return "model_path is empty (null for an in-memory module)"
         if not all(isinstance(a, str) for a in self.data_contracts):
             return "data_contracts must be a list of addresses"
         layers = self.descriptor.get("layers")

@@ -74,11 +74,22 @@ class Scales:
 
 
 def calibrate(layers: Sequence[FloatLayer], rows: np.ndarray) -> Scales:
-    """Scales from the largest magnitudes the float model sees on ``rows``."""
+    """Scales from the largest magnitudes the float model sees on ``rows`` (finite floats only: a NaN
+    or an infinity is refused with its row, not turned into a useless scale)."""
     rows = np.atleast_2d(np.asarray(rows, dtype=np.float64))
     n_in = layers[0].weight.shape[1]
+    if rows.ndim != 2 or rows.shape[0] == 0:
+        raise PlanError(f"calibration needs at least one row of floats, got an array of shape {rows.shape}")
     if rows.shape[1] != n_in:
         raise PlanError(f"calibration rows have {rows.shape[1]} features; the model takes {n_in}")
+    bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+    if bad.size:  # a NaN max is silently dropped by max(), an inf one makes every scale useless
+        row = int(bad[0])
+        feature = int(np.flatnonzero(~np.isfinite(rows[row]))[0])
+        raise PlanError(
+            f"calibration row {row} feature {feature} is {rows[row, feature]}, not a finite number "
+            f"({bad.size} of {rows.shape[0]} rows are not finite)"
+        )
     outputs = float_forward(layers, rows)
     hidden = tuple(
         1 / INT8_MAX if activations.get(layer.activation).int8_class == "squash" else _scale(out)

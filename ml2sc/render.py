@@ -38,6 +38,13 @@ class LayerView:
     suffix: str  # the int8 _rescale<Suffix> function of a gelu / silu hidden layer
 
 
+def comment_text(text: str) -> str:
+    """``text`` safe inside a ``//`` comment of a template: every character outside printable ASCII
+    (0x20-0x7e: a newline above all, which would end the comment and start code) becomes ``?``.
+    Names of printable ASCII render unchanged."""
+    return re.sub(r"[^\x20-\x7e]", "?", text)
+
+
 def contract_name_for(source_name: str) -> str:
     """A valid Solidity identifier derived from a file name."""
     stem = re.sub(r"[^A-Za-z0-9]+", "_", source_name.rsplit("/", 1)[-1].split(".")[0]).strip("_")
@@ -50,9 +57,11 @@ def contract_name_for(source_name: str) -> str:
 def render_contract(plan: Plan, blob: Blob, layout: str, contract_name: str, source_name: str) -> str:
     """The model contract's Solidity source."""
     check_layout(layout)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", contract_name):
+        raise ValueError(f"contract name {contract_name!r} is not a Solidity identifier")
     layers = [
         LayerView(
-            layer.name,
+            comment_text(layer.name),
             layer.n_in,
             layer.n_out,
             layer.activation,
@@ -99,7 +108,7 @@ def render_contract(plan: Plan, blob: Blob, layout: str, contract_name: str, sou
         scratch_words=max(b.words_per_neuron for b in blob.layers) if plan.mode == "int8" else 0,
         scratch_error=int.from_bytes(keccak(text="ScratchUnavailable()")[:4], "big"),
         contract_name=contract_name,
-        source_name=source_name,
+        source_name=comment_text(source_name),
         head_doc=_HEAD_DOC[plan.head],
         commit=_commitment(plan, blob, layout),
     )

@@ -214,7 +214,7 @@ def deploy(
     old = _resumable(manifest_path, t, chain_json) if resume and manifest_path else None
     compiled = t.compiled
     manifest = old or Manifest(
-        model_path=str(t.model_path.resolve()) if t.model_path is not None else t.source_name,
+        model_path=str(t.model_path.resolve()) if t.model_path is not None else None,
         model_sha256=_model_sha256(t),
         contract_name=compiled.contract_name,
         architecture=compiled.plan.architecture,
@@ -228,6 +228,7 @@ def deploy(
         chain=chain_json,
         compiler=t.compiler.describe(),
         abi=compiled.artifact.abi,
+        source_name=t.source_name,
     )
 
     def save() -> None:

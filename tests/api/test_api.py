@@ -95,8 +95,9 @@ def test_predict_on_a_given_chain_with_rows_per_call(wine) -> None:
 def test_estimate_takes_a_translation_or_a_model(wine, model_file: Path) -> None:
     split, model = wine
     t = ml2sc.translate(model_file, layout="storage")
-    report = ml2sc.estimate(t, split.x_test)
+    report = ml2sc.estimate(t, split.x_test[:1])
     assert report.to_json() == ml2sc.estimate(model_file, split.x_test[:1], layout="storage").to_json()
+    assert ml2sc.estimate(t, split.x_test).inference == report.inference  # predict(row): the first row
     assert report.total == report.deploy.total + report.storage_total + report.inference.total
     assert [label for label, _ in report.upload][-1] == "finalize"
     zeros = ml2sc.estimate(model, layout="inline")  # no rows: an all-zero row

@@ -114,6 +114,39 @@ def test_integer_algorithms_within_the_bound_everywhere(name, x, fmt) -> None:
     assert abs(got - expected) <= BOUNDS[name][fmt is Q16] + abs(x) * 2.0**-fmt.frac_bits
 
 
+def _exact(name: str, x):
+    """The function at ``x`` in 60-digit arithmetic (float64 cannot show a unit of Q.60 near 1e-16)."""
+    import mpmath as mp
+
+    if name == "silu":
+        return x / (1 + mp.exp(-x))
+    if name == "gelu":
+        return x * mp.ncdf(x)
+    return x / 2 * (1 + mp.tanh(mp.sqrt(2 / mp.pi) * (x + mp.mpf("0.044715") * x**3)))
+
+
+@pytest.mark.parametrize(
+    "frac_bits,lo,hi,silu_units",
+    [(60, -44.0, -20.0, (78, 82)), (32, -24.0, -20.0, (40, 43.5))],
+)
+def test_beyond_twenty_units_of_the_format(frac_bits, lo, hi, silu_units) -> None:
+    """The README's figures past [-20, 20]: both GELUs within a unit of the format; SiLU, which
+    multiplies sigmoid's rounding (about two units) by x, up to 82 units at Q.60 (near x = -40.9)
+    and 43 at Q.32 (near x = -21.5), until its exp rounds to 0."""
+    import mpmath as mp
+
+    mp.mp.dps = 60
+    fmt = FixedFormat(frac_bits, 128)
+    xs = [round(x * 2**frac_bits) for x in np.linspace(lo, hi, 1201)]
+    xs += [round(-x * 2**frac_bits) for x in np.linspace(lo, hi, 201)]
+    for name in ("gelu", "gelu_tanh"):
+        fn = activations.get(name).fixed_fn
+        assert max(abs(fn(fmt, v) - _exact(name, mp.mpf(v) / fmt.one) * fmt.one) for v in xs) <= 1
+    errors = [abs(fx.silu(fmt, v) - _exact("silu", mp.mpf(v) / fmt.one) * fmt.one) for v in xs]
+    assert all(e <= 2 * abs(v) / fmt.one + 1 for e, v in zip(errors, xs))
+    assert silu_units[0] <= max(errors) <= silu_units[1]
+
+
 @settings(max_examples=200)
 @given(st.integers(-(2**180), 2**180), st.sampled_from([16, 32, 60, 100]))
 def test_huge_inputs_never_overflow(x, frac_bits) -> None:
