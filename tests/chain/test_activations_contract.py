@@ -3,6 +3,8 @@ layout, hidden and last; and classification agreement with float PyTorch on a re
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -86,6 +88,12 @@ def test_fixed_point_precisions_on_chain(shared_session, frac_bits) -> None:
     assert batch.predictions == [emulator.predict(plan, row) for row in rows]
 
 
+@functools.cache
+def _trained_on_digits(name: str) -> nn.Sequential:
+    """One trained model per activation, shared by both number formats."""
+    return _trained(load_split("digits"), NEW[name])
+
+
 def _trained(split, activation, seed: int = 0, epochs: int = 300) -> nn.Sequential:
     """A small MLP with ``activation`` hidden, trained full-batch with Adam on standardized features."""
     torch.manual_seed(seed)
@@ -110,15 +118,16 @@ def _trained(split, activation, seed: int = 0, epochs: int = 300) -> nn.Sequenti
 @pytest.mark.parametrize("name", sorted(NEW))
 def test_digits_agreement_with_torch(shared_session, name, mode) -> None:
     split = load_split("digits")
-    model = _trained(split, NEW[name])
+    model = _trained_on_digits(name)
     ops = capture(model)
     scales = calibrate(group_layers(ops), split.x_train) if mode == "int8" else None
     plan = build_plan(ops, mode=mode, scales=scales)
     compiled = compile_plan(plan, "DigitsMLP", "digits.pt", "code")
     contract, _ = deploy_and_upload(shared_session, compiled)
     rows = encode_inputs(plan, split.x_test.tolist())
-    if mode == "fixed":
-        rows = rows[:90]  # fixed point is slow on py-evm; the emulator checks every row below
+    # on-chain == emulator on a slice (py-evm is slow: the layout tests above hold it on chain for
+    # every layout); the emulator's agreement with torch is measured on every test row below
+    rows = rows[:30] if mode == "fixed" else rows[:150]
     per_call = 30 if mode == "fixed" else 150
     batch = predict_batched(shared_session, contract, plan, rows, rows_per_call=per_call, transact=False)
     assert batch.predictions == [emulator.predict(plan, row) for row in rows]
