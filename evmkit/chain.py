@@ -2,7 +2,8 @@
 
 Both kinds sign raw EIP-1559 transactions locally and read gas from receipts, so the same
 transaction costs the same gas on either (``estimate_gas`` is never used: on py-evm it
-re-executes a transaction many times).
+re-executes a transaction many times). Fees follow the pending block's base fee, which climbs after
+full blocks; they never change the gas a transaction uses.
 
     session = embedded()                              # a fresh in-process py-evm chain
     session = rpc("http://127.0.0.1:8545", key=key)   # a node; the key given in code
@@ -22,6 +23,8 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed
+from eth_tester.exceptions import ValidationError as TesterValidationError
+from eth_utils import ValidationError as EthValidationError
 from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
@@ -39,6 +42,19 @@ from .solc import Artifact
 
 _TESTER_PREFIX = "execution reverted: "
 _REVERTS = (ContractLogicError, ContractCustomError, ContractPanicError, TransactionFailed)
+# how the embedded chain refuses a transaction or call it cannot run (fee, balance, nonce, intrinsic gas)
+_TESTER_REFUSALS = (EthValidationError, TesterValidationError)
+PRIORITY_FEE = 10**9
+"""The tip (wei per gas) offered on every transaction; the max fee adds twice the base fee to it."""
+_HINTS = (
+    ("insufficient funds", "fund {sender} or send from another key"),
+    ("cannot afford", "fund {sender} or send from another key"),
+    ("nonce too low", "another sender used {sender}'s nonce; run again"),
+    ("intrinsic gas too low", "the gas given is below what the transaction needs"),
+    ("gas cannot be negative", "the gas given is below what the transaction needs"),
+    ("gas limit", "the transaction's gas is above the block gas limit {block_gas_limit:,}"),
+    ("gas_limit", "the transaction's gas is above the block gas limit {block_gas_limit:,}"),
+)
 
 DEFAULT_BLOCK_GAS_LIMIT = 30_000_000
 PRIVATE_KEY_ENV = "ETH_PRIVATE_KEY"
@@ -85,6 +101,32 @@ class ChainSession:
         """A web3 contract object at ``address`` (nothing is checked on chain)."""
         return self.w3.eth.contract(address=to_checksum_address(address), abi=abi)
 
+    def base_fee(self) -> int:
+        """The base fee (wei per gas) of the pending block: what the next transaction pays at least."""
+        block = self.w3.eth.get_block("pending")
+        return int(block.get("baseFeePerGas") or 0)
+
+    def fees(self) -> dict[str, int]:
+        """EIP-1559 fee fields for a transaction: the tip, plus room for the base fee to double."""
+        return {"maxFeePerGas": 2 * self.base_fee() + PRIORITY_FEE, "maxPriorityFeePerGas": PRIORITY_FEE}
+
+    def _call_fees(self) -> dict[str, int]:
+        """Fee fields for eth_call. A node runs a call without fee fields at gas price 0, free of the
+        base fee and of the caller's balance (so a read-only account may call). eth-tester instead
+        fills in 1 gwei, which a base fee above it refuses: there the call offers the base fee of
+        the block it runs on ("latest") and no tip, which costs the funded caller nothing."""
+        if self.rpc_url is not None:
+            return {}
+        base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas") or 0)
+        return {"maxFeePerGas": base_fee, "maxPriorityFeePerGas": 0}
+
+    def probe_fields(self) -> dict[str, Any]:
+        """Fields for a raw ``w3.eth.call`` made outside :meth:`call` (the precompile probes): the
+        embedded chain's funded sender and fees (see ``_call_fees``); nothing over RPC."""
+        if self.rpc_url is not None:
+            return {}
+        return {"from": self.default_sender.address, **self._call_fees()}
+
     def _next_nonce(self, sender: LocalAccount) -> int:
         if sender.address not in self._nonces:
             self._nonces[sender.address] = self.w3.eth.get_transaction_count(sender.address, "pending")
@@ -103,13 +145,11 @@ class ChainSession:
     ) -> TxResult:
         """Sign and send one transaction; wait for its receipt; raise if it reverted."""
         sender = sender or self.default_sender
-        base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas") or 0)
         tx: dict[str, Any] = {
             "chainId": self.w3.eth.chain_id,
             "nonce": self._next_nonce(sender),
             "gas": gas or self.block_gas_limit,
-            "maxFeePerGas": 2 * base_fee + 10**9,
-            "maxPriorityFeePerGas": 10**9,
+            **self.fees(),
             "data": data,
             "value": 0,
         }
@@ -128,9 +168,12 @@ class ChainSession:
                 f"{self.description} accepted the transaction but did not mine it within 600 s "
                 "(too little gas for it, or a fee below the node's?)"
             ) from None
-        except (ValueError, Web3RPCError) as exc:  # the node refused the transaction (gas, balance, ...)
+        except (ValueError, Web3RPCError, *_TESTER_REFUSALS) as exc:  # refused: gas, balance, nonce, ...
             self._nonces.pop(sender.address, None)
-            raise ChainError(f"{self.description} refused the transaction: {_rpc_message(exc)}") from None
+            raise ChainError(self._refusal(exc, sender)) from None
+        except OSError as exc:  # requests' connection errors are OSErrors
+            self._nonces.pop(sender.address, None)
+            raise ChainError(f"lost the connection to {self.description}: {type(exc).__name__}") from None
         if receipt["status"] != 1:
             reason = self._replay_reason(tx, sender, receipt["blockNumber"], abi)
             raise TransactionReverted(
@@ -145,10 +188,23 @@ class ChainSession:
             logs=tuple(receipt["logs"]),
         )
 
+    def _refusal(self, exc: Exception, sender: LocalAccount) -> str:
+        """One line: who refused, the node's own message, and what to do about it when it is known."""
+        message = _rpc_message(exc)
+        line = f"{self.description} refused the transaction from {sender.address}: {message}"
+        for needle, hint in _HINTS:
+            if needle in message.lower():
+                try:
+                    limit = self.block_gas_limit
+                except Exception:  # noqa: BLE001 - the hint is a courtesy; the refusal is the fact
+                    limit = 0
+                return f"{line} ({hint.format(sender=sender.address, block_gas_limit=limit)})"
+        return line
+
     def _replay_reason(
         self, tx: dict[str, Any], sender: LocalAccount, block: int, abi: list[dict[str, Any]] | None
     ) -> str:
-        call = {"from": sender.address, "data": tx["data"], "gas": tx["gas"]}
+        call = {"from": sender.address, "data": tx["data"], "gas": tx["gas"], **self._call_fees()}
         if "to" in tx:
             call["to"] = tx["to"]
         try:
@@ -192,10 +248,12 @@ class ChainSession:
         """A read-only call (eth_call) with a clear error when it reverts."""
         try:
             return contract.functions[function](*args).call(
-                {"from": self.default_sender.address, "gas": gas or self.block_gas_limit}
+                {"from": self.default_sender.address, "gas": gas or self.block_gas_limit, **self._call_fees()}
             )
         except _REVERTS as exc:
             raise _reverted(exc, contract.abi) from None
+        except _TESTER_REFUSALS as exc:  # the embedded chain would not run the call at all
+            raise ChainError(f"{self.description} refused the call: {_rpc_message(exc)}") from None
         except Web3RPCError as exc:  # the node's own error for the call, e.g. "EVM error OutOfGas"
             message = _rpc_message(exc)
             raise TransactionReverted(f"reverted: {message}", message) from None
@@ -203,6 +261,10 @@ class ChainSession:
 
 def _rpc_message(exc: Exception) -> str:
     """The node's message, without web3's wrapping (one line)."""
+    response = getattr(exc, "rpc_response", None)
+    error = response.get("error") if isinstance(response, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return " ".join(str(error["message"]).split())
     message = getattr(exc, "message", None) or (exc.args[0] if exc.args else str(exc))
     if isinstance(message, dict):
         message = message.get("message", str(message))

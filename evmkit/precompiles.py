@@ -14,7 +14,7 @@ answers nothing either way.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -129,8 +129,11 @@ def registry() -> dict[str, Precompile]:
     return out
 
 
-def probe(w3: Any, names: Sequence[str]) -> list[Precompile]:
-    """The precompiles among `names` that do not give their known answer on this chain (eth_call)."""
+def probe(w3: Any, names: Sequence[str], fields: Mapping[str, Any] | None = None) -> list[Precompile]:
+    """The precompiles among `names` that do not give their known answer on this chain (eth_call).
+    `fields` go into every call (``ChainSession.probe_fields()``: the embedded chain's sender and
+    fees, so a base fee above eth-tester's default 1 gwei cannot make a present precompile look
+    absent)."""
     from web3.exceptions import Web3Exception  # here: the registry itself is pure and renders without web3
 
     missing = []
@@ -141,6 +144,7 @@ def probe(w3: Any, names: Sequence[str]) -> list[Precompile]:
             "to": p.hex_address,
             "data": "0x" + p.probe_input.hex(),
             "gas": 21_000 + 40 * len(p.probe_input) + p.gas,
+            **(fields or {}),
         }
         try:
             out: bytes | None = bytes(w3.eth.call(call))

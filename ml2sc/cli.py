@@ -12,7 +12,7 @@ from typing import Any
 
 from evmkit import chain
 from evmkit.chain import TxResult
-from evmkit.cliargs import add_chain_args, session_from_args
+from evmkit.cliargs import add_chain_args, positive_int, session_from_args
 from evmkit.errors import EvmkitError
 from evmkit.solc import resolve_compiler
 from evmkit.table import print_table
@@ -451,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--batch",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="rows per call (default: as many as fit 90%% of a 30M-gas block)",
     )

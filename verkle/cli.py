@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evmkit.cliargs import add_chain_args, session_from_args
+from evmkit.cliargs import add_chain_args, positive_int, session_from_args
 from evmkit.errors import EvmkitError
 
 from . import store
@@ -340,7 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_WIDTH,
         help=f"children per node, a power of two from 16 to 4096 (default {DEFAULT_WIDTH})",
     )
-    p.add_argument("--workers", type=int, default=None, help="processes for the build (default: all cores)")
+    p.add_argument(
+        "--workers", type=positive_int, default=None, help="processes for the build (default: all cores)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_setup(p)
     p.set_defaults(func=cmd_build)
@@ -502,7 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(every path, gas beside the model's prediction), next to OpenZeppelin-style "
         "Merkle proofs of the same keys; then show a tampered proof refused.",
     )
-    p.add_argument("--size", type=int, default=4096, help="keys in the tree (default 4,096)")
+    p.add_argument("--size", type=positive_int, default=4096, help="keys in the tree (default 4,096)")
     p.add_argument("--width", type=int, default=DEFAULT_WIDTH, help=f"node width (default {DEFAULT_WIDTH})")
     p.set_defaults(func=cmd_demo)
     return parser

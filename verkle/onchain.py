@@ -67,7 +67,7 @@ class OnchainResult:
 
 def schemes_available(session: ChainSession) -> list[str]:
     """The schemes whose verifiers this chain can run: every precompile they call answers."""
-    return [s.name for s in SCHEMES.values() if not probe(session.w3, s.precompiles)]
+    return [s.name for s in SCHEMES.values() if not probe(session.w3, s.precompiles, session.probe_fields())]
 
 
 def deploy_contract(
@@ -77,7 +77,7 @@ def deploy_contract(
     that both refusals come as a clear message rather than a bare revert of the constructor. Returns
     the web3 contract and the deployment's receipt."""
     root = check_root(scheme.name, root)
-    missing = probe(session.w3, SCHEMES[scheme.name].precompiles)
+    missing = probe(session.w3, SCHEMES[scheme.name].precompiles, session.probe_fields())
     if missing:
         raise MissingPrecompile(scheme.name, missing, schemes_available(session))
     return session.deploy(compile_verifier(scheme, compiler), xy(root))

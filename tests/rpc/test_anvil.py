@@ -186,3 +186,39 @@ def test_killed_deployment_resumes_to_the_same_weights(tmp_path: Path) -> None:
             final["weights_hash"],
         )
         assert outcomes["runtime bytecode vs a fresh compile"][0] == "match"
+
+
+def test_node_refusals_are_one_line_chain_errors(anvil, tmp_path: Path) -> None:
+    """An unfunded key, too little gas and more gas than a block holds: each is one ChainError line
+    holding the node's own message; the CLI prints it as one line and exits non-zero."""
+    from eth_account import Account
+
+    from evmkit.errors import ChainError
+
+    unfunded = Account.create()
+    session = chain.rpc(anvil.url, key=unfunded)
+    with pytest.raises(ChainError) as info:
+        session.send(None, b"\x60\x00")
+    message = str(info.value)
+    assert "\n" not in message and "Insufficient funds" in message and unfunded.address in message
+    funded = chain.rpc(anvil.url, key=anvil.private_keys[2])
+    with pytest.raises(ChainError, match=r"^[^\n]*intrinsic gas too low[^\n]*$"):
+        funded.send(None, b"\x60\x00", gas=20_000)
+    with pytest.raises(ChainError, match=r"^[^\n]*gas_limit > env\.block\.gas_limit[^\n]*30,000,000\)$"):
+        funded.send(None, b"\x60\x00", gas=40_000_000)
+    assert funded.send(None, b"\x60\x00").gas_used > 21_000  # the refusals left the nonce usable
+
+    torch.manual_seed(4)
+    model_path = tmp_path / "net.pt"
+    torch.save(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)), model_path)
+    env = {**os.environ, "ETH_PRIVATE_KEY": Account.create().key.hex()}
+    deploy = subprocess.run(
+        [sys.executable, "-m", "ml2sc.cli", "deploy", str(model_path), "--rpc-url", anvil.url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    lines = deploy.stderr.strip().splitlines()
+    assert deploy.returncode == 1 and "Traceback" not in deploy.stderr and len(lines) == 1, deploy.stderr
+    assert lines[0].startswith("ml2sc: error: ") and "Insufficient funds" in lines[0]
