@@ -1,7 +1,7 @@
 """ml2sc's front door: a model in, a contract on a chain, predictions with their gas.
 
     import ml2sc
-    translation = ml2sc.translate(model)              # an nn.Module, or a file as str or Path
+    translation = ml2sc.translate(model)              # an nn.Module, a sklearn MLP, or a file (str / Path)
     deployment = ml2sc.deploy(translation)            # a fresh embedded chain unless chain= is given
     result = deployment.predict(rows)                 # result.classes, result.outputs, result.gas_used
     report = ml2sc.estimate(translation, rows)        # the gas model's figures, before deploying
@@ -35,7 +35,16 @@ from .manifest import Manifest, ManifestError
 from .onchain import attach as attach_contract
 from .onchain import block_budget, predict_batched, upload_chunk_slots
 from .plan import MODES, Plan, PlanError, decode_outputs, encode_inputs
-from .workflow import ModelSource, Settings, Translation, Verification, plan_model
+from .workflow import (
+    Arch,
+    ModelSource,
+    Settings,
+    Translation,
+    Verification,
+    is_regression,
+    plan_model,
+    resolve_model,
+)
 
 Rows = np.ndarray | Sequence[Sequence[float]]
 
@@ -104,9 +113,15 @@ def translate(
     calibrate: Rows | str | os.PathLike[str] | None = None,
     compiler: Compiler | str | os.PathLike[str] | None = None,
     name: str | None = None,
+    arch: Arch = None,
 ) -> Translation:
-    """Capture ``model`` (a ``torch.nn.Module``, or a file from ``torch.save(model)`` / ``torch.jit.save``
-    as a str or ``pathlib.Path``), plan its integer arithmetic, render and compile its contract.
+    """Capture ``model`` (a ``torch.nn.Module``, a fitted scikit-learn ``MLPClassifier`` /
+    ``MLPRegressor``, or a file as a str or ``pathlib.Path``: ``torch.save(model)`` / ``torch.jit.save``,
+    joblib or pickle of a sklearn MLP, ONNX, or a state_dict with ``arch``), plan its integer arithmetic,
+    render and compile its contract.
+
+    ``arch`` is the module a state_dict file loads into (strictly): ``"module:Class"`` (imported with
+    the current directory importable, built with no arguments), the class, or a built ``nn.Module``.
 
     ``format``: ``"fixed"`` (signed fixed point with ``frac_bits`` fractional bits, weights within
     ``weight_bits``) or ``"int8"`` (scales calibrated on ``calibrate``: rows as an array or list, or a
@@ -114,8 +129,8 @@ def translate(
     ``"packed"``, ``"code"`` or ``"inline"``. ``compiler``: a resolved ``evmkit.Compiler`` or a solc
     path (default: the CLI's order). ``name`` names the contract (default: the file's name, or the
     module's class name; characters outside printable ASCII become ``?`` in the source's comments).
-    Calibration rows must be finite. Files are unpickled, which can run code: load only files you
-    trust."""
+    Calibration rows must be finite. torch.save, joblib and pickle files are unpickled, which can run
+    code: load only files you trust."""
     frac_bits, weight_bits = _count(frac_bits, "frac_bits"), _count(weight_bits, "weight_bits")
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a str (or None), not {type(name).__name__}")
@@ -129,20 +144,22 @@ def translate(
     settings = Settings(
         format, FixedFormat(frac_bits, weight_bits), None if layout == "auto" else layout, None, calibration
     )
-    return workflow.translate(model, settings, _compiler(compiler), name)
+    return workflow.translate(model, settings, _compiler(compiler), name, arch)
 
 
 @dataclass(frozen=True)
 class PredictResult:
     """On-chain predictions of float rows: ``classes`` (one per row), ``outputs`` (the contract's outputs
     decoded to floats), ``gas_used`` (the ``predictBatch`` receipts summed), per call gas and row counts,
-    and whether each row's integer outputs equal the Python emulator's."""
+    and whether each row's integer outputs equal the Python emulator's. ``regression``: the outputs are
+    numbers and ``classes`` means nothing (the contract's 0 / 1 threshold at 0)."""
 
     classes: list[int]
     outputs: list[list[float]]
     gas_per_call: list[int]
     rows_per_call: list[int]
     emulator_agrees: list[bool]
+    regression: bool = False
 
     @property
     def gas_used(self) -> int:
@@ -160,6 +177,7 @@ class Deployment:
     plan: Plan
     manifest: Manifest
     translation: Translation | None = None
+    regression: bool = False  # the outputs are numbers, with no class
 
     @property
     def address(self) -> str:
@@ -193,6 +211,7 @@ class Deployment:
             emulator_agrees=[
                 p == emulator.predict(self.plan, row) for p, row in zip(batch.predictions, encoded)
             ],
+            regression=self.regression,
         )
 
 
@@ -213,7 +232,7 @@ def deploy(
     session = _session(chain) or chains.embedded()
     path = Path(manifest) if manifest is not None else None
     record, contract = workflow.deploy(session, translation, path, None, on_tx, resume)
-    return Deployment(session, contract, translation.plan, record, translation)
+    return Deployment(session, contract, translation.plan, record, translation, translation.regression)
 
 
 def _manifest(manifest: Manifest | str | os.PathLike[str], what: str = "manifest") -> Manifest:
@@ -232,11 +251,13 @@ def attach(
     chain: ChainSession | None = None,
     *,
     model: ModelSource | None = None,
+    arch: Arch = None,
 ) -> Deployment:
     """The deployment a manifest of an RPC deployment records, on ``chain`` (None: the manifest's node,
     signing with the key in ``$ETH_PRIVATE_KEY``). The plan comes from ``model`` (default: the
-    manifest's model file; required for a deployment of an in-memory module) with the manifest's
-    number format; a model whose model hash is not the manifest's is refused before any call."""
+    manifest's model file; required for a deployment of an in-memory module; a state_dict file needs
+    ``arch``) with the manifest's number format; a model whose model hash is not the manifest's is
+    refused before any call."""
     record = _manifest(manifest)
     chain = _session(chain)
     if record.chain.get("kind") != "rpc":
@@ -244,7 +265,8 @@ def attach(
             "the manifest records an embedded-chain deployment, gone with its process: deploy again"
         )
     settings = Settings.from_json(record.number_format, record.layout)
-    plan, _ = plan_model(model if model is not None else record.model_file(), settings)
+    module, _ = resolve_model(model if model is not None else record.model_file(), arch)
+    plan, _ = plan_model(module, settings)
     have = Web3.to_hex(commit(plan, encode_blob(plan), record.layout).model_hash)
     if have != record.model_hash:
         source = "model=" if model is not None else f"the model file {record.model_path}"
@@ -253,7 +275,8 @@ def attach(
             f"the manifest's is {record.model_hash} (other weights or another architecture)"
         )
     session = chain if chain is not None else chains.rpc(record.chain["rpc_url"])
-    return Deployment(session, attach_contract(session, record.address or "", record.abi), plan, record)
+    contract = attach_contract(session, record.address or "", record.abi)
+    return Deployment(session, contract, plan, record, None, is_regression(module, plan))
 
 
 def estimate(
@@ -286,13 +309,15 @@ def verify(
     *,
     chain: ChainSession | None = None,
     compiler: Compiler | str | os.PathLike[str] | None = None,
+    arch: Arch = None,
 ) -> Verification:
     """Hold a deployment against a model: the model commitment recomputed from ``model`` with the
     manifest's settings, against the manifest and, where the chain is reachable, the contract (its
     hashes, its bytecode, the weights read back, a prediction). ``model`` defaults to the deployment's
     own translation, or to the manifest's model file (a manifest of an in-memory module's deployment
     needs ``model``); ``chain`` to the deployment's session, or for an RPC manifest a read-only
-    session on its node. Every difference is named in the result."""
+    session on its node. ``arch``: the module a state_dict model file loads into. Every difference is
+    named in the result."""
     chain = _session(chain)
     if isinstance(deployment_or_manifest, Deployment):
         record = deployment_or_manifest.manifest
@@ -308,5 +333,5 @@ def verify(
             session = chains.rpc_reader(record.chain["rpc_url"])
     settings = Settings.from_json(record.number_format, record.layout)
     source = model if model is not None else record.model_file()
-    t = workflow.translate(source, settings, _compiler(compiler), source_name=record.translated_name)
+    t = workflow.translate(source, settings, _compiler(compiler), record.translated_name, arch)
     return workflow.verify(session, record, t)

@@ -9,9 +9,14 @@ with an error that names the layer.
 
 from __future__ import annotations
 
+import importlib
 import operator
+import os
+import re
+import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -36,7 +41,7 @@ class UnsupportedModel(ValueError):
 
 
 class ModelLoadError(ValueError):
-    """The model file is missing or is not a whole PyTorch module."""
+    """The model file is missing, unreadable or not a model ml2sc reads; the message says why."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,16 +83,94 @@ class BatchNorm:
 Op = Dense | Activation | BatchNorm
 
 
-def load_model(path: str | Path) -> Any:
-    """Load a whole module saved by ``torch.save(model)`` or ``torch.jit.save``.
+MAGIC_ZIP = b"PK\x03\x04"  # torch.save and torch.jit.save
+MAGIC_COMPRESSED = (b"\x78", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x04\x22\x4d\x18")  # joblib
+TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of a pre-1.6 torch.save file
+ARCH_HELP = "save with torch.save(model.state_dict()) and pass --arch module:Class"
 
-    ``torch.save`` files are unpickled (``weights_only=False``): load only trusted files.
-    """
+
+def file_kind(path: Path) -> str:
+    """What a model file is, from its first bytes (the extension only where bytes cannot tell):
+    ``torch`` (zip), ``pickle`` (protocol 2+), ``compressed`` (joblib), ``onnx``, ``empty``, ``text``
+    or ``unknown``."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if not head:
+        return "empty"
+    if head.startswith(MAGIC_ZIP):
+        return "torch"
+    if head[0] == 0x80:
+        return "pickle"
+    if path.suffix.lower() == ".onnx" or head[0] == 0x08:  # ModelProto field 1 (ir_version), a varint
+        return "onnx"
+    if head.startswith(MAGIC_COMPRESSED):
+        return "compressed"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "unknown"
+    return "text" if "\0" not in text else "unknown"
+
+
+@contextmanager
+def cwd_importable() -> Iterator[None]:
+    """Make the current directory importable for the duration (the CLI run as a script lacks it)."""
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        yield
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
+
+
+def _explain(path: Path, exc: BaseException) -> ModelLoadError:
+    """One line on why unpickling failed, with the fix where the cause is known."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    attr = re.search(r"Can't get attribute '([^']+)' on <module '([^']+)'", text)
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)  # `python -m pkg`: __main__'s repr names pkg.__main__
+    if attr and attr[2] in ("__main__", getattr(spec, "name", "__main__")):  # pickled from a script
+        return ModelLoadError(
+            f"cannot load {path}: its class {attr[1]!r} was defined in the script that saved it (__main__), "
+            f"which is not importable here; save with torch.jit.save(torch.jit.script(model), ...), or "
+            f"{ARCH_HELP}, or define {attr[1]} in a module"
+        )
+    if attr:
+        return ModelLoadError(
+            f"cannot load {path}: module {attr[2]!r} has no class {attr[1]!r} (renamed or removed since "
+            "saving)"
+        )
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return ModelLoadError(
+            f"cannot load {path}: its class lives in module {exc.name!r}, which is not importable from here; "
+            f"run from the folder that holds it, add that folder to PYTHONPATH, or {ARCH_HELP}"
+        )
+    return ModelLoadError(f"cannot load {path} as a model: {text}")
+
+
+def _unpickle(path: Path, kind: str) -> Any:
+    """A pickle / joblib file's object; a pre-1.6 ``torch.save`` file through torch."""
+    import joblib
+
+    try:
+        with cwd_importable(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sklearn's version-mismatch warnings: the checks below suffice
+            obj = joblib.load(path)
+        if isinstance(obj, int) and obj == TORCH_LEGACY_MAGIC and kind == "pickle":
+            return _torch_load(path)
+        return obj
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets one clear line
+        raise _explain(path, exc) from None
+
+
+def _torch_load(path: Path) -> Any:
     import torch
 
-    path = Path(path)
-    if not path.is_file():
-        raise ModelLoadError(f"model file not found: {path}")
     try:
         with warnings.catch_warnings():  # TorchScript is deprecated upstream, still supported here
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -95,15 +178,143 @@ def load_model(path: str | Path) -> Any:
     except Exception:  # noqa: BLE001 - not TorchScript; try a pickled module next
         pass
     try:
-        model = torch.load(str(path), map_location="cpu", weights_only=False)
+        with cwd_importable():
+            return torch.load(str(path), map_location="cpu", weights_only=False)
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets one clear line
-        raise ModelLoadError(f"cannot load {path} as a PyTorch model: {exc}") from None
-    if not isinstance(model, torch.nn.Module):
+        raise _explain(path, exc) from None
+
+
+def load_model(path: str | Path, arch: Any = None) -> Any:
+    """Load a model file: a whole module from ``torch.save(model)`` or ``torch.jit.save``; a state_dict
+    with ``arch`` (see :func:`build_arch`); a fitted scikit-learn MLP from joblib or pickle; or an ONNX
+    file (its ops, through ``ml2sc.onnx_import``). The kind is read from the file's first bytes.
+
+    torch.save, joblib and pickle files are unpickled (``weights_only=False``), which can run code: load
+    only trusted files. The current directory is importable while they load, so that classes defined
+    in modules next to the user are found.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ModelLoadError(f"{path} is a folder, not a model file: pass the file itself")
+    if not path.is_file():
+        raise ModelLoadError(f"model file not found: {path}")
+    kind = file_kind(path)
+    if kind == "onnx":
+        if arch is not None:
+            raise ModelLoadError(f"--arch applies to a state_dict file; {path} is an ONNX model")
+        from .onnx_import import load_onnx
+
+        return load_onnx(path)
+    if kind == "empty":
+        raise ModelLoadError(f"cannot load {path}: the file is empty")
+    if kind == "text":
+        raise ModelLoadError(f"cannot load {path}: it is a text file, not a model file")
+    if kind == "unknown":
         raise ModelLoadError(
-            f"{path} holds a {type(model).__name__}, not a whole module: save it with "
-            "torch.save(model) (not model.state_dict()) or torch.jit.save"
+            f"cannot load {path}: not a model file (expected torch.save / torch.jit.save, joblib, pickle "
+            "or ONNX)"
         )
-    return model
+    model = _torch_load(path) if kind == "torch" else _unpickle(path, kind)
+    return _checked(path, model, arch)
+
+
+def _is_state_dict(obj: Any) -> bool:
+    import torch
+
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def _checked(path: Path, model: Any, arch: Any) -> Any:
+    """The loaded object as a model: a module, a state_dict loaded into ``arch``, or a sklearn MLP."""
+    import torch
+
+    from .sklearn_import import SUPPORTED as SKLEARN
+    from .sklearn_import import is_sklearn
+
+    if _is_state_dict(model):
+        if arch is None:
+            raise ModelLoadError(
+                f"{path} holds a state_dict, not a whole module: pass --arch module:Class (arch= in the "
+                "API) to name the class it belongs to, or save the whole module with torch.save(model) "
+                "or torch.jit.save"
+            )
+        return load_state_dict(build_arch(arch), model, path)
+    if arch is not None:
+        raise ModelLoadError(f"--arch applies to a state_dict file; {path} holds a whole model")
+    if isinstance(model, torch.nn.Module):
+        return model
+    if is_sklearn(model):
+        return model
+    raise ModelLoadError(
+        f"{path} holds a {type(model).__name__}, not a whole module: save it with torch.save(model) "
+        f"(not model.state_dict()) or torch.jit.save, or pass a scikit-learn {' / '.join(SKLEARN)}"
+    )
+
+
+def build_arch(arch: Any) -> Any:
+    """The module a state_dict loads into: ``"module:Class"`` (imported with the current directory
+    importable, built with no arguments), a module class, or a built ``nn.Module``."""
+    import torch
+
+    if isinstance(arch, torch.nn.Module):
+        return arch
+    if isinstance(arch, str):
+        module_name, _, class_name = arch.partition(":")
+        if not module_name or not class_name:
+            raise ModelLoadError(f"--arch {arch!r}: expected module:Class, e.g. mynets:Net")
+        try:
+            with cwd_importable():
+                module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ModelLoadError(
+                f"--arch {arch}: cannot import module {module_name!r} ({exc}); run from the folder that "
+                "holds it or add that folder to PYTHONPATH"
+            ) from None
+        try:
+            cls = operator.attrgetter(class_name)(module)
+        except AttributeError:
+            raise ModelLoadError(
+                f"--arch {arch}: module {module_name!r} has no class {class_name!r}"
+            ) from None
+    elif isinstance(arch, type):
+        cls = arch
+    else:
+        raise TypeError(
+            f"arch must be 'module:Class', a module class or an nn.Module, not {type(arch).__name__}"
+        )
+    name = getattr(cls, "__name__", str(cls))
+    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+        raise ModelLoadError(f"arch {name!r} is not a torch.nn.Module class")
+    try:
+        return cls()
+    except TypeError as exc:
+        raise ModelLoadError(
+            f"arch {name}() needs arguments ({exc}); give its arguments defaults, or pass a built "
+            "module (arch=Net(...)) through the Python API"
+        ) from None
+
+
+def load_state_dict(module: Any, state: dict[str, Any], path: Path | str = "state_dict") -> Any:
+    """``module`` with ``state`` loaded (strict); mismatched keys or shapes named in one line."""
+    have = module.state_dict()
+    missing = [k for k in have if k not in state]
+    unexpected = [k for k in state if k not in have]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in have.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    problems = []
+    for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("other shapes", shapes)):
+        if keys:
+            problems.append(f"{label}: {', '.join(keys[:4])}{', ...' if len(keys) > 4 else ''}")
+    if problems:
+        raise ModelLoadError(
+            f"{path} does not fit {type(module).__name__} ({'; '.join(problems)}): is --arch the class "
+            "it was saved from?"
+        )
+    module.load_state_dict(state, strict=True)
+    return module.eval()
 
 
 def _dense(name: str, module: Any) -> Dense:
@@ -247,10 +458,17 @@ def _sequential_ops(model: Any, prefix: str = "") -> list[Op]:
 
 
 def capture(model: Any) -> list[Op]:
-    """The model's computation as a list of ops, first to last."""
+    """The model's computation as a list of ops, first to last: a ``torch.nn.Module``, a fitted
+    scikit-learn MLP, or ops already read (an ONNX file's)."""
     import torch
 
-    if isinstance(model, torch.jit.ScriptModule):
+    from .sklearn_import import is_sklearn, sklearn_ops
+
+    if isinstance(model, list) and all(isinstance(op, (Dense, Activation, BatchNorm)) for op in model):
+        ops = fold_batchnorm(model)
+    elif is_sklearn(model):
+        ops = sklearn_ops(model)
+    elif isinstance(model, torch.jit.ScriptModule):
         if getattr(model, "original_name", "") != "Sequential":
             raise UnsupportedModel(
                 f"TorchScript module {getattr(model, 'original_name', '?')!r} is not an "

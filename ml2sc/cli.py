@@ -1,4 +1,5 @@
-"""``ml2sc``: PyTorch MLP -> integer Solidity contract -> deployment -> on-chain inference."""
+"""``ml2sc``: an MLP (PyTorch, scikit-learn, ONNX) -> integer Solidity contract -> deployment ->
+on-chain inference."""
 
 from __future__ import annotations
 
@@ -28,8 +29,15 @@ from .plan import MODES, PlanError
 from .workflow import Settings
 
 TRUST_NOTE = (
-    "MODEL is a file written by torch.save(model) (the whole module) or torch.jit.save. "
-    "torch.save files are unpickled, which can run code: load only files you trust."
+    "MODEL is a file written by torch.save(model) (the whole module) or torch.jit.save, a state_dict "
+    "from torch.save(model.state_dict()) with --arch, a fitted scikit-learn MLPClassifier / MLPRegressor "
+    "saved with joblib or pickle (.joblib, .pkl, .pickle), or an ONNX file; the kind is read from the "
+    "file's first bytes. torch.save, joblib and pickle files are unpickled, which can run code: load only "
+    "files you trust. While they load, the current directory is importable (for classes in local modules)."
+)
+ARCH_HELP = (
+    "for a state_dict file: the module class it loads into, as MODULE:CLASS (e.g. mynets:Net), built "
+    "with no arguments and loaded strictly; the current directory is put on sys.path for this import only"
 )
 USER_ERRORS = (
     EvmkitError,
@@ -82,6 +90,10 @@ def _add_numbers(p: argparse.ArgumentParser, calibrate: bool = True) -> None:
         )
 
 
+def _add_arch(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--arch", metavar="MODULE:CLASS", help=ARCH_HELP)
+
+
 def _add_compiler(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--solc",
@@ -121,7 +133,7 @@ def _progress(quiet: bool):
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    t = workflow.translate(Path(args.model), _settings(args), resolve_compiler(args.solc))
+    t = workflow.translate(Path(args.model), _settings(args), resolve_compiler(args.solc), arch=args.arch)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     name, blob = t.compiled.contract_name, t.compiled.blob
@@ -178,7 +190,7 @@ def _manifest_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    t = workflow.translate(Path(args.model), _settings(args), resolve_compiler(args.solc))
+    t = workflow.translate(Path(args.model), _settings(args), resolve_compiler(args.solc), arch=args.arch)
     session = session_from_args(args)
     path = _manifest_path(args)
     deployment = api.deploy(t, session, manifest=path, on_tx=_progress(args.json), resume=not args.fresh)
@@ -220,13 +232,13 @@ def _deployment_for(args: argparse.Namespace, rows: Any = None) -> tuple[api.Dep
         settings = Settings.from_json(manifest.number_format, manifest.layout)
         if manifest.chain.get("kind") == "rpc":
             args.rpc_url = args.rpc_url or manifest.chain["rpc_url"]
-            return api.attach(manifest, session_from_args(args)), {}
+            return api.attach(manifest, session_from_args(args), arch=args.arch), {}
         target = manifest.model_file()  # an embedded chain lives only as long as its process
     else:
         settings = _settings(args, rows)
     if args.rpc_url:
         raise ManifestError("with --rpc-url, deploy first (`ml2sc deploy`) and pass its manifest")
-    t = workflow.translate(target, settings, resolve_compiler(args.solc))
+    t = workflow.translate(target, settings, resolve_compiler(args.solc), arch=args.arch)
     deployment = api.deploy(t, session_from_args(args), resume=False)
     return deployment, {
         "deploy_gas": deployment.deploy_gas,
@@ -240,7 +252,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     deployment, deploy_gas = _deployment_for(args, rows)
     result = deployment.predict(rows, args.batch)
     report = {
-        "predictions": result.classes,
+        **({} if result.regression else {"predictions": result.classes}),
         "outputs": result.outputs,
         "gas_used": result.gas_used,
         "gas_per_call": result.gas_per_call,
@@ -251,11 +263,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
     else:
-        body = [
-            (str(i), str(c), ", ".join(f"{v:.6g}" for v in out))
-            for i, (c, out) in enumerate(zip(result.classes, result.outputs))
-        ]
-        print_table(body, header=("row", "class", "outputs"))
+        if result.regression:  # numbers, not class scores: no class column
+            print_table(
+                [(str(i), ", ".join(f"{v:.6g}" for v in out)) for i, out in enumerate(result.outputs)],
+                header=("row", "outputs"),
+            )
+        else:
+            body = [
+                (str(i), str(c), ", ".join(f"{v:.6g}" for v in out))
+                for i, (c, out) in enumerate(zip(result.classes, result.outputs))
+            ]
+            print_table(body, header=("row", "class", "outputs"))
         print(
             f"inference gas: {result.gas_used:,} for {len(rows)} rows in {len(result.gas_per_call)} "
             f"call(s); on-chain == emulator: {sum(result.emulator_agrees)}/{len(rows)}"
@@ -268,7 +286,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     session = None
     if manifest.chain.get("kind") == "rpc":  # reading only: no key needed
         session = chain.rpc_reader(args.rpc_url or manifest.chain["rpc_url"])
-    result = api.verify(manifest, Path(args.model), chain=session, compiler=resolve_compiler(args.solc))
+    result = api.verify(
+        manifest, Path(args.model), chain=session, compiler=resolve_compiler(args.solc), arch=args.arch
+    )
     if args.json:
         print(
             json.dumps(
@@ -303,7 +323,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     rows = read_rows(args.input) if args.input else None
-    t = workflow.translate(Path(args.model), _settings(args, rows), resolve_compiler(args.solc))
+    t = workflow.translate(
+        Path(args.model), _settings(args, rows), resolve_compiler(args.solc), arch=args.arch
+    )
     report = api.estimate(t, rows)
     if args.json:
         print(
@@ -386,8 +408,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ml2sc",
-        description="Turn a PyTorch MLP into an integer Solidity contract, deploy it, upload its "
-        "weights and run inference on-chain with outputs identical to the Python emulator.",
+        description="Turn an MLP (PyTorch, scikit-learn or ONNX) into an integer Solidity contract, "
+        "deploy it, upload its weights and run inference on-chain with outputs identical to the Python "
+        "emulator.",
         epilog=TRUST_NOTE,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -405,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_numbers(p)
+    _add_arch(p)
     _add_compiler(p)
     p.set_defaults(func=cmd_translate)
 
@@ -428,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", help="deploy anew even if a resumable manifest exists")
     p.add_argument("--json", action="store_true", help="print the manifest as one JSON object")
     _add_numbers(p)
+    _add_arch(p)
     _add_compiler(p)
     _add_chain(p)
     p.set_defaults(func=cmd_deploy)
@@ -458,10 +483,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON object: predictions, outputs, gas_used (inference receipts, "
-        "summed), gas_per_call, rows_per_call, deploy_gas, upload_gas",
+        help="print one JSON object: predictions (classifiers only), outputs, gas_used (inference "
+        "receipts, summed), gas_per_call, rows_per_call, deploy_gas, upload_gas",
     )
     _add_numbers(p)
+    _add_arch(p)
     _add_compiler(p)
     _add_chain(p)
     p.set_defaults(func=cmd_predict)
@@ -485,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("manifest", metavar="MANIFEST")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_arch(p)
     _add_compiler(p)
     _add_chain(p)
     p.set_defaults(func=cmd_verify)
@@ -506,6 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print one JSON object: deploy, upload (one per transaction), inference, breakdown",
     )
     _add_numbers(p)
+    _add_arch(p)
     _add_compiler(p)
     p.set_defaults(func=cmd_estimate)
 

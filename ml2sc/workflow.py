@@ -17,7 +17,7 @@ from evmkit.errors import ChainError
 from evmkit.solc import Compiler, resolve_compiler
 
 from . import emulator
-from .capture import capture, load_model
+from .capture import Activation, BatchNorm, Dense, build_arch, capture, load_model, load_state_dict
 from .commitment import differences
 from .fixed import FixedFormat
 from .layouts import slot_bytes
@@ -86,6 +86,7 @@ class Translation:
     compiled: Compiled
     compiler: Compiler
     source_name: str = ""
+    regression: bool = False  # outputs are numbers, with no class (see is_regression)
 
     @property
     def plan(self) -> Plan:
@@ -98,26 +99,53 @@ class Translation:
         return self.compiled.artifact.bytecode
 
 
-ModelSource = Union["nn.Module", str, Path]  # what translate takes: a module, or its file
+ModelSource = Union["nn.Module", str, Path, Any]  # a module, a fitted sklearn MLP, or a model file
+Arch = Union[str, type, "nn.Module", None]  # a state_dict's module: "module:Class", a class, or built
 
 
-def resolve_model(model: Any) -> tuple[Any, Path | None]:
-    """(the module, its file or None) for an ``nn.Module``, a str or a ``pathlib.Path``."""
+def resolve_model(model: Any, arch: Arch = None) -> tuple[Any, Path | None]:
+    """(the model, its file or None) for an ``nn.Module``, a fitted scikit-learn MLP, or a file as a str
+    or ``pathlib.Path`` (a state_dict file needs ``arch``; an ONNX file gives its ops)."""
     if isinstance(model, (str, Path)):
-        return load_model(model), Path(model)
+        return load_model(model, arch), Path(model)
     import torch
 
-    if isinstance(model, torch.nn.Module):
+    from .sklearn_import import is_sklearn
+
+    if isinstance(model, torch.nn.Module) or is_sklearn(model) or _is_ops(model):
+        if arch is not None:
+            raise TypeError("arch= applies to a state_dict file, not to a model object")
         return model, None
+    if isinstance(model, dict) and arch is not None:  # a state_dict in memory
+        return load_state_dict(build_arch(arch), model), None
     raise TypeError(
-        f"model must be a torch.nn.Module, a str or a pathlib.Path (a file written by "
-        f"torch.save(model) or torch.jit.save), not {type(model).__name__}"
+        f"model must be a torch.nn.Module, a str or a pathlib.Path (a model file), or a fitted "
+        f"scikit-learn MLPClassifier / MLPRegressor, not {type(model).__name__}"
     )
 
 
-def plan_model(model: ModelSource, settings: Settings) -> tuple[Plan, Settings]:
+def _is_ops(model: Any) -> bool:
+    """True for ops already read (what ``capture`` and ``onnx_import.load_onnx`` return)."""
+    return (
+        isinstance(model, list)
+        and bool(model)
+        and all(isinstance(op, (Dense, Activation, BatchNorm)) for op in model)
+    )
+
+
+def is_regression(model: Any, plan: Plan) -> bool:
+    """True when the outputs are numbers, not class scores: an ``MLPRegressor``, or one output with no
+    sigmoid (the plan's ``logit`` head: a threshold at 0 is no class of a regression's output)."""
+    from .sklearn_import import is_regressor, is_sklearn
+
+    if is_sklearn(model):
+        return is_regressor(model)
+    return plan.head == "logit"
+
+
+def plan_model(model: ModelSource, settings: Settings, arch: Arch = None) -> tuple[Plan, Settings]:
     """The plan, and the settings with int8 scales resolved from calibration rows."""
-    ops = capture(resolve_model(model)[0])
+    ops = capture(resolve_model(model, arch)[0])
     if settings.mode == "int8" and settings.scales is None:
         if settings.calibration is None:
             raise PlanError("int8 needs calibration data: pass --calibrate FILE")
@@ -126,16 +154,28 @@ def plan_model(model: ModelSource, settings: Settings) -> tuple[Plan, Settings]:
 
 
 def translate(
-    model: ModelSource, settings: Settings, compiler: Compiler | None = None, source_name: str | None = None
+    model: ModelSource,
+    settings: Settings,
+    compiler: Compiler | None = None,
+    source_name: str | None = None,
+    arch: Arch = None,
 ) -> Translation:
     """`source_name` (default: the model file's name; a module's class name) names the contract and
-    appears in its source, so in its bytecode's metadata: `verify` passes the deployed one."""
+    appears in its source, so in its bytecode's metadata: `verify` passes the deployed one. ``arch``
+    is the module a state_dict file loads into."""
     compiler = compiler or resolve_compiler()
-    module, path = resolve_model(model)
+    module, path = resolve_model(model, arch)
     plan, settings = plan_model(module, settings)
     source_name = source_name or (path.name if path is not None else type(module).__name__)
     compiled = compile_plan(plan, contract_name_for(source_name), source_name, settings.layout, compiler)
-    return Translation(path, replace(settings, layout=compiled.layout), compiled, compiler, source_name)
+    return Translation(
+        path,
+        replace(settings, layout=compiled.layout),
+        compiled,
+        compiler,
+        source_name,
+        is_regression(module, plan),
+    )
 
 
 @dataclass(frozen=True)
