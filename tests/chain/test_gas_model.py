@@ -164,10 +164,15 @@ def adversarial_rows(plan, x: np.ndarray) -> list[list[int]]:
     return rows
 
 
+def _case_ids(cases) -> list[str]:
+    """``arch-activations-mode[frac_bits]`` for each (arch, acts, mode, frac_bits) case."""
+    return [f"{'-'.join(map(str, a))}-{','.join(b)}-{m}{f or ''}" for a, b, m, f in cases]
+
+
 @pytest.mark.parametrize(
     "arch, acts, mode, frac_bits",
     DRIFT,
-    ids=[f"{'-'.join(map(str, a))}-{','.join(b)}-{m}{f or ''}" for a, b, m, f in DRIFT],
+    ids=_case_ids(DRIFT),
 )
 @pytest.mark.parametrize("layout", ["code", "inline"])
 def test_saturated_and_extreme_rows_within_one_percent(
@@ -250,7 +255,7 @@ NEW_ACTIVATIONS = [
 @pytest.mark.parametrize(
     "arch, acts, mode, frac_bits",
     NEW_ACTIVATIONS,
-    ids=[f"{'-'.join(map(str, a))}-{','.join(b)}-{m}{f or ''}" for a, b, m, f in NEW_ACTIVATIONS],
+    ids=_case_ids(NEW_ACTIVATIONS),
 )
 @pytest.mark.parametrize("layout", ["storage", "code"])
 def test_gelu_and_silu_within_one_percent_and_below_the_bound(
