@@ -91,6 +91,10 @@ def start_anvil(
         "3",
         "--config-out",
         str(config),
+        # Keep recent states in memory only: by default anvil spills older states to
+        # ~/.foundry/anvil/tmp and a long calibration left tens of GB there.
+        "--prune-history",
+        "256",
     ]
     if code_size_limit:
         args += ["--code-size-limit", str(code_size_limit)]
