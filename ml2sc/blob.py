@@ -7,14 +7,14 @@ the bytecode of data contracts, ``inline`` as a constant in the model contract, 
 fixed mode, per layer: ``slope | W row by row | b``, each a big-endian two's-complement lane
 of ``lane_bytes`` (the narrowest width that holds every number of the model).
 
-int8 mode, per layer: a header ``m (4 bytes) | shift (1) | leaky slope Q.16 (2)`` (a hidden GELU /
-SiLU layer adds its second multiplier: ``| out_m (4) | out_shift (1)``), then for
-each output neuron ``ceil(n_in / 32)`` words of 32 weights, then the biases. Weights are
-stored offset by 128 (``u = w + 128``, 1..255) and interleaved so that
-``(word >> 8t) & LANES`` yields eight 32-bit lanes of weights, reversed against the eight
-activations that the same mask cuts from 32 input bytes: one MUL of the two puts their
-8-term dot product in the top lane (SIMD within a register). The stored bias absorbs the
-offset: ``K_j = b_j - 128 * sum_i w_ji``.
+int8 mode, per layer: a header ``shift (1 byte) | leaky slope Q.16 (2)`` (a hidden GELU / SiLU
+layer adds its second multiplier: ``| out_m (4) | out_shift (1)``), then for each output neuron
+``ceil(n_in / 32)`` words of 32 weights, then for each neuron its requantization multiplier and
+bias, ``m_j (4, unsigned) | K_j (bias_bytes, signed)``: one MLOAD reads both. Weights are stored
+offset by 128 (``u = w + 128``, 1..255) and interleaved so that ``(word >> 8t) & LANES`` yields
+eight 32-bit lanes of weights, reversed against the eight activations that the same mask cuts
+from 32 input bytes: one MUL of the two puts their 8-term dot product in the top lane (SIMD
+within a register). The stored bias absorbs the offset: ``K_j = b_j - 128 * sum_i w_ji``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from eth_utils import keccak
 
 from .layers import Plan, PlanError
 
-INT8_HEADER_BYTES = 7  # 12 for a hidden layer of int8 class "rescale"
+INT8_HEADER_BYTES = 3  # 8 for a hidden layer of int8 class "rescale"
+INT8_M_BYTES = 4  # each neuron's requantization multiplier, before its bias
 WEIGHT_OFFSET = 128
 
 
@@ -34,8 +35,8 @@ WEIGHT_OFFSET = 128
 class LayerBlob:
     offset: int  # first byte of the layer (its header / slope)
     weights_offset: int
-    biases_offset: int
-    bias_bytes: int  # int8: width of K_j; fixed: lane_bytes
+    biases_offset: int  # int8: the first neuron's m_j | K_j
+    bias_bytes: int  # int8: width of K_j (a neuron's entry: INT8_M_BYTES + bias_bytes); fixed: lane_bytes
     words_per_neuron: int  # int8 only
 
 
@@ -105,8 +106,7 @@ def _int8_blob(plan: Plan) -> Blob:
     layers = []
     for layer in plan.layers:
         start = len(data)
-        data += layer.requant_m.to_bytes(4, "big") + bytes([layer.requant_shift])
-        data += layer.slope.to_bytes(2, "big")
+        data += bytes([layer.requant_shift]) + layer.slope.to_bytes(2, "big")
         if layer.out_shift:  # a hidden rescale layer (gelu, silu)
             data += layer.out_m.to_bytes(4, "big") + bytes([layer.out_shift])
         words = -(-layer.n_in // 32)
@@ -118,8 +118,12 @@ def _int8_blob(plan: Plan) -> Blob:
         width = max(signed_bytes(k) for k in biases)
         if width > 16:
             raise PlanError(f"a bias of {layer.name!r} needs {width} bytes; the int8 contract holds 16")
+        if len(layer.requant_m) != layer.n_out or not all(0 <= m < 1 << 32 for m in layer.requant_m):
+            raise PlanError(f"{layer.name!r} needs one unsigned 32-bit requantization multiplier per neuron")
         biases_offset = len(data)
-        data += b"".join(_be(k, width) for k in biases)
+        data += b"".join(
+            m.to_bytes(INT8_M_BYTES, "big") + _be(k, width) for m, k in zip(layer.requant_m, biases)
+        )
         layers.append(LayerBlob(start, weights_offset, biases_offset, width, words))
     return Blob(bytes(data), "int8", 1, tuple(layers))
 

@@ -3,6 +3,7 @@
     python -m ml2sc.calibrate [--models N] [--save FILE]   # about 10 minutes
     python -m ml2sc.calibrate --refit FILE                 # fit kept measurements again
     python -m ml2sc.calibrate --only gelu,gelu_tanh,silu   # fit a new activation's features only
+    python -m ml2sc.calibrate --format int8                # refit int8 alone (after a kernel change)
 
 The costs are the opcode gas of the code solc generates from the templates: run this again
 after changing a template or the compiler. It deploys a grid of random MLPs (every format,
@@ -11,10 +12,16 @@ weights that saturate sigmoid / tanh / softmax on every row) on a local anvil, a
 sends `predict` on rows that take every branch (ordinary rows, rows scaled by 50 that saturate
 sigmoid / tanh / softmax and the int8 clamps, mixed rows, zeros, int8 extremes -128 / 127) and
 one `predictBatch`. Each counted part's gas is fitted by least squares of the relative errors
-(small contracts are held as closely as large ones); the schedule terms (intrinsic gas,
-calldata, SLOAD / SSTORE, EXTCODE*, keccak, logs, memory) are not fitted: gasmodel computes
-them. It prints every function's worst error on the fit set and the highest ratio of a
-measured inference to the model's upper bound (above 1 would be a bound broken).
+(small contracts are held as closely as large ones; int8's by non-negative least squares over
+features that are each one part of the kernel, so no part and no breakdown term is negative);
+the schedule terms (intrinsic gas, calldata, SLOAD / SSTORE, EXTCODE*, keccak, logs, memory) are
+not fitted: gasmodel computes them. It prints every function's worst error on the fit set and
+the highest ratio of a measured inference to the model's upper bound (above 1 would be a bound
+broken).
+
+``--format int8`` measures int8 models only and fits int8's loop costs and deploy constants afresh,
+every fixed-point and shared cost held at its stored value (a change to the int8 kernel moves
+nothing else).
 
 ``--only`` adds activations without moving any estimate of the others: its models use the named
 activations (and others around them), and only the features that ``gas_costs.json`` has no cost
@@ -24,6 +31,7 @@ for yet are fitted, every other cost held at its stored value (the file keeps th
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import pickle
@@ -48,6 +56,7 @@ from ml2sc.plan import FloatLayer, build_fixed_plan, encode_inputs
 from ml2sc.quant import build_int8_plan, calibrate
 
 ACTS = ["none", "relu", "leaky_relu", "sigmoid", "tanh"]  # the full fit's hidden activations (as fitted)
+LATER_ACTS = ["gelu", "gelu_tanh", "silu"]  # fitted by --only; --format measures them too
 FRAC_BITS = [60, 60, 60, 16, 32, 48]  # the default most often; others so exp's Horner steps separate
 BATCH_GAS = 60_000_000  # a calibration predictBatch stays below this (anvil runs with 100M blocks)
 
@@ -129,12 +138,17 @@ def test_rows(plan, x: np.ndarray, rng: random.Random) -> list[list[int]]:
     return rows
 
 
-def measure(session, n_models: int, only: list[str] | None = None):
-    """(compiled, deploy/upload txs, [(row, predict gas)], (batch rows, predictBatch gas)) per model."""
+def measure(session, n_models: int, only: list[str] | None = None, fmt: str | None = None):
+    """(compiled, deploy/upload txs, [(row, predict gas)], (batch rows, predictBatch gas)) per model
+    (``fmt``: models of that number format only)."""
     models = []
     samples = sample_new_models(n_models, only) if only else sample_models(n_models)
+    if fmt is not None:  # the full grid, then the activations it leaves out (--only fitted them)
+        samples = itertools.chain(samples, sample_new_models(48, [a for a in LATER_ACTS if a not in ACTS]))
     for k, (layers, mode, layout, rng) in enumerate(samples):
         x = np.array([[rng.gauss(0, 2) for _ in range(layers[0].weight.shape[1])] for _ in range(8)])
+        if fmt is not None and mode != fmt:
+            continue
         if mode == "fixed":
             plan = build_fixed_plan(
                 layers, FixedFormat(FRAC_BITS[k % len(FRAC_BITS)]) if k < n_models else None
@@ -180,6 +194,19 @@ def lstsq(samples: list[tuple[Counter, float]], weights: list[float] | None = No
     return {k: round(float(c), 3) for k, c in zip(keys, coef)}
 
 
+def nnls(samples: list[tuple[Counter, float]], weights: list[float]) -> dict[str, float]:
+    """:func:`lstsq` of the relative errors with every cost >= 0 (int8's features are each one
+    part of the kernel, so none can cost less than nothing)."""
+    from scipy.optimize import nnls as solve  # scipy comes with scikit-learn, a dependency
+
+    keys = sorted({k for f, _ in samples for k in f})
+    w = np.array(weights, dtype=float)
+    a = np.array([[f.get(k, 0) for k in keys] for f, _ in samples], dtype=float) * w[:, None]
+    b = np.array([t for _, t in samples], dtype=float) * w
+    coef, _ = solve(a, b, maxiter=50 * len(keys))
+    return {k: round(float(c), 3) for k, c in zip(keys, coef)}
+
+
 def inference_samples(models, mode: str) -> tuple[list[tuple[Counter, float]], list[float]]:
     """(features, gas the features must explain) of every predict and predictBatch of ``mode``,
     and 1 / receipt gas of each (the weights of a fit of relative errors)."""
@@ -212,7 +239,10 @@ def inference_samples(models, mode: str) -> tuple[list[tuple[Counter, float]], l
 
 def fit(models) -> dict[str, object]:
     """Every cost, fitted afresh."""
-    loop = {mode: lstsq(*inference_samples(models, mode)) for mode in ("fixed", "int8")}
+    loop = {
+        "fixed": lstsq(*inference_samples(models, "fixed")),
+        "int8": nnls(*inference_samples(models, "int8")),
+    }
     deploy_samples, upload_samples, finalize = [], [], []
     unfitted = gasmodel.Costs.unfitted()  # schedule terms only
     for compiled, txs, _, _ in models:
@@ -232,6 +262,28 @@ def fit(models) -> dict[str, object]:
     return {"loop": loop, "deploy": lstsq(deploy_samples), "upload": upload}
 
 
+def fit_format(models, stored: dict, fmt: str) -> dict:
+    """The stored costs with ``fmt``'s loop costs fitted afresh (non-negative for int8) and its deploy
+    constants refitted with the shared deploy costs held; every other cost as it is."""
+    samples, weights = inference_samples(models, fmt)
+    loop = {mode: dict(costs) for mode, costs in stored["loop"].items()}
+    loop[fmt] = nnls(samples, weights) if fmt == "int8" else lstsq(samples, weights)
+    deploy = dict(stored["deploy"])
+    held = gasmodel.Costs.of({"loop": stored["loop"], "deploy": deploy, "upload": stored["upload"]})
+    residuals: dict[str, list[float]] = {}
+    unfitted = gasmodel.Costs.unfitted()
+    for compiled, txs, _, _ in models:
+        if compiled.plan.mode != fmt:
+            continue
+        features = gasmodel.deploy_features(compiled)
+        const = f"const_{fmt}_{compiled.layout}"
+        shared = sum(held.deploy[k] * v for k, v in features.items() if v and k != const)
+        gas = dict(txs)["deploy"].gas_used
+        residuals.setdefault(const, []).append(gas - gasmodel.deploy(compiled, costs=unfitted).total - shared)
+    deploy.update({k: round(float(np.mean(v)), 3) for k, v in residuals.items()})
+    return {"loop": loop, "deploy": deploy, "upload": stored["upload"]}
+
+
 def fit_new(models, stored: dict) -> dict:
     """The stored costs plus fits of the features they lack; every stored cost held as it is."""
     loop = {mode: dict(costs) for mode, costs in stored["loop"].items()}
@@ -246,7 +298,7 @@ def fit_new(models, stored: dict) -> dict:
                 reduced.append((new, gas - held))
                 kept.append(weight)
         if reduced:
-            fitted = lstsq(reduced, kept)
+            fitted = nnls(reduced, kept) if mode == "int8" else lstsq(reduced, kept)
             print(f"  {mode}: fitted {', '.join(sorted(fitted))}", file=sys.stderr)
             loop[mode].update(fitted)
     return {"loop": loop, "deploy": stored["deploy"], "upload": stored["upload"]}
@@ -310,6 +362,11 @@ def main() -> int:
     parser.add_argument("--save", metavar="FILE", help="also keep the measurements (pickle) to refit from")
     parser.add_argument("--refit", metavar="FILE", help="fit measurements kept by --save; measure nothing")
     parser.add_argument(
+        "--format",
+        choices=("fixed", "int8"),
+        help="measure this number format only and refit its costs, holding every other stored cost",
+    )
+    parser.add_argument(
         "--only",
         metavar="ACTS",
         help="comma-separated activations: fit only the features "
@@ -317,13 +374,15 @@ def main() -> int:
     )
     args = parser.parse_args()
     only = [activations.get(name).name for name in args.only.split(",")] if args.only else None
+    if only and args.format:
+        parser.error("--only and --format do not go together: --only fits new features of both formats")
     if args.refit:
         models = pickle.loads(Path(args.refit).read_bytes())
     else:
         with start_anvil(gas_limit=100_000_000) as node:
             os.environ["CALIBRATION_KEY"] = node.private_keys[0]
             n_models = args.models if args.models is not None else (48 if only else 160)
-            models = measure(chain.rpc(node.url, "CALIBRATION_KEY"), n_models, only)
+            models = measure(chain.rpc(node.url, "CALIBRATION_KEY"), n_models, only, args.format)
     if args.save:
         kept = [
             (
@@ -338,7 +397,12 @@ def main() -> int:
             for c, txs, singles, batch in models
         ]
         Path(args.save).write_bytes(pickle.dumps(kept))
-    costs = fit_new(models, json.loads(gasmodel.COSTS_FILE.read_text())) if only else fit(models)
+    stored = json.loads(gasmodel.COSTS_FILE.read_text())
+    if args.format:
+        models = [m for m in models if m[0].plan.mode == args.format]
+        costs = fit_format(models, stored, args.format)
+    else:
+        costs = fit_new(models, stored) if only else fit(models)
     gasmodel.COSTS_FILE.write_text(json.dumps(costs, indent=1, sort_keys=True) + "\n")
     print(f"wrote {gasmodel.COSTS_FILE}")
     report(models, gasmodel.Costs.of(costs))

@@ -44,14 +44,16 @@ def descriptor(plan: Plan, layout: str) -> dict[str, Any]:
 
 
 def _layer_descriptor(layer: Layer) -> dict[str, Any]:
-    """A layer's shape and integer constants. The output rescale of int8 gelu/silu layers is named
-    only where it exists, so the hashes of models without one are what they always were."""
+    """A layer's shape and integer constants. int8 layers list one requantization multiplier per
+    neuron (per-channel scales; the blob holds them too) and the layer's shift; fixed layers keep
+    the ``0, 0`` they always had, and the output rescale of int8 gelu/silu layers is named only
+    where it exists, so the hashes of models without them are what they always were."""
     out: dict[str, Any] = {
         "n_in": layer.n_in,
         "n_out": layer.n_out,
         "activation": layer.activation,
         "slope": layer.slope,
-        "requant_m": layer.requant_m,
+        "requant_m": list(layer.requant_m) if layer.requant_m else 0,
         "requant_shift": layer.requant_shift,
     }
     if layer.out_m or layer.out_shift:

@@ -53,9 +53,9 @@ def _fixed_dense(plan: Plan, layer: Layer, a: list[int]) -> list[int]:
     return out
 
 
-def requantize(acc: int, layer: Layer) -> int:
-    """int8 mode's dyadic step: (acc * m + 2**(shift-1)) >> shift."""
-    return (acc * layer.requant_m + (1 << (layer.requant_shift - 1))) >> layer.requant_shift
+def requantize(acc: int, layer: Layer, neuron: int) -> int:
+    """int8 mode's dyadic step for one neuron: (acc * m[neuron] + 2**(shift-1)) >> shift."""
+    return (acc * layer.requant_m[neuron] + (1 << (layer.requant_shift - 1))) >> layer.requant_shift
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def _int8_layer(plan: Plan, layer: Layer, x: list[int], last: bool) -> LayerTrac
         sum(w * v for w, v in zip(layer.weights[j * layer.n_in : (j + 1) * layer.n_in], x)) + layer.biases[j]
         for j in range(layer.n_out)
     ]
-    pre = [requantize(acc, layer) for acc in accs]
+    pre = [requantize(acc, layer, j) for j, acc in enumerate(accs)]
     if last:
         return LayerTrace(tuple(pre), tuple(_activate(plan, layer, pre)))
     kind = activations.get(layer.activation)

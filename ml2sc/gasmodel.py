@@ -208,6 +208,16 @@ def _chain_checks(plan: Plan, kind: str) -> int:
     return sum(k in present for k in _CHAIN[: _CHAIN.index(kind) + 1])
 
 
+def _exp_path(plan: Plan, feature: str, cut: bool) -> dict[str, int]:
+    """The features of one value of a function with an exp cut-off. fixed counts every value in
+    ``feature`` and the cut ones again in ``feature_cut`` (a negative cost: what the cut saves; its
+    fitted costs are kept as they are). int8 counts each value once, in ``feature`` when it runs
+    exp and in ``feature_cut`` when it is cut off, so both costs are whole paths, fitted >= 0."""
+    if plan.mode == "int8":
+        return {feature: int(not cut), f"{feature}_cut": int(cut)}
+    return {feature: 1, f"{feature}_cut": int(cut)}
+
+
 def _path(kind: str, v: int, plan: Plan, prefix: str) -> Counter:
     """The features one value ``v`` adds when ``kind`` is applied to it (softmax: see _softmax)."""
     record = activations.get(kind)
@@ -218,9 +228,8 @@ def _path(kind: str, v: int, plan: Plan, prefix: str) -> Counter:
         cut = record.gas_cut(plan.fmt, v)
         f = Counter(
             {
-                f"{prefix}{stem}": 1,
+                **_exp_path(plan, f"{prefix}{stem}", cut),
                 f"{prefix}{stem}_neg": int(v < 0),
-                f"{prefix}{stem}_cut": int(cut),
                 "exp_steps": 0 if cut else _exp_steps(plan),
             }
         )
@@ -247,20 +256,14 @@ def _softmax(values: Sequence[int], plan: Plan, prefix: str) -> Counter:
             f[f"{prefix}softmax_top"] += 1
     for v in values:
         cut = top - v >= plan.fmt.exp_cutoff
-        f.update(
-            {
-                f"{prefix}softmax": 1,
-                f"{prefix}softmax_cut": int(cut),
-                "exp_steps": 0 if cut else _exp_steps(plan),
-            }
-        )
+        f.update({**_exp_path(plan, f"{prefix}softmax", cut), "exp_steps": 0 if cut else _exp_steps(plan)})
     return f
 
 
 def _softmax_paths(plan: Plan, prefix: str, first: bool) -> list[Counter]:
     cuts = [
-        Counter({f"{prefix}softmax": 1, "exp_steps": _exp_steps(plan)}),
-        Counter({f"{prefix}softmax": 1, f"{prefix}softmax_cut": 1}),
+        Counter({**_exp_path(plan, f"{prefix}softmax", False), "exp_steps": _exp_steps(plan)}),
+        Counter(_exp_path(plan, f"{prefix}softmax", True)),
     ]
     return cuts if first else cuts + [c + Counter({f"{prefix}softmax_top": 1}) for c in cuts]
 
@@ -330,27 +333,38 @@ def call_features(target: Target) -> Counter:
 
 def _row_shape(target: Target) -> Counter:
     """The per-row counts that do not depend on the row's values."""
-    plan, blob = target.plan, target.blob
-    f: Counter = Counter(inputs=plan.n_inputs, outputs=plan.n_outputs)
-    if plan.mode == "fixed":  # _dense and _activate per layer (int8: by kind of layer, below)
-        f["layers"] = len(plan.layers)
-    f["neurons"] = sum(layer.n_out for layer in plan.layers)
-    last = len(plan.layers) - 1
+    plan = target.plan
     if plan.mode == "int8":
-        f["input_words"] = blob.layers[0].words_per_neuron
+        return _int8_row_shape(target)
+    f: Counter = Counter(inputs=plan.n_inputs, outputs=plan.n_outputs)
+    f["layers"] = len(plan.layers)  # _dense and _activate per layer
+    f["neurons"] = sum(layer.n_out for layer in plan.layers)
+    for layer in plan.layers:
+        f["macs"] += layer.n_in * layer.n_out
+        f["act_layers"] += layer.activation != "none"
+    return f
+
+
+def _int8_row_shape(target: Target) -> Counter:
+    """int8's per-row counts, one feature per part of the kernel (none a sum of others, so the
+    non-negative fit of ml2sc.calibrate gives each part its own cost): the input words, each
+    layer's activation-lane sum, every weight word, each neuron by what it writes (a clamp layer's
+    by its activation, see _clamp_path; the others an int256 array entry), the outputs (ABI and
+    _classify), each hidden layer's calls by class, and the next layer's activation words."""
+    plan, blob = target.plan, target.blob
+    f: Counter = Counter(outputs=plan.n_outputs, input_words=blob.layers[0].words_per_neuron)
+    last = len(plan.layers) - 1
     for index, layer in enumerate(plan.layers):
-        if plan.mode == "fixed":
-            f["macs"] += layer.n_in * layer.n_out
-            f["act_layers"] += layer.activation != "none"
-            continue
         words = blob.layers[index].words_per_neuron
         f["words"] += words * layer.n_out
-        f["extra_words"] += (words - 1) * layer.n_out  # past each neuron's first
         f["lane_words"] += 4 * words
+        int8_class = "last" if index == last else activations.get(layer.activation).int8_class
+        if int8_class != "clamp":
+            f["array_neurons"] += layer.n_out
         if index == last:
             f["out_act_call"] += layer.activation != "none"
         else:  # _layer(), then _squash() / _rescale*() for those classes, then _words() for the next layer
-            f[_LAYER_FEATURE[activations.get(layer.activation).int8_class]] += 1
+            f[_LAYER_FEATURE[int8_class]] += 1
             f["next_words"] += blob.layers[index + 1].words_per_neuron
     return f
 
@@ -530,13 +544,19 @@ _GROUPS = {
     "macs": "multiply-accumulates",
     "words": "int8 SIMD weight words",
     "lane_words": "int8 activation lanes",
+    "input_words": "int8 activation lanes",
+    "next_words": "int8 activation lanes",
     "neurons": "neurons",
+    "array_neurons": "neurons",
     "layers": "layers",
+    "simple_layers": "layers",
+    "squash_layers": "layers",
+    "rescale_layers": "layers",
     "inputs": "inputs",
     "outputs": "outputs",
     "slots": "weight slots (loop)",
     "data_contracts": "data contracts (checks)",
-    "const": "call overhead",
+    "const": "call overhead and weight loading",
     "batch": "predictBatch overhead",
     "batch_rows": "predictBatch rows",
     "batch_outputs": "predictBatch rows",
@@ -544,8 +564,13 @@ _GROUPS = {
 
 
 def _group(feature: str) -> str:
+    """The breakdown term a feature's gas is shown in. Weight loading shares the call overhead's
+    term: fixed mode's fitted costs split the two with a negative share for the code and inline
+    layouts, which only their sum (always positive) means anything for."""
     if feature.startswith("blob_words") or feature.startswith("load_"):
-        return "weight loading"
+        return _GROUPS["const"]
+    if feature.startswith("hidden_"):  # an int8 clamp layer's neurons (see _clamp_path)
+        return "neurons"
     return _GROUPS.get(feature, "activations")
 
 
@@ -784,6 +809,7 @@ class GasReport:
     inference_upper_bound: Estimate
     batch_bound: BatchBound
     batch_inference: Estimate | None = None  # one predictBatch call over the given rows, where given
+    inference_row: str = ""  # where the estimated row comes from, in words (ml2sc.api.estimate sets it)
 
     @property
     def storage_total(self) -> int:
@@ -802,6 +828,7 @@ class GasReport:
             "upload": [e.total for _, e in self.upload],
             "upload_labels": [label for label, _ in self.upload],
             "inference": self.inference.total,
+            "inference_row": self.inference_row,
             "inference_upper_bound": self.inference_upper_bound.total,
             "batch_upper_bound": self.batch_bound.to_json(),
             "total": self.total,

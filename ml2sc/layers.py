@@ -43,8 +43,8 @@ class Layer:
     weights: tuple[int, ...]  # row-major (n_out, n_in)
     biases: tuple[int, ...]
     slope: int = 0  # leaky_relu: fixed -> Q.F; int8 -> Q.16
-    requant_m: int = 0  # int8 only
-    requant_shift: int = 0  # int8 only
+    requant_m: tuple[int, ...] = ()  # int8 only: one multiplier per output neuron (per channel)
+    requant_shift: int = 0  # int8 only: one shift for the layer
     out_m: int = 0  # int8 rescale class (gelu, silu) in a hidden layer: Q.16 -> int8 multiplier
     out_shift: int = 0
 
@@ -95,6 +95,6 @@ class Plan:
         if self.mode == "fixed":
             return self.fmt.name
         return (
-            "int8 (per-layer weight scales, per-feature input scales, int32 accumulation, "
+            "int8 (per-channel weight scales, per-feature input scales, int32 accumulation, "
             "dyadic requantization)"
         )

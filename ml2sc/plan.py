@@ -4,9 +4,10 @@ The plan is the single source that the blob encoder, the Solidity renderer and t
 emulator read. Two modes:
 
 - ``fixed``: weights, biases and activations are signed fixed-point numbers (``FixedFormat``).
-- ``int8``: integer-only quantization. Weights are int8 with one scale per layer, inputs and
-  hidden activations int8, accumulation exact (int32 range), and between layers a dyadic
-  requantization ``(acc * m + 2**(s-1)) >> s``. Sigmoid, tanh, GELU, SiLU and the outputs of
+- ``int8``: integer-only quantization. Weights are int8 with one scale per output neuron, inputs
+  (one scale per feature) and hidden activations int8, accumulation exact (int32 range), and
+  between layers a dyadic requantization ``(acc * m_j + 2**(s-1)) >> s`` (one multiplier per
+  neuron, one shift per layer). Sigmoid, tanh, GELU, SiLU and the outputs of
   the last layer are computed in Q.16 fixed point with the same integer algorithms as ``fixed``
   mode (see ``ml2sc.activations`` for how each activation is handled).
 

@@ -290,3 +290,39 @@ def test_a_missing_cost_is_an_error_not_zero() -> None:
     with pytest.raises(gasmodel.MissingCost, match="no fixed loop cost for 'gelu'"):
         gasmodel.inference(compiled, row, costs=stripped)
     assert gasmodel.inference(compiled, row).total > 21_000
+
+
+# -- every breakdown term is a cost (>= 0), and the estimates hold: int8 softmax heads above all ------
+
+NON_NEGATIVE = [
+    ((64, 32, 10), ("relu", "softmax"), "int8", "code", 2.0),
+    ((13, 16, 3), ("tanh", "softmax"), "int8", "inline", 50.0),  # saturated: most exps cut off
+    ((16, 12, 8, 2), ("gelu", "leaky_relu", "softmax"), "int8", "storage", 2.0),
+    ((30, 16, 1), ("relu", "sigmoid"), "fixed", "code", 2.0),
+]
+
+
+@pytest.mark.parametrize(
+    "arch, acts, mode, layout, scale",
+    NON_NEGATIVE,
+    ids=[f"{'-'.join(map(str, a))}-{b[-1]}-{m}-{lay}" for a, b, m, lay, _ in NON_NEGATIVE],
+)
+def test_no_term_is_negative_and_estimates_are_within_one_percent(
+    shared_chain, arch, acts, mode, layout, scale
+) -> None:
+    compiled, x = _compiled(arch, acts, mode, layout, seed=sum(arch) + 3, scale=scale)
+    plan = compiled.plan
+    rows = encode_inputs(plan, x.tolist())
+    report = gasmodel.estimate(compiled, rows[0], upload_chunk_slots(shared_chain), rows=rows[:5])
+    estimates = [report.deploy, report.inference, report.inference_upper_bound, report.batch_inference]
+    for estimate in estimates + [e for _, e in report.upload]:
+        assert all(gas >= 0 for _, gas in estimate.terms), estimate.terms
+    contract, txs = deploy_and_upload(shared_chain, compiled)
+    predicted = dict(report.upload) | {"deploy": report.deploy}
+    for label, tx in txs:
+        assert abs(predicted[label].total - tx.gas_used) <= 0.01 * tx.gas_used, label
+    for row in rows[:3]:
+        measured = shared_chain.transact(contract, "predict", encode_row(plan, row)).gas_used
+        assert abs(gasmodel.inference(compiled, row).total - measured) <= 0.01 * measured
+    measured = shared_chain.transact(contract, "predictBatch", encode_rows(plan, rows[:5])).gas_used
+    assert abs(report.batch_inference.total - measured) <= 0.01 * measured

@@ -130,3 +130,31 @@ def test_rows_that_fit_is_the_largest_batch_within_the_gas(mode, gas) -> None:
     assert line.rows == n
     for k in range(1, n + 1, max(1, n // 7)):  # the line lies above the bound up to its rows
         assert gasmodel.batch_upper_bound(shape, k).total <= line.intercept + k * line.per_row
+
+
+def test_every_int8_cost_is_non_negative() -> None:
+    """int8's costs are fitted by non-negative least squares, one feature per part of the kernel."""
+    costs = gasmodel.fitted_costs()
+    assert all(v >= 0 for v in costs.mode("int8").values())
+    assert all(v >= 0 for k, v in costs.deploy.items() if k.startswith("const_int8_"))
+
+
+@settings(max_examples=40)
+@given(
+    seed=st.integers(0, 10_000),
+    mode=st.sampled_from(["fixed", "int8"]),
+    layout=st.sampled_from(["storage", "packed", "code", "inline"]),
+)
+def test_no_breakdown_term_is_negative(seed, mode, layout) -> None:
+    """fixed mode's stored costs split weight loading from the call overhead with a negative share
+    (code, inline layouts): the two are one term, and every term of every estimate is >= 0."""
+    plan, rng = _plan(seed, mode)
+    shape = _shape(plan, layout)
+    estimates = [gasmodel.inference_upper_bound(shape), gasmodel.batch_upper_bound(shape, 3)]
+    for row in _rows(plan, rng):
+        try:
+            estimates += [gasmodel.inference(shape, row), gasmodel.batch_inference(shape, [row] * 2)]
+        except EvmPanic:  # the contract reverts on this row: it has no estimate
+            continue
+    for estimate in estimates:
+        assert all(gas >= 0 for _, gas in estimate.terms), estimate.terms
