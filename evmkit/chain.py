@@ -9,6 +9,9 @@ full blocks; they never change the gas a transaction uses.
     session = rpc("http://127.0.0.1:8545", key=key)   # a node; the key given in code
     session = rpc("http://127.0.0.1:8545")            # a node; the key from $ETH_PRIVATE_KEY
     reader = rpc_reader("http://127.0.0.1:8545")      # a node, for eth_call only
+
+A transaction given an ``estimate`` that cannot fit the block gas limit, or the per-transaction cap
+of EIP-7825 (2**24 under Osaka), is refused before it is signed (:class:`GasLimitExceeded`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import ast
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +39,7 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
-from .errors import ChainError, MissingKey, TransactionReverted
+from .errors import ChainError, GasLimitExceeded, MissingKey, TransactionReverted
 from .revert import decode_revert
 from .solc import Artifact
 
@@ -57,6 +60,10 @@ _HINTS = (
 )
 
 DEFAULT_BLOCK_GAS_LIMIT = 30_000_000
+OSAKA_TX_GAS_CAP = 2**24
+"""EIP-7825 (Osaka): no transaction may ask for more gas than this, whatever the block holds."""
+OSAKA_MARKER = "P256VERIFY"
+"""A precompile that Osaka added (EIP-7951): in ``eth_config``'s list, it says the node runs Osaka rules."""
 PRIVATE_KEY_ENV = "ETH_PRIVATE_KEY"
 RPC_URL_ENV = "ETH_RPC_URL"
 
@@ -70,14 +77,27 @@ class TxResult:
     block_number: int
     contract_address: str | None = None
     logs: tuple[Any, ...] = field(default=(), repr=False)
+    effective_gas_price: int = 0  # wei per gas actually paid (base fee + tip)
+    reverted: bool = False  # only a receipt looked up by hash (receipt_of) can say so: send raises
+
+    @property
+    def cost_wei(self) -> int:
+        """What the sender paid for the gas: gas used times the effective gas price."""
+        return self.gas_used * self.effective_gas_price
 
 
 class ChainSession:
     """A web3 connection plus the accounts that sign for it; ``rpc_url`` is the node's URL
-    (None for the embedded chain, which lives only as long as this process)."""
+    (None for the embedded chain, which lives only as long as this process). A ``read_only``
+    session (:func:`rpc_reader`) calls but never sends."""
 
     def __init__(
-        self, w3: Web3, signers: Sequence[LocalAccount], description: str, rpc_url: str | None = None
+        self,
+        w3: Web3,
+        signers: Sequence[LocalAccount],
+        description: str,
+        rpc_url: str | None = None,
+        read_only: bool = False,
     ) -> None:
         if not signers:
             raise MissingKey("no signing account")
@@ -85,7 +105,9 @@ class ChainSession:
         self.signers = list(signers)
         self.description = description
         self.rpc_url = rpc_url
+        self.read_only = read_only
         self._nonces: dict[str, int] = {}
+        self._tx_gas_cap: int | None | bool = False  # False: not asked yet
 
     @property
     def default_sender(self) -> LocalAccount:
@@ -96,6 +118,47 @@ class ChainSession:
     def block_gas_limit(self) -> int:
         """The latest block's gas limit: what one transaction may use at most."""
         return int(self.w3.eth.get_block("latest")["gasLimit"])
+
+    @property
+    def tx_gas_cap(self) -> int | None:
+        """The per-transaction gas cap (EIP-7825: 2**24 under Osaka), or None where there is none.
+        The embedded chain runs Prague; a node is asked once (``eth_config``, EIP-7910) whether it
+        runs Osaka rules. A node that does not answer is taken to have no cap (it refuses itself)."""
+        if self._tx_gas_cap is False:
+            self._tx_gas_cap = self._ask_tx_gas_cap() if self.rpc_url is not None else None
+        return self._tx_gas_cap  # type: ignore[return-value]
+
+    def _ask_tx_gas_cap(self) -> int | None:
+        try:
+            answer = self.w3.provider.make_request("eth_config", [])  # type: ignore[arg-type]
+            precompiles = answer["result"]["current"]["precompiles"]
+        except Exception:  # noqa: BLE001 - an old node without eth_config: no cap we know of
+            return None
+        return OSAKA_TX_GAS_CAP if OSAKA_MARKER in precompiles else None
+
+    @property
+    def gas_cap(self) -> int:
+        """The most gas one transaction may use here: the block gas limit, or the cap if lower."""
+        cap = self.tx_gas_cap
+        limit = self.block_gas_limit
+        return limit if cap is None else min(cap, limit)
+
+    def gas_cap_description(self, gas_cap: int | None = None) -> str:
+        """Words for :attr:`gas_cap`: which limit it is, with its figure."""
+        cap = self.tx_gas_cap
+        gas_cap = self.gas_cap if gas_cap is None else gas_cap
+        if cap is not None and gas_cap == cap:
+            return f"the per-transaction gas cap {cap:,} (EIP-7825)"
+        return f"the block gas limit {gas_cap:,}"
+
+    def check_fits(self, what: str, estimate: int) -> None:
+        """Refuse, before anything is signed, a transaction whose ``estimate`` is over :attr:`gas_cap`."""
+        cap = self.gas_cap
+        if estimate > cap:
+            raise GasLimitExceeded(
+                f"{what} needs about {estimate:,} gas (estimate), over {self.gas_cap_description(cap)} "
+                f"of {self.description}; nothing was sent"
+            )
 
     def contract(self, address: str, abi: list[dict[str, Any]]) -> Contract:
         """A web3 contract object at ``address`` (nothing is checked on chain)."""
@@ -142,13 +205,28 @@ class ChainSession:
         sender: LocalAccount | None = None,
         gas: int | None = None,
         abi: list[dict[str, Any]] | None = None,
+        estimate: tuple[str, int] | None = None,
+        on_sent: Callable[[str], None] | None = None,
     ) -> TxResult:
-        """Sign and send one transaction; wait for its receipt; raise if it reverted."""
+        """Sign and send one transaction; wait for its receipt; raise if it reverted.
+
+        ``estimate`` (what, gas) is checked against :attr:`gas_cap` first, as is ``gas``: either over
+        it is refused before signing. ``on_sent(tx_hash)`` runs once the hash is known, before the
+        transaction goes out, so that a caller can record it should the wait be interrupted."""
+        if self.read_only:
+            raise MissingKey(f"{self.description} was opened read-only (no key): it cannot send transactions")
+        if estimate is not None:
+            self.check_fits(*estimate)
+        if gas is not None and gas > self.gas_cap:
+            raise GasLimitExceeded(
+                f"the transaction asks for {gas:,} gas, over {self.gas_cap_description()} of "
+                f"{self.description}; nothing was sent"
+            )
         sender = sender or self.default_sender
         tx: dict[str, Any] = {
             "chainId": self.w3.eth.chain_id,
             "nonce": self._next_nonce(sender),
-            "gas": gas or self.block_gas_limit,
+            "gas": gas or self.gas_cap,
             **self.fees(),
             "data": data,
             "value": 0,
@@ -156,6 +234,8 @@ class ChainSession:
         if to is not None:
             tx["to"] = to_checksum_address(to)
         signed = sender.sign_transaction(tx)
+        if on_sent is not None:
+            on_sent(Web3.to_hex(signed.hash))
         try:
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=600)
@@ -179,14 +259,7 @@ class ChainSession:
             raise TransactionReverted(
                 f"transaction {Web3.to_hex(receipt['transactionHash'])} reverted: {reason}", reason
             )
-        address = receipt.get("contractAddress")
-        return TxResult(
-            tx_hash=Web3.to_hex(receipt["transactionHash"]),
-            gas_used=int(receipt["gasUsed"]),
-            block_number=int(receipt["blockNumber"]),
-            contract_address=str(address) if address else None,
-            logs=tuple(receipt["logs"]),
-        )
+        return tx_result(receipt)
 
     def _refusal(self, exc: Exception, sender: LocalAccount) -> str:
         """One line: who refused, the node's own message, and what to do about it when it is known."""
@@ -216,12 +289,18 @@ class ChainSession:
         return "out of gas or reverted without data"
 
     def deploy(
-        self, artifact: Artifact, *args: Any, sender: LocalAccount | None = None
+        self,
+        artifact: Artifact,
+        *args: Any,
+        sender: LocalAccount | None = None,
+        estimate: tuple[str, int] | None = None,
+        on_sent: Callable[[str], None] | None = None,
     ) -> tuple[Contract, TxResult]:
-        """Deploy ``artifact`` with constructor ``args``: the contract and its receipt."""
+        """Deploy ``artifact`` with constructor ``args``: the contract and its receipt (``estimate``
+        and ``on_sent`` as in :meth:`send`)."""
         factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
         data = bytes.fromhex(factory.constructor(*args).data_in_transaction.removeprefix("0x"))
-        result = self.send(None, data, sender=sender, abi=artifact.abi)
+        result = self.send(None, data, sender=sender, abi=artifact.abi, estimate=estimate, on_sent=on_sent)
         if result.contract_address is None:
             raise ChainError("deployment receipt has no contract address")
         return self.contract(result.contract_address, artifact.abi), result
@@ -233,8 +312,11 @@ class ChainSession:
         *args: Any,
         sender: LocalAccount | None = None,
         gas: int | None = None,
+        estimate: tuple[str, int] | None = None,
+        on_sent: Callable[[str], None] | None = None,
     ) -> TxResult:
-        """Send ``function(*args)`` as a signed transaction; raise if it reverted."""
+        """Send ``function(*args)`` as a signed transaction; raise if it reverted (``estimate`` and
+        ``on_sent`` as in :meth:`send`)."""
         data = contract.encode_abi(function, args=list(args))
         return self.send(
             contract.address,
@@ -242,7 +324,25 @@ class ChainSession:
             sender=sender,
             gas=gas,
             abi=contract.abi,
+            estimate=estimate,
+            on_sent=on_sent,
         )
+
+    def receipt_of(self, tx_hash: str) -> TxResult | None:
+        """The receipt of a transaction sent earlier (by hash), waiting briefly if the node still
+        holds it; None if the node never saw it (it was not sent, or was dropped)."""
+        from web3.exceptions import TransactionNotFound
+
+        try:
+            self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+        try:
+            return tx_result(self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120))  # type: ignore[arg-type]
+        except TimeExhausted:
+            raise ChainError(
+                f"transaction {tx_hash} is known to {self.description} but not mined after 120 s; try again"
+            ) from None
 
     def call(self, contract: Contract, function: str, *args: Any, gas: int | None = None) -> Any:
         """A read-only call (eth_call) with a clear error when it reverts."""
@@ -257,6 +357,20 @@ class ChainSession:
         except Web3RPCError as exc:  # the node's own error for the call, e.g. "EVM error OutOfGas"
             message = _rpc_message(exc)
             raise TransactionReverted(f"reverted: {message}", message) from None
+
+
+def tx_result(receipt: Any) -> TxResult:
+    """The parts of a receipt the tools report (reverted or not)."""
+    address = receipt.get("contractAddress")
+    return TxResult(
+        tx_hash=Web3.to_hex(receipt["transactionHash"]),
+        gas_used=int(receipt["gasUsed"]),
+        block_number=int(receipt["blockNumber"]),
+        contract_address=str(address) if address else None,
+        logs=tuple(receipt["logs"]),
+        effective_gas_price=int(receipt.get("effectiveGasPrice") or 0),
+        reverted=receipt.get("status", 1) != 1,
+    )
 
 
 def _rpc_message(exc: Exception) -> str:
@@ -322,7 +436,7 @@ def embedded(block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT, accounts: int = 3) 
 def rpc_reader(url: str) -> ChainSession:
     """A JSON-RPC node for reading only (eth_call, code, storage): no key needed. Its one account is a
     fresh random one that never signs anything; it only names the caller of eth_call."""
-    return ChainSession(_connect(url), [Account.create()], f"RPC node {url}", rpc_url=url)
+    return ChainSession(_connect(url), [Account.create()], f"RPC node {url}", rpc_url=url, read_only=True)
 
 
 def _connect(url: str) -> Web3:
@@ -365,12 +479,11 @@ def rpc(
             _signer(k, "key=" if i == 0 else f"extra_keys[{i - 1}]") for i, k in enumerate([key, *extra_keys])
         ]
         return ChainSession(_connect(url), signers, f"RPC node {url}", rpc_url=url)
-    w3 = _connect(url)
     keys = [os.environ.get(key_env)] + [os.environ.get(name) for name in extra_key_envs]
-    if not keys[0]:
+    if not keys[0]:  # known before any request: say it first
         raise MissingKey(
             f"set {key_env} to the hex private key of the sending account (it is read from "
             "the environment only, never from the command line)"
         )
     signers = [_signer(k, key_env) for k in keys if k]
-    return ChainSession(w3, signers, f"RPC node {url}", rpc_url=url)
+    return ChainSession(_connect(url), signers, f"RPC node {url}", rpc_url=url)

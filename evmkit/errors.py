@@ -27,3 +27,8 @@ class TransactionReverted(ChainError):
 
 class MissingKey(ChainError):
     """No signing key, or a key that is not a valid private key (the key itself is never shown)."""
+
+
+class GasLimitExceeded(ChainError):
+    """A transaction whose estimated gas cannot fit the block gas limit or the per-transaction cap:
+    refused before anything is signed or sent, so no fee is paid for a transaction bound to fail."""

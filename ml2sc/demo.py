@@ -63,7 +63,7 @@ def run_demo(out_dir: Path, solc: str | None = None, as_json: bool = False) -> i
         started = time.perf_counter()
         t = workflow.translate(model_path, run.settings, compiler)
         manifest_path = out_dir / f"breast_cancer_mlp.{index}.deployment.json"
-        deployment = api.deploy(t, session, manifest=manifest_path)
+        deployment = api.deploy(t, session, manifest=manifest_path, force=True)  # a fresh record per run
         manifest = deployment.manifest
         source_file = out_dir / f"{t.compiled.contract_name}.{t.settings.mode}.{t.compiled.layout}.sol"
         source_file.write_text(t.compiled.source)

@@ -2,7 +2,10 @@
 description, the weights hash and the model hash that the contract holds).
 
 It is rewritten after every transaction, so an interrupted deployment leaves a manifest that
-the next ``ml2sc deploy`` resumes from.
+the next ``ml2sc deploy`` resumes from. A transaction's hash is written (as ``pending``) before the
+transaction goes out, so one in flight when the process stops is looked up on resume, not lost.
+The model file is named relative to the manifest (so the pair can move together) and held to the
+SHA-256 it had at deploy time.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Any
 
 from evmkit.chain import TxResult
 
-MANIFEST_VERSION = 3  # 3: model_hash and descriptor (ml2sc.commitment)
+MANIFEST_VERSION = 4  # 3: model_hash and descriptor (ml2sc.commitment); 4: relative model path, pending
+READABLE_VERSIONS = (3, 4)  # a version 3 manifest holds an absolute model path and no pending field
 BLOCK_GAS_30M = 30_000_000
 
 
@@ -32,17 +36,23 @@ class TxRecord:
     tx_hash: str
     gas_used: int
     fits_30m_block: bool
+    gas_price: int = 0  # the receipt's effective gas price, wei per gas (0: not recorded, version 3)
 
     @classmethod
     def of(cls, label: str, tx: TxResult) -> TxRecord:
-        return cls(label, tx.tx_hash, tx.gas_used, tx.gas_used <= BLOCK_GAS_30M)
+        return cls(label, tx.tx_hash, tx.gas_used, tx.gas_used <= BLOCK_GAS_30M, tx.effective_gas_price)
+
+    @property
+    def cost_wei(self) -> int:
+        """What this transaction's gas cost its sender."""
+        return self.gas_used * self.gas_price
 
 
 @dataclass
 class Manifest:
     """What was deployed where (JSON, rewritten after every transaction)."""
 
-    model_path: str | None  # the model file; None (JSON null) for an in-memory module: there is no file
+    model_path: str | None  # the model file, relative to the manifest; None for an in-memory module
     model_sha256: str  # empty for an in-memory module
     contract_name: str
     architecture: str
@@ -61,8 +71,10 @@ class Manifest:
     transactions: list[TxRecord] = field(default_factory=list)
     complete: bool = False
     source_name: str = ""  # the name the contract was translated under (in its source); "": the file's
+    pending: dict[str, str] | None = None  # {"label", "tx_hash"}: sent, receipt not yet recorded
     tool: str = "ml2sc"
     version: int = MANIFEST_VERSION
+    location: Path | None = field(default=None, compare=False, repr=False)  # where it was loaded from
 
     @property
     def translated_name(self) -> str:
@@ -71,14 +83,35 @@ class Manifest:
         return self.source_name or Path(self.model_path or "").name
 
     def model_file(self) -> Path:
-        """The model file this deployment was translated from; a clear error for an in-memory module,
-        whose name is never taken for a file."""
+        """The model file this deployment was translated from (a relative path is taken from the
+        manifest's folder); a clear error for an in-memory module, whose name is never a file."""
         if self.model_path is None:
             raise ManifestError(
                 f"this deployment was translated from an in-memory module ({self.translated_name!r}), "
                 "not a file: pass the model (model= in Python, the model file on the command line)"
             )
-        return Path(self.model_path)
+        path = Path(self.model_path)
+        if not path.is_absolute() and self.location is not None:
+            path = self.location.parent / path
+        return path
+
+    def checked_model_file(self) -> Path:
+        """:meth:`model_file`, refused in one line if it is missing or its SHA-256 is not the one
+        recorded at deploy time: another file there would give silently wrong predictions."""
+        path = self.model_file()
+        if not path.is_file():
+            raise ManifestError(f"the manifest's model file {path} is not there (moved or deleted?)")
+        if self.model_sha256 and file_sha256(path) != self.model_sha256:
+            raise ManifestError(
+                f"model file changed since deploy: {path} has SHA-256 {file_sha256(path)[:16]}..., the "
+                f"manifest recorded {self.model_sha256[:16]}... ('ml2sc verify' names what differs)"
+            )
+        return path
+
+    @property
+    def cost_wei(self) -> int:
+        """What every recorded transaction cost: gas used times its effective gas price."""
+        return sum(t.cost_wei for t in self.transactions)
 
     def gas(self, prefix: str) -> int:
         return sum(t.gas_used for t in self.transactions if t.label.startswith(prefix))
@@ -90,13 +123,16 @@ class Manifest:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        data.pop("location")
         data["gas"] = {"deploy": self.gas("deploy"), "upload": self.upload_gas}
+        data["cost_wei"] = self.cost_wei
         return data
 
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
         os.replace(tmp, path)  # atomic: a crash never leaves half a manifest
+        self.location = Path(path)
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
@@ -106,12 +142,14 @@ class Manifest:
             raise ManifestError(f"cannot read manifest {path}: {exc}") from None
         if not isinstance(data, dict) or data.get("tool") != "ml2sc":
             raise ManifestError(f"{path} is not an ml2sc deployment manifest")
-        if data.get("version") != MANIFEST_VERSION:
+        if data.get("version") not in READABLE_VERSIONS:
             raise ManifestError(
                 f"{path} is an ml2sc manifest of version {data.get('version')}; this ml2sc reads "
-                f"version {MANIFEST_VERSION} (redeploy to write one)"
+                f"versions {', '.join(map(str, READABLE_VERSIONS))} (redeploy to write one)"
             )
         data.pop("gas", None)
+        data.pop("cost_wei", None)
+        data.pop("location", None)
         try:
             data["transactions"] = [TxRecord(**t) for t in data.get("transactions", [])]
             manifest = cls(**data)
@@ -120,6 +158,7 @@ class Manifest:
         problem = manifest.shape_problem()
         if problem:
             raise ManifestError(f"manifest {path} is malformed: {problem}")
+        manifest.location = Path(path)
         return manifest
 
     def shape_problem(self) -> str | None:
@@ -151,6 +190,11 @@ class Manifest:
                 return f"{name} is {type(getattr(self, name)).__name__}, not {wanted}"
         if self.model_path == "":
             return "model_path is empty (null for an in-memory module)"
+        if self.pending is not None and not (
+            isinstance(self.pending, dict)
+            and all(isinstance(self.pending.get(k), str) for k in ("label", "tx_hash"))
+        ):
+            return "pending must be null or an object with label and tx_hash"
         if not all(isinstance(a, str) for a in self.data_contracts):
             return "data_contracts must be a list of addresses"
         layers = self.descriptor.get("layers")
@@ -163,3 +207,12 @@ class Manifest:
 
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def model_path_for(model: Path, manifest_path: Path | None) -> str:
+    """How a manifest names its model file: relative to the manifest's folder when there is one
+    (so the two can move together), else absolute."""
+    model = Path(model).resolve()
+    if manifest_path is None:
+        return str(model)
+    return os.path.relpath(model, Path(manifest_path).resolve().parent)

@@ -2,7 +2,10 @@
 
 Predictions take one path: :func:`predict_batched` (``predictBatch``, calls sized to fit the block),
 which ``Deployment.predict``, the CLI and the benches use; :func:`predict_onchain` calls the
-single-row ``predict`` for its gas alone. Both send through one call-then-transact step."""
+single-row ``predict`` for its gas alone. Both send through one call-then-transact step.
+
+Every transaction is priced by the gas model before it is signed and refused, with its estimate,
+when it cannot fit the block gas limit or the per-transaction cap (``ChainSession.check_fits``)."""
 
 from __future__ import annotations
 
@@ -38,6 +41,12 @@ from .render import render_contract
 SLOT_GAS_BOUND = 24_000
 
 OnTx = Callable[[str, TxResult], None]
+OnSent = Callable[[str, str], None]  # (label, tx hash): called before the transaction goes out
+
+
+def _sent(on_sent: OnSent | None, label: str) -> Callable[[str], None] | None:
+    """``session.send``'s ``on_sent`` for a labelled transaction."""
+    return None if on_sent is None else (lambda tx_hash: on_sent(label, tx_hash))
 
 
 @dataclass(frozen=True)
@@ -79,7 +88,9 @@ def compile_plan(
 
 
 def block_budget(session: ChainSession | None) -> int:
-    limit = session.block_gas_limit if session is not None else MAINNET_BLOCK_GAS
+    """90% of what one transaction may use (the block gas limit or the per-transaction cap), at most
+    of a 30M-gas block."""
+    limit = session.gas_cap if session is not None else MAINNET_BLOCK_GAS
     return int(min(limit, MAINNET_BLOCK_GAS) * BLOCK_SHARE)
 
 
@@ -94,6 +105,7 @@ def upload_slots(
     compiled: Compiled,
     chunk_size: int | None = None,
     on_tx: OnTx | None = None,
+    on_sent: OnSent | None = None,
 ) -> list[tuple[str, TxResult]]:
     """``storage`` / ``packed``: upload from the contract's ``loaded()``, then finalize.
 
@@ -113,9 +125,18 @@ def upload_slots(
     start = int(session.call(contract, "loaded"))
     while start < len(values):
         end = min(start + chunk_size, len(values))
-        record(f"upload[{start}:{end}]", session.transact(contract, "upload", start, values[start:end]))
+        label = f"upload[{start}:{end}]"
+        priced = (label, gasmodel.upload(compiled, start, values[start:end]).total)
+        tx = session.transact(
+            contract, "upload", start, values[start:end], estimate=priced, on_sent=_sent(on_sent, label)
+        )
+        record(label, tx)
         start = end
-    record("finalize", session.transact(contract, "finalize", compiled.blob.hash))
+    priced = ("finalize", gasmodel.finalize(compiled).total)
+    tx = session.transact(
+        contract, "finalize", compiled.blob.hash, estimate=priced, on_sent=_sent(on_sent, "finalize")
+    )
+    record("finalize", tx)
     return txs
 
 
@@ -130,6 +151,7 @@ def deploy_data_contracts(
     compiled: Compiled,
     existing: Sequence[str] = (),
     on_tx: OnTx | None = None,
+    on_sent: OnSent | None = None,
 ) -> list[str]:
     """``code``: deploy the data contracts, reusing any in ``existing`` whose code is right."""
     addresses: list[str] = []
@@ -137,21 +159,30 @@ def deploy_data_contracts(
         if index < len(existing) and bytes(session.w3.eth.get_code(existing[index])) == runtime:
             addresses.append(existing[index])
             continue
-        tx = session.send(None, data_contract_initcode(runtime[1:]))
+        label = f"data[{index}]"
+        priced = (f"data contract {index}", gasmodel.data_contract_creation(runtime[1:]).total)
+        tx = session.send(
+            None, data_contract_initcode(runtime[1:]), estimate=priced, on_sent=_sent(on_sent, label)
+        )
         if tx.contract_address is None:
             raise ChainError("data contract deployment has no address")
         addresses.append(tx.contract_address)
         if on_tx:
-            on_tx(f"data[{index}]", tx)
+            on_tx(label, tx)
     return addresses
 
 
 def deploy_model(
-    session: ChainSession, compiled: Compiled, data_addresses: Sequence[str] = ()
+    session: ChainSession,
+    compiled: Compiled,
+    data_addresses: Sequence[str] = (),
+    on_sent: OnSent | None = None,
 ) -> tuple[Contract, TxResult]:
-    if compiled.layout == "code":
-        return session.deploy(compiled.artifact, list(data_addresses))
-    return session.deploy(compiled.artifact)
+    """The model contract's creation, priced first (refused if it cannot fit)."""
+    args = [list(data_addresses)] if compiled.layout == "code" else []
+    estimate = gasmodel.deploy(compiled, list(data_addresses) or None).total
+    priced = ("the model contract's deployment", estimate)
+    return session.deploy(compiled.artifact, *args, estimate=priced, on_sent=_sent(on_sent, "deploy"))
 
 
 def deploy_and_upload(
@@ -160,10 +191,12 @@ def deploy_and_upload(
     on_tx: OnTx | None = None,
     data: Sequence[str] = (),
     address: str | None = None,
+    on_sent: OnSent | None = None,
 ) -> tuple[Contract, list[tuple[str, TxResult]]]:
     """Everything a deployment needs, in order: data contracts (``code``), the model contract,
     slot uploads (``storage`` / ``packed``). To resume, pass the data contracts and the model
-    contract address that an earlier run left: what is on chain is reused."""
+    contract address that an earlier run left: what is on chain is reused. ``on_sent(label, hash)``
+    runs before each transaction goes out."""
     txs: list[tuple[str, TxResult]] = []
 
     def record(label: str, tx: TxResult) -> None:
@@ -172,15 +205,26 @@ def deploy_and_upload(
             on_tx(label, tx)
 
     if compiled.layout == "code":
-        data = deploy_data_contracts(session, compiled, data, on_tx=record)
+        data = deploy_data_contracts(session, compiled, data, on_tx=record, on_sent=on_sent)
     if address is None:
-        contract, tx = deploy_model(session, compiled, data)
+        contract, tx = deploy_model(session, compiled, data, on_sent)
         record("deploy", tx)
     else:
         contract = attach(session, address, compiled.artifact.abi)
     if compiled.layout in ("storage", "packed"):
-        upload_slots(session, contract, compiled, on_tx=record)
+        upload_slots(session, contract, compiled, on_tx=record, on_sent=on_sent)
     return contract, txs
+
+
+def planned_transactions(compiled: Compiled, session: ChainSession | None = None) -> int:
+    """How many transactions a fresh deployment sends (for a progress bar): data contracts, the
+    model contract, slot uploads in chunks and finalize."""
+    if compiled.layout == "code":
+        return len(code_chunks(compiled.blob)) + 1
+    if compiled.layout in ("storage", "packed"):
+        slots = len(slot_values(compiled.layout, compiled.blob))
+        return 1 + -(-slots // upload_chunk_slots(session)) + 1
+    return 1
 
 
 def split_gas(txs: Sequence[tuple[str, TxResult]]) -> tuple[int, int]:
@@ -211,13 +255,21 @@ def encode_rows(plan: Plan, rows: Sequence[Sequence[int]]) -> Any:
 
 def _predict_call(
     session: ChainSession, contract: Contract, function: str, arg: Any, gas: int | None, transact: bool
-) -> tuple[Any, int | None]:
+) -> tuple[Any, TxResult | None]:
     """One call of ``predict`` or ``predictBatch``: the contract's answer by eth_call, then, with
-    ``transact``, the same call sent as a transaction for its receipt gas (intrinsic and calldata
-    included). Every on-chain prediction goes through here."""
+    ``transact``, the same call sent as a transaction for its receipt (gas, intrinsic and calldata
+    included, and fee). Every on-chain prediction goes through here."""
     answer = session.call(contract, function, arg, gas=gas)
-    gas_used = session.transact(contract, function, arg, gas=gas).gas_used if transact else None
-    return answer, gas_used
+    receipt = session.transact(contract, function, arg, gas=gas) if transact else None
+    return answer, receipt
+
+
+def check_row_fits(session: ChainSession, contract: Contract, plan: Plan) -> int:
+    """The gas model's upper bound of one ``predict(row)``, refused (before any call or transaction,
+    :class:`evmkit.errors.GasLimitExceeded`) when one row cannot fit what a transaction may use."""
+    bound = gasmodel.inference_upper_bound(contract_shape(session, contract, plan)).total
+    session.check_fits("one inference (predict of one row, the gas model's upper bound)", bound)
+    return bound
 
 
 def predict_onchain(
@@ -226,20 +278,27 @@ def predict_onchain(
     """The single-row entry point ``predict(row)``, once per row, with each call's receipt gas: what
     the benches report as one inference. Predictions of many rows go through :func:`predict_batched`."""
     results = []
+    if rows:
+        check_row_fits(session, contract, plan)
     for row in rows:
         arg = encode_row(plan, row)
-        (outputs, predicted), gas = _predict_call(session, contract, "predict", arg, None, True)
-        results.append((Prediction(tuple(int(v) for v in outputs), int(predicted)), int(gas or 0)))
+        (outputs, predicted), receipt = _predict_call(session, contract, "predict", arg, None, True)
+        gas = receipt.gas_used if receipt is not None else 0
+        results.append((Prediction(tuple(int(v) for v in outputs), int(predicted)), gas))
     return results
 
 
 @dataclass(frozen=True)
 class BatchResult:
-    """Integer predictions of every row, and each ``predictBatch`` call's receipt gas and row count."""
+    """Integer predictions of every row, and each ``predictBatch`` call's gas and row count: receipt
+    gas, or with ``gas_estimated`` (calls only, nothing sent) the gas model's estimate of each call.
+    ``cost_wei``: what the transactions' gas cost (0 when nothing was sent)."""
 
     predictions: list[Prediction]
     gas_per_call: list[int]
     rows_per_call: list[int]
+    gas_estimated: bool = False
+    cost_wei: int = 0
 
 
 class BatchTooLarge(ChainError):
@@ -271,7 +330,7 @@ def batch_size(
     Raises :class:`BatchTooLarge` (one line) when they do not."""
     if rows_per_call is not None and rows_per_call < 1:
         raise ValueError(f"rows per call must be at least 1, got {rows_per_call}")
-    limit = session.block_gas_limit
+    limit = session.gas_cap
     if rows_per_call is None:
         gas = block_budget(session)
         size = gasmodel.rows_that_fit(shape, gas, most=n_rows)
@@ -279,8 +338,8 @@ def batch_size(
             bound = gasmodel.batch_upper_bound(shape, 1).total
             raise BatchTooLarge(
                 f"one row of predictBatch may cost up to {bound:,} gas (the gas model's upper bound), over "
-                f"the {gas:,} gas a call may use (90% of the block gas limit {limit:,}, counted up to "
-                f"{MAINNET_BLOCK_GAS:,}); nothing was sent"
+                f"the {gas:,} gas a call may use (90% of {session.gas_cap_description(limit)}, counted up "
+                f"to {MAINNET_BLOCK_GAS:,}); nothing was sent"
             )
         return size, gas
     size = min(rows_per_call, n_rows)
@@ -290,7 +349,7 @@ def batch_size(
         hint = f"use at most {fits} rows per call" if fits else "not even one row fits"
         raise BatchTooLarge(
             f"predictBatch of {size} rows may cost up to {bound:,} gas (the gas model's upper bound), over "
-            f"the block gas limit {limit:,}; {hint}; nothing was sent"
+            f"{session.gas_cap_description(limit)}; {hint}; nothing was sent"
         )
     return size, limit
 
@@ -302,21 +361,27 @@ def predict_batched(
     rows: Sequence[Sequence[int]],
     rows_per_call: int | None = None,
     transact: bool = True,
+    on_rows: Callable[[int], None] | None = None,
+    estimate_gas: bool = False,
 ) -> BatchResult:
     """All rows through ``predictBatch``, in calls sized by :func:`batch_size` from the gas
     model's upper bound per row (a cheap first row tells nothing of the rows after it), each
     call and transaction sent with the gas it was sized for. ``transact=False`` only calls
-    (no gas figures; for checks that need the outputs alone)."""
+    (eth_call: no key needed, nothing sent): no gas figures, or with ``estimate_gas`` the gas
+    model's estimate of each call, and ``gas_estimated`` says so. ``on_rows(n)`` runs after each
+    call (progress)."""
     predictions: list[Prediction] = []
     gas_used: list[int] = []
     sizes: list[int] = []
+    cost = 0
     if not rows:
-        return BatchResult(predictions, gas_used, sizes)
-    size, gas = batch_size(session, contract_shape(session, contract, plan), len(rows), rows_per_call)
+        return BatchResult(predictions, gas_used, sizes, not transact and estimate_gas)
+    shape = contract_shape(session, contract, plan)
+    size, gas = batch_size(session, shape, len(rows), rows_per_call)
     n = plan.n_outputs
     for start in range(0, len(rows), size):
         chunk = rows[start : start + size]
-        (outputs, classes), used = _predict_call(
+        (outputs, classes), receipt = _predict_call(
             session, contract, "predictBatch", encode_rows(plan, chunk), gas, transact
         )
         predictions += [
@@ -324,6 +389,11 @@ def predict_batched(
             for r in range(len(chunk))
         ]
         sizes.append(len(chunk))
-        if used is not None:
-            gas_used.append(used)
-    return BatchResult(predictions, gas_used, sizes)
+        if receipt is not None:
+            gas_used.append(receipt.gas_used)
+            cost += receipt.cost_wei
+        elif estimate_gas:
+            gas_used.append(gasmodel.batch_inference(shape, chunk).total)
+        if on_rows is not None:
+            on_rows(len(chunk))
+    return BatchResult(predictions, gas_used, sizes, not transact and estimate_gas, cost)

@@ -3,6 +3,7 @@ model -> plan -> contract -> deployment -> predictions."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,22 +17,25 @@ from evmkit.chain import ChainSession, TxResult
 from evmkit.errors import ChainError
 from evmkit.solc import Compiler, resolve_compiler
 
-from . import emulator
+from . import emulator, progress
 from .capture import Activation, BatchNorm, Dense, build_arch, capture, load_model, load_state_dict
 from .commitment import differences
 from .fixed import FixedFormat
-from .layouts import slot_bytes
-from .manifest import Manifest, ManifestError, TxRecord, file_sha256
+from .layers import FloatLayer
+from .layouts import slot_bytes, slot_values
+from .manifest import Manifest, ManifestError, TxRecord, file_sha256, model_path_for
 from .onchain import (
     Compiled,
     attach,
+    check_row_fits,
     compile_plan,
     data_contract_code,
     deploy_and_upload,
     encode_row,
+    planned_transactions,
 )
 from .plan import Plan, PlanError, build_plan, encode_inputs, group_layers
-from .quant import Scales, calibrate
+from .quant import Scales, calibrate, float_forward
 from .render import contract_name_for
 
 if TYPE_CHECKING:
@@ -65,7 +69,7 @@ class Settings:
                 return cls("fixed", FixedFormat(int(data["frac_bits"]), int(data["weight_bits"])), layout)
             if kind == "int8":
                 scales = Scales.from_json(data["scales"])
-                if not all(s > 0 for s in (*scales.inputs, *scales.hidden)):
+                if not all(s > 0 and math.isfinite(s) for s in scales.values()):
                     raise ValueError("every int8 scale must be positive")
                 return cls("int8", layout=layout, scales=scales)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -87,6 +91,7 @@ class Translation:
     compiler: Compiler
     source_name: str = ""
     regression: bool = False  # outputs are numbers, with no class (see is_regression)
+    float_layers: tuple[FloatLayer, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def plan(self) -> Plan:
@@ -145,12 +150,22 @@ def is_regression(model: Any, plan: Plan) -> bool:
 
 def plan_model(model: ModelSource, settings: Settings, arch: Arch = None) -> tuple[Plan, Settings]:
     """The plan, and the settings with int8 scales resolved from calibration rows."""
+    plan, settings, _ = plan_and_layers(model, settings, arch)
+    return plan, settings
+
+
+def plan_and_layers(
+    model: ModelSource, settings: Settings, arch: Arch = None
+) -> tuple[Plan, Settings, tuple[FloatLayer, ...]]:
+    """:func:`plan_model`, and the float layers it was planned from (the float model's forward,
+    ``quant.float_forward``, runs on them)."""
     ops = capture(resolve_model(model, arch)[0])
+    layers = tuple(group_layers(ops))
     if settings.mode == "int8" and settings.scales is None:
         if settings.calibration is None:
             raise PlanError("int8 needs calibration data: pass --calibrate FILE")
-        settings = replace(settings, scales=calibrate(group_layers(ops), settings.calibration))
-    return build_plan(ops, settings.fmt, settings.mode, settings.scales), settings
+        settings = replace(settings, scales=calibrate(layers, settings.calibration))
+    return build_plan(ops, settings.fmt, settings.mode, settings.scales), settings, layers
 
 
 def translate(
@@ -165,7 +180,7 @@ def translate(
     is the module a state_dict file loads into."""
     compiler = compiler or resolve_compiler()
     module, path = resolve_model(model, arch)
-    plan, settings = plan_model(module, settings)
+    plan, settings, layers = plan_and_layers(module, settings)
     source_name = source_name or (path.name if path is not None else type(module).__name__)
     compiled = compile_plan(plan, contract_name_for(source_name), source_name, settings.layout, compiler)
     return Translation(
@@ -175,7 +190,73 @@ def translate(
         compiler,
         source_name,
         is_regression(module, plan),
+        layers,
     )
+
+
+@dataclass(frozen=True)
+class FloatCheck:
+    """The on-chain answers held against the float model (``quant.float_forward``) on the same rows:
+    ``agree`` of ``rows`` classes the same (None for a regression), the largest output difference
+    (``max_error``), and, in int8, the inputs that the input scales clamped to [-128, 127]."""
+
+    agree: int | None
+    rows: int
+    max_error: float
+    clamped_values: int = 0
+    clamped_rows: int = 0
+    clamped_features: tuple[int, ...] = ()
+
+    @property
+    def share(self) -> float | None:
+        """The share of rows whose classes agree (None for a regression or no rows)."""
+        return None if self.agree is None or not self.rows else self.agree / self.rows
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "agreement_with_float": None
+            if self.agree is None
+            else {"agree": self.agree, "rows": self.rows, "share": self.share},
+            "float_max_error": self.max_error,
+            "clamped_inputs": {
+                "values": self.clamped_values,
+                "rows": self.clamped_rows,
+                "features": list(self.clamped_features),
+            },
+        }
+
+
+AGREEMENT_WARNING = 0.99  # below this share of rows, predict warns that int8 or fixed point lost the model
+
+
+def float_check(
+    layers: tuple[FloatLayer, ...],
+    plan: Plan,
+    rows: np.ndarray,
+    classes: list[int],
+    outputs: list[list[float]],
+) -> FloatCheck:
+    """Hold on-chain ``classes`` and decoded ``outputs`` of ``rows`` against the float model."""
+    rows = np.asarray(rows, dtype=np.float64)
+    if not len(rows):
+        return FloatCheck(None if plan.head == "logit" else 0, 0, 0.0)
+    out = float_forward(layers, rows)[-1]
+    error = float(np.max(np.abs(out - np.asarray(outputs, dtype=np.float64))))
+    if plan.head == "argmax":
+        want = np.argmax(out, axis=1)
+    elif plan.head == "sigmoid":
+        want = (out[:, 0] > 0.5).astype(int)
+    else:
+        want = None
+    agree = None if want is None else int(np.sum(want == np.asarray(classes)))
+    values = clamped_rows = 0
+    features: tuple[int, ...] = ()
+    if plan.mode == "int8":
+        q = np.rint(rows / np.asarray(plan.input_scales))
+        mask = (q < -128) | (q > 127)
+        values, clamped_rows = int(mask.sum()), int(mask.any(axis=1).sum())
+        features = tuple(int(i) for i in np.flatnonzero(mask.any(axis=0)))
+    return FloatCheck(agree, len(rows), error, values, clamped_rows, features)
 
 
 @dataclass(frozen=True)
@@ -212,13 +293,47 @@ def _model_sha256(t: Translation) -> str:
     return file_sha256(t.model_path) if t.model_path is not None else ""
 
 
-def _resumable(path: Path, t: Translation, chain_info: dict[str, Any]) -> Manifest | None:
-    if not path.is_file() or t.model_path is None:
+def _where(chain_json: Mapping[str, Any]) -> str:
+    """A manifest's chain in words."""
+    if chain_json.get("kind") == "rpc":
+        return f"chain {chain_json.get('chain_id')} at {chain_json.get('rpc_url')}"
+    return "on an embedded chain"
+
+
+def _existing(path: Path | None, force: bool) -> Manifest | None:
+    """The manifest already at ``path``, if any. One that must not be lost is refused without
+    ``force``: a complete deployment's (over RPC the contract still stands on the node and the
+    manifest is how later commands find it; an embedded one is the record of its measured gas),
+    or a file that is not an ml2sc manifest this tool reads."""
+    if path is None or not path.exists():
         return None
     try:
         old = Manifest.load(path)
-    except ManifestError:
+    except ManifestError as exc:
+        if force:
+            return None
+        raise ManifestError(f"{exc}; not overwriting it: pass --force (force=True) or another path") from None
+    if old.complete and not force:
+        raise ManifestError(
+            f"{path} records a complete deployment ({old.contract_name} at {old.address}, "
+            f"{_where(old.chain)}); not overwriting it: pass --force (force=True) to deploy anew, "
+            "or write the new manifest elsewhere (-o)"
+        )
+    return old
+
+
+def _resumable(
+    old: Manifest | None, t: Translation, chain_info: dict[str, Any], session: ChainSession
+) -> Manifest | None:
+    """``old`` if it is an unfinished deployment of this very model, settings and node. An embedded
+    chain is gone with the process that deployed on it: its manifest is resumed only where every
+    contract it records still has code on ``session`` (the same process's chain)."""
+    if old is None or t.model_path is None:
         return None
+    if chain_info.get("kind") != "rpc":
+        recorded = [*old.data_contracts, *([old.address] if old.address else [])]
+        if not recorded or any(not session.w3.eth.get_code(a) for a in recorded):
+            return None
     same = (
         not old.complete
         and old.chain == chain_info
@@ -238,23 +353,28 @@ def deploy(
     chain_info: ChainInfo | Mapping[str, Any] | None = None,
     on_tx: Callable[[str, TxResult], None] | None = None,
     resume: bool = True,
+    force: bool = False,
+    show_progress: bool = False,
 ) -> tuple[Manifest, Contract]:
     """Deploy and upload, saving the manifest after each transaction (when ``manifest_path`` is given).
 
     ``chain_info`` is what the manifest records about the chain (default: the session's own, see
     :meth:`ChainInfo.of`). With ``resume``, an unfinished manifest for the same model, settings and
-    chain continues: data contracts whose code is on chain are reused, a slot upload resumes at
-    ``loaded()``.
+    node continues: a transaction left pending is looked up by its hash and recorded if it was
+    mined, data contracts whose code is on chain are reused, a slot upload resumes at ``loaded()``.
+    A complete RPC deployment's manifest is not overwritten without ``force``. ``show_progress``
+    draws a bar over the transactions on a terminal.
     """
     if chain_info is None:
         chain_info = ChainInfo.of(session)
     elif not isinstance(chain_info, ChainInfo):
         chain_info = ChainInfo.from_json(chain_info)
     chain_json = chain_info.to_json()
-    old = _resumable(manifest_path, t, chain_json) if resume and manifest_path else None
+    existing = _existing(manifest_path, force)
+    old = _resumable(existing, t, chain_json, session) if resume else None
     compiled = t.compiled
     manifest = old or Manifest(
-        model_path=str(t.model_path.resolve()) if t.model_path is not None else None,
+        model_path=model_path_for(t.model_path, manifest_path) if t.model_path is not None else None,
         model_sha256=_model_sha256(t),
         contract_name=compiled.contract_name,
         architecture=compiled.plan.architecture,
@@ -271,12 +391,22 @@ def deploy(
         source_name=t.source_name,
     )
 
+    manifest.model_sha256 = _model_sha256(t)
+    bar = progress.bar(planned_transactions(compiled, session), "deploy", "tx", show_progress)
+    bar.update(len(manifest.transactions))
+
     def save() -> None:
         if manifest_path is not None:
             manifest.save(manifest_path)
 
+    def sent(label: str, tx_hash: str) -> None:  # before it goes out: a stop from here on finds it
+        manifest.pending = {"label": label, "tx_hash": tx_hash}
+        save()
+
     def record(label: str, tx: TxResult) -> None:
-        if label.startswith("data["):  # data[i]: the i-th data contract, new or redeployed
+        if tx.reverted:
+            label += " (reverted)"
+        elif label.startswith("data["):  # data[i]: the i-th data contract, new or redeployed
             index = int(label[5:-1])
             if index < len(manifest.data_contracts):
                 manifest.data_contracts[index] = str(tx.contract_address)
@@ -285,18 +415,37 @@ def deploy(
         elif label == "deploy":
             manifest.address = tx.contract_address
         manifest.transactions.append(TxRecord.of(label, tx))
+        manifest.pending = None
         save()
+        bar.update(1)
         if on_tx:
             on_tx(label, tx)
 
-    contract, _ = deploy_and_upload(
-        session, compiled, record, list(manifest.data_contracts), manifest.address
-    )
+    with bar:
+        if manifest.pending is not None:
+            _settle_pending(session, manifest, record)
+            save()
+        contract, _ = deploy_and_upload(
+            session, compiled, record, list(manifest.data_contracts), manifest.address, sent
+        )
     if compiled.layout == "code":
         manifest.data_contracts = [str(a) for a in session.call(contract, "dataContracts")]
     manifest.complete = True
     save()
     return manifest, contract
+
+
+def _settle_pending(
+    session: ChainSession, manifest: Manifest, record: Callable[[str, TxResult], None]
+) -> None:
+    """The transaction an interrupted deploy sent without seeing its receipt: recorded (gas, and the
+    address it created) if the node mined it, forgotten if the node never had it."""
+    pending = manifest.pending or {}
+    receipt = session.receipt_of(pending["tx_hash"])
+    if receipt is None:
+        manifest.pending = None
+    else:
+        record(pending["label"], receipt)
 
 
 @dataclass(frozen=True)
@@ -310,16 +459,31 @@ class Check:
 
 @dataclass
 class Verification:
-    """What `verify` found: every check made, and every difference named; ``ok`` when none."""
+    """What `verify` found: every check made, every difference named, and the steps an unfinished
+    deployment still lacks (``incomplete``); ``ok`` when nothing differs and nothing is missing."""
 
     checks: list[Check] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)  # each named: "weights differ", ...
     model_hash: bytes = b""  # recomputed from the model file under the manifest's settings
+    incomplete: list[str] = field(default_factory=list)  # missing steps: "finalize", ...
 
     @property
     def ok(self) -> bool:
-        """True when nothing differs (checks that could not run are not differences)."""
-        return not self.differences
+        """True when nothing differs and the deployment is complete (checks that could not run are
+        neither)."""
+        return not self.differences and not self.incomplete
+
+    @property
+    def status(self) -> str:
+        """``match``, ``mismatch`` (something differs, whatever else) or ``incomplete``."""
+        if self.differences:
+            return "mismatch"
+        return "incomplete" if self.incomplete else "match"
+
+    def missing(self, what: str, steps: list[str]) -> None:
+        """Record steps that an unfinished deployment has not taken (not a difference)."""
+        self.checks.append(Check(what, "INCOMPLETE", "; ".join(steps)))
+        self.incomplete += [s for s in steps if s not in self.incomplete]
 
     def add(self, what: str, same: bool | None, detail: str = "", difference: str = "") -> None:
         """Record a check; None means it could not run here (never a match)."""
@@ -330,29 +494,76 @@ class Verification:
 
 
 def read_back_blob(
-    session: ChainSession, address: str, layout: str, t: Translation, data_contracts: list[str]
+    session: ChainSession,
+    address: str,
+    layout: str,
+    t: Translation,
+    data_contracts: list[str],
+    show_progress: bool = False,
 ) -> bytes | None:
-    """The weights as stored on chain, for layouts that store them apart from the model's code."""
+    """The weights as stored on chain, for layouts that store them apart from the model's code
+    (one request per slot or data contract: a bar on a terminal with ``show_progress``)."""
     blob = t.compiled.blob
     if layout == "code":
-        parts = [bytes(session.w3.eth.get_code(Web3.to_checksum_address(a))) for a in data_contracts]
+        with progress.bar(len(data_contracts), "reading data contracts", "contract", show_progress) as bar:
+            parts = []
+            for a in data_contracts:
+                parts.append(bytes(session.w3.eth.get_code(Web3.to_checksum_address(a))))
+                bar.update(1)
         return b"".join(p[1:] for p in parts)
     if layout in ("storage", "packed"):
         base = int.from_bytes(Web3.keccak(text="ml2sc.weights"), "big")
         width = slot_bytes(layout, blob)
         n_slots = -(-len(blob.data) // width)
-        words = [bytes(session.w3.eth.get_storage_at(address, base + k)) for k in range(n_slots)]
+        words = []
+        with progress.bar(n_slots, "reading weight slots", "slot", show_progress) as bar:
+            for k in range(n_slots):
+                words.append(bytes(session.w3.eth.get_storage_at(address, base + k)))
+                bar.update(1)
         return b"".join(w[32 - width :] for w in words)[: len(blob.data)]
     return None  # inline: the weights are the contract's own code
 
 
-def verify(session: ChainSession | None, manifest: Manifest, t: Translation) -> Verification:
+def missing_steps(manifest: Manifest, t: Translation) -> list[str]:
+    """What an unfinished deployment's manifest has not recorded yet, step by step."""
+    steps = []
+    if manifest.pending:
+        steps.append(
+            f"transaction {manifest.pending['label']} ({manifest.pending['tx_hash']}) was in flight when "
+            "deploy stopped: run the same deploy again to record it and finish"
+        )
+    if manifest.layout == "code":
+        n = len(data_contract_code(t.compiled))
+        if len(manifest.data_contracts) < n:
+            steps.append(f"data contracts: {len(manifest.data_contracts)} of {n} deployed")
+    if not manifest.address:
+        steps.append("model contract not deployed")
+    if manifest.layout in ("storage", "packed"):
+        total = len(slot_values(manifest.layout, t.compiled.blob))
+        ends = [
+            int(r.label[7:].split(":")[1].rstrip("]"))
+            for r in manifest.transactions
+            if r.label.startswith("upload[") and r.label.endswith("]")
+        ]
+        loaded = max(ends, default=0)
+        if loaded < total:
+            steps.append(f"weight upload: {loaded:,} of {total:,} slots recorded")
+        if not any(r.label == "finalize" for r in manifest.transactions):
+            steps.append("finalize (seals the weights hash)")
+    return steps or ["the manifest is not marked complete"]
+
+
+def verify(
+    session: ChainSession | None, manifest: Manifest, t: Translation, show_progress: bool = False
+) -> Verification:
     """Recompute the model commitment from the model file (with the manifest's settings) and hold it
     against the manifest and, where the chain is reachable, against the contract: its modelHash()
     and weightsHash(), its runtime code against a fresh compile, the data contracts it names itself
-    (dataContracts()) and the weight slots read back. Every difference is named."""
+    (dataContracts()) and the weight slots read back. Every difference is named; an unfinished
+    deployment is reported as incomplete, with the steps it lacks, not as a difference."""
     c = t.compiled.commitment
     v = Verification(model_hash=c.model_hash)
+    _check_model_file(manifest, t, v)
     named = differences(c.descriptor, manifest.descriptor)
     v.add(
         "model description: model file vs manifest",
@@ -368,12 +579,7 @@ def verify(session: ChainSession | None, manifest: Manifest, t: Translation) -> 
         "weights differ (model file vs manifest)",
     )
     if not manifest.complete or not manifest.address:
-        v.add(
-            "deployment finished",
-            False,
-            "the manifest records an unfinished deployment",
-            "deployment incomplete (the manifest records no finished deployment)",
-        )
+        v.missing("deployment finished (manifest)", missing_steps(manifest, t))
     if session is None:
         v.add(
             "the deployed contract", None, "not checked: the embedded chain is gone (deploy with --rpc-url)"
@@ -388,11 +594,29 @@ def verify(session: ChainSession | None, manifest: Manifest, t: Translation) -> 
         f"chain differs (the manifest says chain {claimed}, the node is chain {actual})",
     )
     if manifest.address:
-        _verify_chain(session, manifest, t, v)
+        _verify_chain(session, manifest, t, v, show_progress)
     return v
 
 
-def _verify_chain(session: ChainSession, manifest: Manifest, t: Translation, v: Verification) -> None:
+def _check_model_file(manifest: Manifest, t: Translation, v: Verification) -> None:
+    """When the model file checked is the manifest's own, its SHA-256 against the one recorded at
+    deploy time: the file changed under the manifest."""
+    if t.model_path is None or manifest.model_path is None or not manifest.model_sha256:
+        return
+    if Path(t.model_path).resolve() != manifest.model_file().resolve():
+        return  # another file: its commitment says whether it is the same model
+    sha = file_sha256(t.model_path)
+    v.add(
+        "model file SHA-256 vs manifest",
+        sha == manifest.model_sha256,
+        sha,
+        "model file changed since deploy",
+    )
+
+
+def _verify_chain(
+    session: ChainSession, manifest: Manifest, t: Translation, v: Verification, show_progress: bool
+) -> None:
     c = t.compiled.commitment
     address = Web3.to_checksum_address(manifest.address or "")
     code = bytes(session.w3.eth.get_code(address))
@@ -401,7 +625,7 @@ def _verify_chain(session: ChainSession, manifest: Manifest, t: Translation, v: 
             "contract code",
             False,
             f"no contract at {address}",
-            "deployment incomplete (no contract at the address)",
+            "no contract at the manifest's address (another node, or its chain was reset?)",
         )
         return
     v.add(
@@ -419,16 +643,15 @@ def _verify_chain(session: ChainSession, manifest: Manifest, t: Translation, v: 
         return
     v.add("contract modelHash()", on_model == c.model_hash, Web3.to_hex(on_model), "model hash differs")
     if on_weights == bytes(32):
-        v.add(
-            "contract weightsHash()",
-            False,
-            "0x0: the upload was never finalized",
-            "deployment incomplete (weights not finalized)",
-        )
-    else:
-        v.add(
-            "contract weightsHash()", on_weights == c.weights_hash, Web3.to_hex(on_weights), "weights differ"
-        )
+        steps = ["weights not finalized on chain (weightsHash() is 0)"]
+        if manifest.layout in ("storage", "packed"):
+            total = len(slot_values(manifest.layout, t.compiled.blob))
+            steps.append(
+                f"weight slots loaded on chain: {int(session.call(contract, 'loaded')):,} of {total:,}"
+            )
+        v.missing("contract weightsHash()", steps)
+        return  # reading back or predicting on half the weights would only say so again
+    v.add("contract weightsHash()", on_weights == c.weights_hash, Web3.to_hex(on_weights), "weights differ")
     data = list(manifest.data_contracts)
     if manifest.layout == "code":
         data = [str(a) for a in session.call(contract, "dataContracts")]
@@ -439,7 +662,7 @@ def _verify_chain(session: ChainSession, manifest: Manifest, t: Translation, v: 
             "data contracts differ from the manifest's",
         )
         _verify_data_contracts(session, contract, code, data, t, v)
-    stored = read_back_blob(session, address, manifest.layout, t, data)
+    stored = read_back_blob(session, address, manifest.layout, t, data, show_progress)
     if stored is not None:
         v.add(
             "weights read back from chain",
@@ -480,7 +703,13 @@ def _verify_data_contracts(
 
 
 def _verify_prediction(session: ChainSession, contract: Contract, t: Translation, v: Verification) -> None:
-    """What the contract computes now, on one fixed row, against the emulator."""
+    """What the contract computes now, on one fixed row, against the emulator (not checked, with
+    the estimate, when one row cannot fit a call here)."""
+    try:
+        check_row_fits(session, contract, t.plan)
+    except ChainError as exc:
+        v.add("predict on a test row vs the emulator", None, f"not checked: {exc}")
+        return
     rng = np.random.default_rng(0)
     row = encode_inputs(t.plan, [rng.uniform(-1, 1, t.plan.n_inputs).tolist()])[0]
     want = emulator.predict(t.plan, row)

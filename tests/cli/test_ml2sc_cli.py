@@ -208,6 +208,9 @@ def test_bad_inputs_are_one_line_errors(model_file: Path, tmp_path: Path) -> Non
 
 
 def test_rpc_errors_are_one_line(model_file: Path) -> None:
-    env = {"ETH_PRIVATE_KEY": ""}
-    line = one_line_error(run("deploy", str(model_file), "--rpc-url", "http://127.0.0.1:9", env=env))
+    no_key = {"ETH_PRIVATE_KEY": ""}  # known before any request: said first, no node needed
+    line = one_line_error(run("deploy", str(model_file), "--rpc-url", "http://127.0.0.1:9", env=no_key))
+    assert "set ETH_PRIVATE_KEY to the hex private key" in line
+    key = {"ETH_PRIVATE_KEY": "0x" + "11" * 32}
+    line = one_line_error(run("deploy", str(model_file), "--rpc-url", "http://127.0.0.1:9", env=key))
     assert "cannot reach the RPC node at http://127.0.0.1:9" in line

@@ -143,7 +143,9 @@ def test_an_unfinished_upload_is_an_incomplete_deployment(session, tmp_path):
     with pytest.raises(Stop):
         workflow.deploy(session, t, tmp_path / "s.json", on_tx=stop_at_finalize)
     result = _verify(session, Manifest.load(tmp_path / "s.json"), model)
-    assert "deployment incomplete (weights not finalized)" in result.differences
+    assert result.status == "incomplete" and not result.differences and not result.ok
+    assert "weights not finalized on chain (weightsHash() is 0)" in result.incomplete
+    assert "finalize (seals the weights hash)" in result.incomplete
 
 
 def test_fixed_format_differences_are_named(session, tmp_path):
@@ -163,7 +165,7 @@ def test_unfinished_or_addressless_manifests_and_other_chains_are_named(session,
     assert _verify(session, manifest, model).ok
     no_address = dataclasses.replace(manifest, address=None, complete=False)
     result = _verify(session, no_address, model)
-    assert "deployment incomplete (the manifest records no finished deployment)" in result.differences
+    assert result.status == "incomplete" and result.incomplete == ["model contract not deployed"]
     other_chain = dataclasses.replace(manifest, chain={**manifest.chain, "chain_id": 999})
     assert (
         "chain differs (the manifest says chain 999, the node is chain 31337)"

@@ -1,0 +1,83 @@
+"""Manifests: the model named relative to the manifest (old absolute ones still read), its SHA-256
+held at every use, the deploy and predict summaries' cost and agreement lines (embedded chain)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+CLI = [sys.executable, "-m", "ml2sc.cli"]
+
+
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env={k: v for k, v in os.environ.items() if k != "ETH_RPC_URL"},
+    )
+
+
+def test_a_manifest_moves_with_its_model_and_catches_a_changed_file(tmp_path: Path) -> None:
+    here = tmp_path / "a"
+    here.mkdir()
+    torch.manual_seed(3)
+    torch.save(nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3)), here / "net.pt")
+    np.save(here / "x.npy", np.random.default_rng(1).normal(size=(6, 4)))
+    deploy = _run("deploy", "net.pt", cwd=here)
+    assert deploy.returncode == 0, deploy.stderr
+    assert "cost (gas x effective gas price)" in deploy.stdout and " ETH = " in deploy.stdout
+    manifest = json.loads((here / "net.deployment.json").read_text())
+    assert manifest["model_path"] == "net.pt" and manifest["version"] == 4 and manifest["pending"] is None
+    assert manifest["cost_wei"] == sum(t["gas_used"] * t["gas_price"] for t in manifest["transactions"]) > 0
+    moved = shutil.move(here, tmp_path / "b")
+    result = _run("predict", str(Path(moved) / "net.deployment.json"), "--input", str(Path(moved) / "x.npy"))
+    assert result.returncode == 0, result.stderr
+    assert "agreement with float model: 6/6 (100.0%)" in result.stdout and "inference cost: " in result.stdout
+    old = {
+        **manifest,
+        "version": 3,
+        "model_path": str(Path(moved) / "net.pt"),
+    }  # absolute, as version 3 wrote
+    old.pop("pending"), old.pop("cost_wei")
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert _run("predict", str(tmp_path / "old.json"), "--input", str(Path(moved) / "x.npy")).returncode == 0
+    torch.manual_seed(4)
+    torch.save(nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3)), Path(moved) / "net.pt")
+    result = _run("predict", str(Path(moved) / "net.deployment.json"), "--input", str(Path(moved) / "x.npy"))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1 and "model file changed since deploy" in lines[0], (
+        result.stderr
+    )
+    result = _run("verify", str(Path(moved) / "net.deployment.json"), str(Path(moved) / "net.pt"))
+    assert result.returncode == 1 and "model file changed since deploy" in result.stdout
+
+
+def test_progress_bars_draw_on_a_terminal_only() -> None:
+    import io
+
+    from ml2sc import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    shown, piped = Terminal(), io.StringIO()
+    for stream in (shown, piped):
+        with progress.bar(3, "upload", "tx", stream=stream) as bar:
+            bar.update(3)
+    assert "upload:" in shown.getvalue() and "/3 " in shown.getvalue() and piped.getvalue() == ""
+    quiet = Terminal()
+    with progress.bar(3, "upload", "tx", enabled=False, stream=quiet) as bar:
+        bar.update(3)
+    assert quiet.getvalue() == ""
