@@ -14,7 +14,7 @@ from __future__ import annotations
 import numbers
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,23 +26,24 @@ from evmkit import chain as chains
 from evmkit.chain import ChainSession, TxResult
 from evmkit.solc import Compiler, resolve_compiler
 
-from . import emulator, gasmodel, workflow
+from . import emulator, gasmodel, progress, rowpick, workflow
 from .blob import encode_blob
 from .commitment import commit
 from .fixed import DEFAULT_FRAC_BITS, DEFAULT_WEIGHT_BITS, FixedFormat
 from .inputs import InputError, read_rows
+from .layers import FloatLayer
 from .manifest import Manifest, ManifestError
 from .onchain import attach as attach_contract
 from .onchain import block_budget, predict_batched, upload_chunk_slots
 from .plan import MODES, Plan, PlanError, decode_outputs, encode_inputs
 from .workflow import (
     Arch,
+    FloatCheck,
     ModelSource,
     Settings,
     Translation,
     Verification,
     is_regression,
-    plan_model,
     resolve_model,
 )
 
@@ -152,7 +153,13 @@ class PredictResult:
     """On-chain predictions of float rows: ``classes`` (one per row), ``outputs`` (the contract's outputs
     decoded to floats), ``gas_used`` (the ``predictBatch`` receipts summed), per call gas and row counts,
     and whether each row's integer outputs equal the Python emulator's. ``regression``: the outputs are
-    numbers and ``classes`` means nothing (the contract's 0 / 1 threshold at 0)."""
+    numbers and ``classes`` means nothing (the contract's 0 / 1 threshold at 0).
+
+    ``gas_estimated``: read-only (no key), nothing was sent and each call's gas is the gas model's
+    estimate, not a receipt's. ``cost_wei``: what the transactions' gas cost (gas times the effective
+    gas price of each receipt). ``float_check``: the answers held against the float model (class
+    agreement, largest output difference, inputs clamped by int8 scales), None when no float model was
+    at hand."""
 
     classes: list[int]
     outputs: list[list[float]]
@@ -160,11 +167,21 @@ class PredictResult:
     rows_per_call: list[int]
     emulator_agrees: list[bool]
     regression: bool = False
+    gas_estimated: bool = False
+    cost_wei: int = 0
+    float_check: FloatCheck | None = None
 
     @property
     def gas_used(self) -> int:
-        """Receipt gas of every inference transaction (intrinsic and calldata included)."""
+        """Receipt gas of every inference transaction (intrinsic and calldata included); with
+        ``gas_estimated``, the gas model's estimate of those transactions."""
         return sum(self.gas_per_call)
+
+    @property
+    def float_agreement(self) -> float | None:
+        """The share of rows whose on-chain class is the float model's (None: no float model, or a
+        regression)."""
+        return None if self.float_check is None else self.float_check.share
 
 
 @dataclass(frozen=True)
@@ -178,6 +195,7 @@ class Deployment:
     manifest: Manifest
     translation: Translation | None = None
     regression: bool = False  # the outputs are numbers, with no class
+    float_layers: tuple[FloatLayer, ...] | None = None  # the float model, for agreement checks
 
     @property
     def address(self) -> str:
@@ -194,24 +212,49 @@ class Deployment:
         """Receipt gas of everything that stores the weights (uploads, finalize, data contracts)."""
         return self.manifest.upload_gas
 
-    def predict(self, rows: Rows, rows_per_call: int | None = None) -> PredictResult:
+    def predict(
+        self, rows: Rows, rows_per_call: int | None = None, *, show_progress: bool = False
+    ) -> PredictResult:
         """Predict every row on-chain through ``predictBatch``, in calls sized from the gas model's
-        upper bound to fit 90% of the block (at most 30M gas), or ``rows_per_call`` rows per call
-        (refused before sending if it cannot fit). Each call is sent as a transaction for its gas.
-        No rows (``[]``, an array of shape (0, n)) is an empty result: no transaction, gas_used 0."""
+        upper bound to fit 90% of what a transaction may use (at most 30M gas), or ``rows_per_call``
+        rows per call (refused before sending if it cannot fit). Each call is sent as a transaction
+        for its gas; on a read-only session (no key) it is only called, and the gas figures are the
+        gas model's estimates (``gas_estimated``). No rows (``[]``, an array of shape (0, n)) is an
+        empty result: no transaction, gas_used 0. ``show_progress``: a bar over the rows on a
+        terminal."""
         if rows_per_call is not None:
             rows_per_call = _count(rows_per_call, "rows_per_call")
-        encoded = encode_inputs(self.plan, _rows(rows, "rows").tolist())
-        batch = predict_batched(self.session, self.contract, self.plan, encoded, rows_per_call)
+        floats = _rows(rows, "rows")
+        encoded = encode_inputs(self.plan, floats.tolist())
+        read_only = self.session.read_only
+        with progress.bar(len(encoded), "predict", "row", show_progress) as bar:
+            batch = predict_batched(
+                self.session,
+                self.contract,
+                self.plan,
+                encoded,
+                rows_per_call,
+                transact=not read_only,
+                on_rows=bar.update,
+                estimate_gas=read_only,
+            )
+        classes = [p.predicted_class for p in batch.predictions]
+        outputs = [decode_outputs(self.plan, p.outputs) for p in batch.predictions]
+        check = None
+        if self.float_layers is not None and len(encoded):
+            check = workflow.float_check(self.float_layers, self.plan, floats, classes, outputs)
         return PredictResult(
-            classes=[p.predicted_class for p in batch.predictions],
-            outputs=[decode_outputs(self.plan, p.outputs) for p in batch.predictions],
+            classes=classes,
+            outputs=outputs,
             gas_per_call=batch.gas_per_call,
             rows_per_call=batch.rows_per_call,
             emulator_agrees=[
                 p == emulator.predict(self.plan, row) for p, row in zip(batch.predictions, encoded)
             ],
             regression=self.regression,
+            gas_estimated=batch.gas_estimated,
+            cost_wei=batch.cost_wei,
+            float_check=check,
         )
 
 
@@ -222,17 +265,32 @@ def deploy(
     manifest: str | os.PathLike[str] | None = None,
     on_tx: Callable[[str, TxResult], None] | None = None,
     resume: bool = True,
+    force: bool = False,
+    show_progress: bool = False,
 ) -> Deployment:
     """Deploy ``translation`` and store its weights on ``chain`` (None: a fresh
     ``evmkit.chain.embedded()``). With ``manifest``, the manifest is saved there after every
-    transaction and an unfinished one for the same model and chain is resumed (``resume``).
-    ``on_tx(label, receipt)`` is called after each transaction."""
+    transaction (and the hash of each transaction before it goes out), and an unfinished one for the
+    same model and node is resumed (``resume``). A manifest of a complete deployment on a node is
+    not overwritten unless ``force``. ``on_tx(label, receipt)`` is called after each transaction;
+    ``show_progress`` draws a bar on a terminal. Each transaction is priced first and refused,
+    with its estimate, if it cannot fit the block gas limit or the per-transaction cap."""
     if not isinstance(translation, Translation):
         raise TypeError(f"deploy takes what ml2sc.translate returns, not {type(translation).__name__}")
     session = _session(chain) or chains.embedded()
     path = Path(manifest) if manifest is not None else None
-    record, contract = workflow.deploy(session, translation, path, None, on_tx, resume)
-    return Deployment(session, contract, translation.plan, record, translation, translation.regression)
+    record, contract = workflow.deploy(
+        session, translation, path, None, on_tx, resume, force=force, show_progress=show_progress
+    )
+    return Deployment(
+        session,
+        contract,
+        translation.plan,
+        record,
+        translation,
+        translation.regression,
+        translation.float_layers,
+    )
 
 
 def _manifest(manifest: Manifest | str | os.PathLike[str], what: str = "manifest") -> Manifest:
@@ -254,10 +312,11 @@ def attach(
     arch: Arch = None,
 ) -> Deployment:
     """The deployment a manifest of an RPC deployment records, on ``chain`` (None: the manifest's node,
-    signing with the key in ``$ETH_PRIVATE_KEY``). The plan comes from ``model`` (default: the
-    manifest's model file; required for a deployment of an in-memory module; a state_dict file needs
-    ``arch``) with the manifest's number format; a model whose model hash is not the manifest's is
-    refused before any call."""
+    signing with the key in ``$ETH_PRIVATE_KEY``, or read-only when that is unset: predictions are
+    then eth_calls whose gas is the gas model's estimate). The plan comes from ``model`` (default: the
+    manifest's model file, refused if its SHA-256 is not the one recorded at deploy; required for a
+    deployment of an in-memory module; a state_dict file needs ``arch``) with the manifest's number
+    format; a model whose model hash is not the manifest's is refused before any call."""
     record = _manifest(manifest)
     chain = _session(chain)
     if record.chain.get("kind") != "rpc":
@@ -265,8 +324,8 @@ def attach(
             "the manifest records an embedded-chain deployment, gone with its process: deploy again"
         )
     settings = Settings.from_json(record.number_format, record.layout)
-    module, _ = resolve_model(model if model is not None else record.model_file(), arch)
-    plan, _ = plan_model(module, settings)
+    module, _ = resolve_model(model if model is not None else record.checked_model_file(), arch)
+    plan, _, layers = workflow.plan_and_layers(module, settings)
     have = Web3.to_hex(commit(plan, encode_blob(plan), record.layout).model_hash)
     if have != record.model_hash:
         source = "model=" if model is not None else f"the model file {record.model_path}"
@@ -274,33 +333,84 @@ def attach(
             f"{source} is not the deployed model: its model hash under the manifest's settings is {have}, "
             f"the manifest's is {record.model_hash} (other weights or another architecture)"
         )
-    session = chain if chain is not None else chains.rpc(record.chain["rpc_url"])
+    session = chain if chain is not None else _node(record.chain["rpc_url"])
     contract = attach_contract(session, record.address or "", record.abi)
-    return Deployment(session, contract, plan, record, None, is_regression(module, plan))
+    return Deployment(session, contract, plan, record, None, is_regression(module, plan), layers)
+
+
+def _node(url: str) -> ChainSession:
+    """The node, signing with ``$ETH_PRIVATE_KEY`` when it is set, else read-only."""
+    if os.environ.get(chains.PRIVATE_KEY_ENV):
+        return chains.rpc(url)
+    return chains.rpc_reader(url)
 
 
 def estimate(
     translation_or_model: Translation | ModelSource,
     rows: Rows | None = None,
+    *,
+    row: int | None = None,
     **options: Any,
 ) -> gasmodel.GasReport:
     """The gas model's prediction, term by term, of deploying, storing the weights (chunks sized for a
-    30M-gas block), one ``predict(row)`` call of the first of ``rows`` (``inference``; default row:
-    all zeros), the ``predictBatch`` bound, and ``batch_inference``: one ``predictBatch`` call over
-    all of ``rows``, the figure :meth:`Deployment.predict` measures as ``gas_used`` when the rows fit
-    one call. Nothing is deployed. A model is translated first with ``options`` (:func:`translate`'s
-    keywords)."""
+    30M-gas block), one ``predict(row)`` call (``inference``), the ``predictBatch`` bound, and
+    ``batch_inference``: one ``predictBatch`` call over all of ``rows``, the figure
+    :meth:`Deployment.predict` measures as ``gas_used`` when the rows fit one call. Nothing is deployed.
+
+    The inference row is ``rows[row]``; by default the median row of ``rows`` (see
+    :func:`ml2sc.rowpick.median_row`), else of the int8 calibration rows, else an all-zero row.
+    ``report.inference_row`` says which. A model is translated first with ``options``
+    (:func:`translate`'s keywords)."""
     if isinstance(translation_or_model, Translation):
         if options:
             raise TypeError(f"options {sorted(options)} apply to a model, not to a translation")
         t = translation_or_model
     else:
         t = translate(translation_or_model, **options)
-    given = _rows(rows, "rows").tolist() if rows is not None else [[0.0] * t.plan.n_inputs]
-    if not given:
-        raise InputError("rows holds no rows: pass at least one, or none at all (rows=None) for zeros")
-    encoded = encode_inputs(t.plan, given)
-    return gasmodel.estimate(t.compiled, encoded[0], upload_chunk_slots(), block_budget(None), encoded)
+    given = _rows(rows, "rows") if rows is not None else None
+    if given is not None and not len(given):
+        raise InputError("rows holds no rows: pass at least one, or none at all (rows=None)")
+    chosen, source = _inference_row(t, given, row)
+    encoded_row = encode_inputs(t.plan, [chosen])[0]
+    batch = encode_inputs(t.plan, given.tolist()) if given is not None else None
+    report = gasmodel.estimate(t.compiled, encoded_row, upload_chunk_slots(), block_budget(None), batch)
+    return replace(report, inference_row=source)
+
+
+def _inference_row(t: Translation, given: np.ndarray | None, row: int | None) -> tuple[list[float], str]:
+    """The row ``estimate`` prices one inference of, and a phrase saying where it comes from."""
+    if row is not None:
+        if given is None:
+            raise TypeError("row= picks one of rows=; pass rows too")
+        if isinstance(row, bool) or not isinstance(row, numbers.Integral):
+            raise TypeError(f"row must be an int (an index into rows), not {type(row).__name__}")
+        if not 0 <= row < len(given):
+            raise InputError(f"row {row} is not one of the {len(given)} rows given (0 to {len(given) - 1})")
+        return given[row].tolist(), f"row {row} of {len(given)} given"
+    if given is not None:
+        index = rowpick.median_row(given)
+        return given[index].tolist(), f"row {index} of {len(given)} given (their median row)"
+    calibration = t.settings.calibration
+    if calibration is not None and len(calibration):
+        rows = np.asarray(calibration, dtype=np.float64)
+        index = rowpick.median_row(rows)
+        return rows[index].tolist(), f"calibration row {index} of {len(rows)} (their median row)"
+    return [0.0] * t.plan.n_inputs, "all zeros (no rows given: pass rows for a typical one)"
+
+
+def inference_range(translation: Translation, rows: Rows, *, progress=None) -> rowpick.CostRange:
+    """The cheapest and the dearest ``predict(row)`` of ``rows`` under the gas model (receipt gas,
+    by row index); ``progress(n)`` is called once per row."""
+    if not isinstance(translation, Translation):
+        raise TypeError(
+            f"inference_range takes what ml2sc.translate returns, not {type(translation).__name__}"
+        )
+    encoded = encode_inputs(translation.plan, _rows(rows, "rows").tolist())
+    if not encoded:
+        raise InputError("rows holds no rows: a gas range needs at least one")
+    return rowpick.cost_range(
+        encoded, lambda i: gasmodel.inference(translation.compiled, encoded[i]).total, progress=progress
+    )
 
 
 def verify(
@@ -310,6 +420,7 @@ def verify(
     chain: ChainSession | None = None,
     compiler: Compiler | str | os.PathLike[str] | None = None,
     arch: Arch = None,
+    show_progress: bool = False,
 ) -> Verification:
     """Hold a deployment against a model: the model commitment recomputed from ``model`` with the
     manifest's settings, against the manifest and, where the chain is reachable, the contract (its
@@ -317,13 +428,14 @@ def verify(
     own translation, or to the manifest's model file (a manifest of an in-memory module's deployment
     needs ``model``); ``chain`` to the deployment's session, or for an RPC manifest a read-only
     session on its node. ``arch``: the module a state_dict model file loads into. Every difference is
-    named in the result."""
+    named in the result; an unfinished deployment is ``incomplete`` (``result.status``), with the
+    steps it lacks. ``show_progress``: a bar over the weights read back, on a terminal."""
     chain = _session(chain)
     if isinstance(deployment_or_manifest, Deployment):
         record = deployment_or_manifest.manifest
         session: ChainSession | None = chain or deployment_or_manifest.session
         if model is None and deployment_or_manifest.translation is not None:
-            return workflow.verify(session, record, deployment_or_manifest.translation)
+            return workflow.verify(session, record, deployment_or_manifest.translation, show_progress)
     else:
         record = _manifest(deployment_or_manifest, "deployment_or_manifest")
         session = chain
@@ -334,4 +446,4 @@ def verify(
     settings = Settings.from_json(record.number_format, record.layout)
     source = model if model is not None else record.model_file()
     t = workflow.translate(source, settings, _compiler(compiler), record.translated_name, arch)
-    return workflow.verify(session, record, t)
+    return workflow.verify(session, record, t, show_progress)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -13,12 +14,12 @@ from typing import Any
 
 from evmkit import chain
 from evmkit.chain import TxResult
-from evmkit.cliargs import add_chain_args, positive_int, session_from_args
+from evmkit.cliargs import add_chain_args, int_at_least, positive_int, session_from_args
 from evmkit.errors import EvmkitError
 from evmkit.solc import resolve_compiler
 from evmkit.table import print_table
 
-from . import api, workflow
+from . import api, progress, workflow
 from .capture import ModelLoadError, UnsupportedModel
 from .evm_int import EvmPanic
 from .fixed import DEFAULT_FRAC_BITS, DEFAULT_WEIGHT_BITS, FixedFormat, FormatOverflow
@@ -58,27 +59,27 @@ def _add_numbers(p: argparse.ArgumentParser, calibrate: bool = True) -> None:
     g.add_argument(
         "--format",
         choices=MODES,
-        default="fixed",
+        default=None,
         help="fixed: signed fixed point; int8: integer-only quantization (int8 weights, "
-        "per-layer scales, int32 accumulation, dyadic requantization). Default fixed",
+        "per-channel scales, int32 accumulation, dyadic requantization). Default fixed",
     )
     g.add_argument(
         "--frac-bits",
         type=int,
-        default=DEFAULT_FRAC_BITS,
+        default=None,
         help=f"fixed: fractional bits (default {DEFAULT_FRAC_BITS}, close to PRBMath SD59x18's 1e18)",
     )
     g.add_argument(
         "--weight-bits",
         type=int,
-        default=DEFAULT_WEIGHT_BITS,
+        default=None,
         help=f"fixed: the signed width every weight and bias must fit (default "
         f"{DEFAULT_WEIGHT_BITS}); lanes are as narrow as the model allows",
     )
     g.add_argument(
         "--layout",
         choices=(*LAYOUTS, "auto"),
-        default="auto",
+        default=None,
         help="where weights live: storage (a slot per weight, the ML2SC baseline), "
         "packed (32 bytes per slot), code (data contracts read with EXTCODECOPY), "
         "inline (constants in the contract). Default auto: inline when the "
@@ -107,7 +108,21 @@ def _add_chain(p: argparse.ArgumentParser) -> None:
     add_chain_args(p)
 
 
+NUMBER_OPTIONS = {"format": "--format", "frac_bits": "--frac-bits", "weight_bits": "--weight-bits"}
+NUMBER_OPTIONS |= {"layout": "--layout", "calibrate": "--calibrate"}
+
+
+def _given_number_options(args: argparse.Namespace) -> list[str]:
+    """The number and layout options given on the command line (their defaults are None)."""
+    return [flag for name, flag in NUMBER_OPTIONS.items() if getattr(args, name, None) is not None]
+
+
 def _settings(args: argparse.Namespace, fallback_rows: Any = None) -> Settings:
+    """Settings from the number options, with their defaults where not given."""
+    args.format = args.format or "fixed"
+    args.layout = args.layout or "auto"
+    args.frac_bits = DEFAULT_FRAC_BITS if args.frac_bits is None else args.frac_bits
+    args.weight_bits = DEFAULT_WEIGHT_BITS if args.weight_bits is None else args.weight_bits
     calibration = None
     if args.format == "int8":
         if getattr(args, "calibrate", None):
@@ -124,9 +139,20 @@ def _settings(args: argparse.Namespace, fallback_rows: Any = None) -> Settings:
 def _progress(quiet: bool):
     def report(label: str, tx: TxResult) -> None:
         if not quiet:
-            print(f"  {label:<24} gas {tx.gas_used:>12,}  {tx.tx_hash}", file=sys.stderr)
+            progress.say(f"  {label:<24} gas {tx.gas_used:>12,}  {tx.tx_hash}")
 
     return report
+
+
+def eth_cost(wei: int, gas: int) -> str:
+    """A cost in ETH and gwei, with the mean effective gas price that gave it."""
+    if not gas:
+        return "0 ETH"
+    price = wei / gas / 10**9
+    return f"{wei / 10**18:.9g} ETH = {wei / 10**9:,.0f} gwei (mean effective gas price {price:,.3f} gwei)"
+
+
+VERIFY_EXIT = {"match": 0, "mismatch": 1, "incomplete": 3}
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -193,7 +219,15 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     t = workflow.translate(Path(args.model), _settings(args), resolve_compiler(args.solc), arch=args.arch)
     session = session_from_args(args)
     path = _manifest_path(args)
-    deployment = api.deploy(t, session, manifest=path, on_tx=_progress(args.json), resume=not args.fresh)
+    deployment = api.deploy(
+        t,
+        session,
+        manifest=path,
+        on_tx=_progress(args.json),
+        resume=not args.fresh,
+        force=args.force,
+        show_progress=not args.json,
+    )
     manifest = deployment.manifest
     if args.json:
         print(json.dumps({**manifest.to_json(), "manifest": str(path)}))
@@ -217,6 +251,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
                     "gas: weights",
                     f"{manifest.upload_gas:,} ({manifest.upload_gas / manifest.n_params:,.0f} per parameter)",
                 ),
+                (
+                    "cost (gas x effective gas price)",
+                    eth_cost(manifest.cost_wei, sum(r.gas_used for r in manifest.transactions)),
+                ),
                 ("manifest", str(path)),
             ]
         )
@@ -228,12 +266,22 @@ def _deployment_for(args: argparse.Namespace, rows: Any = None) -> tuple[api.Dep
     first on a fresh embedded chain (with its deploy gas)."""
     target = Path(args.model)
     if target.suffix == ".json":
+        given = _given_number_options(args)
+        if given:  # the manifest fixes them: a different value would be silently ignored
+            raise ManifestError(
+                f"{', '.join(given)} cannot apply to a manifest: the deployment's number format and "
+                "layout are recorded in it; pass the model file to deploy it with other settings"
+            )
         manifest = Manifest.load(target)
         settings = Settings.from_json(manifest.number_format, manifest.layout)
         if manifest.chain.get("kind") == "rpc":
             args.rpc_url = args.rpc_url or manifest.chain["rpc_url"]
-            return api.attach(manifest, session_from_args(args), arch=args.arch), {}
-        target = manifest.model_file()  # an embedded chain lives only as long as its process
+            if os.environ.get(args.private_key_env):
+                session = session_from_args(args)
+            else:  # reading needs no key: eth_call only, nothing sent
+                session = chain.rpc_reader(args.rpc_url)
+            return api.attach(manifest, session, arch=args.arch), {}
+        target = manifest.checked_model_file()  # an embedded chain lives only as long as its process
     else:
         settings = _settings(args, rows)
     if args.rpc_url:
@@ -247,19 +295,60 @@ def _deployment_for(args: argparse.Namespace, rows: Any = None) -> tuple[api.Dep
     }
 
 
+GAS_ESTIMATED = "gas model estimate: read-only (no key), nothing was sent, so there are no receipts"
+
+
+def _float_lines(check: workflow.FloatCheck | None, plan_mode: str) -> tuple[str | None, list[str]]:
+    """(the agreement line for the summary, warnings for stderr) from the float-model check."""
+    if check is None:
+        return None, []
+    warnings = []
+    line = None
+    if check.agree is not None and check.share is not None:
+        line = f"agreement with float model: {check.agree}/{check.rows} ({check.share:.1%})"
+        if check.share < workflow.AGREEMENT_WARNING:
+            warnings.append(
+                f"ml2sc: warning: {line}, below {workflow.AGREEMENT_WARNING:.0%}"
+                + (" (int8: try --calibrate with representative rows)" if plan_mode == "int8" else "")
+            )
+    if check.clamped_values:
+        features = ", ".join(map(str, check.clamped_features[:10])) + (
+            ", ..." if len(check.clamped_features) > 10 else ""
+        )
+        warnings.append(
+            f"ml2sc: warning: {check.clamped_values} input values in {check.clamped_rows} rows were clamped "
+            f"to [-128, 127] by the int8 input scales (features {features}): calibrate on rows that "
+            "cover the inputs"
+        )
+    return line, warnings
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     rows = read_rows(args.input)
     deployment, deploy_gas = _deployment_for(args, rows)
-    result = deployment.predict(rows, args.batch)
+    if deployment.session.read_only:
+        print(
+            f"ml2sc: no key in ${args.private_key_env}: predicting read-only (eth_call); gas figures are "
+            "the gas model's estimates",
+            file=sys.stderr,
+        )
+    result = deployment.predict(rows, args.batch, show_progress=not args.json)
+    check = result.float_check
+    agreement, warnings = _float_lines(check, deployment.plan.mode)
     report = {
         **({} if result.regression else {"predictions": result.classes}),
         "outputs": result.outputs,
         "gas_used": result.gas_used,
         "gas_per_call": result.gas_per_call,
         "rows_per_call": result.rows_per_call,
+        "gas_source": "estimate" if result.gas_estimated else "receipts",
+        "cost_wei": result.cost_wei,
         "emulator_agrees": all(result.emulator_agrees),
+        **(check.to_json() if check is not None else {"agreement_with_float": None}),
         **deploy_gas,
     }
+    for warning in warnings:
+        print(warning, file=sys.stderr)
     if args.json:
         print(json.dumps(report))
     else:
@@ -274,10 +363,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 for i, (c, out) in enumerate(zip(result.classes, result.outputs))
             ]
             print_table(body, header=("row", "class", "outputs"))
+        gas = f"inference gas: {result.gas_used:,}" + (f" ({GAS_ESTIMATED})" if result.gas_estimated else "")
         print(
-            f"inference gas: {result.gas_used:,} for {len(rows)} rows in {len(result.gas_per_call)} "
+            f"{gas} for {len(rows)} rows in {len(result.rows_per_call)} "
             f"call(s); on-chain == emulator: {sum(result.emulator_agrees)}/{len(rows)}"
         )
+        if not result.gas_estimated:
+            print(f"inference cost: {eth_cost(result.cost_wei, result.gas_used)}")
+        if agreement:
+            print(agreement)
+        elif check is not None and result.regression:
+            print(f"largest difference from the float model's outputs: {check.max_error:.6g}")
     return 0 if all(result.emulator_agrees) else 1
 
 
@@ -287,14 +383,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if manifest.chain.get("kind") == "rpc":  # reading only: no key needed
         session = chain.rpc_reader(args.rpc_url or manifest.chain["rpc_url"])
     result = api.verify(
-        manifest, Path(args.model), chain=session, compiler=resolve_compiler(args.solc), arch=args.arch
+        manifest,
+        Path(args.model),
+        chain=session,
+        compiler=resolve_compiler(args.solc),
+        arch=args.arch,
+        show_progress=not args.json,
     )
     if args.json:
         print(
             json.dumps(
                 {
                     "match": result.ok,
+                    "status": result.status,
                     "differences": result.differences,
+                    "incomplete": result.incomplete,
                     "model_hash": "0x" + result.model_hash.hex(),
                     "checks": [c.__dict__ for c in result.checks],
                 }
@@ -316,9 +419,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 "MATCH"
                 + (" (the model file and the manifest only: the chain was not checked)" if unchecked else "")
             )
-        else:
+        elif result.differences:
             print("MISMATCH: " + "; ".join(result.differences))
-    return 0 if result.ok else 1
+        if result.incomplete:
+            print("INCOMPLETE deployment, missing: " + "; ".join(result.incomplete))
+    return VERIFY_EXIT[result.status]
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
@@ -326,16 +431,33 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     t = workflow.translate(
         Path(args.model), _settings(args, rows), resolve_compiler(args.solc), arch=args.arch
     )
-    report = api.estimate(t, rows)
+    if args.row is not None and rows is None:
+        raise InputError("--row picks one of the --input rows: pass --input FILE")
+    report = api.estimate(t, rows, row=args.row)
+    spread = None
+    if args.range:
+        over = rows if rows is not None else t.settings.calibration
+        if over is None:
+            raise InputError("--range needs rows: pass --input FILE (or --calibrate FILE with --format int8)")
+        spread = api.inference_range(t, over)
     if args.json:
+        extra = {} if spread is None else {"inference_range": spread.to_json()}
         print(
-            json.dumps({**report.to_json(), "layout": t.compiled.layout, "architecture": t.plan.architecture})
+            json.dumps(
+                {
+                    **report.to_json(),
+                    **extra,
+                    "layout": t.compiled.layout,
+                    "architecture": t.plan.architecture,
+                }
+            )
         )
         return 0
     print(
         f"{t.plan.architecture}, {t.plan.describe_format}, layout {t.compiled.layout}: "
         f"predicted receipt gas (Prague schedule + the templates' loop costs)"
     )
+    print(f"inference row: {report.inference_row}")
     sections = [
         ("deploy", report.deploy),
         *report.upload,
@@ -359,6 +481,20 @@ def cmd_estimate(args: argparse.Namespace) -> int:
             ),
             ("inference (one row)", f"{report.inference.total:,}"),
             ("grand total (deploy + weights + one inference)", f"{report.total:,}"),
+            *(
+                []
+                if spread is None
+                else [
+                    (
+                        f"inference, cheapest of {spread.rows:,} rows (row {spread.low_index})",
+                        f"{spread.low:,}",
+                    ),
+                    (
+                        f"inference, dearest of {spread.rows:,} rows (row {spread.high_index})",
+                        f"{spread.high:,}",
+                    ),
+                ]
+            ),
             ("inference upper bound (predict, any row)", f"{report.inference_upper_bound.total:,}"),
             (
                 f"predictBatch upper bound (n <= {batch.rows:,} rows)",
@@ -438,8 +574,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Deploy the model's contract and store its weights (owner-only slot "
         "uploads in block-sized chunks sealed by keccak256 of the weights, or "
         "data contracts pinned by the model contract's constructor). The "
-        "manifest is saved after every transaction; re-running against the "
-        "same RPC node resumes an interrupted deployment.",
+        "manifest is saved after every transaction, and each transaction's hash before it "
+        "goes out; re-running against the same RPC node resumes an interrupted deployment "
+        "(a transaction in flight at Ctrl-C is looked up by its hash). Each transaction is "
+        "priced by the gas model first and refused, with its estimate, if it cannot fit the "
+        "block gas limit or the per-transaction cap (EIP-7825). Prints the cost (gas times "
+        "the effective gas price of each receipt).",
         epilog=TRUST_NOTE,
     )
     p.add_argument("model", metavar="MODEL")
@@ -449,7 +589,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MANIFEST",
         help="manifest path (default: MODEL's name + .deployment.json, next to it)",
     )
-    p.add_argument("--fresh", action="store_true", help="deploy anew even if a resumable manifest exists")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="do not resume an unfinished deployment recorded in MANIFEST: start anew over it",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite MANIFEST even if it records a complete deployment (or is not a "
+        "manifest): without it that is refused. --fresh concerns unfinished manifests, --force "
+        "complete ones; an unfinished one of this model, settings and node is resumed unless --fresh",
+    )
     p.add_argument("--json", action="store_true", help="print the manifest as one JSON object")
     _add_numbers(p)
     _add_arch(p)
@@ -463,8 +614,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Predict every row of --input on-chain, in predictBatch calls that "
         "fit the block. MODEL_OR_MANIFEST is a model file (deployed first on a "
         "fresh embedded chain) or a manifest from `ml2sc deploy` (an RPC "
-        "deployment is used where it stands). Each row's result is checked "
-        "against the Python emulator; the exit code is 1 if any differs.",
+        "deployment is used where it stands, read-only through eth_call when no key is set: "
+        "its gas figures are then the gas model's estimates). Each row's result is checked "
+        "against the Python emulator; the exit code is 1 if any differs. When the float "
+        "model is at hand (the model file, or the manifest's) the classes are compared with "
+        "it, with a warning below 99%% agreement; int8 inputs clamped by the input scales are "
+        "counted, with a warning.",
         epilog=TRUST_NOTE,
     )
     p.add_argument("model", metavar="MODEL_OR_MANIFEST")
@@ -484,7 +639,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--json",
         action="store_true",
         help="print one JSON object: predictions (classifiers only), outputs, gas_used (inference "
-        "receipts, summed), gas_per_call, rows_per_call, deploy_gas, upload_gas",
+        "receipts, summed), gas_per_call, rows_per_call, gas_source (receipts or the gas model's "
+        "estimate), cost_wei, agreement_with_float, float_max_error, clamped_inputs, deploy_gas, "
+        "upload_gas",
     )
     _add_numbers(p)
     _add_arch(p)
@@ -504,8 +661,10 @@ def build_parser() -> argparse.ArgumentParser:
         "compile (immutables masked), the data contracts it names itself "
         "(dataContracts(), code layout) and the weights read back from chain. Every "
         'difference is named ("activation of layer 1 differs", "weights differ", '
-        '"bytecode differs", "deployment incomplete"). Exit 0 on a match, 1 on '
-        "any difference.",
+        '"bytecode differs", "model file changed since deploy"); an unfinished deployment is '
+        "reported as incomplete, with the steps it lacks. Needs no key. Exit codes: 0 match; "
+        "1 mismatch (something differs; also any error, printed as one line); 2 bad arguments; "
+        "3 incomplete deployment (nothing differs, steps are missing).",
         epilog=TRUST_NOTE,
     )
     p.add_argument("manifest", metavar="MANIFEST")
@@ -521,12 +680,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="predict deploy, upload and inference gas before deploying",
         description="Predict the receipt gas of the deployment, of each weight-upload "
         "transaction and of one inference, term by term, from the plan and the "
-        "Prague gas schedule (EIP-7623 calldata floor included). Nothing is "
-        "deployed. The inference row is the first of --input, else all zeros.",
+        "Prague gas schedule (EIP-7623 calldata floor included), and a grand total. "
+        "Nothing is deployed. The inference row is a typical one: the median row (the row "
+        "nearest the per-feature medians) of --input, else of the int8 --calibrate rows, "
+        "else an all-zero row (said so in the output). --range adds the cheapest and the "
+        "dearest row; the upper bound holds for any row.",
         epilog=TRUST_NOTE,
     )
     p.add_argument("model", metavar="MODEL")
-    p.add_argument("--input", metavar="FILE", help="rows (CSV or .npy); the first is the inference row")
+    p.add_argument(
+        "--input", metavar="FILE", help="rows (CSV or .npy): their median row is the inference row"
+    )
+    p.add_argument(
+        "--row",
+        type=int_at_least(0),
+        metavar="N",
+        help="price row N of --input (0-based) instead of the median row",
+    )
+    p.add_argument(
+        "--range",
+        action="store_true",
+        help="also price every row of --input (else of the int8 --calibrate rows) and report "
+        "the cheapest and the dearest",
+    )
     p.add_argument(
         "--json",
         action="store_true",
@@ -599,7 +775,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ml2sc: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("ml2sc: interrupted (a deployment's manifest holds its progress)", file=sys.stderr)
+        print(
+            "ml2sc: interrupted (a deployment's manifest holds its progress, and the hash of a "
+            "transaction in flight: run the same deploy again to resume)",
+            file=sys.stderr,
+        )
         return 130
 
 

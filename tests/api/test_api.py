@@ -97,10 +97,15 @@ def test_estimate_takes_a_translation_or_a_model(wine, model_file: Path) -> None
     t = ml2sc.translate(model_file, layout="storage")
     report = ml2sc.estimate(t, split.x_test[:1])
     assert report.to_json() == ml2sc.estimate(model_file, split.x_test[:1], layout="storage").to_json()
-    assert ml2sc.estimate(t, split.x_test).inference == report.inference  # predict(row): the first row
+    assert ml2sc.estimate(t, split.x_test, row=0).inference == report.inference  # row=: that row
+    typical = ml2sc.estimate(t, split.x_test)  # default: the median row of the rows given
+    assert typical.inference_row.endswith(f"of {len(split.x_test)} given (their median row)")
+    index = int(typical.inference_row.split()[1])
+    assert typical.inference == ml2sc.estimate(t, split.x_test[index : index + 1]).inference
     assert report.total == report.deploy.total + report.storage_total + report.inference.total
     assert [label for label, _ in report.upload][-1] == "finalize"
-    zeros = ml2sc.estimate(model, layout="inline")  # no rows: an all-zero row
+    zeros = ml2sc.estimate(model, layout="inline")  # no rows: an all-zero row, said so
+    assert zeros.inference_row.startswith("all zeros (no rows given")
     assert zeros.storage_total == 0 and zeros.inference.total > 21_000
     with pytest.raises(TypeError, match="apply to a model, not to a translation"):
         ml2sc.estimate(t, layout="code")

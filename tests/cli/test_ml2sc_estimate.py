@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -74,3 +75,37 @@ def test_predict_refuses_a_row_that_may_not_fit_in_one_line(tmp_path: Path) -> N
     )
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["rows_per_call"] == [1, 1]
+
+
+def test_estimate_prices_the_median_row_and_reports_the_range(tmp_path: Path, capsys) -> None:
+    """The default row is a typical one (the median row of --input), --row picks one, and --range
+    gives the cheapest and the dearest row, each at least as cheap as the upper bound."""
+    from ml2sc.cli import main
+
+    torch.manual_seed(5)
+    torch.save(nn.Sequential(nn.Linear(3, 6), nn.ReLU(), nn.Linear(6, 1), nn.Sigmoid()), tmp_path / "m.pt")
+    rows = np.random.default_rng(0).normal(size=(9, 3)) * 4
+    np.save(tmp_path / "rows.npy", rows)
+    model, given = str(tmp_path / "m.pt"), ["--input", str(tmp_path / "rows.npy")]
+
+    def estimate(*args: str) -> dict:
+        assert main(["estimate", model, "--layout", "inline", "--json", *args]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    typical = estimate(*given, "--range")
+    picked = [estimate(*given, "--row", str(i))["inference"] for i in range(len(rows))]
+    spread = typical["inference_range"]
+    assert (spread["min"], spread["max"]) == (min(picked), max(picked)) and spread["rows"] == 9
+    assert picked[spread["min_row"]] == spread["min"] and picked[spread["max_row"]] == spread["max"]
+    assert spread["max"] <= typical["inference_upper_bound"]
+    index = int(typical["inference_row"].split()[1])
+    assert typical["inference"] == picked[index] and "median row" in typical["inference_row"]
+    assert estimate()["inference_row"].startswith("all zeros")
+    assert main(["estimate", model, *given, "--range"]) == 0
+    text = capsys.readouterr().out
+    assert f"inference row: row {index} of 9 given (their median row)" in text
+    assert "cheapest of 9 rows" in text and "dearest of 9 rows" in text and "grand total" in text
+    assert main(["estimate", model, "--range"]) == 1
+    assert "--range needs rows: pass --input FILE" in capsys.readouterr().err
+    assert main(["estimate", model, *given, "--row", "9"]) == 1
+    assert "row 9 is not one of the 9 rows given (0 to 8)" in capsys.readouterr().err
