@@ -32,6 +32,7 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import (
+    BadFunctionCallOutput,
     ContractCustomError,
     ContractLogicError,
     ContractPanicError,
@@ -66,6 +67,11 @@ OSAKA_MARKER = "P256VERIFY"
 """A precompile that Osaka added (EIP-7951): in ``eth_config``'s list, it says the node runs Osaka rules."""
 PRIVATE_KEY_ENV = "ETH_PRIVATE_KEY"
 RPC_URL_ENV = "ETH_RPC_URL"
+
+
+class TransactionRefused(ChainError):
+    """The node refused a signed transaction when it was sent (fee, balance, nonce, gas): it never
+    accepted it, so its hash names nothing on chain and need not be looked up later."""
 
 
 @dataclass(frozen=True)
@@ -236,6 +242,7 @@ class ChainSession:
         signed = sender.sign_transaction(tx)
         if on_sent is not None:
             on_sent(Web3.to_hex(signed.hash))
+        tx_hash = None
         try:
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=600)
@@ -250,7 +257,8 @@ class ChainSession:
             ) from None
         except (ValueError, Web3RPCError, *_TESTER_REFUSALS) as exc:  # refused: gas, balance, nonce, ...
             self._nonces.pop(sender.address, None)
-            raise ChainError(self._refusal(exc, sender)) from None
+            refused = TransactionRefused if tx_hash is None else ChainError  # None: never accepted
+            raise refused(self._refusal(exc, sender)) from None
         except OSError as exc:  # requests' connection errors are OSErrors
             self._nonces.pop(sender.address, None)
             raise ChainError(f"lost the connection to {self.description}: {type(exc).__name__}") from None
@@ -357,6 +365,11 @@ class ChainSession:
         except Web3RPCError as exc:  # the node's own error for the call, e.g. "EVM error OutOfGas"
             message = _rpc_message(exc)
             raise TransactionReverted(f"reverted: {message}", message) from None
+        except BadFunctionCallOutput:  # code that answers, but not as the ABI says: another contract
+            raise ChainError(
+                f"the contract at {contract.address} answered {function}() with data its ABI cannot decode "
+                "(another contract than the ABI describes?)"
+            ) from None
 
 
 def tx_result(receipt: Any) -> TxResult:

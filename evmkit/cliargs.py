@@ -33,10 +33,24 @@ def int_at_least(minimum: int, what: str | None = None) -> Callable[[str], int]:
 positive_int = int_at_least(1, "a positive integer")
 """An argparse ``type`` for integers >= 1 (rows per call, workers, sizes)."""
 
-gas_limit_type = int_at_least(
+MAX_GAS_LIMIT = 10**12
+"""Far above any chain's block (mainnet: 45M in 2026), and low enough that the embedded chain's funded
+accounts can pay for a transaction that asks for all of it."""
+
+
+def gas_limit_type(text: str) -> int:
+    """An argparse ``type`` for a block gas limit: at least one plain transaction's intrinsic gas,
+    at most :data:`MAX_GAS_LIMIT`."""
+    value = _at_least_intrinsic(text)
+    if value > MAX_GAS_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_GAS_LIMIT:,}, got {value:,}")
+    return value
+
+
+_at_least_intrinsic = int_at_least(
     INTRINSIC_GAS, f"at least {INTRINSIC_GAS:,}, the gas of the cheapest transaction"
 )
-"""An argparse ``type`` for a block gas limit: at least one plain transaction's intrinsic gas."""
+gas_limit_type.__name__ = "integer"
 
 
 def add_chain_args(p: argparse.ArgumentParser, gas_limit: int = chain.DEFAULT_BLOCK_GAS_LIMIT) -> None:
@@ -57,14 +71,21 @@ def add_chain_args(p: argparse.ArgumentParser, gas_limit: int = chain.DEFAULT_BL
     g.add_argument(
         "--gas-limit",
         type=gas_limit_type,
-        default=gas_limit,
+        default=None,
         metavar="GAS",
-        help=f"block gas limit of the embedded chain (default {gas_limit:,}; at least {INTRINSIC_GAS:,})",
+        help=f"block gas limit of the embedded chain (default {gas_limit:,}; {INTRINSIC_GAS:,} to "
+        f"{MAX_GAS_LIMIT:,}); a node (--rpc-url) has its own, so the two are refused together",
     )
+    p.set_defaults(default_gas_limit=gas_limit)
 
 
 def session_from_args(args: argparse.Namespace) -> chain.ChainSession:
     """An RPC session when --rpc-url is set, else a fresh embedded chain with --gas-limit."""
     if args.rpc_url:
+        if args.gas_limit is not None:  # a node's block gas limit is its own: never silently ignored
+            raise chain.ChainError(
+                "--gas-limit sets the embedded chain's block gas limit; a node (--rpc-url) has its own "
+                "(start anvil with --gas-limit N)"
+            )
         return chain.rpc(args.rpc_url, args.private_key_env)
-    return chain.embedded(args.gas_limit)
+    return chain.embedded(args.gas_limit if args.gas_limit is not None else args.default_gas_limit)

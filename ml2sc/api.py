@@ -27,13 +27,10 @@ from evmkit.chain import ChainSession, TxResult
 from evmkit.solc import Compiler, resolve_compiler
 
 from . import emulator, gasmodel, progress, rowpick, workflow
-from .blob import encode_blob
-from .commitment import commit
 from .fixed import DEFAULT_FRAC_BITS, DEFAULT_WEIGHT_BITS, FixedFormat
 from .inputs import InputError, read_rows
 from .layers import FloatLayer
 from .manifest import Manifest, ManifestError
-from .onchain import attach as attach_contract
 from .onchain import block_budget, predict_batched, upload_chunk_slots
 from .plan import MODES, Plan, PlanError, decode_outputs, encode_inputs
 from .workflow import (
@@ -43,8 +40,6 @@ from .workflow import (
     Settings,
     Translation,
     Verification,
-    is_regression,
-    resolve_model,
 )
 
 Rows = np.ndarray | Sequence[Sequence[float]]
@@ -58,6 +53,8 @@ def _rows(rows: Rows | str | os.PathLike[str], what: str) -> np.ndarray:
     shape = "a 2-D array, a list of lists, or a CSV / .npy file"
     if rows is None or isinstance(rows, (bytes, dict, set, numbers.Number)):
         raise TypeError(f"{what} must be rows of floats ({shape}), not {type(rows).__name__}")
+    if isinstance(rows, np.ndarray) and np.iscomplexobj(rows):  # float64 would drop the imaginary part
+        raise InputError(f"{what} must be rows of real numbers, not complex ones")
     try:
         array = np.asarray(rows, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -138,6 +135,8 @@ def translate(
     if format not in MODES:
         raise ValueError(f"format must be one of {', '.join(map(repr, MODES))}, not {format!r}")
     calibration = None
+    if format != "int8" and calibrate is not None:
+        raise PlanError("calibrate= applies to format='int8'; fixed point needs no calibration")
     if format == "int8":
         if calibrate is None:
             raise PlanError("int8 needs calibration rows: pass calibrate= (an array, or a CSV / .npy file)")
@@ -157,9 +156,10 @@ class PredictResult:
 
     ``gas_estimated``: read-only (no key), nothing was sent and each call's gas is the gas model's
     estimate, not a receipt's. ``cost_wei``: what the transactions' gas cost (gas times the effective
-    gas price of each receipt). ``float_check``: the answers held against the float model (class
-    agreement, largest output difference, inputs clamped by int8 scales), None when no float model was
-    at hand."""
+    gas price of each receipt); None when nothing was paid (no receipts: read-only, or no rows).
+    ``float_check``: the answers held against the float model (class agreement, largest output
+    difference and its share of the outputs' range, inputs clamped by int8 scales), None when no float
+    model was at hand."""
 
     classes: list[int]
     outputs: list[list[float]]
@@ -168,7 +168,7 @@ class PredictResult:
     emulator_agrees: list[bool]
     regression: bool = False
     gas_estimated: bool = False
-    cost_wei: int = 0
+    cost_wei: int | None = None
     float_check: FloatCheck | None = None
 
     @property
@@ -187,7 +187,8 @@ class PredictResult:
 @dataclass(frozen=True)
 class Deployment:
     """A model contract on a chain, ready for predictions; ``manifest`` records what was deployed,
-    where, and every transaction's gas (``translation`` is None when attached from a manifest)."""
+    where, and every transaction's gas (``translation``: the one deployed, or for :func:`attach` the
+    fresh translation of the manifest's model)."""
 
     session: ChainSession
     contract: Contract
@@ -253,7 +254,7 @@ class Deployment:
             ],
             regression=self.regression,
             gas_estimated=batch.gas_estimated,
-            cost_wei=batch.cost_wei,
+            cost_wei=batch.cost_wei if batch.gas_per_call and not batch.gas_estimated else None,
             float_check=check,
         )
 
@@ -310,13 +311,17 @@ def attach(
     *,
     model: ModelSource | None = None,
     arch: Arch = None,
+    compiler: Compiler | str | os.PathLike[str] | None = None,
 ) -> Deployment:
     """The deployment a manifest of an RPC deployment records, on ``chain`` (None: the manifest's node,
     signing with the key in ``$ETH_PRIVATE_KEY``, or read-only when that is unset: predictions are
-    then eth_calls whose gas is the gas model's estimate). The plan comes from ``model`` (default: the
-    manifest's model file, refused if its SHA-256 is not the one recorded at deploy; required for a
-    deployment of an in-memory module; a state_dict file needs ``arch``) with the manifest's number
-    format; a model whose model hash is not the manifest's is refused before any call."""
+    then eth_calls whose gas is the gas model's estimate). The contract comes from a fresh translation
+    of ``model`` (default: the manifest's model file, which must lie in the manifest's folder and have
+    the SHA-256 recorded at deploy; required for a deployment of an in-memory module; a state_dict
+    file needs ``arch``) under the manifest's settings: its ABI is the one used, never the manifest's.
+    Refused in one line before any call or transaction: a model whose model hash is not the
+    manifest's, a node of another chain id, an address without code, a contract whose
+    ``modelHash()`` is not the manifest's or whose weights are not stored yet."""
     record = _manifest(manifest)
     chain = _session(chain)
     if record.chain.get("kind") != "rpc":
@@ -324,18 +329,18 @@ def attach(
             "the manifest records an embedded-chain deployment, gone with its process: deploy again"
         )
     settings = Settings.from_json(record.number_format, record.layout)
-    module, _ = resolve_model(model if model is not None else record.checked_model_file(), arch)
-    plan, _, layers = workflow.plan_and_layers(module, settings)
-    have = Web3.to_hex(commit(plan, encode_blob(plan), record.layout).model_hash)
+    source = model if model is not None else record.checked_model_file()
+    t = workflow.translate(source, settings, _compiler(compiler), record.translated_name, arch)
+    have = Web3.to_hex(t.compiled.commitment.model_hash)
     if have != record.model_hash:
-        source = "model=" if model is not None else f"the model file {record.model_path}"
+        named = "model=" if model is not None else f"the model file {record.model_path}"
         raise ManifestError(
-            f"{source} is not the deployed model: its model hash under the manifest's settings is {have}, "
+            f"{named} is not the deployed model: its model hash under the manifest's settings is {have}, "
             f"the manifest's is {record.model_hash} (other weights or another architecture)"
         )
     session = chain if chain is not None else _node(record.chain["rpc_url"])
-    contract = attach_contract(session, record.address or "", record.abi)
-    return Deployment(session, contract, plan, record, None, is_regression(module, plan), layers)
+    contract = workflow.check_deployed(session, record, t.compiled.artifact.abi)
+    return Deployment(session, contract, t.plan, record, t, t.regression, t.float_layers)
 
 
 def _node(url: str) -> ChainSession:

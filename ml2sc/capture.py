@@ -135,8 +135,9 @@ def _explain(path: Path, exc: BaseException) -> ModelLoadError:
     if attr and attr[2] in ("__main__", getattr(spec, "name", "__main__")):  # pickled from a script
         return ModelLoadError(
             f"cannot load {path}: its class {attr[1]!r} was defined in the script that saved it (__main__), "
-            f"which is not importable here; save with torch.jit.save(torch.jit.script(model), ...), or "
-            f"{ARCH_HELP}, or define {attr[1]} in a module"
+            f"which is not importable here; save its weights with torch.save(model.state_dict()) and "
+            f"pass --arch module:Class naming a module that defines {attr[1]}, or move {attr[1]} into a "
+            f"module and save again (an nn.Sequential can also go through torch.jit.save)"
         )
     if attr:
         return ModelLoadError(
@@ -240,15 +241,26 @@ def _checked(path: Path, model: Any, arch: Any) -> Any:
             )
         return load_state_dict(build_arch(arch), model, path)
     if arch is not None:
-        raise ModelLoadError(f"--arch applies to a state_dict file; {path} holds a whole model")
+        if isinstance(model, torch.nn.Module) or is_sklearn(model):
+            raise ModelLoadError(f"--arch applies to a state_dict file; {path} holds a whole model")
+        raise ModelLoadError(
+            f"--arch applies to a state_dict file; {path} holds {_a(type(model).__name__)}, not a "
+            "state_dict (a training checkpoint? save checkpoint['state_dict'] on its own)"
+        )
     if isinstance(model, torch.nn.Module):
         return model
     if is_sklearn(model):
         return model
     raise ModelLoadError(
-        f"{path} holds a {type(model).__name__}, not a whole module: save it with torch.save(model) "
-        f"(not model.state_dict()) or torch.jit.save, or pass a scikit-learn {' / '.join(SKLEARN)}"
+        f"{path} holds {_a(type(model).__name__)}, not a model: save the whole module with "
+        f"torch.save(model), or a state_dict on its own with --arch (a training checkpoint's "
+        f"checkpoint['state_dict']), or a fitted scikit-learn {' / '.join(SKLEARN)}"
     )
+
+
+def _a(noun: str) -> str:
+    """The noun with its indefinite article ("an int", "a dict")."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def build_arch(arch: Any) -> Any:
@@ -468,6 +480,8 @@ def capture(model: Any) -> list[Op]:
         ops = fold_batchnorm(model)
     elif is_sklearn(model):
         ops = sklearn_ops(model)
+    elif type(model) is torch.nn.Linear:  # a bare layer: fx cannot trace a leaf module on its own
+        ops = _sequential_ops(torch.nn.Sequential(model))
     elif isinstance(model, torch.jit.ScriptModule):
         if getattr(model, "original_name", "") != "Sequential":
             raise UnsupportedModel(

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from web3 import Web3
+
 from evmkit import chain
 from evmkit.chain import TxResult
 from evmkit.cliargs import add_chain_args, int_at_least, positive_int, session_from_args
@@ -34,7 +36,8 @@ TRUST_NOTE = (
     "from torch.save(model.state_dict()) with --arch, a fitted scikit-learn MLPClassifier / MLPRegressor "
     "saved with joblib or pickle (.joblib, .pkl, .pickle), or an ONNX file; the kind is read from the "
     "file's first bytes. torch.save, joblib and pickle files are unpickled, which can run code: load only "
-    "files you trust. While they load, the current directory is importable (for classes in local modules)."
+    "files you trust; a manifest names a model file that is loaded the same way (it must lie in the "
+    "manifest's folder). While they load, the current directory is importable (for classes in local modules)."
 )
 ARCH_HELP = (
     "for a state_dict file: the module class it loads into, as MODULE:CLASS (e.g. mynets:Net), built "
@@ -124,6 +127,8 @@ def _settings(args: argparse.Namespace, fallback_rows: Any = None) -> Settings:
     args.frac_bits = DEFAULT_FRAC_BITS if args.frac_bits is None else args.frac_bits
     args.weight_bits = DEFAULT_WEIGHT_BITS if args.weight_bits is None else args.weight_bits
     calibration = None
+    if args.format != "int8" and getattr(args, "calibrate", None):
+        raise PlanError("--calibrate applies to --format int8; fixed point needs no calibration")
     if args.format == "int8":
         if getattr(args, "calibrate", None):
             calibration = read_rows(args.calibrate)
@@ -152,7 +157,7 @@ def eth_cost(wei: int, gas: int) -> str:
     return f"{wei / 10**18:.9g} ETH = {wei / 10**9:,.0f} gwei (mean effective gas price {price:,.3f} gwei)"
 
 
-VERIFY_EXIT = {"match": 0, "mismatch": 1, "incomplete": 3}
+VERIFY_EXIT = {"match": 0, "mismatch": 1, "incomplete": 3, "unchecked": 4}
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -276,17 +281,49 @@ def _deployment_for(args: argparse.Namespace, rows: Any = None) -> tuple[api.Dep
         settings = Settings.from_json(manifest.number_format, manifest.layout)
         if manifest.chain.get("kind") == "rpc":
             args.rpc_url = args.rpc_url or manifest.chain["rpc_url"]
+            model = Path(args.model_file) if args.model_file else manifest.checked_model_file()
             if os.environ.get(args.private_key_env):
                 session = session_from_args(args)
             else:  # reading needs no key: eth_call only, nothing sent
                 session = chain.rpc_reader(args.rpc_url)
-            return api.attach(manifest, session, arch=args.arch), {}
-        target = manifest.checked_model_file()  # an embedded chain lives only as long as its process
+            compiler = resolve_compiler(args.solc)
+            return api.attach(manifest, session, model=model, arch=args.arch, compiler=compiler), {}
+        # an embedded chain lives only as long as its process: deploy the manifest's model again
+        target = Path(args.model_file) if args.model_file else manifest.checked_model_file()
+        t = workflow.translate(
+            target, settings, resolve_compiler(args.solc), manifest.translated_name, args.arch
+        )
+        if Web3.to_hex(t.compiled.commitment.model_hash) != manifest.model_hash:
+            raise ManifestError(
+                f"{target} is not the model {target_name(manifest)} records (another model hash under its "
+                "settings): pass the deployed model's file with --model"
+            )
+        return _deploy_embedded(args, t)
+    elif args.model_file:
+        raise ManifestError(
+            "--model names a manifest's model file; MODEL_OR_MANIFEST is already a model file"
+        )
     else:
         settings = _settings(args, rows)
     if args.rpc_url:
-        raise ManifestError("with --rpc-url, deploy first (`ml2sc deploy`) and pass its manifest")
-    t = workflow.translate(target, settings, resolve_compiler(args.solc), arch=args.arch)
+        raise ManifestError(
+            f"with a node (--rpc-url or ${chain.RPC_URL_ENV}: {args.rpc_url}), deploy first "
+            "('ml2sc deploy MODEL') and pass its manifest; unset it for the embedded chain"
+        )
+    return _deploy_embedded(
+        args, workflow.translate(target, settings, resolve_compiler(args.solc), arch=args.arch)
+    )
+
+
+def target_name(manifest: Manifest) -> str:
+    """How a manifest is named in messages: its file, else its contract."""
+    return str(manifest.location) if manifest.location is not None else manifest.contract_name
+
+
+def _deploy_embedded(
+    args: argparse.Namespace, t: workflow.Translation
+) -> tuple[api.Deployment, dict[str, Any]]:
+    """``t`` deployed on a fresh embedded chain, with the deploy figures predict reports."""
     deployment = api.deploy(t, session_from_args(args), resume=False)
     return deployment, {
         "deploy_gas": deployment.deploy_gas,
@@ -347,6 +384,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
         **(check.to_json() if check is not None else {"agreement_with_float": None}),
         **deploy_gas,
     }
+    regression_line = None
+    if check is not None and result.regression:
+        regression_line = f"largest difference from the float model's outputs: {check.max_error:.6g}"
+        share = check.error_share
+        if share is not None:
+            low, high = check.output_range
+            regression_line += f" ({share:.2%} of their range {low:.6g} to {high:.6g})"
+            if share > workflow.ERROR_WARNING:
+                hint = " (int8: try --calibrate with representative rows)"
+                warnings.append(
+                    f"ml2sc: warning: {regression_line}, above {workflow.ERROR_WARNING:.0%}"
+                    + (hint if deployment.plan.mode == "int8" else "")
+                )
     for warning in warnings:
         print(warning, file=sys.stderr)
     if args.json:
@@ -368,12 +418,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"{gas} for {len(rows)} rows in {len(result.rows_per_call)} "
             f"call(s); on-chain == emulator: {sum(result.emulator_agrees)}/{len(rows)}"
         )
-        if not result.gas_estimated:
+        if result.cost_wei is not None:
             print(f"inference cost: {eth_cost(result.cost_wei, result.gas_used)}")
         if agreement:
             print(agreement)
-        elif check is not None and result.regression:
-            print(f"largest difference from the float model's outputs: {check.max_error:.6g}")
+        elif regression_line:
+            print(regression_line)
     return 0 if all(result.emulator_agrees) else 1
 
 
@@ -413,12 +463,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print_table(
             [(c.what, c.outcome, c.detail) for c in result.checks], header=("check", "outcome", "detail")
         )
-        if result.ok:
-            unchecked = any(c.outcome == "not checked" for c in result.checks)
+        if result.status == "unchecked":
             print(
-                "MATCH"
-                + (" (the model file and the manifest only: the chain was not checked)" if unchecked else "")
+                "NOT CHECKED ON CHAIN: the model file and the manifest agree, but the contract was not "
+                "checked (its embedded chain is gone); deploy with --rpc-url for a deployment that can be"
             )
+        elif result.ok:
+            unchecked = [c.what for c in result.checks if c.outcome == "not checked"]
+            print("MATCH" + (f" (not checked: {'; '.join(unchecked)})" if unchecked else ""))
         elif result.differences:
             print("MISMATCH: " + "; ".join(result.differences))
         if result.incomplete:
@@ -618,11 +670,22 @@ def build_parser() -> argparse.ArgumentParser:
         "its gas figures are then the gas model's estimates). Each row's result is checked "
         "against the Python emulator; the exit code is 1 if any differs. When the float "
         "model is at hand (the model file, or the manifest's) the classes are compared with "
-        "it, with a warning below 99%% agreement; int8 inputs clamped by the input scales are "
-        "counted, with a warning.",
+        "it, with a warning below 99% agreement; int8 inputs clamped by the input scales are "
+        "counted, with a warning; a regression's largest difference from the float model is "
+        "given as a share of the float outputs' range, with a warning above 1%%. Before any call, "
+        "an RPC manifest's contract is checked: the node's chain id, code at the address, its "
+        "modelHash() and stored weights. The manifest's model file must lie in the manifest's "
+        "folder: it is unpickled, and a manifest is data.",
         epilog=TRUST_NOTE,
     )
     p.add_argument("model", metavar="MODEL_OR_MANIFEST")
+    p.add_argument(
+        "--model",
+        dest="model_file",
+        metavar="FILE",
+        help="with a manifest: the deployed model's file, where the manifest's own is not in its folder "
+        "(it must have the manifest's model hash)",
+    )
     p.add_argument(
         "--input",
         required=True,
@@ -640,8 +703,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print one JSON object: predictions (classifiers only), outputs, gas_used (inference "
         "receipts, summed), gas_per_call, rows_per_call, gas_source (receipts or the gas model's "
-        "estimate), cost_wei, agreement_with_float, float_max_error, clamped_inputs, deploy_gas, "
-        "upload_gas",
+        "estimate), cost_wei (null when nothing was paid), agreement_with_float, float_max_error, "
+        "float_output_range, float_error_share, clamped_inputs, deploy_gas, upload_gas",
     )
     _add_numbers(p)
     _add_arch(p)
@@ -664,7 +727,9 @@ def build_parser() -> argparse.ArgumentParser:
         '"bytecode differs", "model file changed since deploy"); an unfinished deployment is '
         "reported as incomplete, with the steps it lacks. Needs no key. Exit codes: 0 match; "
         "1 mismatch (something differs; also any error, printed as one line); 2 bad arguments; "
-        "3 incomplete deployment (nothing differs, steps are missing).",
+        "3 incomplete deployment (nothing differs, steps are missing); 4 not checked on chain (an "
+        "embedded-chain deployment, gone with its process: the model file and the manifest agree, "
+        "which is no proof of a contract).",
         epilog=TRUST_NOTE,
     )
     p.add_argument("manifest", metavar="MANIFEST")

@@ -16,6 +16,7 @@ cut-off on ``|x|`` past which their exp would round to 0 anyway, so no cube or s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
@@ -106,7 +107,8 @@ class FixedFormat:
         """Round to the nearest representable number; raise if it does not fit."""
         if value != value or value in (float("inf"), float("-inf")):
             raise FormatOverflow(f"{what} is {value}, not a finite number")
-        scaled = round(float(value) * float(self.one))
+        product = float(value) * float(self.one)  # 1e300 * 2**60 is inf in float: no round() of it
+        scaled = round(product) if math.isfinite(product) else (self.max_int + 1) * (1 if value > 0 else -2)
         if scaled > self.max_int or scaled < -self.max_int - 1:
             raise FormatOverflow(
                 f"{what} = {value:.6g} does not fit {self.name}: the largest magnitude is "

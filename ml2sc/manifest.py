@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import string
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,9 +83,9 @@ class Manifest:
         source with it): recorded, or for a manifest written before it was, the model file's name."""
         return self.source_name or Path(self.model_path or "").name
 
-    def model_file(self) -> Path:
-        """The model file this deployment was translated from (a relative path is taken from the
-        manifest's folder); a clear error for an in-memory module, whose name is never a file."""
+    def named_model_file(self) -> Path:
+        """The path the manifest names, as it names it (a relative one taken from the manifest's
+        folder), unchecked: for comparing, never for loading (see :meth:`model_file`)."""
         if self.model_path is None:
             raise ManifestError(
                 f"this deployment was translated from an in-memory module ({self.translated_name!r}), "
@@ -93,6 +94,23 @@ class Manifest:
         path = Path(self.model_path)
         if not path.is_absolute() and self.location is not None:
             path = self.location.parent / path
+        return path
+
+    def model_file(self) -> Path:
+        """The model file this deployment was translated from, refused in one line unless it lies
+        (after symlinks) in the folder of the manifest read from disk, or below it: a manifest is
+        data, and the file it names will be unpickled, which can run code."""
+        path = self.named_model_file()
+        if self.location is None:  # built in this process from the translation itself
+            return path
+        folder = self.location.resolve().parent
+        if not path.resolve().is_relative_to(folder):
+            old = " (a version 3 manifest names its model by absolute path: keep them in one folder)"
+            raise ManifestError(
+                f"the manifest names a model file outside its folder ({self.model_path}); refusing to load "
+                "it: a manifest is data, and loading a model file can run code - pass the model file itself"
+                + (old if self.version == 3 and Path(self.model_path).is_absolute() else "")
+            )
         return path
 
     def checked_model_file(self) -> Path:
@@ -137,9 +155,11 @@ class Manifest:
     @classmethod
     def load(cls, path: Path) -> Manifest:
         try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ManifestError(f"cannot read manifest {path}: {exc}") from None
+            data = json.loads(Path(path).read_bytes().decode("utf-8"))
+        except OSError as exc:
+            raise ManifestError(f"cannot read manifest {path}: {exc.strerror or exc}") from None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ManifestError(f"{path} is not an ml2sc manifest (not UTF-8 JSON)") from None
         if not isinstance(data, dict) or data.get("tool") != "ml2sc":
             raise ManifestError(f"{path} is not an ml2sc deployment manifest")
         if data.get("version") not in READABLE_VERSIONS:
@@ -195,7 +215,12 @@ class Manifest:
             and all(isinstance(self.pending.get(k), str) for k in ("label", "tx_hash"))
         ):
             return "pending must be null or an object with label and tx_hash"
-        if not all(isinstance(a, str) for a in self.data_contracts):
+        lacking = [name for name in CALLED_FUNCTIONS if name not in abi_functions(self.abi)]
+        if lacking:
+            return f"its abi lacks {', '.join(lacking)} (not an ml2sc model contract's ABI)"
+        if self.address is not None and not _is_address(self.address):
+            return f"address {self.address[:50]!r} is not a 0x-prefixed 20-byte hex address"
+        if not all(isinstance(a, str) and _is_address(a) for a in self.data_contracts):
             return "data_contracts must be a list of addresses"
         layers = self.descriptor.get("layers")
         if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
@@ -203,6 +228,19 @@ class Manifest:
         if self.chain.get("kind") == "rpc" and not isinstance(self.chain.get("rpc_url"), str):
             return "an RPC deployment's chain needs rpc_url"
         return None
+
+
+CALLED_FUNCTIONS = ("predict", "predictBatch", "modelHash", "weightsHash")
+"""What every ml2sc model contract has, and the tools call."""
+
+
+def abi_functions(abi: list[Any]) -> set[str]:
+    """The function names an ABI declares (entries that are not objects are skipped)."""
+    return {e.get("name") for e in abi if isinstance(e, dict) and e.get("type") == "function"}
+
+
+def _is_address(text: str) -> bool:
+    return len(text) == 42 and text[:2] in ("0x", "0X") and all(c in string.hexdigits for c in text[2:])
 
 
 def file_sha256(path: Path) -> str:

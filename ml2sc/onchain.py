@@ -326,7 +326,8 @@ def batch_size(
     """(rows per call, gas to send with each call), from the gas model's upper bound per row,
     never from a measured row: a call of that many rows, whatever their values, costs at most
     the gas it is sent with. Without ``rows_per_call``, as many rows as fit ``block_budget``
-    (90% of the block, at most 30M); with it, that many if they fit the block gas limit.
+    (90% of the block, at most 30M; one row with the whole limit when not even one fits that);
+    with it, that many if they fit the block gas limit.
     Raises :class:`BatchTooLarge` (one line) when they do not."""
     if rows_per_call is not None and rows_per_call < 1:
         raise ValueError(f"rows per call must be at least 1, got {rows_per_call}")
@@ -336,6 +337,8 @@ def batch_size(
         size = gasmodel.rows_that_fit(shape, gas, most=n_rows)
         if size == 0:
             bound = gasmodel.batch_upper_bound(shape, 1).total
+            if bound <= limit:  # past the 90% share but within the limit: one row per call still fits
+                return 1, limit
             raise BatchTooLarge(
                 f"one row of predictBatch may cost up to {bound:,} gas (the gas model's upper bound), over "
                 f"the {gas:,} gas a call may use (90% of {session.gas_cap_description(limit)}, counted up "

@@ -157,18 +157,22 @@ def calibrate(layers: Sequence[FloatLayer], rows: np.ndarray) -> Scales:
 
 
 def _requantizers(
-    layer: FloatLayer, weight: np.ndarray, ratios: Sequence[float]
+    layer: FloatLayer, ratios: Sequence[float], input_scales: Sequence[float], first: bool
 ) -> tuple[tuple[int, ...], int]:
-    """:func:`dyadic_channels`, with a ratio no int8 multiplier reaches explained by the layer's
-    numbers rather than as a bare ratio."""
+    """:func:`dyadic_channels`, with a ratio no int8 multiplier reaches explained by the two numbers
+    that make it: the layer's largest weight and the largest input the calibration rows give it
+    (an outlier row is as likely a cause as a wild weight)."""
     try:
         return dyadic_channels(ratios)
     except PlanError:
-        peak = float(np.max(np.abs(weight)))
+        feature = int(np.argmax(input_scales))
+        where = f"input feature {feature}" if first else "its inputs (the previous layer's outputs)"
         raise PlanError(
-            f"int8 cannot hold layer {layer.name!r}: its largest weight (inputs scaled) is {peak:.3g}, "
-            f"which needs a requantization ratio of {max(ratios):.3g} (int8 allows below 2**30); "
-            "check the model's weights, or use --format fixed"
+            f"int8 cannot hold layer {layer.name!r}: its largest weight is "
+            f"{float(np.max(np.abs(layer.weight))):.3g} and the calibration rows drive {where} up to "
+            f"{INT8_MAX * float(input_scales[feature]):.3g}, which needs a requantization ratio of "
+            f"{max(ratios):.3g} (int8 allows below 2**30); check the calibration rows for outliers and "
+            "the model's weights, or use --format fixed"
         ) from None
 
 
@@ -198,7 +202,7 @@ def build_int8_plan(layers: Sequence[FloatLayer], scales: Scales) -> Plan:
                 out_m, out_shift = dyadic(1 / (Q16 * scales.hidden[index]))
         else:
             ratios = [float(v) / scales.hidden[index] for v in s_acc]
-        ms, shift = _requantizers(layer, weight, ratios)
+        ms, shift = _requantizers(layer, ratios, scales.inputs if index == 0 else [s_in], index == 0)
         slope = round(layer.slope * Q16) if kind.has_slope else 0
         out.append(
             Layer(

@@ -4,6 +4,7 @@ model -> plan -> contract -> deployment -> predictions."""
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,16 +14,16 @@ import numpy as np
 from web3 import Web3
 from web3.contract import Contract
 
-from evmkit.chain import ChainSession, TxResult
-from evmkit.errors import ChainError
+from evmkit.chain import ChainSession, TransactionRefused, TxResult
+from evmkit.errors import ChainError, GasLimitExceeded
 from evmkit.solc import Compiler, resolve_compiler
 
-from . import emulator, progress
+from . import emulator, gasmodel, progress
 from .capture import Activation, BatchNorm, Dense, build_arch, capture, load_model, load_state_dict
 from .commitment import differences
 from .fixed import FixedFormat
 from .layers import FloatLayer
-from .layouts import slot_bytes, slot_values
+from .layouts import LAYOUTS, MAX_CODE_SIZE, slot_bytes, slot_values
 from .manifest import Manifest, ManifestError, TxRecord, file_sha256, model_path_for
 from .onchain import (
     Compiled,
@@ -206,6 +207,13 @@ class FloatCheck:
     clamped_values: int = 0
     clamped_rows: int = 0
     clamped_features: tuple[int, ...] = ()
+    output_range: tuple[float, float] = (0.0, 0.0)  # the float model's smallest and largest output
+
+    @property
+    def error_share(self) -> float | None:
+        """``max_error`` as a share of the float outputs' range (None when they have no range)."""
+        low, high = self.output_range
+        return self.max_error / (high - low) if high > low else None
 
     @property
     def share(self) -> float | None:
@@ -218,6 +226,8 @@ class FloatCheck:
             if self.agree is None
             else {"agree": self.agree, "rows": self.rows, "share": self.share},
             "float_max_error": self.max_error,
+            "float_output_range": list(self.output_range),
+            "float_error_share": self.error_share,
             "clamped_inputs": {
                 "values": self.clamped_values,
                 "rows": self.clamped_rows,
@@ -227,6 +237,7 @@ class FloatCheck:
 
 
 AGREEMENT_WARNING = 0.99  # below this share of rows, predict warns that int8 or fixed point lost the model
+ERROR_WARNING = 0.01  # above this share of the outputs' range, predict warns about a regression's error
 
 
 def float_check(
@@ -256,7 +267,8 @@ def float_check(
         mask = (q < -128) | (q > 127)
         values, clamped_rows = int(mask.sum()), int(mask.any(axis=1).sum())
         features = tuple(int(i) for i in np.flatnonzero(mask.any(axis=0)))
-    return FloatCheck(agree, len(rows), error, values, clamped_rows, features)
+    span = (float(np.min(out)), float(np.max(out)))
+    return FloatCheck(agree, len(rows), error, values, clamped_rows, features, span)
 
 
 @dataclass(frozen=True)
@@ -370,8 +382,12 @@ def deploy(
     elif not isinstance(chain_info, ChainInfo):
         chain_info = ChainInfo.from_json(chain_info)
     chain_json = chain_info.to_json()
+    check_inference_fits(session, t.compiled)
     existing = _existing(manifest_path, force)
+    if existing is not None and resume and not force:
+        _refuse_other_unfinished(existing, t, chain_json)
     old = _resumable(existing, t, chain_json, session) if resume else None
+    before = manifest_path.read_bytes() if manifest_path is not None and manifest_path.is_file() else None
     compiled = t.compiled
     manifest = old or Manifest(
         model_path=model_path_for(t.model_path, manifest_path) if t.model_path is not None else None,
@@ -425,14 +441,86 @@ def deploy(
         if manifest.pending is not None:
             _settle_pending(session, manifest, record)
             save()
-        contract, _ = deploy_and_upload(
-            session, compiled, record, list(manifest.data_contracts), manifest.address, sent
-        )
+        try:
+            contract, _ = deploy_and_upload(
+                session, compiled, record, list(manifest.data_contracts), manifest.address, sent
+            )
+        except TransactionRefused:
+            _forget_refused(manifest, manifest_path, old is None, before, save)
+            raise
     if compiled.layout == "code":
         manifest.data_contracts = [str(a) for a in session.call(contract, "dataContracts")]
     manifest.complete = True
     save()
     return manifest, contract
+
+
+def _forget_refused(
+    manifest: Manifest, path: Path | None, started: bool, before: bytes | None, save: Callable[[], None]
+) -> None:
+    """After the node refused a transaction (it never accepted it): its ``pending`` hash is dropped.
+    A manifest this run ``started`` that records nothing yet is taken back (the file removed, or the
+    bytes that were there ``before`` restored): a refusal writes nothing."""
+    manifest.pending = None
+    if path is None:
+        return
+    if not started or manifest.transactions or manifest.address or manifest.data_contracts:
+        save()
+    elif before is None:
+        path.unlink(missing_ok=True)
+    else:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(before)
+        os.replace(tmp, path)
+
+
+def check_inference_fits(session: ChainSession, compiled: Compiled) -> None:
+    """Refuse, before anything is sent, a contract whose one-row inference can never fit what one
+    call may use on ``session``: deployed, it could only refuse every prediction."""
+    shape = gasmodel.ModelShape(compiled.plan, compiled.blob, compiled.layout)
+    bound = gasmodel.inference_upper_bound(shape).total
+    cap = session.gas_cap
+    if bound <= cap:
+        return
+    others = []
+    for layout in LAYOUTS:
+        if layout != compiled.layout and not (layout == "inline" and len(compiled.blob.data) > MAX_CODE_SIZE):
+            other = gasmodel.inference_upper_bound(replace(shape, layout=layout)).total
+            if other <= cap:
+                others.append(f"--layout {layout} ({other:,})")
+    helps = f"another layout fits: {', '.join(others)}" if others else "no layout fits"
+    room = "a bigger block (--gas-limit)" if session.rpc_url is None else "a node with a bigger block"
+    raise GasLimitExceeded(
+        f"one row's inference on the {compiled.layout}-layout contract may cost up to {bound:,} gas (the "
+        f"gas model's upper bound), over {session.gas_cap_description(cap)} of {session.description}: "
+        f"every prediction would be refused, so nothing was sent; {helps}, or use {room}"
+    )
+
+
+def _refuse_other_unfinished(old: Manifest, t: Translation, chain_json: dict[str, Any]) -> None:
+    """An unfinished deployment of another model, settings or chain is a record of money spent and
+    contracts left on chain: refused, naming what it records, rather than silently replaced."""
+    if old.complete:
+        return
+    differs = [
+        what
+        for what, same in (
+            ("another model", old.model_hash == Web3.to_hex(t.compiled.commitment.model_hash)),
+            ("another number format", old.number_format == t.settings.to_json()),
+            ("another layout", old.layout == t.compiled.layout),
+            ("another chain", old.chain == chain_json),
+        )
+        if not same
+    ]
+    if not differs:
+        return
+    where = f"contract {old.address}" if old.address else "no model contract yet"
+    raise ManifestError(
+        f"{old.location} records an unfinished deployment of {', '.join(differs)} ({old.contract_name}: "
+        f"{where}, {len(old.transactions)} transactions, {sum(r.gas_used for r in old.transactions):,} "
+        f"gas spent, {_where(old.chain)}); not overwriting it: pass --fresh (resume=False) to start anew "
+        "over it, --force to overwrite it, or write the new manifest elsewhere (-o)"
+    )
 
 
 def _settle_pending(
@@ -446,6 +534,47 @@ def _settle_pending(
         manifest.pending = None
     else:
         record(pending["label"], receipt)
+
+
+def check_deployed(session: ChainSession, manifest: Manifest, abi: list[dict[str, Any]]) -> Contract:
+    """The manifest's model contract on ``session``, checked before any call or transaction uses it:
+    the node is the manifest's chain, the address holds code, and that code is the manifest's model
+    (``modelHash()``) with its weights stored (``weightsHash()``). ``abi``: a fresh translation's,
+    never the manifest's own (which is data). One line otherwise."""
+    claimed, actual = manifest.chain.get("chain_id"), int(session.w3.eth.chain_id)
+    if claimed is not None and int(claimed) != actual:
+        raise ManifestError(
+            f"the manifest's deployment is on chain {claimed}, but {session.description} is chain {actual}: "
+            "pass the node that holds it (--rpc-url)"
+        )
+    if not manifest.address:
+        raise ManifestError(
+            "deployment incomplete: the manifest records no model contract yet (deploy again)"
+        )
+    contract = session.contract(manifest.address, abi)
+    if not session.w3.eth.get_code(contract.address):
+        raise ManifestError(
+            f"no contract at {contract.address} on {session.description} (another node, or its chain "
+            "was reset?)"
+        )
+    try:
+        on_model = Web3.to_hex(bytes(session.call(contract, "modelHash")))
+        on_weights = Web3.to_hex(bytes(session.call(contract, "weightsHash")))
+    except ChainError:
+        raise ManifestError(
+            f"the contract at {contract.address} is not an ml2sc model: modelHash() or weightsHash() fails"
+        ) from None
+    if on_model != manifest.model_hash:
+        raise ManifestError(
+            f"the contract at {contract.address} holds another model: its modelHash() is {on_model}, the "
+            f"manifest's {manifest.model_hash}"
+        )
+    if on_weights == Web3.to_hex(bytes(32)):
+        raise ManifestError(
+            f"deployment incomplete: the contract at {contract.address} has no weights yet (weightsHash() "
+            "is 0): run the same deploy again to finish it"
+        )
+    return contract
 
 
 @dataclass(frozen=True)
@@ -467,18 +596,22 @@ class Verification:
     model_hash: bytes = b""  # recomputed from the model file under the manifest's settings
     incomplete: list[str] = field(default_factory=list)  # missing steps: "finalize", ...
 
+    chain_checked: bool = True  # False: the deployed contract could not be reached (embedded chain)
+
     @property
     def ok(self) -> bool:
-        """True when nothing differs and the deployment is complete (checks that could not run are
-        neither)."""
-        return not self.differences and not self.incomplete
+        """True only for ``match``: nothing differs, nothing is missing, and the chain was checked."""
+        return self.status == "match"
 
     @property
     def status(self) -> str:
-        """``match``, ``mismatch`` (something differs, whatever else) or ``incomplete``."""
+        """``mismatch`` (something differs, whatever else), ``incomplete``, ``unchecked`` (the file and
+        the manifest agree, but the contract was not checked on chain: never a pass) or ``match``."""
         if self.differences:
             return "mismatch"
-        return "incomplete" if self.incomplete else "match"
+        if self.incomplete:
+            return "incomplete"
+        return "match" if self.chain_checked else "unchecked"
 
     def missing(self, what: str, steps: list[str]) -> None:
         """Record steps that an unfinished deployment has not taken (not a difference)."""
@@ -584,6 +717,7 @@ def verify(
         v.add(
             "the deployed contract", None, "not checked: the embedded chain is gone (deploy with --rpc-url)"
         )
+        v.chain_checked = False
         return v
     claimed = manifest.chain.get("chain_id")
     actual = session.w3.eth.chain_id
@@ -603,7 +737,7 @@ def _check_model_file(manifest: Manifest, t: Translation, v: Verification) -> No
     deploy time: the file changed under the manifest."""
     if t.model_path is None or manifest.model_path is None or not manifest.model_sha256:
         return
-    if Path(t.model_path).resolve() != manifest.model_file().resolve():
+    if Path(t.model_path).resolve() != manifest.named_model_file().resolve():
         return  # another file: its commitment says whether it is the same model
     sha = file_sha256(t.model_path)
     v.add(

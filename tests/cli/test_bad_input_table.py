@@ -182,6 +182,40 @@ def _(d: Path) -> None:
     _rows(d / "rows.csv")
 
 
+@case("an outlier in the int8 calibration rows")
+def _(d: Path) -> None:
+    _model(d / "m.pt")
+    _rows(d / "rows.csv", "1e30,3.5,1.4,0.2\n5,3,1,0.2\n")
+
+
+@case("calibration rows for fixed point")
+def _(d: Path) -> None:
+    _model(d / "m.pt")
+    _rows(d / "rows.csv")
+
+
+@case("an input beyond the fixed format")
+def _(d: Path) -> None:
+    _model(d / "m.pt")
+    _rows(d / "rows.csv", "1e300,3.5,1.4,0.2\n")
+
+
+@case("a training checkpoint")
+def _(d: Path) -> None:
+    torch.save({"state_dict": nn.Linear(4, 2).state_dict(), "epoch": 3}, d / "ckpt.pt")
+
+
+@case("a gas limit beyond any block")
+def _(d: Path) -> None:
+    _model(d / "m.pt")
+    _rows(d / "rows.csv")
+
+
+@case("--gas-limit with a node")
+def _(d: Path) -> None:
+    _model(d / "m.pt")
+
+
 @case("int8 without calibration rows")
 def _(d: Path) -> None:
     _model(d / "m.pt")

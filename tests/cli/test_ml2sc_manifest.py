@@ -81,3 +81,29 @@ def test_progress_bars_draw_on_a_terminal_only() -> None:
     with progress.bar(3, "upload", "tx", enabled=False, stream=quiet) as bar:
         bar.update(3)
     assert quiet.getvalue() == ""
+
+
+def test_a_manifest_written_elsewhere_takes_its_model_with_model(tmp_path: Path, monkeypatch, capsys) -> None:
+    """deploy -o in another folder: the manifest's model lies outside its folder, so predict refuses
+    to load it by itself, and takes it from --model, checked against the manifest's model hash."""
+    import torch
+    from torch import nn
+
+    from ml2sc.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(2)
+    torch.save(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)), "m.pt")
+    torch.save(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)), "other.pt")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "rows.csv").write_text("0.1,0.2,0.3\n-1,2,0.5\n")
+    assert main(["deploy", "m.pt", "-o", "out/m.json", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["predict", "out/m.json", "--input", "rows.csv"]) == 1
+    assert "outside its folder" in capsys.readouterr().err
+    assert main(["predict", "out/m.json", "--input", "rows.csv", "--model", "m.pt", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["emulator_agrees"] is True
+    assert main(["predict", "out/m.json", "--input", "rows.csv", "--model", "other.pt"]) == 1
+    assert "is not the model" in capsys.readouterr().err
+    assert main(["predict", "m.pt", "--input", "rows.csv", "--model", "m.pt"]) == 1
+    assert "--model names a manifest's model file" in capsys.readouterr().err

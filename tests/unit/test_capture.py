@@ -99,7 +99,7 @@ def test_torch_save_and_jit_files(tmp_path: Path) -> None:
 
 def test_state_dict_and_missing_files_are_refused(tmp_path: Path) -> None:
     torch.save(nn.Linear(2, 2).state_dict(), tmp_path / "sd.pt")
-    with pytest.raises(ModelLoadError, match="not a whole module"):
+    with pytest.raises(ModelLoadError, match="holds a state_dict, not a whole module"):
         load_model(tmp_path / "sd.pt")
     with pytest.raises(ModelLoadError, match="not found"):
         load_model(tmp_path / "nope.pt")

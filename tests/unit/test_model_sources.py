@@ -228,7 +228,7 @@ def test_class_from_the_saving_script_is_explained(tmp_path: Path) -> None:
         load_model(tmp_path / "net.pt")
     text = str(info.value)
     assert "'ScriptNet' was defined in the script that saved it (__main__)" in text
-    assert "torch.jit.script" in text and "--arch" in text and "\n" not in text
+    assert "torch.save(model.state_dict())" in text and "--arch" in text and "\n" not in text
 
 
 def test_class_in_a_local_module_is_found_from_its_folder(tmp_path: Path, monkeypatch) -> None:
@@ -269,3 +269,24 @@ def test_in_memory_estimators_predict_on_chain(binary, regressor) -> None:
     result = ml2sc.deploy(translation).predict(x[:2])
     assert result.regression and all(result.emulator_agrees)
     assert np.allclose([o[0] for o in result.outputs], reg.predict(x[:2]), atol=1e-9)
+
+
+def test_training_checkpoints_are_explained_with_and_without_arch(tmp_path: Path) -> None:
+    """A {'state_dict': ..., 'epoch': 3} checkpoint is neither a model nor a state_dict: both
+    routes say so, and say how to save the part ml2sc reads."""
+    torch.save({"state_dict": Net().state_dict(), "epoch": 3}, tmp_path / "ckpt.pt")
+    with pytest.raises(ModelLoadError, match=r"holds a dict, not a model.*checkpoint\['state_dict'\]"):
+        load_model(tmp_path / "ckpt.pt")
+    with pytest.raises(ModelLoadError, match=r"holds a dict, not a state_dict \(a training checkpoint"):
+        load_model(tmp_path / "ckpt.pt", arch=Net)
+    torch.save(3, tmp_path / "int.pt")
+    with pytest.raises(ModelLoadError, match="holds an int, not a model"):
+        load_model(tmp_path / "int.pt")
+
+
+def test_a_bare_linear_layer_is_a_model() -> None:
+    from ml2sc.capture import capture
+
+    layer = nn.Linear(4, 2)
+    ops = capture(layer)
+    assert len(ops) == 1 and ops[0].weight.tolist() == layer.weight.detach().double().tolist()
