@@ -672,7 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
         "model is at hand (the model file, or the manifest's) the classes are compared with "
         "it, with a warning below 99% agreement; int8 inputs clamped by the input scales are "
         "counted, with a warning; a regression's largest difference from the float model is "
-        "given as a share of the float outputs' range, with a warning above 1%%. Before any call, "
+        "given as a share of the float outputs' range, with a warning above 1%. Before any call, "
         "an RPC manifest's contract is checked: the node's chain id, code at the address, its "
         "modelHash() and stored weights. The manifest's model file must lie in the manifest's "
         "folder: it is unpickled, and a manifest is data.",

@@ -488,12 +488,12 @@ def check_inference_fits(session: ChainSession, compiled: Compiled) -> None:
             other = gasmodel.inference_upper_bound(replace(shape, layout=layout)).total
             if other <= cap:
                 others.append(f"--layout {layout} ({other:,})")
-    helps = f"another layout fits: {', '.join(others)}" if others else "no layout fits"
     room = "a bigger block (--gas-limit)" if session.rpc_url is None else "a node with a bigger block"
+    helps = f"{', '.join(others)} would fit, or use {room}" if others else f"no other layout fits: use {room}"
     raise GasLimitExceeded(
         f"one row's inference on the {compiled.layout}-layout contract may cost up to {bound:,} gas (the "
         f"gas model's upper bound), over {session.gas_cap_description(cap)} of {session.description}: "
-        f"every prediction would be refused, so nothing was sent; {helps}, or use {room}"
+        f"every prediction would be refused, so nothing was sent; {helps}"
     )
 
 

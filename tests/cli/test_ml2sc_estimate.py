@@ -42,8 +42,9 @@ def test_estimate_reports_the_upper_bound_and_a_grand_total(tmp_path: Path) -> N
 
 
 def test_predict_refuses_a_row_that_may_not_fit_in_one_line(tmp_path: Path) -> None:
-    """A thousand tanh in narrow fixed point: the contract deploys in a 3M-gas block, but one row
-    may cost about 3M gas, over 90% of it. Nothing is sent; the error names the bound and the limit."""
+    """A thousand tanh in narrow fixed point: the contract would deploy in a 3M-gas block, but one row
+    may cost about 3M gas. Nothing is sent, not even the deployment; the error names the bound and the
+    limit. In a 4M-gas block each row gets its own call."""
     torch.manual_seed(0)
     torch.save(nn.Sequential(nn.Linear(1, 1000), nn.Tanh(), nn.Linear(1000, 1)), tmp_path / "wide.pt")
     (tmp_path / "rows.csv").write_text("0.1\n-0.3\n")
@@ -59,10 +60,11 @@ def test_predict_refuses_a_row_that_may_not_fit_in_one_line(tmp_path: Path) -> N
     )
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ml2sc: error: one row of predictBatch may cost up to "), (
-        result.stderr
-    )
+    # refused before the deployment: such a contract could only refuse every prediction
+    prefix = "ml2sc: error: one row's inference on the inline-layout contract may cost up to "
+    assert len(lines) == 1 and lines[0].startswith(prefix), result.stderr
     assert "block gas limit 3,000,000" in lines[0] and "nothing was sent" in lines[0]
+    assert lines[0].endswith("no other layout fits: use a bigger block (--gas-limit)")
     ok = run(
         "predict",
         str(tmp_path / "wide.pt"),
