@@ -25,12 +25,6 @@ from ml2sc.quant import calibrate
 pytestmark = pytest.mark.rpc
 
 
-@pytest.fixture(scope="module")
-def anvil():
-    with start_anvil() as node:
-        yield node
-
-
 def gas_trace(session: chain.ChainSession, plan, layout: str, rows) -> list[tuple[str, int]]:
     compiled = compile_plan(plan, "GasMLP", "gas.pt", layout)
     contract, txs = deploy_and_upload(session, compiled)

@@ -14,19 +14,12 @@ from torch import nn
 
 import ml2sc
 from evmkit import chain
-from evmkit.anvil import start_anvil
 from evmkit.chain import TransactionRefused
 from ml2sc import cli, workflow
 from ml2sc.layouts import data_contract_initcode
 from ml2sc.onchain import deploy_model
 
 pytestmark = pytest.mark.rpc
-
-
-@pytest.fixture(scope="module")
-def anvil():
-    with start_anvil() as node:
-        yield node
 
 
 def _model(path: Path, seed: int) -> Path:

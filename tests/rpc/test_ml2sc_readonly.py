@@ -26,12 +26,6 @@ pytestmark = pytest.mark.rpc
 CLI = [sys.executable, "-m", "ml2sc.cli"]
 
 
-@pytest.fixture(scope="module")
-def anvil():
-    with start_anvil() as node:
-        yield node
-
-
 def _model(path: Path, seed: int) -> Path:
     torch.manual_seed(seed)
     torch.save(nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3)), path)
