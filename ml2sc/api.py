@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from web3 import Web3
 from web3.contract import Contract
 
 from evmkit import chain as chains
@@ -328,16 +327,9 @@ def attach(
         raise ManifestError(
             "the manifest records an embedded-chain deployment, gone with its process: deploy again"
         )
-    settings = Settings.from_json(record.number_format, record.layout)
     source = model if model is not None else record.checked_model_file()
-    t = workflow.translate(source, settings, _compiler(compiler), record.translated_name, arch)
-    have = Web3.to_hex(t.compiled.commitment.model_hash)
-    if have != record.model_hash:
-        named = "model=" if model is not None else f"the model file {record.model_path}"
-        raise ManifestError(
-            f"{named} is not the deployed model: its model hash under the manifest's settings is {have}, "
-            f"the manifest's is {record.model_hash} (other weights or another architecture)"
-        )
+    named = "model=" if model is not None else f"the model file {record.model_path}"
+    t = workflow.translate_recorded(record, source, _compiler(compiler), arch, named)
     session = chain if chain is not None else _node(record.chain["rpc_url"])
     contract = workflow.check_deployed(session, record, t.compiled.artifact.abi)
     return Deployment(session, contract, t.plan, record, t, t.regression, t.float_layers)

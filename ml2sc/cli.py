@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from web3 import Web3
-
 from evmkit import chain
 from evmkit.chain import TxResult
 from evmkit.cliargs import add_chain_args, int_at_least, positive_int, session_from_args
@@ -278,46 +276,39 @@ def _deployment_for(args: argparse.Namespace, rows: Any = None) -> tuple[api.Dep
                 "layout are recorded in it; pass the model file to deploy it with other settings"
             )
         manifest = Manifest.load(target)
-        settings = Settings.from_json(manifest.number_format, manifest.layout)
+        model = Path(args.model_file) if args.model_file else manifest.checked_model_file()
+        compiler = resolve_compiler(args.solc)
         if manifest.chain.get("kind") == "rpc":
             args.rpc_url = args.rpc_url or manifest.chain["rpc_url"]
-            model = Path(args.model_file) if args.model_file else manifest.checked_model_file()
             if os.environ.get(args.private_key_env):
                 session = session_from_args(args)
             else:  # reading needs no key: eth_call only, nothing sent
                 session = chain.rpc_reader(args.rpc_url)
-            compiler = resolve_compiler(args.solc)
             return api.attach(manifest, session, model=model, arch=args.arch, compiler=compiler), {}
+        _refuse_node(args)
         # an embedded chain lives only as long as its process: deploy the manifest's model again
-        target = Path(args.model_file) if args.model_file else manifest.checked_model_file()
-        t = workflow.translate(
-            target, settings, resolve_compiler(args.solc), manifest.translated_name, args.arch
+        named = f"{model} (pass the deployed model's file with --model)"
+        return _deploy_embedded(
+            args, workflow.translate_recorded(manifest, model, compiler, args.arch, named)
         )
-        if Web3.to_hex(t.compiled.commitment.model_hash) != manifest.model_hash:
-            raise ManifestError(
-                f"{target} is not the model {target_name(manifest)} records (another model hash under its "
-                "settings): pass the deployed model's file with --model"
-            )
-        return _deploy_embedded(args, t)
-    elif args.model_file:
+    if args.model_file:
         raise ManifestError(
             "--model names a manifest's model file; MODEL_OR_MANIFEST is already a model file"
         )
-    else:
-        settings = _settings(args, rows)
-    if args.rpc_url:
-        raise ManifestError(
-            f"with a node (--rpc-url or ${chain.RPC_URL_ENV}: {args.rpc_url}), deploy first "
-            "('ml2sc deploy MODEL') and pass its manifest; unset it for the embedded chain"
-        )
+    settings = _settings(args, rows)
+    _refuse_node(args)
     return _deploy_embedded(
         args, workflow.translate(target, settings, resolve_compiler(args.solc), arch=args.arch)
     )
 
 
-def target_name(manifest: Manifest) -> str:
-    """How a manifest is named in messages: its file, else its contract."""
-    return str(manifest.location) if manifest.location is not None else manifest.contract_name
+def _refuse_node(args: argparse.Namespace) -> None:
+    """predict deploys a model file (or an embedded manifest's model) on a fresh embedded chain only."""
+    if args.rpc_url:
+        raise ManifestError(
+            f"with a node (--rpc-url or ${chain.RPC_URL_ENV}: {args.rpc_url}), deploy first "
+            "('ml2sc deploy MODEL') and pass its manifest; unset it for the embedded chain"
+        )
 
 
 def _deploy_embedded(

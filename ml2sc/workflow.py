@@ -300,6 +300,22 @@ class ChainInfo:
         return {"kind": self.kind, "rpc_url": self.rpc_url, "chain_id": self.chain_id}
 
 
+def translate_recorded(
+    manifest: Manifest, model: Any, compiler: Compiler, arch: Arch = None, named: str | None = None
+) -> Translation:
+    """``model`` translated under the manifest's settings and contract name, refused in one line
+    (``named`` names it) unless its model hash is the one the manifest records."""
+    settings = Settings.from_json(manifest.number_format, manifest.layout)
+    t = translate(model, settings, compiler, manifest.translated_name, arch)
+    have = Web3.to_hex(t.compiled.commitment.model_hash)
+    if have != manifest.model_hash:
+        raise ManifestError(
+            f"{named or model} is not the deployed model: its model hash under the manifest's settings is "
+            f"{have}, the manifest's is {manifest.model_hash} (other weights or another architecture)"
+        )
+    return t
+
+
 def _model_sha256(t: Translation) -> str:
     """The model file's SHA-256; empty for an in-memory module (there is no file to hash)."""
     return file_sha256(t.model_path) if t.model_path is not None else ""

@@ -104,6 +104,9 @@ def test_a_manifest_written_elsewhere_takes_its_model_with_model(tmp_path: Path,
     assert main(["predict", "out/m.json", "--input", "rows.csv", "--model", "m.pt", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["emulator_agrees"] is True
     assert main(["predict", "out/m.json", "--input", "rows.csv", "--model", "other.pt"]) == 1
-    assert "is not the model" in capsys.readouterr().err
+    assert "is not the deployed model" in capsys.readouterr().err
+    node = ["--rpc-url", "http://127.0.0.1:9"]  # an embedded manifest is never re-deployed on a node
+    assert main(["predict", "out/m.json", "--input", "rows.csv", "--model", "m.pt", *node]) == 1
+    assert "deploy first ('ml2sc deploy MODEL')" in capsys.readouterr().err
     assert main(["predict", "m.pt", "--input", "rows.csv", "--model", "m.pt"]) == 1
     assert "--model names a manifest's model file" in capsys.readouterr().err
