@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from .errors import ChainError
+from .forks import DEFAULT_FORK, get_fork
 from .solc import project_roots
 
 
@@ -67,9 +68,12 @@ def start_anvil(
     code_size_limit: int | None = None,
     timeout: float = 30.0,
     extra_args: tuple[str, ...] = (),
-    hardfork: str = "prague",
+    hardfork: str | None = None,
 ) -> AnvilNode:
-    """Start anvil on a free loopback port under `hardfork`'s rules (cancun, prague, osaka, ...)."""
+    """Start anvil on a free loopback port under `hardfork`'s rules: a fork of :mod:`evmkit.forks` by
+    name (default: ``DEFAULT_FORK``, osaka), or any other anvil --hardfork name (shanghai, ...)."""
+    if hardfork is None or hardfork in ("cancun", "prague", "osaka"):
+        hardfork = get_fork(hardfork or DEFAULT_FORK).anvil_hardfork
     binary = find_anvil()
     if binary is None:
         raise ChainError(

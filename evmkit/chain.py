@@ -5,11 +5,15 @@ transaction costs the same gas on either (``estimate_gas`` is never used: on py-
 re-executes a transaction many times). Fees follow the pending block's base fee, which climbs after
 full blocks; they never change the gas a transaction uses.
 
-    session = embedded()                              # a fresh in-process py-evm chain
+    session = embedded()                              # a fresh in-process py-evm chain, Osaka rules
+    session = embedded(fork="prague")                 # ... under Prague's rules
     session = rpc("http://127.0.0.1:8545", key=key)   # a node; the key given in code
     session = rpc("http://127.0.0.1:8545")            # a node; the key from $ETH_PRIVATE_KEY
+    session = rpc(url, fork="osaka")                  # a node that must run Osaka rules (else ForkMismatch)
     reader = rpc_reader("http://127.0.0.1:8545")      # a node, for eth_call only
 
+Every session knows the rules it runs (``session.fork``, an :class:`evmkit.forks.Fork`): the embedded
+chain runs the fork it was made with, and a node's rules are found out by probing (:func:`detect_fork`).
 A transaction given an ``estimate`` that cannot fit the block gas limit, or the per-transaction cap
 of EIP-7825 (2**24 under Osaka), is refused before it is signed (:class:`GasLimitExceeded`).
 """
@@ -40,7 +44,9 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
+from . import txlog
 from .errors import ChainError, GasLimitExceeded, MissingKey, TransactionReverted
+from .forks import FORKS, TX_GAS_CAP_EIP7825, Fork, get_fork
 from .revert import decode_revert
 from .solc import Artifact
 
@@ -61,12 +67,14 @@ _HINTS = (
 )
 
 DEFAULT_BLOCK_GAS_LIMIT = 30_000_000
-OSAKA_TX_GAS_CAP = 2**24
-"""EIP-7825 (Osaka): no transaction may ask for more gas than this, whatever the block holds."""
-OSAKA_MARKER = "P256VERIFY"
-"""A precompile that Osaka added (EIP-7951): in ``eth_config``'s list, it says the node runs Osaka rules."""
+OSAKA_TX_GAS_CAP = TX_GAS_CAP_EIP7825
 PRIVATE_KEY_ENV = "ETH_PRIVATE_KEY"
 RPC_URL_ENV = "ETH_RPC_URL"
+
+
+class ForkMismatch(ChainError):
+    """The node runs other rules than the fork asked for: contracts compiled and gas priced for one
+    fork would run under another's (an opcode it lacks, another price, another transaction cap)."""
 
 
 class TransactionRefused(ChainError):
@@ -104,6 +112,7 @@ class ChainSession:
         description: str,
         rpc_url: str | None = None,
         read_only: bool = False,
+        fork: Fork | None = None,
     ) -> None:
         if not signers:
             raise MissingKey("no signing account")
@@ -112,8 +121,10 @@ class ChainSession:
         self.description = description
         self.rpc_url = rpc_url
         self.read_only = read_only
+        self.fork = fork
+        """The rules this chain runs; None for a node older than every fork in :data:`evmkit.forks.FORKS`."""
         self._nonces: dict[str, int] = {}
-        self._tx_gas_cap: int | None | bool = False  # False: not asked yet
+        self._log_id = txlog.new_session_id()  # names this chain in $EVMKIT_TX_LOG (embedded chains only)
 
     @property
     def default_sender(self) -> LocalAccount:
@@ -126,21 +137,22 @@ class ChainSession:
         return int(self.w3.eth.get_block("latest")["gasLimit"])
 
     @property
-    def tx_gas_cap(self) -> int | None:
-        """The per-transaction gas cap (EIP-7825: 2**24 under Osaka), or None where there is none.
-        The embedded chain runs Prague; a node is asked once (``eth_config``, EIP-7910) whether it
-        runs Osaka rules. A node that does not answer is taken to have no cap (it refuses itself)."""
-        if self._tx_gas_cap is False:
-            self._tx_gas_cap = self._ask_tx_gas_cap() if self.rpc_url is not None else None
-        return self._tx_gas_cap  # type: ignore[return-value]
+    def fork_name(self) -> str:
+        """The fork's name, or words for a node older than every known fork."""
+        return self.fork.name if self.fork is not None else "older than " + next(iter(FORKS))
 
-    def _ask_tx_gas_cap(self) -> int | None:
-        try:
-            answer = self.w3.provider.make_request("eth_config", [])  # type: ignore[arg-type]
-            precompiles = answer["result"]["current"]["precompiles"]
-        except Exception:  # noqa: BLE001 - an old node without eth_config: no cap we know of
-            return None
-        return OSAKA_TX_GAS_CAP if OSAKA_MARKER in precompiles else None
+    @property
+    def tx_gas_cap(self) -> int | None:
+        """The per-transaction gas cap of the rules this chain runs (EIP-7825: 2**24 under Osaka),
+        or None where there is none."""
+        return self.fork.tx_gas_cap if self.fork is not None else None
+
+    def require_fork(self, fork: str | Fork) -> Fork:
+        """Refuse (:class:`ForkMismatch`) unless this chain runs ``fork``'s rules; the fork record."""
+        wanted = get_fork(fork)
+        if self.fork != wanted:
+            raise ForkMismatch(_mismatch(self.description, wanted, self.fork))
+        return wanted
 
     @property
     def gas_cap(self) -> int:
@@ -267,6 +279,8 @@ class ChainSession:
             raise TransactionReverted(
                 f"transaction {Web3.to_hex(receipt['transactionHash'])} reverted: {reason}", reason
             )
+        if self.rpc_url is None and self.fork is not None:
+            txlog.record(self._log_id, self.fork.name, signed.raw_transaction, receipt)
         return tx_result(receipt)
 
     def _refusal(self, exc: Exception, sender: LocalAccount) -> str:
@@ -433,23 +447,73 @@ def _load_kzg_setup_once() -> None:
         point_evaluation.load_trusted_setup = functools.lru_cache(maxsize=2)(loader)
 
 
-def embedded(block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT, accounts: int = 3) -> ChainSession:
-    """A fresh in-process py-evm chain (eth-tester, Prague rules) with ``accounts`` funded signers."""
+def embedded(
+    block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT, accounts: int = 3, fork: str | Fork | None = None
+) -> ChainSession:
+    """A fresh in-process py-evm chain (eth-tester) under ``fork``'s rules (default: Osaka, mainnet's
+    today) with ``accounts`` funded signers."""
     from eth_tester import EthereumTester, PyEVMBackend
     from web3 import EthereumTesterProvider
 
+    rules = get_fork(fork)
     _load_kzg_setup_once()
     params = PyEVMBackend.generate_genesis_params(overrides={"gas_limit": block_gas_limit})
-    backend = PyEVMBackend(genesis_parameters=params)
+    backend = PyEVMBackend(genesis_parameters=params, vm_configuration=((0, rules.vm_class()),))
     w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
     signers = [Account.from_key(key.to_bytes()) for key in backend.account_keys[:accounts]]
-    return ChainSession(w3, signers, "embedded py-evm chain")
+    return ChainSession(w3, signers, f"embedded py-evm chain ({rules.name})", fork=rules)
 
 
-def rpc_reader(url: str) -> ChainSession:
+def detect_fork(w3: Web3) -> Fork | None:
+    """The newest fork whose rules the node runs, found by eth_call of each fork's probe (init code that
+    uses what the fork added); None for a node older than all of them. Calls cost nothing and work on
+    any node; a probe the node refuses or answers otherwise reads as "not this fork"."""
+    from web3.exceptions import Web3Exception
+
+    for fork in reversed(list(FORKS.values())):
+        try:
+            out = bytes(w3.eth.call({"data": "0x" + fork.probe.hex(), "gas": 1_000_000}))  # type: ignore[typeddict-item]
+        except (ValueError, Web3Exception):
+            continue
+        if len(out) == 32 and int.from_bytes(out, "big") == fork.probe_answer:
+            return fork
+    return None
+
+
+def _mismatch(where: str, wanted: Fork, found: Fork | None) -> str:
+    """One line: which rules the node runs, why that matters, and the option that fits it."""
+    names = list(FORKS)
+    if found is None:
+        oldest = FORKS[names[0]]
+        return (
+            f"{where} runs rules older than {oldest.name.capitalize()} (no {oldest.probe_what}), not "
+            f"{wanted.name.capitalize()}'s; the forks known here are {', '.join(names)}: use a node that "
+            f"runs one of them"
+        )
+    lacks = f" (no {wanted.probe_what})" if names.index(found.name) < names.index(wanted.name) else ""
+    return (
+        f"{where} runs {found.name.capitalize()} rules{lacks}, not {wanted.name.capitalize()}'s: code "
+        f"compiled and gas priced for one would run under the other; pass --fork {found.name} "
+        f"(fork={found.name!r}) to target this node"
+    )
+
+
+def _node_session(
+    url: str, signers: Sequence[LocalAccount], fork: str | Fork | None, read_only: bool = False
+) -> ChainSession:
+    w3 = _connect(url)
+    found = detect_fork(w3)
+    session = ChainSession(w3, signers, f"RPC node {url}", rpc_url=url, read_only=read_only, fork=found)
+    if fork is not None:
+        session.require_fork(fork)
+    return session
+
+
+def rpc_reader(url: str, fork: str | Fork | None = None) -> ChainSession:
     """A JSON-RPC node for reading only (eth_call, code, storage): no key needed. Its one account is a
-    fresh random one that never signs anything; it only names the caller of eth_call."""
-    return ChainSession(_connect(url), [Account.create()], f"RPC node {url}", rpc_url=url, read_only=True)
+    fresh random one that never signs anything; it only names the caller of eth_call. With ``fork``,
+    a node that runs other rules is refused (:class:`ForkMismatch`)."""
+    return _node_session(url, [Account.create()], fork, read_only=True)
 
 
 def _connect(url: str) -> Web3:
@@ -481,17 +545,19 @@ def rpc(
     *,
     key: Key | None = None,
     extra_keys: Sequence[Key] = (),
+    fork: str | Fork | None = None,
 ) -> ChainSession:
     """A JSON-RPC node whose transactions are signed locally (keys are never printed).
 
     With ``key`` (a hex string, raw bytes or an eth-account ``LocalAccount``) the keys are the ones
     given in code: ``key`` and then ``extra_keys``. Without it they are read from the environment:
-    ``$key_env`` and then each of ``extra_key_envs`` (the command-line tools' only way)."""
+    ``$key_env`` and then each of ``extra_key_envs`` (the command-line tools' only way). The node's
+    rules are found out (``session.fork``); with ``fork``, other rules are refused (:class:`ForkMismatch`)."""
     if key is not None:
         signers = [
             _signer(k, "key=" if i == 0 else f"extra_keys[{i - 1}]") for i, k in enumerate([key, *extra_keys])
         ]
-        return ChainSession(_connect(url), signers, f"RPC node {url}", rpc_url=url)
+        return _node_session(url, signers, fork)
     keys = [os.environ.get(key_env)] + [os.environ.get(name) for name in extra_key_envs]
     if not keys[0]:  # known before any request: say it first
         raise MissingKey(
@@ -499,4 +565,4 @@ def rpc(
             "the environment only, never from the command line)"
         )
     signers = [_signer(k, key_env) for k in keys if k]
-    return ChainSession(_connect(url), signers, f"RPC node {url}", rpc_url=url)
+    return _node_session(url, signers, fork)

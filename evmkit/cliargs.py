@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable
 
 from . import chain
+from .forks import DEFAULT_FORK, FORKS
 
 INTRINSIC_GAS = 21_000
 """What the cheapest transaction costs: a block gas limit below it holds no transaction at all."""
@@ -53,9 +54,22 @@ _at_least_intrinsic = int_at_least(
 gas_limit_type.__name__ = "integer"
 
 
+def add_fork_arg(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """--fork: the rules to compile for, run under (embedded chain), price with and require of a node."""
+    p.add_argument(
+        "--fork",
+        choices=list(FORKS),
+        default=DEFAULT_FORK,
+        help=f"the chain's rules: solc's evmVersion, the embedded chain's rules, the gas schedule and the "
+        f"per-transaction cap (default {DEFAULT_FORK}, mainnet since December 2025; a node (--rpc-url) that "
+        "runs other rules is refused)",
+    )
+
+
 def add_chain_args(p: argparse.ArgumentParser, gas_limit: int = chain.DEFAULT_BLOCK_GAS_LIMIT) -> None:
-    """--rpc-url, --private-key-env and --gas-limit (the embedded chain's block gas limit)."""
+    """--fork, --rpc-url, --private-key-env and --gas-limit (the embedded chain's block gas limit)."""
     g = p.add_argument_group("chain")
+    add_fork_arg(g)
     g.add_argument(
         "--rpc-url",
         default=os.environ.get(chain.RPC_URL_ENV),
@@ -80,12 +94,14 @@ def add_chain_args(p: argparse.ArgumentParser, gas_limit: int = chain.DEFAULT_BL
 
 
 def session_from_args(args: argparse.Namespace) -> chain.ChainSession:
-    """An RPC session when --rpc-url is set, else a fresh embedded chain with --gas-limit."""
+    """An RPC session when --rpc-url is set (refused unless the node runs --fork's rules), else a fresh
+    embedded chain under --fork's rules with --gas-limit."""
     if args.rpc_url:
         if args.gas_limit is not None:  # a node's block gas limit is its own: never silently ignored
             raise chain.ChainError(
                 "--gas-limit sets the embedded chain's block gas limit; a node (--rpc-url) has its own "
                 "(start anvil with --gas-limit N)"
             )
-        return chain.rpc(args.rpc_url, args.private_key_env)
-    return chain.embedded(args.gas_limit if args.gas_limit is not None else args.default_gas_limit)
+        return chain.rpc(args.rpc_url, args.private_key_env, fork=args.fork)
+    gas_limit = args.gas_limit if args.gas_limit is not None else args.default_gas_limit
+    return chain.embedded(gas_limit, fork=args.fork)

@@ -71,9 +71,11 @@ def floor_gas(data: bytes) -> int:
     return TX_BASE_COST + TOTAL_COST_FLOOR_PER_TOKEN * calldata_tokens(data)
 
 
-def transaction_gas(data: bytes, execution: int, create: bool = False) -> int:
-    """Receipt gas: intrinsic plus execution, but never below the calldata floor."""
-    return max(intrinsic_gas(data, create) + execution, floor_gas(data))
+def transaction_gas(data: bytes, execution: int, create: bool = False, calldata_floor: bool = True) -> int:
+    """Receipt gas: intrinsic plus execution, but never below the calldata floor (EIP-7623, Prague on;
+    ``calldata_floor=False`` for the rules before it)."""
+    gas = intrinsic_gas(data, create) + execution
+    return max(gas, floor_gas(data)) if calldata_floor else gas
 
 
 def memory_cost(n_words: int) -> int:
@@ -261,11 +263,28 @@ def g1msm_gas(k: int) -> int:
     return k * BLS12_G1MSM_MUL_GAS * discount // 1000
 
 
+def _iterations(exp: int, exp_len: int, per_byte: int) -> int:
+    """EIP-2565 / EIP-7883 iteration count; ``exp`` is the exponent's first 32 bytes as a number."""
+    head = exp & (2**256 - 1)
+    if exp_len <= 32:
+        count = max(head.bit_length() - 1, 0)
+    else:
+        count = per_byte * (exp_len - 32) + max(head.bit_length() - 1, 0)
+    return max(count, 1)
+
+
 def modexp_gas(base_len: int, exp: int, exp_len: int, mod_len: int) -> int:
-    """EIP-2565 (Berlin to Prague) for exponents of at most 32 bytes."""
+    """EIP-2565 (Berlin to Prague): ``exp`` is the exponent's first 32 bytes as a number."""
     complexity = ((max(base_len, mod_len) + 7) // 8) ** 2  # 8-byte words
-    iterations = max(exp.bit_length() - 1, 0) if exp_len <= 32 else 0
-    return max(200, complexity * max(iterations, 1) // 3)
+    return max(200, complexity * _iterations(exp, exp_len, 8) // 3)
+
+
+def modexp_gas_eip7883(base_len: int, exp: int, exp_len: int, mod_len: int) -> int:
+    """EIP-7883 (Osaka): minimum 500, complexity at least 16 and doubled past 32 bytes, 16 iterations per
+    exponent byte past 32, no divisor. ``exp`` is the exponent's first 32 bytes as a number."""
+    longest = max(base_len, mod_len)
+    complexity = 16 if longest <= 32 else 2 * ((longest + 7) // 8) ** 2
+    return max(500, complexity * _iterations(exp, exp_len, 16))
 
 
 def bls_pairing_gas(pairs: int) -> int:
@@ -309,9 +328,11 @@ def estimate_transaction(
     data: bytes,
     execution_terms: Sequence[tuple[str, int]] | Mapping[str, int],
     create: bool = False,
+    calldata_floor: bool = True,
 ) -> Estimate:
     """Execution terms -> the receipt's gas: 21,000, calldata (and creation), or the EIP-7623
-    floor when that is higher, shown as its own top-up term."""
+    floor when that is higher, shown as its own top-up term (``calldata_floor``: the fork has EIP-7623;
+    pass ``fork.calldata_floor``)."""
     items = list(execution_terms.items() if isinstance(execution_terms, Mapping) else execution_terms)
     execution = sum(g for _, g in items)
     terms = [("transaction base", TX_BASE_COST), (CALLDATA_TERM, calldata_cost(data))]
@@ -321,7 +342,7 @@ def estimate_transaction(
             ("initcode words", INITCODE_WORD_COST * words(len(data))),
         ]
     terms += [(name, g) for name, g in items if g]
-    total = transaction_gas(data, execution, create)
+    total = transaction_gas(data, execution, create, calldata_floor)
     below_floor = total - intrinsic_gas(data, create) - execution
     if below_floor > 0:
         terms.append((FLOOR_TOP_UP_TERM, below_floor))

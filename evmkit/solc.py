@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CompilerError, CompilerNotFound
+from .forks import DEFAULT_FORK, FORKS
 
-SOLC_VERSION = "0.8.30"
-EVM_VERSION = "prague"
+SOLC_VERSION = "0.8.37"
+EVM_VERSION = FORKS[DEFAULT_FORK].evm_version
+"""The evmVersion of :data:`evmkit.forks.DEFAULT_FORK`; :func:`default_settings` takes any other."""
 OPTIMIZER_RUNS = 200
 
 _DRIVER = Path(__file__).with_name("solcjs_compile.js")
@@ -69,10 +71,11 @@ class Artifact:
         return ours == theirs
 
 
-def default_settings() -> dict[str, Any]:
+def default_settings(evm_version: str = EVM_VERSION) -> dict[str, Any]:
+    """The project's standard-JSON settings for ``evm_version`` (a fork's ``evm_version``)."""
     return {
         "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
-        "evmVersion": EVM_VERSION,
+        "evmVersion": evm_version,
         "outputSelection": {
             "*": {
                 "*": [

@@ -3,7 +3,7 @@ the one error for a name the registries do not hold."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from evmkit.registry import UnknownName
 
 
 class MalformedProof(ValueError):
@@ -18,13 +18,5 @@ class InvalidRoot(MalformedProof):
     """A root no verifier accepts (on-chain: the `InvalidRoot()` revert)."""
 
 
-class UnknownName(KeyError, ValueError):
-    """A scheme or verifier path this package does not have: the message lists the ones it has. A
-    KeyError for the registries' lookups, a ValueError for everyone reporting bad input."""
+__all__ = ["InvalidProof", "InvalidRoot", "MalformedProof", "UnknownName"]
 
-    def __init__(self, kind: str, name: object, known: Iterable[str]) -> None:
-        self.kind, self.name, self.known = kind, name, tuple(known)
-        super().__init__(f"unknown {kind} {name!r} (known: {', '.join(self.known)})")
-
-    def __str__(self) -> str:
-        return str(self.args[0])  # KeyError would quote it

@@ -1,45 +1,6 @@
-"""A read-only table of records by name: what `schemes.SCHEMES` and `verifier_paths.PATHS` are.
+"""The registry type of :mod:`verkle.schemes` and :mod:`verkle.verifier_paths` (it lives in evmkit,
+which the fork registry shares)."""
 
-Looking up a name it lacks raises UnknownName, listing the names it has: the one error every command,
-module and library call gives for an unknown scheme or path.
-"""
-
-from __future__ import annotations
-
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Generic, Protocol, TypeVar
-
-from .errors import UnknownName
+from evmkit.registry import Registry
 
 __all__ = ["Registry"]
-
-
-class _Named(Protocol):
-    name: str
-
-
-R = TypeVar("R", bound=_Named)
-
-
-class Registry(Mapping[str, R], Generic[R]):
-    """Records by their `name`, in the order given; read-only."""
-
-    def __init__(self, kind: str, records: Iterable[R], doc: str) -> None:
-        self.kind = kind
-        self._by_name = {r.name: r for r in records}
-        self.__doc__ = doc
-
-    def __getitem__(self, name: str) -> R:
-        try:
-            return self._by_name[name]
-        except (KeyError, TypeError):
-            raise UnknownName(self.kind, name, self._by_name) from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._by_name)
-
-    def __len__(self) -> int:
-        return len(self._by_name)
-
-    def __repr__(self) -> str:
-        return f"Registry({self.kind!r}: {', '.join(self._by_name)})"
