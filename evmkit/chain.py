@@ -62,6 +62,7 @@ _HINTS = (
     ("nonce too low", "another sender used {sender}'s nonce; run again"),
     ("intrinsic gas too low", "the gas given is below what the transaction needs"),
     ("gas cannot be negative", "the gas given is below what the transaction needs"),
+    ("eip-7825", "under Osaka no transaction may ask for more than 16,777,216 gas"),
     ("gas limit", "the transaction's gas is above the block gas limit {block_gas_limit:,}"),
     ("gas_limit", "the transaction's gas is above the block gas limit {block_gas_limit:,}"),
 )
