@@ -48,6 +48,9 @@ from eth.vm.forks.prague.state import PragueState
 from eth.vm.opcode import as_opcode
 from eth_utils import ValidationError
 
+from .forks import TX_GAS_CAP_EIP7825
+from .gas import modexp_gas_eip7883
+
 __all__ = [
     "CLZ_GAS",
     "MAX_BLOBS_PER_TX",
@@ -63,7 +66,7 @@ __all__ = [
     "p256_verify",
 ]
 
-OSAKA_TX_GAS_CAP = 2**24
+OSAKA_TX_GAS_CAP = TX_GAS_CAP_EIP7825
 """EIP-7825: the most gas one transaction may ask for (16,777,216)."""
 MODEXP_MAX_INPUT_BYTES = 1024
 """EIP-7823: the longest base, exponent or modulus MODEXP accepts."""
@@ -99,15 +102,8 @@ def modexp_gas_osaka(data: bytes) -> int:
     exponents over 32 bytes (16 per byte); nothing is divided; the least is 500. This is the price
     alone: a call with any length over 1024 bytes fails whatever its price (EIP-7823)."""
     base_length, exponent_length, modulus_length = extract_lengths(data)
-    max_length = max(base_length, modulus_length)
-    words = (max_length + 7) // 8
-    complexity = 2 * words**2 if max_length > 32 else 16
-    head_bits = _exponent_head(data, base_length, exponent_length).bit_length()
-    if exponent_length <= 32:
-        iterations = max(head_bits - 1, 0)
-    else:
-        iterations = 16 * (exponent_length - 32) + max(head_bits - 1, 0)
-    return max(500, complexity * max(iterations, 1))
+    head = _exponent_head(data, base_length, exponent_length)
+    return modexp_gas_eip7883(base_length, head, exponent_length, modulus_length)
 
 
 def _modexp_osaka(computation: ComputationAPI) -> ComputationAPI:
