@@ -7,6 +7,7 @@
     verkle.verify(doc, tree.root_commitment)               # off-chain, against the root you trust
     verifier = verkle.deploy_verifier(tree)                # on a fresh embedded chain by default
     result = verifier.verify(doc)                          # .valid, .gas, .calldata_bytes
+    verkle.deploy_verifier(tree, fork="prague")            # any fork by name (default Osaka, or the chain's)
 
 `deploy_verifier` (and the on-chain types) load web3 when first used, so that `import verkle` and the
 pure modules (`contract`, `calldata`, `gasmodel`) stay free of it.

@@ -1,10 +1,13 @@
 """`verkle bench --onchain`: verification gas of every path against the Merkle baseline, measured in one run.
 
 Trees of 2^10 to 2^20 random keys (BLS12-381 at widths 256 and 4096; BN254 at 2^10, its pure-Python
-prover being slow), keys per proof from 1 to 1,024 (members, so Merkle can prove them too). Every
-verification is a transaction on anvil (from npm); the smallest trees are also verified on the
-embedded py-evm chain and both gas figures are recorded (they must agree). The gas model's prediction
-sits beside every measurement. Writes CSV, Markdown and PNG plots.
+prover being slow), keys per proof from 1 to 1,024 (members, so Merkle can prove them too), under one
+fork's rules (`--fork`, default Osaka: anvil --hardfork, the embedded chain, the compiled verifiers and
+the gas model all follow it; BLS12-381 is left out before Prague). Every verification is a transaction
+on anvil (from npm); the smallest trees are also verified on the embedded py-evm chain and both gas
+figures are recorded (they must agree). The gas model's prediction sits beside every measurement; a
+verification it prices over the fork's per-transaction cap (EIP-7825's 2**24 under Osaka) is not sent,
+and listed as such. Writes CSV, Markdown and PNG plots.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 from evmkit import chain
 from evmkit.anvil import start_anvil
+from evmkit.forks import FORKS, Fork, get_fork
 from evmkit.table import format_table
 
 from . import gasmodel
@@ -27,11 +31,12 @@ from .merkle import MerkleTree
 from .onchain import deploy_contract, deploy_merkle, merkle_multi, merkle_single
 from .proof import SINGLE
 from .prover import prove_multi, prove_single
-from .schemes import load_scheme
+from .schemes import SCHEMES, load_scheme
 from .tree import VerkleTree
 from .verifier_paths import PATHS, paths_for, verifier_args
 
 COLUMNS = [
+    "fork",
     "scheme",
     "width",
     "leaves",
@@ -59,19 +64,23 @@ def _send(session: chain.ChainSession, contract: Any, function: str, args: list)
 
 
 class Sessions:
-    """The node every figure comes from: anvil (from npm), or the one --rpc-url names."""
+    """The node every figure comes from: anvil (from npm) under the fork's rules, or the one --rpc-url
+    names (refused unless it runs them)."""
 
-    def __init__(self, stack: ExitStack, rpc_url: str | None) -> None:
+    def __init__(self, stack: ExitStack, rpc_url: str | None, fork: Fork) -> None:
         if rpc_url:
-            self.main = chain.rpc(rpc_url)
+            self.main = chain.rpc(rpc_url, fork=fork)
         else:
-            node = stack.enter_context(start_anvil(gas_limit=500_000_000))
+            node = stack.enter_context(start_anvil(gas_limit=500_000_000, hardfork=fork.anvil_hardfork))
             os.environ["VERKLE_BENCH_KEY"] = node.private_keys[0]
-            self.main = chain.rpc(node.url, "VERKLE_BENCH_KEY")
+            self.main = chain.rpc(node.url, "VERKLE_BENCH_KEY", fork=fork)
         self.name = "rpc" if rpc_url else "anvil"
+        self.fork = fork
+        self.over_cap: list[str] = []  # verifications the model prices over the cap: not sent
 
 
 def _row(
+    fork: str,
     scheme: str,
     width: int,
     leaves: int,
@@ -84,6 +93,7 @@ def _row(
     embedded: int | None,
 ) -> dict[str, Any]:
     return {
+        "fork": fork,
         "scheme": scheme,
         "width": width,
         "leaves": leaves,
@@ -118,13 +128,25 @@ def _measure_tree(
     scheme = load_scheme(scheme_name, width, insecure_dev_setup_ok=True)
     tree = VerkleTree.build(scheme, pairs, progress=False)
     rows = []
+    fork = sessions.fork
+    cap = sessions.main.gas_cap
     targets = [("main", sessions.main)]
-    embedded_chain = chain.embedded(block_gas_limit=500_000_000) if embedded else None
+    embedded_chain = chain.embedded(block_gas_limit=500_000_000, fork=fork) if embedded else None
     if embedded_chain is not None:
         targets.append(("embedded", embedded_chain))
-    verifiers = {name: deploy_contract(s, scheme, tree.root_commitment)[0] for name, s in targets}
+    verifiers = {name: deploy_contract(s, scheme, tree.root_commitment, fork=fork)[0] for name, s in targets}
     merkle = MerkleTree(pairs) if with_merkle else None
-    merkle_contracts = {name: deploy_merkle(s, merkle)[0] for name, s in targets} if merkle else {}
+    merkle_contracts = {name: deploy_merkle(s, merkle, fork=fork)[0] for name, s in targets} if merkle else {}
+
+    def fits(path: str, count: int, model: int) -> bool:
+        if model <= cap:
+            return True
+        sessions.over_cap.append(
+            f"{path}, {count} keys, 2^{log_n} leaves, width {width}: {model:,} gas predicted, over the "
+            f"cap {cap:,}"
+        )
+        return False
+
     for count in key_counts:
         if count > len(pairs):
             continue
@@ -141,7 +163,9 @@ def _measure_tree(
         ]
         for path, d in jobs:
             function, args = verifier_args(d, path)
-            model = gasmodel.estimate(gasmodel.shape_of(d, path)).total
+            model = gasmodel.estimate(gasmodel.shape_of(d, path), fork=fork).total
+            if not fits(path, count, model):
+                continue
             measured = {}
             for name, session in targets:
                 if name == "embedded" and count > EMBEDDED_MAX_KEYS:
@@ -153,6 +177,7 @@ def _measure_tree(
             gas, size = measured["main"]
             rows.append(
                 _row(
+                    fork.name,
                     scheme_name,
                     width,
                     len(pairs),
@@ -172,7 +197,9 @@ def _measure_tree(
                     if path == "merkle-single"
                     else gasmodel.merkle_shape_multi(merkle, chosen)
                 )
-                model = gasmodel.merkle_estimate(shape).total
+                model = gasmodel.merkle_estimate(shape, fork=fork).total
+                if not fits(path, count, model):
+                    continue
                 measured = {}
                 for name, session in targets:
                     if name == "embedded" and count > EMBEDDED_MAX_KEYS:
@@ -188,6 +215,7 @@ def _measure_tree(
                 gas, size = measured["main"]
                 rows.append(
                     _row(
+                        fork.name,
                         "keccak-merkle",
                         2,
                         len(pairs),
@@ -229,12 +257,17 @@ def crossovers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _markdown(
-    rows: list[dict[str, Any]], cross: list[dict[str, Any]], headline: list[list[Any]], seconds: float
+    rows: list[dict[str, Any]],
+    cross: list[dict[str, Any]],
+    headline: list[list[Any]],
+    seconds: float,
+    fork: Fork,
+    over_cap: list[str],
 ) -> str:
     md = [
-        "# verkle bench --onchain",
+        f"# verkle bench --onchain --fork {fork.name}",
         "",
-        "Whole-transaction gas (21,000 and calldata included), Prague rules, "
+        f"Whole-transaction gas (21,000 and calldata included), {fork.title} rules, "
         f"measured in one run ({seconds:.0f} s).",
         "",
         "## 1 key and 128 keys at the largest tree",
@@ -253,6 +286,8 @@ def _markdown(
         "|" + "---|" * (len(cross[0]) if cross else 0),
     ]
     md += ["| " + " | ".join(str(v) for v in c.values()) + " |" for c in cross]
+    if over_cap:
+        md += ["", "## Not sent: over the per-transaction gas cap", ""] + [f"- {line}" for line in over_cap]
     md += ["", "## Every measurement", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     md += ["| " + " | ".join(str(r[c]) for c in COLUMNS) + " |" for r in rows]
     return "\n".join(md) + "\n"
@@ -354,6 +389,9 @@ def _plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
 
 def run_onchain_bench(args: argparse.Namespace) -> None:
     start = time.perf_counter()
+    fork = get_fork(getattr(args, "fork", None))
+    bls = SCHEMES["kzg-bls12-381"].min_fork
+    with_bls = list(FORKS).index(fork.name) >= list(FORKS).index(bls)
     sizes = (
         [8, 10]
         if args.quick
@@ -371,8 +409,13 @@ def run_onchain_bench(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     with ExitStack() as stack:
-        sessions = Sessions(stack, args.rpc_url)
-        for log_n in sizes:
+        sessions = Sessions(stack, args.rpc_url, fork)
+        if not with_bls:
+            print(
+                f"  {fork.name} rules lack EIP-2537: BLS12-381 left out; BN254 with the Merkle twin",
+                flush=True,
+            )
+        for log_n in sizes if with_bls else []:
             for width in widths:
                 t = time.perf_counter()
                 rows += _measure_tree(
@@ -399,7 +442,7 @@ def run_onchain_bench(args: argparse.Namespace) -> None:
             [k for k in key_counts if k <= 128],
             embedded=False,
             seed=args.seed,
-            with_merkle=False,
+            with_merkle=not with_bls,
         )
         print(f"  kzg-bn254 width 16, 2^{bn_size} leaves: {time.perf_counter() - t:.0f} s", flush=True)
     seconds = time.perf_counter() - start
@@ -409,7 +452,7 @@ def run_onchain_bench(args: argparse.Namespace) -> None:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    (out / "verkle_onchain.md").write_text(_markdown(rows, cross, headline, seconds))
+    (out / "verkle_onchain.md").write_text(_markdown(rows, cross, headline, seconds, fork, sessions.over_cap))
     plots = _plots(rows, out)
     print()
     print(
@@ -446,4 +489,6 @@ def run_onchain_bench(args: argparse.Namespace) -> None:
             f"(width {best['width']}) "
             f"{best['gas']:,} gas = {best['gas'] / MPT_STORAGE_PROOF_GAS:.2f}x an MPT storage proof (~200k)"
         )
+    for line in sessions.over_cap:
+        print(f"not sent: {line}")
     print(f"\nwrote {out}/verkle_onchain.{{csv,md}} and {', '.join(p.name for p in plots)} ({seconds:.0f} s)")

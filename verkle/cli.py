@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evmkit.cliargs import add_chain_args, positive_int, session_from_args
+from evmkit.cliargs import add_chain_args, add_fork_arg, positive_int, session_from_args
 from evmkit.errors import EvmkitError
+from evmkit.forks import DEFAULT_FORK, FORKS
 
 from . import store
 from .data import DataError, parse_hex32, read_pairs
@@ -191,11 +192,17 @@ def _verify_offchain(doc: ProofDocument, scheme: KZG, root: bytes | None) -> int
 def cmd_verifier(args: argparse.Namespace) -> int:
     from .contract import render_verifier, verifier_name
 
+    record = SCHEMES[args.scheme]
+    fork = record.check_fork(args.fork)  # refused before a setup is loaded
     scheme = _scheme(args.scheme, args.width, args)
-    source = render_verifier(scheme, args.name)
+    source = render_verifier(scheme, args.name, fork)
     out = Path(args.output or f"{args.name or verifier_name(scheme)}.sol")
     out.write_text(source)
-    print(f"{args.name or verifier_name(scheme)} ({scheme.name}, width {scheme.width}) -> {out}")
+    print(
+        f"{args.name or verifier_name(scheme)} ({scheme.name}, width {scheme.width}, {fork.name} rules: "
+        f"compile with evmVersion {record.evm_version(fork)}"
+        f"{', uses CLZ' if record.uses_clz(fork) else ''}) -> {out}"
+    )
     return 0
 
 
@@ -203,11 +210,13 @@ def cmd_deploy_verifier(args: argparse.Namespace) -> int:
     from .onchain import deploy_contract
 
     tree = _open(args)
+    SCHEMES[tree.scheme.name].check_fork(args.fork)  # before a node is asked anything
     session = session_from_args(args)
-    contract, tx = deploy_contract(session, tree.scheme, tree.root_commitment)
+    contract, tx = deploy_contract(session, tree.scheme, tree.root_commitment, fork=args.fork)
     where = args.rpc_url or "the embedded chain (gone when this command exits: use --rpc-url to keep it)"
     print(
-        f"verifier ({tree.scheme.name}, width {tree.scheme.width}) deployed at {contract.address} on {where}"
+        f"verifier ({tree.scheme.name}, width {tree.scheme.width}, {args.fork} rules) deployed at "
+        f"{contract.address} on {where}"
     )
     print(f"it holds root {tree.root_commitment.hex()}")
     print(f"deploy gas {tx.gas_used:,} (the constructor checked every precompile its paths call)")
@@ -218,28 +227,29 @@ def _verify_onchain(args: argparse.Namespace, doc: ProofDocument, scheme: KZG, p
     from .calldata import xy
     from .onchain import deploy_contract, verify_onchain
 
+    SCHEMES[scheme.name].check_fork(args.fork)  # before a node is asked anything
     session = session_from_args(args)
     if args.verifier:
-        contract, held = _existing_verifier(session, args.verifier, scheme)
+        contract, held = _existing_verifier(session, args.verifier, scheme, args.fork)
         if held not in (doc.root, xy(doc.root)):
             print(f"invalid: the verifier at {args.verifier} holds another root")
             print(f"verifier {contract.address} holds root {held.hex()}; the proof is for {doc.root.hex()}")
             return EXIT_INVALID
         where = f"verifier {contract.address} holds root {held.hex()} (the proof is checked against it)"
     else:
-        contract, _ = deploy_contract(session, scheme, doc.root)
+        contract, _ = deploy_contract(session, scheme, doc.root, fork=args.fork)
         where = f"verifier {contract.address} deployed holding root {doc.root.hex()}"
         if not pinned:
             where += " from the proof document itself (pass --root HEX to pin the root you trust)"
     path = args.path or default_path(doc).name
     try:
-        result = verify_onchain(session, contract, doc, path)
+        result = verify_onchain(session, contract, doc, path, fork=args.fork)
     except MalformedProof as exc:  # no call can carry it (a point that does not decode)
         print(_one_line(f"malformed: {exc}"))
         return EXIT_MALFORMED
     state = "valid" if result.valid else "invalid"
     print(
-        f"{state} on-chain ({path}, {contract.address}): gas {result.gas:,}, "
+        f"{state} on-chain ({path}, {contract.address}, {args.fork} rules): gas {result.gas:,}, "
         f"calldata {result.calldata_bytes:,} bytes"
         f", {result.gas // max(1, len(doc.keys)):,} gas per key"
     )
@@ -247,8 +257,9 @@ def _verify_onchain(args: argparse.Namespace, doc: ProofDocument, scheme: KZG, p
     return EXIT_VALID if result.valid else EXIT_INVALID
 
 
-def _existing_verifier(session: Any, address: str, scheme: KZG) -> tuple[Any, bytes]:
-    """The verifier contract at `address` and the root it holds (its `root()` view)."""
+def _existing_verifier(session: Any, address: str, scheme: KZG, fork: str) -> tuple[Any, bytes]:
+    """The verifier contract at `address` (the code this tool generates for ``fork``) and the root it
+    holds (its `root()` view)."""
     from .contract import compile_verifier
 
     if not session.w3.is_address(address):
@@ -256,12 +267,13 @@ def _existing_verifier(session: Any, address: str, scheme: KZG) -> tuple[Any, by
     code = bytes(session.w3.eth.get_code(session.w3.to_checksum_address(address)))
     if not code:
         raise ValueError(f"no contract at {address} on {session.description}")
-    artifact = compile_verifier(scheme)
+    artifact = compile_verifier(scheme, fork=fork)
     if not artifact.runtime_matches(code):  # its answer would mean nothing: any contract can say true
         raise ValueError(
             f"the contract at {address} is not the verifier this tool generates for {scheme.name} "
-            f"width {scheme.width}{' with this setup' if scheme.name == 'kzg-bn254' else ''} "
-            "(its code differs): its answer is not trusted"
+            f"width {scheme.width}{' with this setup' if scheme.name == 'kzg-bn254' else ''} under "
+            f"{fork} rules (its code differs; one deployed for another fork needs that --fork): its "
+            "answer is not trusted"
         )
     contract = session.contract(address, artifact.abi)
     try:
@@ -277,15 +289,23 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         doc = read_document(args.proof)
     except OSError as exc:
         raise ValueError(f"cannot read {args.proof}: {exc.strerror}") from None
+    fork = SCHEMES[doc.proof.scheme].check_fork(args.fork)
     paths = [PATHS[args.path]] if args.path else paths_for(doc.proof.scheme, doc.proof.type)
     report: dict[str, Any] = {}
     for path in paths or [default_path(doc)]:
-        report[path.name] = gasmodel.estimate(gasmodel.shape_of(doc, path.name)).to_json()
+        report[path.name] = gasmodel.estimate(gasmodel.shape_of(doc, path.name), fork=fork).to_json()
     if args.json:
-        print(json.dumps(report, indent=1))
+        print(json.dumps({"fork": fork.to_json(), "paths": report}, indent=1))
         return 0
+    cap = f"; the per-transaction cap is {fork.tx_gas_cap:,} (EIP-7825)" if fork.tx_gas_cap else ""
+    print(f"{fork.name} rules{cap}")
     for path, r in report.items():
-        print(f"{path}: {r['total']:,} gas predicted for {len(doc.keys)} keys")
+        over = (
+            " (over the cap: no transaction can carry it)"
+            if fork.tx_gas_cap and r["total"] > fork.tx_gas_cap
+            else ""
+        )
+        print(f"{path}: {r['total']:,} gas predicted for {len(doc.keys)} keys{over}")
         for name, value in r["terms"].items():
             print(f"  {name:45s} {value:>12,}")
     return 0
@@ -294,7 +314,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo(size=args.size, width=args.width)
+    run_demo(size=args.size, width=args.width, fork=args.fork)
     return 0
 
 
@@ -413,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="--onchain: how to verify (default: msm-point-evaluation for BLS12-381 multiproofs, "
         "point-evaluation for single proofs, ecmul-pairing for BN254)",
     )
-    add_chain_args(p, gas_limit=60_000_000)
+    add_chain_args(p, gas_limit=60_000_000)  # with --fork: --onchain's rules
     _add_setup(p)
     p.set_defaults(func=cmd_verify)
 
@@ -429,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=DEFAULT_WIDTH, help=f"node width (default {DEFAULT_WIDTH})")
     p.add_argument("--name", help="contract name (default VerkleVerifier<curve>W<width>)")
     p.add_argument("-o", "--output", metavar="FILE", help="default <name>.sol")
+    add_fork_arg(p)
     _add_setup(p)
     p.set_defaults(func=cmd_verifier)
 
@@ -452,15 +473,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "estimate",
         help="predict a proof's verification gas, term by term",
-        description="The gas model: the Prague schedule (EIP-7623 calldata floor, EIP-2537, "
-        "EIP-4844, EIP-2565, EIP-196/197 precompiles, memory) plus the verifier's "
-        "calibrated opcode costs.",
+        description="The gas model under --fork's rules: its schedule (EIP-7623 calldata floor from Prague, "
+        "EIP-2537, EIP-4844, MODEXP by EIP-2565 before Osaka and EIP-7883 in it, EIP-196/197 precompiles, "
+        "memory) plus the verifier's opcode costs calibrated for that fork's bytecode.",
     )
     p.add_argument("proof", metavar="PROOF")
     p.add_argument(
         "--path", choices=VERIFY_PATHS, help="one path (default: every path the proof's type allows)"
     )
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true", help="machine-readable output (the fork included)")
+    add_fork_arg(p)
     p.set_defaults(func=cmd_estimate)
 
     p = sub.add_parser(
@@ -492,7 +514,17 @@ def build_parser() -> argparse.ArgumentParser:
         "(up to 16 keys), to show the same gas as anvil (default 10)",
     )
     p.add_argument(
-        "--rpc-url", default=None, help="--onchain: use this node for everything (key from $ETH_PRIVATE_KEY)"
+        "--rpc-url",
+        default=None,
+        help="--onchain: use this node for everything (key from $ETH_PRIVATE_KEY; it must run --fork's "
+        "rules)",
+    )
+    p.add_argument(
+        "--fork",
+        choices=list(FORKS),
+        default=DEFAULT_FORK,
+        help=f"--onchain: the rules to compile for, run under (anvil --hardfork, the embedded chain) and "
+        f"price with (default {DEFAULT_FORK}); BLS12-381 paths need prague or later",
     )
     p.set_defaults(func=cmd_bench)
 
@@ -506,6 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--size", type=positive_int, default=4096, help="keys in the tree (default 4,096)")
     p.add_argument("--width", type=int, default=DEFAULT_WIDTH, help=f"node width (default {DEFAULT_WIDTH})")
+    add_fork_arg(p)
     p.set_defaults(func=cmd_demo)
     return parser
 

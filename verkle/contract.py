@@ -17,6 +17,7 @@ from py_ecc import optimized_bn128 as bn
 
 from evmkit import gas as g
 from evmkit import precompiles as pc
+from evmkit.forks import Fork, get_fork
 from evmkit.resources import contract_source, render
 from evmkit.solc import Artifact, Compiler, compile_sources, compile_standard, default_settings
 
@@ -114,9 +115,9 @@ def _extra_terms(scheme: KZG, ctx_base: int) -> str:
     return f"add({base.msm_extra}, mul(mload({ctx_base + 704}), {pairing.msm_extra - base.msm_extra}))"
 
 
-def _common(scheme: KZG) -> dict[str, object]:
+def _common(scheme: KZG, clz: bool) -> dict[str, object]:
     """Template values every scheme shares: field, key layout, w^index tables, error selectors,
-    precompile probes and prices, the memory layout."""
+    precompile probes and prices, the memory layout, and whether to use EIP-7939's CLZ."""
     f = scheme.field
     record = SCHEMES[scheme.name]
     lay = KeyLayout(scheme.width)
@@ -168,6 +169,7 @@ def _common(scheme: KZG) -> dict[str, object]:
         pt=record.layout.point,
         header_len=record.layout.header_len,
         extra_terms=_extra_terms(scheme, ctx_base),
+        clz=clz,
     )
 
 
@@ -205,25 +207,34 @@ _CURVE_CONTEXT: dict[str, Callable[[KZG], dict[str, object]]] = {
 }
 
 
-def render_verifier(scheme: KZG, name: str | None = None) -> str:
-    """The verifier contract's Solidity source for a scheme with its setup, at its width."""
+def render_verifier(
+    scheme: KZG, name: str | None = None, fork: str | Fork | None = None, *, clz: bool | None = None
+) -> str:
+    """The verifier contract's Solidity source for a scheme with its setup, at its width, for ``fork``'s
+    rules (default Osaka; a fork without the scheme's precompiles is refused: ForkUnsupported). ``clz``:
+    use EIP-7939's CLZ opcode (default: where the fork has it; False shows what it saves)."""
     record = SCHEMES[scheme.name]
+    use_clz = record.uses_clz(fork)
+    if clz is not None:
+        if clz and not use_clz:
+            raise ValueError(f"CLZ (EIP-7939) is an Osaka opcode: {get_fork(fork).name} rules lack it")
+        use_clz = clz
     return render(
         "verkle",
         record.template,
         name=name or verifier_name(scheme),
         **_CURVE_CONTEXT[record.name](scheme),
-        **_common(scheme),
+        **_common(scheme, use_clz),
     )
 
 
 # ---------------------------------------------------------------- compiled
 
 
-def verifier_settings(evm_version: str = "prague") -> dict[str, Any]:
-    """The compiler settings verifiers (and the Merkle baseline) are deployed with."""
-    settings = default_settings()
-    settings["evmVersion"] = evm_version
+def verifier_settings(evm_version: str | None = None) -> dict[str, Any]:
+    """The compiler settings verifiers (and the Merkle baseline) are deployed with (``evm_version``:
+    default the default fork's)."""
+    settings = default_settings(evm_version or get_fork().evm_version)
     settings["viaIR"] = True  # the verifier's walk keeps more values alive than the legacy stack allows
     # tuned for calls: at 200 runs the optimizer reads the 32-byte field modulus from code with
     # CODECOPY at every use inside the loops; 20,000 keeps it a PUSH32 and still fits a width-4096
@@ -232,22 +243,33 @@ def verifier_settings(evm_version: str = "prague") -> dict[str, Any]:
     return settings
 
 
-def compile_verifier(scheme: KZG, compiler: Compiler | None = None) -> Artifact:
-    """The verifier's artifact, compiled for its scheme's EVM version (cached here and on disk)."""
-    evm_version = SCHEMES[scheme.name].evm_version
-    return _compile(verifier_name(scheme), render_verifier(scheme), compiler, evm_version)
+def compile_verifier(
+    scheme: KZG, compiler: Compiler | None = None, fork: str | Fork | None = None, *, clz: bool | None = None
+) -> Artifact:
+    """The verifier's artifact for ``fork``'s rules (default Osaka), compiled for the EVM version its
+    scheme takes there (``Scheme.evm_version``; cached here and on disk). ``clz`` as in render_verifier."""
+    evm_version = SCHEMES[scheme.name].evm_version(fork)
+    source = render_verifier(scheme, fork=fork, clz=clz)
+    return _compile(verifier_name(scheme), source, compiler, evm_version)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=32)
 def _compile(name: str, source: str, compiler: Compiler | None, evm_version: str) -> Artifact:
     return compile_sources({f"{name}.sol": source}, name, compiler, verifier_settings(evm_version))
 
 
-@lru_cache(maxsize=2)
-def compile_merkle(compiler: Compiler | None = None) -> Artifact:
-    """The keccak Merkle baseline (OpenZeppelin's rules), compiled as the verifiers are."""
+def compile_merkle(compiler: Compiler | None = None, fork: str | Fork | None = None) -> Artifact:
+    """The keccak Merkle baseline (OpenZeppelin's rules), compiled as the verifiers are, for ``fork``'s
+    evmVersion (default Osaka)."""
+    return _compile_merkle(compiler, get_fork(fork).evm_version)
+
+
+@lru_cache(maxsize=4)
+def _compile_merkle(compiler: Compiler | None, evm_version: str) -> Artifact:
     source = contract_source("verkle", "MerkleVerifier.sol")
-    return compile_sources({"MerkleVerifier.sol": source}, "MerkleVerifier", compiler, verifier_settings())
+    return compile_sources(
+        {"MerkleVerifier.sol": source}, "MerkleVerifier", compiler, verifier_settings(evm_version)
+    )
 
 
 def _abi_only(file_name: str, source: str, contract: str) -> tuple[dict[str, Any], ...]:

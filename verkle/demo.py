@@ -7,6 +7,7 @@ import random
 import time
 
 from evmkit import chain
+from evmkit.forks import Fork
 from evmkit.table import format_table
 
 from . import gasmodel
@@ -15,12 +16,16 @@ from .offchain import verify_document
 from .onchain import deploy_merkle, deploy_verifier, merkle_multi, merkle_single
 from .proof import SINGLE, InvalidProof, ProofDocument
 from .prover import prove_multi, prove_single
-from .schemes import load_scheme
+from .schemes import SCHEMES, load_scheme
 from .tree import VerkleTree
 from .verifier_paths import paths_for
 
 
-def run_demo(size: int = 4096, width: int = 256, keys: int = 12, seed: int = 5) -> None:
+def run_demo(
+    size: int = 4096, width: int = 256, keys: int = 12, seed: int = 5, fork: str | Fork | None = None
+) -> None:
+    """The demo under ``fork``'s rules (default Osaka; BLS12-381 needs Prague or later)."""
+    rules = SCHEMES["kzg-bls12-381"].check_fork(fork)
     rng = random.Random(seed)
     pairs = [(rng.randbytes(32), rng.randbytes(32)) for _ in range(size)]
     scheme = load_scheme("kzg-bls12-381", width)
@@ -39,7 +44,7 @@ def run_demo(size: int = 4096, width: int = 256, keys: int = 12, seed: int = 5) 
         f"{len(doc.proof.to_bytes()):,} bytes, valid off-chain"
     )
 
-    session = chain.embedded(block_gas_limit=60_000_000)
+    session = chain.embedded(block_gas_limit=60_000_000, fork=rules)
     verifier = deploy_verifier(tree, chain=session)
     merkle = MerkleTree(pairs)
     merkle_contract, _ = deploy_merkle(session, merkle)
@@ -48,7 +53,7 @@ def run_demo(size: int = 4096, width: int = 256, keys: int = 12, seed: int = 5) 
     for path in paths_for(scheme.name):
         d = single if path.proof_type == SINGLE else doc
         result = verifier.verify(d, path.name)
-        model = gasmodel.estimate(gasmodel.shape_of(d, path.name)).total
+        model = gasmodel.estimate(gasmodel.shape_of(d, path.name), fork=rules).total
         what = f"{len(d.keys)} keys" if len(d.keys) > 1 else "1 key"
         rows.append(
             [
@@ -78,13 +83,13 @@ def run_demo(size: int = 4096, width: int = 256, keys: int = 12, seed: int = 5) 
                 f"{shape.leaves} keys" if shape.leaves > 1 else "1 key",
                 "valid" if result.valid else "INVALID",
                 f"{result.gas:,}",
-                f"{gasmodel.merkle_estimate(shape).total:,}",
+                f"{gasmodel.merkle_estimate(shape, fork=rules).total:,}",
                 f"{result.calldata_bytes:,}",
             ]
         )
     print(
-        f"verifier deployed on the embedded py-evm chain ({verifier.receipt.gas_used:,} gas); "
-        "every check is a transaction:"
+        f"verifier deployed on the embedded py-evm chain, {rules.title} rules "
+        f"({verifier.receipt.gas_used:,} gas); every check is a transaction:"
     )
     print(format_table(rows, ["verification", "proves", "result", "gas", "model", "calldata bytes"]))
     print("(Merkle cannot prove absence: its multiproof covers the present keys only.)")

@@ -19,4 +19,3 @@ class InvalidRoot(MalformedProof):
 
 
 __all__ = ["InvalidProof", "InvalidRoot", "MalformedProof", "UnknownName"]
-

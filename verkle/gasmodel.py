@@ -1,11 +1,13 @@
-"""Verification gas, predicted: the Prague schedule where it is exact, fitted costs where it is not.
+"""Verification gas, predicted per fork: its schedule where it is exact, fitted costs where it is not.
 
-Exact (from the EIPs): the transaction's 21,000 and calldata with the EIP-7623 floor, the precompiles
-(EIP-2537 G1MSM with its discount table, G1ADD, pairing; EIP-4844 point evaluation; EIP-2565 modexp;
-EIP-196/197 ecMul, ecAdd, ecPairing; SHA-256), cold SLOADs of the stored root, and memory expansion.
-Fitted (`python -m verkle.calibrate`, least squares over receipts on anvil, stored in
-`gas_costs.json`): the verifier's own opcodes, as a cost per key, per opening, per listed commitment,
-per key kind and per node-id step, plus a constant. Say it plainly: those are calibrated, not derived.
+Exact (from the EIPs, per fork of `evmkit.forks`): the transaction's 21,000 and calldata with the
+EIP-7623 floor (Prague on), the precompiles (EIP-2537 G1MSM with its discount table, G1ADD, pairing;
+EIP-4844 point evaluation; MODEXP by EIP-2565 before Osaka and EIP-7883 in it; EIP-196/197 ecMul, ecAdd,
+ecPairing; SHA-256), cold SLOADs of the stored root, and memory expansion.
+Fitted (`python -m verkle.calibrate`, least squares over receipts on anvil under each fork's rules,
+stored per fork in `gas_costs.json`, since the bytecode differs: Osaka's verifiers use CLZ): the
+verifier's own opcodes, as a cost per key, per opening, per listed commitment, per key kind and per
+node-id step, plus a constant. Say it plainly: those are calibrated, not derived.
 The paths' precompile calls and fitted features come from their records (`verifier_paths`), the memory
 layout from the scheme's (`schemes`). Pure: no chain, no web3; the calldata is ABI-encoded with the
 compiled contract's ABI exactly as web3 would send it.
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from evmkit import gas as g
+from evmkit.forks import FORKS, Fork, get_fork
 from evmkit.gas import CostsFileError, Estimate
 
 from .calldata import encode_call
@@ -32,6 +35,7 @@ from .verifier_paths import PATHS, WARM_CALL_GAS
 __all__ = [
     "COSTS_FILE",
     "Estimate",
+    "costs_fork",
     "FEATURES",
     "MerkleShape",
     "Shape",
@@ -44,6 +48,7 @@ __all__ = [
     "merkle_estimate",
     "merkle_shape_multi",
     "merkle_shape_single",
+    "modexp_gas",
     "shape_of",
 ]
 
@@ -51,10 +56,35 @@ COSTS_FILE = Path(__file__).with_name("gas_costs.json")
 MERKLE_PATHS = ("merkle-single", "merkle-multi")
 
 
-def fitted() -> Mapping[str, Any]:
-    """The fitted opcode costs (`python -m verkle.calibrate`): per path and width, and the Merkle
-    baseline's; read once, read-only, CostsFileError when missing or incomplete."""
-    return g.load_costs(COSTS_FILE, required=(*PATHS, *MERKLE_PATHS))
+def costs_fork(fork: str | Fork | None = None, calibrated: Sequence[str] | None = None) -> str:
+    """The fork whose fitted costs price ``fork``'s verifications: its own where calibrated, else the
+    nearest older calibrated one (else the nearest newer). Cancun uses Prague's: the BN254 verifier and
+    the Merkle baseline compile to the same bytecode for both (a test holds it), and the BLS12-381
+    verifier does not run there."""
+    name = get_fork(fork).name
+    have = list(calibrated if calibrated is not None else g.load_costs(COSTS_FILE))
+    names = list(FORKS)
+    if name in have:
+        return name
+    known = [n for n in names if n in have]
+    if not known:
+        raise CostsFileError(f"{COSTS_FILE} holds no fork's costs: fit them (python -m verkle.calibrate)")
+    older = [n for n in known if names.index(n) < names.index(name)]
+    return older[-1] if older else known[0]
+
+
+def fitted(fork: str | Fork | None = None) -> Mapping[str, Any]:
+    """The fitted opcode costs (`python -m verkle.calibrate`) for ``fork`` (default Osaka; see
+    :func:`costs_fork`): per path and width, and the Merkle baseline's; read once, read-only,
+    CostsFileError when missing or incomplete."""
+    section = g.load_costs(COSTS_FILE)[costs_fork(fork)]
+    missing = [key for key in (*PATHS, *MERKLE_PATHS) if key not in section]
+    if missing:
+        raise CostsFileError(
+            f"{COSTS_FILE} lacks {', '.join(missing)} for {costs_fork(fork)}: fit it again "
+            "(python -m verkle.calibrate)"
+        )
+    return section
 
 
 @dataclass(frozen=True)
@@ -134,13 +164,23 @@ def memory_words(shape: Shape) -> int:
     return g.words(msm + mem.term * (shape.listed + extra) + 32 * (shape.listed + 1))
 
 
-def fixed_terms(shape: Shape) -> dict[str, int]:
-    """The exactly known parts of execution gas (precompiles, root SLOADs, memory)."""
+def modexp_gas(scheme: str, fork: str | Fork | None = None) -> int:
+    """The multiproof's one inversion: MODEXP of 32-byte words to the scalar field's p - 2, at ``fork``'s
+    price (EIP-2565 before Osaka, EIP-7883 in it). The verifier forwards the EIP-7883 bound for a
+    255-bit exponent (evmkit.gas.MODEXP_32_GAS_BOUND); the precompile charges only its price."""
+    p = SCHEMES[scheme].curve.field.modulus
+    return get_fork(fork).modexp_gas(32, p - 2, 32, 32)
+
+
+def fixed_terms(shape: Shape, fork: str | Fork | None = None) -> dict[str, int]:
+    """The exactly known parts of execution gas under ``fork``'s rules (default Osaka): precompiles,
+    root SLOADs, memory. A fork without the scheme's precompiles is refused (ForkUnsupported)."""
+    SCHEMES[shape.scheme].check_fork(fork)
     path = PATHS[shape.path]
     multi = path.proof_type == MULTI
     terms: dict[str, int] = {}
     if multi:
-        terms["modexp: one inversion"] = g.modexp_gas(32, (1 << 255) - 1, 32, 32) + WARM_CALL_GAS
+        terms["modexp: one inversion"] = modexp_gas(shape.scheme, fork) + WARM_CALL_GAS
     terms.update(path.precompile_terms(shape.listed + path.msm_extra, shape.openings))
     root_slots = SCHEMES[shape.scheme].layout.point // 32  # the stored root, x || y
     terms[f"root SLOADs ({root_slots} cold)"] = root_slots * g.COLD_SLOAD_COST
@@ -149,10 +189,13 @@ def fixed_terms(shape: Shape) -> dict[str, int]:
     return terms
 
 
-def coefficients(path: str, width: int, costs: Mapping[str, Any] | None = None) -> Mapping[str, float]:
-    """Fitted per (path, width): the w^index tables and the level count change the constant part and,
-    slightly, the per-key part. A width that was not calibrated uses the nearest one that was."""
-    by_width = (costs or fitted())[path]
+def coefficients(
+    path: str, width: int, costs: Mapping[str, Any] | None = None, fork: str | Fork | None = None
+) -> Mapping[str, float]:
+    """Fitted per (fork, path, width): the w^index tables and the level count change the constant part
+    and, slightly, the per-key part. A width that was not calibrated uses the nearest one that was.
+    ``costs``: one fork's section instead of the shipped file's for ``fork``."""
+    by_width = (costs or fitted(fork))[path]
     nearest = min(by_width, key=lambda w: abs(int(w).bit_length() - width.bit_length()))
     return by_width[nearest]
 
@@ -167,14 +210,18 @@ def _fitted_gas(coef: Mapping[str, float], counts: Mapping[str, float], what: st
     return round(sum(coef[name] * value for name, value in counts.items()))
 
 
-def estimate(shape: Shape, costs: Mapping[str, Any] | None = None) -> Estimate:
-    """The receipt gas of the verification: exact terms, the fitted opcode gas and the transaction's
-    own (`costs` instead of the shipped file: calibration checks a fit before writing it)."""
-    terms = fixed_terms(shape)
-    coef = coefficients(shape.path, shape.width, costs)
-    what = f"{shape.path}, width {shape.width}"
+def estimate(
+    shape: Shape, costs: Mapping[str, Any] | None = None, fork: str | Fork | None = None
+) -> Estimate:
+    """The receipt gas of the verification under ``fork``'s rules (default Osaka): exact terms, the
+    fitted opcode gas and the transaction's own (`costs`: one fork's fitted section instead of the
+    shipped file's; calibration checks a fit before writing it)."""
+    rules = get_fork(fork)
+    terms = fixed_terms(shape, rules)
+    coef = coefficients(shape.path, shape.width, costs, rules)
+    what = f"{shape.path}, width {shape.width}, {rules.name}"
     terms["verifier opcodes (fitted)"] = _fitted_gas(coef, features(shape), what)
-    return g.estimate_transaction(shape.data, terms)
+    return g.estimate_transaction(shape.data, terms, calldata_floor=rules.calldata_floor)
 
 
 def shape_of(doc: ProofDocument, path: str) -> Shape:
@@ -269,10 +316,13 @@ def merkle_estimate_fixed(shape: MerkleShape) -> dict[str, int]:
     return terms
 
 
-def merkle_estimate(shape: MerkleShape, costs: Mapping[str, Any] | None = None) -> Estimate:
-    """The receipt gas of a Merkle baseline verification."""
+def merkle_estimate(
+    shape: MerkleShape, costs: Mapping[str, Any] | None = None, fork: str | Fork | None = None
+) -> Estimate:
+    """The receipt gas of a Merkle baseline verification under ``fork``'s rules (default Osaka)."""
+    rules = get_fork(fork)
     terms = merkle_estimate_fixed(shape)
     terms["verifier opcodes (fitted)"] = _fitted_gas(
-        (costs or fitted())[shape.path], merkle_features(shape), shape.path
+        (costs or fitted(rules))[shape.path], merkle_features(shape), shape.path
     )
-    return g.estimate_transaction(shape.data, terms)
+    return g.estimate_transaction(shape.data, terms, calldata_floor=rules.calldata_floor)

@@ -12,15 +12,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from evmkit.forks import FORKS, Fork, get_fork
+
 from .curves import BLS12_381, BN254, Curve
 from .kzg import KZG
 from .registry import Registry
 from .srs import SetupError, ceremony_setup, insecure_dev_setup, load_ptau
 
-__all__ = ["DEFAULT_SCHEME", "DEFAULT_WIDTH", "SCHEMES", "MemoryLayout", "Scheme", "load_scheme"]
+__all__ = [
+    "DEFAULT_SCHEME",
+    "DEFAULT_WIDTH",
+    "SCHEMES",
+    "ForkUnsupported",
+    "MemoryLayout",
+    "Scheme",
+    "load_scheme",
+]
 
 DEFAULT_SCHEME = "kzg-bls12-381"
 DEFAULT_WIDTH = 256
+
+
+class ForkUnsupported(ValueError):
+    """A scheme whose verifier calls precompiles the fork's rules lack (BLS12-381 before Prague): refused
+    by name before anything is compiled, deployed or priced."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +59,10 @@ class Scheme:
     proof_id: int  # the scheme's id in the proof's byte encoding (and its transcript)
     label: str  # in contract names: VerkleVerifier<label>W<width>
     template: str  # the verifier's Jinja template in verkle/templates
-    evm_version: str  # what the verifier compiles for
+    min_fork: str  # the oldest fork of evmkit.forks.FORKS whose rules have every precompile it calls
+    needs: str  # what min_fork added that the verifier calls, for the refusal's message
+    legacy_evm_version: str | None  # compiled for this old target (to run on older chains) where the fork
+    #                                 has no CLZ; None: always for the fork's own evmVersion
     precompiles: tuple[str, ...]  # evmkit.precompiles.registry() names: the constructor probes each
     layout: MemoryLayout
 
@@ -52,6 +70,34 @@ class Scheme:
     def point_size(self) -> int:
         """Bytes of a point in this package's encoding (the proof, the root)."""
         return self.curve.point_size
+
+    def check_fork(self, fork: str | Fork | None = None) -> Fork:
+        """The fork record (default: evmkit's default, Osaka), or ForkUnsupported where its rules lack
+        a precompile this scheme's verifier calls."""
+        rules = get_fork(fork)
+        names = list(FORKS)
+        if names.index(rules.name) < names.index(self.min_fork):
+            others = [s.name for s in SCHEMES.values() if names.index(s.min_fork) <= names.index(rules.name)]
+            newer = ", ".join(names[names.index(self.min_fork) :])
+            hint = f"; --scheme {' or '.join(others)} runs there" if others else ""
+            raise ForkUnsupported(
+                f"{self.name} verifiers call {self.needs}, which {rules.name} rules lack: nothing was "
+                f"compiled or deployed; use --fork {newer.replace(', ', ' or ')} (fork=...){hint}"
+            )
+        return rules
+
+    def uses_clz(self, fork: str | Fork | None = None) -> bool:
+        """Whether the verifier uses EIP-7939's CLZ (for the key prefixes the walk compares) under ``fork``:
+        wherever the fork has the opcode (it saves gas on every path that walks keys)."""
+        return self.check_fork(fork).clz
+
+    def evm_version(self, fork: str | Fork | None = None) -> str:
+        """What the verifier compiles for under ``fork``: the fork's evmVersion, or the scheme's old
+        target where it keeps one and the fork has no CLZ for it to use."""
+        rules = self.check_fork(fork)
+        if self.legacy_evm_version is not None and not rules.clz:
+            return self.legacy_evm_version
+        return rules.evm_version
 
 
 SCHEMES: Registry[Scheme] = Registry(
@@ -64,18 +110,23 @@ SCHEMES: Registry[Scheme] = Registry(
             "BLS",
             "VerifierBLS.sol.j2",
             "prague",
+            "EIP-2537's BLS12-381 precompiles (G1ADD, G1MSM, pairing)",
+            None,
             ("SHA256", "MODEXP", "POINT_EVALUATION", "BLS12_G1ADD", "BLS12_G1MSM", "BLS12_PAIRING_CHECK"),
             MemoryLayout(point=96, term=160, scalar_at=128, header_len=72),
         ),
         # BN254 verifiers are for chains without Prague's precompiles, many of them older still: compiled for
         # Paris they use no opcode newer than the Merge (no PUSH0, no MCOPY), so they run on any chain since
-        # Constantinople (SHL/SHR) that has the Byzantium precompiles. BLS12-381 verifiers need Prague anyway.
+        # Constantinople (SHL/SHR) that has the Byzantium precompiles. Under Osaka they compile for Osaka
+        # instead, where CLZ (and PUSH0) make every verification cheaper. BLS12-381 verifiers need Prague.
         Scheme(
             "kzg-bn254",
             BN254,
             2,
             "BN254",
             "VerifierBN254.sol.j2",
+            "cancun",
+            "the Byzantium precompiles",
             "paris",
             ("MODEXP_BN254", "ECADD", "ECMUL", "ECPAIRING"),
             MemoryLayout(point=64, term=96, scalar_at=64, header_len=88),

@@ -182,15 +182,26 @@ def test_verifier_estimate_and_onchain_verify(tmp_path, data, capsys):
     run("prove", tree, pairs[0][0], pairs[1][0], "ee" * 32, "-o", proof)
     capsys.readouterr()
     assert run("estimate", proof, "--json") == 0
-    report = json.loads(capsys.readouterr().out)
+    out = json.loads(capsys.readouterr().out)
+    assert out["fork"] == {"name": "osaka", "evm_version": "osaka", "tx_gas_cap": 2**24}
+    report = out["paths"]
     assert set(report) == {"msm-point-evaluation", "msm-pairing"}
     assert report["msm-point-evaluation"]["total"] == sum(report["msm-point-evaluation"]["terms"].values())
+    assert report["msm-point-evaluation"]["terms"]["modexp: one inversion"] == 4064 + 100  # EIP-7883
+    assert run("estimate", proof, "--json", "--fork", "prague") == 0
+    prague = json.loads(capsys.readouterr().out)
+    assert prague["fork"]["name"] == "prague" and prague["fork"]["tx_gas_cap"] is None
+    assert prague["paths"]["msm-point-evaluation"]["terms"]["modexp: one inversion"] == 1354 + 100  # EIP-2565
+    assert run("estimate", proof, "--fork", "cancun") == 2
+    assert "cancun rules lack" in capsys.readouterr().err
     with pytest.MonkeyPatch.context() as mp:  # py-evm's 0x0a reloads the ceremony file per call
         mp.setattr(pe, "load_trusted_setup", functools.lru_cache(maxsize=1)(pe.load_trusted_setup))
         mp.delenv("ETH_RPC_URL", raising=False)
         assert run("verify", proof, "--onchain") == 0
         line = capsys.readouterr().out
-        assert line.startswith("valid on-chain (msm-point-evaluation") and "gas" in line
+        assert line.startswith("valid on-chain (msm-point-evaluation") and "osaka rules): gas" in line
+        assert run("verify", proof, "--onchain", "--fork", "prague") == 0
+        assert "prague rules): gas" in capsys.readouterr().out
         doc = json.loads(proof.read_text())
         i = next(j for j, v in enumerate(doc["values"]) if v is not None)
         doc["values"][i] = "12" * 32

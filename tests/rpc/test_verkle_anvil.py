@@ -206,7 +206,11 @@ def test_bad_points_and_path_bytes_rejected_on_anvil(session):
     assert checked >= 40
 
 
-def test_same_gas_on_anvil_and_the_embedded_chain(session, monkeypatch):
+@pytest.mark.parametrize("fork", ["osaka", "prague"])
+def test_same_gas_on_anvil_and_the_embedded_chain(session, monkeypatch, fork):
+    """Under each fork's rules (the module's node runs Osaka, the default; Prague gets its own), and
+    the gas model within 1% of both."""
+    import contextlib
     import functools
 
     import eth.precompiles.point_evaluation as pe
@@ -216,14 +220,23 @@ def test_same_gas_on_anvil_and_the_embedded_chain(session, monkeypatch):
     rng = random.Random(12)
     pairs = random_pairs(600, 64)
     tree = VerkleTree.build(scheme, pairs, workers=1)
-    embedded = chain.embedded(block_gas_limit=60_000_000)
-    targets = [(s, deploy_contract(s, scheme, tree.root_commitment)[0]) for s in (session, embedded)]
-    doc = prove_multi(tree, [k for k, _ in rng.sample(pairs, 6)])
-    single = prove_single(tree, pairs[0][0])
-    for d, path in ((doc, "msm-point-evaluation"), (doc, "msm-pairing"), (single, "point-evaluation")):
-        function, args = verifier_args(d, path)
-        gas = [s.transact(c, function, *args).gas_used for s, c in targets]
-        assert gas[0] == gas[1], path
+    with contextlib.ExitStack() as stack:
+        node = session
+        if fork != "osaka":
+            anvil = stack.enter_context(start_anvil(gas_limit=60_000_000, hardfork=fork))
+            monkeypatch.setenv("VERKLE_FORK_KEY", anvil.private_keys[0])
+            node = chain.rpc(anvil.url, "VERKLE_FORK_KEY", fork=fork)
+        assert node.fork.name == fork
+        embedded = chain.embedded(block_gas_limit=60_000_000, fork=fork)
+        targets = [(s, deploy_contract(s, scheme, tree.root_commitment)[0]) for s in (node, embedded)]
+        doc = prove_multi(tree, [k for k, _ in rng.sample(pairs, 6)])
+        single = prove_single(tree, pairs[0][0])
+        for d, path in ((doc, "msm-point-evaluation"), (doc, "msm-pairing"), (single, "point-evaluation")):
+            function, args = verifier_args(d, path)
+            gas = [s.transact(c, function, *args).gas_used for s, c in targets]
+            assert gas[0] == gas[1], (fork, path)
+            model = gasmodel.estimate(gasmodel.shape_of(d, path), fork=fork).total
+            assert abs(model - gas[0]) / gas[0] < 0.01, (fork, path, model, gas[0])
 
 
 def test_gas_model_memory_matches_a_step_trace():

@@ -99,7 +99,7 @@ def test_deploy_is_refused_where_a_precompile_is_missing_and_works_elsewhere(for
                 deploy_contract(session, scheme, tree.root_commitment)
             if fork == "cancun":  # the constructor refuses on its own, whoever deploys it
                 with pytest.raises(TransactionReverted, match=r"PrecompileUnavailable\(0x0+b\)"):
-                    session.deploy(compile_verifier(scheme), xy(tree.root_commitment))
+                    session.deploy(compile_verifier(scheme, fork="prague"), xy(tree.root_commitment))
             schemes = [(bn[0], bn[1], bn[2])]  # the scheme the message names works there
         else:
             schemes = [bls, bn]

@@ -67,9 +67,14 @@ def merkle_target() -> Target:
     )
 
 
+SLITHER_FORK = "prague"  # the newest fork whose verifier source Slither 0.10.3 parses (no Yul clz)
+
+
 def verkle_targets(widths: dict[str, tuple[int, ...]] | None = None) -> list[Target]:
     """One verifier per scheme and width. BN254 uses the insecure dev setup: the verifier's code
-    takes only the setup's tau*G2 as a constant, so any setup analyses the same."""
+    takes only the setup's tau*G2 as a constant, so any setup analyses the same. Rendered for Prague:
+    Slither 0.10.3 cannot resolve Yul's `clz` (EIP-7939), which the Osaka render uses in two small
+    helpers of the key walk (samePrefix, sharedBelow); the rest of the source is the same."""
     from verkle.contract import render_verifier, verifier_name, verifier_settings  # as deployed
     from verkle.schemes import SCHEMES, load_scheme
 
@@ -81,8 +86,8 @@ def verkle_targets(widths: dict[str, tuple[int, ...]] | None = None) -> list[Tar
                 Target(
                     f"verkle/{scheme_name}/w{width}",
                     verifier_name(scheme),
-                    render_verifier(scheme),
-                    verifier_settings(SCHEMES[scheme_name].evm_version),
+                    render_verifier(scheme, fork=SLITHER_FORK),
+                    verifier_settings(SCHEMES[scheme_name].evm_version(SLITHER_FORK)),
                 )
             )
     return targets

@@ -24,7 +24,7 @@ def test_help_prints_usage_and_leaves_the_costs_file_alone():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: python -m verkle.calibrate")
-    for option in ("--output", "--dry-run", "--save"):
+    for option in ("--fork", "--output", "--dry-run", "--save"):
         assert option in done.stdout
     assert "measured" not in done.stdout and "wrote" not in done.stdout
     assert (costs.stat().st_mtime_ns, costs.read_bytes()) == before
@@ -37,3 +37,5 @@ def test_output_and_dry_run_parse_without_measuring(tmp_path):
     args = parse_args(["--output", str(tmp_path / "costs.json")])
     assert args.output == tmp_path / "costs.json" and not args.dry_run
     assert parse_args(["--dry-run"]).dry_run
+    assert parse_args([]).fork == ["prague", "osaka"]
+    assert parse_args(["--fork", "osaka"]).fork == ["osaka"]

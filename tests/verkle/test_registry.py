@@ -65,13 +65,19 @@ def test_every_scheme_has_a_default_multiproof_path_and_each_path_one_function()
     assert [p.name for p in paths_for("kzg-bn254", SINGLE)] == []
 
 
-def test_every_path_has_fitted_costs_for_each_of_its_features():
-    costs = json.loads(gasmodel.COSTS_FILE.read_text())
-    for path in PATHS.values():
-        assert set(path.features) <= set(gasmodel.FEATURES), path.name
-        assert costs[path.name], path.name
-        for width, coef in costs[path.name].items():
-            assert set(path.features) <= set(coef), (path.name, width)
+def test_every_path_has_fitted_costs_for_each_of_its_features_under_each_fork():
+    """One section per calibrated fork (their bytecode differs); every fork finds one."""
+    from evmkit.forks import FORKS
+
+    stored = json.loads(gasmodel.COSTS_FILE.read_text())
+    assert {"prague", "osaka"} <= set(stored) <= set(FORKS)
+    for fork in FORKS:
+        costs = stored[gasmodel.costs_fork(fork)]
+        for path in PATHS.values():
+            assert set(path.features) <= set(gasmodel.FEATURES), path.name
+            assert costs[path.name], (fork, path.name)
+            for width, coef in costs[path.name].items():
+                assert set(path.features) <= set(coef), (fork, path.name, width)
 
 
 def test_default_paths_and_arguments(tree16, tree_bn):
