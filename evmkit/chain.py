@@ -148,12 +148,13 @@ class ChainSession:
         or None where there is none."""
         return self.fork.tx_gas_cap if self.fork is not None else None
 
-    def require_fork(self, fork: str | Fork) -> Fork:
-        """Refuse (:class:`ForkMismatch`) unless this chain runs ``fork``'s rules; the fork record."""
+    def require_fork(self, fork: str | Fork, newer_ok: bool = False) -> Fork:
+        """Refuse (:class:`ForkMismatch`) unless this chain runs ``fork``'s rules (or, ``newer_ok``, a
+        later fork's: code deployed under one fork keeps running after an upgrade); the fork record."""
         wanted = get_fork(fork)
-        if self.fork != wanted:
-            raise ForkMismatch(_mismatch(self.description, wanted, self.fork))
-        return wanted
+        if self.fork == wanted or (newer_ok and self.fork is not None and _newer(self.fork, wanted)):
+            return wanted
+        raise ForkMismatch(_mismatch(self.description, wanted, self.fork))
 
     @property
     def gas_cap(self) -> int:
@@ -481,6 +482,11 @@ def detect_fork(w3: Web3) -> Fork | None:
     return None
 
 
+def _newer(found: Fork, wanted: Fork) -> bool:
+    names = list(FORKS)
+    return names.index(found.name) > names.index(wanted.name)
+
+
 def _mismatch(where: str, wanted: Fork, found: Fork | None) -> str:
     """One line: which rules the node runs, why that matters, and the option that fits it."""
     names = list(FORKS)
@@ -500,21 +506,25 @@ def _mismatch(where: str, wanted: Fork, found: Fork | None) -> str:
 
 
 def _node_session(
-    url: str, signers: Sequence[LocalAccount], fork: str | Fork | None, read_only: bool = False
+    url: str,
+    signers: Sequence[LocalAccount],
+    fork: str | Fork | None,
+    read_only: bool = False,
+    newer_ok: bool = False,
 ) -> ChainSession:
     w3 = _connect(url)
     found = detect_fork(w3)
     session = ChainSession(w3, signers, f"RPC node {url}", rpc_url=url, read_only=read_only, fork=found)
     if fork is not None:
-        session.require_fork(fork)
+        session.require_fork(fork, newer_ok)
     return session
 
 
-def rpc_reader(url: str, fork: str | Fork | None = None) -> ChainSession:
+def rpc_reader(url: str, fork: str | Fork | None = None, newer_ok: bool = False) -> ChainSession:
     """A JSON-RPC node for reading only (eth_call, code, storage): no key needed. Its one account is a
     fresh random one that never signs anything; it only names the caller of eth_call. With ``fork``,
-    a node that runs other rules is refused (:class:`ForkMismatch`)."""
-    return _node_session(url, [Account.create()], fork, read_only=True)
+    a node that runs other rules is refused (:class:`ForkMismatch`; ``newer_ok``: later rules pass)."""
+    return _node_session(url, [Account.create()], fork, read_only=True, newer_ok=newer_ok)
 
 
 def _connect(url: str) -> Web3:
@@ -547,18 +557,20 @@ def rpc(
     key: Key | None = None,
     extra_keys: Sequence[Key] = (),
     fork: str | Fork | None = None,
+    newer_ok: bool = False,
 ) -> ChainSession:
     """A JSON-RPC node whose transactions are signed locally (keys are never printed).
 
     With ``key`` (a hex string, raw bytes or an eth-account ``LocalAccount``) the keys are the ones
     given in code: ``key`` and then ``extra_keys``. Without it they are read from the environment:
     ``$key_env`` and then each of ``extra_key_envs`` (the command-line tools' only way). The node's
-    rules are found out (``session.fork``); with ``fork``, other rules are refused (:class:`ForkMismatch`)."""
+    rules are found out (``session.fork``); with ``fork``, other rules are refused (:class:`ForkMismatch`;
+    ``newer_ok``: a later fork's pass, as for a contract deployed before the node's last upgrade)."""
     if key is not None:
         signers = [
             _signer(k, "key=" if i == 0 else f"extra_keys[{i - 1}]") for i, k in enumerate([key, *extra_keys])
         ]
-        return _node_session(url, signers, fork)
+        return _node_session(url, signers, fork, newer_ok=newer_ok)
     keys = [os.environ.get(key_env)] + [os.environ.get(name) for name in extra_key_envs]
     if not keys[0]:  # known before any request: say it first
         raise MissingKey(
@@ -566,4 +578,4 @@ def rpc(
             "the environment only, never from the command line)"
         )
     signers = [_signer(k, key_env) for k in keys if k]
-    return _node_session(url, signers, fork)
+    return _node_session(url, signers, fork, newer_ok=newer_ok)

@@ -93,15 +93,16 @@ def add_chain_args(p: argparse.ArgumentParser, gas_limit: int = chain.DEFAULT_BL
     p.set_defaults(default_gas_limit=gas_limit)
 
 
-def session_from_args(args: argparse.Namespace) -> chain.ChainSession:
+def session_from_args(args: argparse.Namespace, newer_ok: bool = False) -> chain.ChainSession:
     """An RPC session when --rpc-url is set (refused unless the node runs --fork's rules), else a fresh
-    embedded chain under --fork's rules with --gas-limit."""
+    embedded chain under --fork's rules with --gas-limit. ``newer_ok``: a node that runs a later fork
+    than --fork passes (a contract deployed before the node's upgrade)."""
     if args.rpc_url:
         if args.gas_limit is not None:  # a node's block gas limit is its own: never silently ignored
             raise chain.ChainError(
                 "--gas-limit sets the embedded chain's block gas limit; a node (--rpc-url) has its own "
                 "(start anvil with --gas-limit N)"
             )
-        return chain.rpc(args.rpc_url, args.private_key_env, fork=args.fork)
+        return chain.rpc(args.rpc_url, args.private_key_env, fork=args.fork, newer_ok=newer_ok)
     gas_limit = args.gas_limit if args.gas_limit is not None else args.default_gas_limit
     return chain.embedded(gas_limit, fork=args.fork)

@@ -6,6 +6,11 @@
     result = deployment.predict(rows)                 # result.classes, result.outputs, result.gas_used
     report = ml2sc.estimate(translation, rows)        # the gas model's figures, before deploying
 
+Every call runs under one fork's rules (``fork=``: "cancun", "prague" or "osaka", default Osaka,
+mainnet's since December 2025): solc's evmVersion, the gas schedule and the per-transaction cap
+(2**24 under Osaka) that uploads and batches are sized to. Given a chain session and no fork, the
+session's rules are used; a fork other than the session's is refused (``evmkit.chain.ForkMismatch``).
+
 The CLI runs the same functions; it only reads files and prints.
 """
 
@@ -22,7 +27,8 @@ import numpy as np
 from web3.contract import Contract
 
 from evmkit import chain as chains
-from evmkit.chain import ChainSession, TxResult
+from evmkit.chain import ChainSession, ForkMismatch, TxResult
+from evmkit.forks import Fork, get_fork
 from evmkit.solc import Compiler, resolve_compiler
 
 from . import emulator, gasmodel, progress, rowpick, workflow
@@ -96,6 +102,16 @@ def _session(chain: Any, what: str = "chain") -> ChainSession | None:
     )
 
 
+def _fork(fork: str | Fork | None) -> Fork:
+    """The rules to run under: ``fork`` by name or record, None for Osaka (an unknown name is an
+    :class:`evmkit.registry.UnknownName` listing the known ones)."""
+    if fork is not None and not isinstance(fork, (str, Fork)):
+        raise TypeError(
+            f"fork must be a fork's name (str) or an evmkit.forks.Fork, not {type(fork).__name__}"
+        )
+    return get_fork(fork)
+
+
 def _compiler(compiler: Compiler | str | os.PathLike[str] | None) -> Compiler:
     return compiler if isinstance(compiler, Compiler) else resolve_compiler(compiler)
 
@@ -111,6 +127,7 @@ def translate(
     compiler: Compiler | str | os.PathLike[str] | None = None,
     name: str | None = None,
     arch: Arch = None,
+    fork: str | Fork | None = None,
 ) -> Translation:
     """Capture ``model`` (a ``torch.nn.Module``, a fitted scikit-learn ``MLPClassifier`` /
     ``MLPRegressor``, or a file as a str or ``pathlib.Path``: ``torch.save(model)`` / ``torch.jit.save``,
@@ -126,8 +143,11 @@ def translate(
     ``"packed"``, ``"code"`` or ``"inline"``. ``compiler``: a resolved ``evmkit.Compiler`` or a solc
     path (default: the CLI's order). ``name`` names the contract (default: the file's name, or the
     module's class name; characters outside printable ASCII become ``?`` in the source's comments).
-    Calibration rows must be finite. torch.save, joblib and pickle files are unpickled, which can run
-    code: load only files you trust."""
+    Calibration rows must be finite. ``fork`` (default ``"osaka"``): the rules to compile for (solc's
+    evmVersion) and to price and plan its transactions under (:func:`deploy` refuses a chain that runs
+    others). torch.save, joblib and pickle files are unpickled, which can run code: load only files you
+    trust."""
+    rules = _fork(fork)
     frac_bits, weight_bits = _count(frac_bits, "frac_bits"), _count(weight_bits, "weight_bits")
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a str (or None), not {type(name).__name__}")
@@ -143,7 +163,7 @@ def translate(
     settings = Settings(
         format, FixedFormat(frac_bits, weight_bits), None if layout == "auto" else layout, None, calibration
     )
-    return workflow.translate(model, settings, _compiler(compiler), name, arch)
+    return workflow.translate(model, settings, _compiler(compiler), name, arch, rules)
 
 
 @dataclass(frozen=True)
@@ -203,6 +223,11 @@ class Deployment:
         return str(self.contract.address)
 
     @property
+    def fork(self) -> Fork:
+        """The rules the contract was compiled for and deployed under."""
+        return get_fork(self.manifest.fork)
+
+    @property
     def deploy_gas(self) -> int:
         """Receipt gas of the model contract's deployment."""
         return self.manifest.gas("deploy")
@@ -216,7 +241,8 @@ class Deployment:
         self, rows: Rows, rows_per_call: int | None = None, *, show_progress: bool = False
     ) -> PredictResult:
         """Predict every row on-chain through ``predictBatch``, in calls sized from the gas model's
-        upper bound to fit 90% of what a transaction may use (at most 30M gas), or ``rows_per_call``
+        upper bound to fit 90% of what a transaction may use (at most 30M gas; under Osaka 90% of
+        its 2**24 per-transaction cap), or ``rows_per_call``
         rows per call (refused before sending if it cannot fit). Each call is sent as a transaction
         for its gas; on a read-only session (no key) it is only called, and the gas figures are the
         gas model's estimates (``gas_estimated``). No rows (``[]``, an array of shape (0, n)) is an
@@ -269,15 +295,17 @@ def deploy(
     show_progress: bool = False,
 ) -> Deployment:
     """Deploy ``translation`` and store its weights on ``chain`` (None: a fresh
-    ``evmkit.chain.embedded()``). With ``manifest``, the manifest is saved there after every
-    transaction (and the hash of each transaction before it goes out), and an unfinished one for the
-    same model and node is resumed (``resume``). A manifest of a complete deployment on a node is
-    not overwritten unless ``force``. ``on_tx(label, receipt)`` is called after each transaction;
-    ``show_progress`` draws a bar on a terminal. Each transaction is priced first and refused,
-    with its estimate, if it cannot fit the block gas limit or the per-transaction cap."""
+    ``evmkit.chain.embedded()`` under the translation's fork; a chain that runs other rules is
+    refused, :class:`evmkit.chain.ForkMismatch`: translate with its ``fork``). With ``manifest``, the
+    manifest is saved there after every transaction (and the hash of each transaction before it goes
+    out), and an unfinished one for the same model and node is resumed (``resume``). A manifest of a
+    complete deployment on a node is not overwritten unless ``force``. ``on_tx(label, receipt)`` is
+    called after each transaction; ``show_progress`` draws a bar on a terminal. Each transaction is
+    priced first and refused, with its estimate, if it cannot fit the block gas limit or the
+    per-transaction cap."""
     if not isinstance(translation, Translation):
         raise TypeError(f"deploy takes what ml2sc.translate returns, not {type(translation).__name__}")
-    session = _session(chain) or chains.embedded()
+    session = _session(chain) or chains.embedded(fork=translation.fork)
     path = Path(manifest) if manifest is not None else None
     record, contract = workflow.deploy(
         session, translation, path, None, on_tx, resume, force=force, show_progress=show_progress
@@ -311,6 +339,7 @@ def attach(
     model: ModelSource | None = None,
     arch: Arch = None,
     compiler: Compiler | str | os.PathLike[str] | None = None,
+    fork: str | Fork | None = None,
 ) -> Deployment:
     """The deployment a manifest of an RPC deployment records, on ``chain`` (None: the manifest's node,
     signing with the key in ``$ETH_PRIVATE_KEY``, or read-only when that is unset: predictions are
@@ -320,9 +349,15 @@ def attach(
     file needs ``arch``) under the manifest's settings: its ABI is the one used, never the manifest's.
     Refused in one line before any call or transaction: a model whose model hash is not the
     manifest's, a node of another chain id, an address without code, a contract whose
-    ``modelHash()`` is not the manifest's or whose weights are not stored yet."""
+    ``modelHash()`` is not the manifest's or whose weights are not stored yet; a ``fork`` other than
+    the manifest's (a manifest before version 5: Prague), or a node that runs older rules than it
+    (:class:`evmkit.chain.ForkMismatch`; a node upgraded since, to a later fork, is used under its own
+    rules: its transaction cap sizes the calls)."""
     record = _manifest(manifest)
     chain = _session(chain)
+    rules = manifest_fork(record, fork)
+    if chain is not None:  # a node upgraded since the deploy runs the contract all the same
+        chain.require_fork(rules, newer_ok=True)
     if record.chain.get("kind") != "rpc":
         raise ManifestError(
             "the manifest records an embedded-chain deployment, gone with its process: deploy again"
@@ -330,16 +365,30 @@ def attach(
     source = model if model is not None else record.checked_model_file()
     named = "model=" if model is not None else f"the model file {record.model_path}"
     t = workflow.translate_recorded(record, source, _compiler(compiler), arch, named)
-    session = chain if chain is not None else _node(record.chain["rpc_url"])
+    session = chain if chain is not None else _node(record.chain["rpc_url"], rules)
     contract = workflow.check_deployed(session, record, t.compiled.artifact.abi)
     return Deployment(session, contract, t.plan, record, t, t.regression, t.float_layers)
 
 
-def _node(url: str) -> ChainSession:
-    """The node, signing with ``$ETH_PRIVATE_KEY`` when it is set, else read-only."""
+def manifest_fork(record: Manifest, fork: str | Fork | None = None) -> Fork:
+    """The manifest's fork (a manifest before version 5: Prague); a ``fork`` given that contradicts it
+    is refused in one line (:class:`evmkit.chain.ForkMismatch`)."""
+    rules = get_fork(record.fork)
+    if fork is not None and get_fork(fork) != rules:
+        raise ForkMismatch(
+            f"the manifest records a deployment under {rules.name.capitalize()} rules, not "
+            f"{get_fork(fork).name.capitalize()}'s: the contract was compiled and its gas planned for "
+            f"{rules.name} (pass --fork {rules.name}, or no --fork)"
+        )
+    return rules
+
+
+def _node(url: str, fork: Fork | None = None) -> ChainSession:
+    """The node, signing with ``$ETH_PRIVATE_KEY`` when it is set, else read-only; with ``fork``, a
+    node that runs older rules is refused (later ones pass: an upgrade keeps deployed code running)."""
     if os.environ.get(chains.PRIVATE_KEY_ENV):
-        return chains.rpc(url)
-    return chains.rpc_reader(url)
+        return chains.rpc(url, fork=fork, newer_ok=True)
+    return chains.rpc_reader(url, fork=fork, newer_ok=True)
 
 
 def estimate(
@@ -350,14 +399,15 @@ def estimate(
     **options: Any,
 ) -> gasmodel.GasReport:
     """The gas model's prediction, term by term, of deploying, storing the weights (chunks sized for a
-    30M-gas block), one ``predict(row)`` call (``inference``), the ``predictBatch`` bound, and
+    30M-gas block under the translation's fork: under Osaka, to its 2**24 per-transaction cap), one
+    ``predict(row)`` call (``inference``), the ``predictBatch`` bound, and
     ``batch_inference``: one ``predictBatch`` call over all of ``rows``, the figure
     :meth:`Deployment.predict` measures as ``gas_used`` when the rows fit one call. Nothing is deployed.
 
     The inference row is ``rows[row]``; by default the median row of ``rows`` (see
     :func:`ml2sc.rowpick.median_row`), else of the int8 calibration rows, else an all-zero row.
     ``report.inference_row`` says which. A model is translated first with ``options``
-    (:func:`translate`'s keywords)."""
+    (:func:`translate`'s keywords, ``fork=`` among them); a translation is priced under its own fork."""
     if isinstance(translation_or_model, Translation):
         if options:
             raise TypeError(f"options {sorted(options)} apply to a model, not to a translation")
@@ -370,7 +420,10 @@ def estimate(
     chosen, source = _inference_row(t, given, row)
     encoded_row = encode_inputs(t.plan, [chosen])[0]
     batch = encode_inputs(t.plan, given.tolist()) if given is not None else None
-    report = gasmodel.estimate(t.compiled, encoded_row, upload_chunk_slots(), block_budget(None), batch)
+    fork = t.fork
+    report = gasmodel.estimate(
+        t.compiled, encoded_row, upload_chunk_slots(None, fork), block_budget(None, fork), batch
+    )
     return replace(report, inference_row=source)
 
 
@@ -418,6 +471,7 @@ def verify(
     compiler: Compiler | str | os.PathLike[str] | None = None,
     arch: Arch = None,
     show_progress: bool = False,
+    fork: str | Fork | None = None,
 ) -> Verification:
     """Hold a deployment against a model: the model commitment recomputed from ``model`` with the
     manifest's settings, against the manifest and, where the chain is reachable, the contract (its
@@ -426,15 +480,19 @@ def verify(
     needs ``model``); ``chain`` to the deployment's session, or for an RPC manifest a read-only
     session on its node. ``arch``: the module a state_dict model file loads into. Every difference is
     named in the result; an unfinished deployment is ``incomplete`` (``result.status``), with the
-    steps it lacks. ``show_progress``: a bar over the weights read back, on a terminal."""
+    steps it lacks. ``show_progress``: a bar over the weights read back, on a terminal. The contract is
+    recompiled for the manifest's fork (before version 5: Prague); a ``fork`` that contradicts it is
+    refused; a node that runs other rules now is named in the result, and checked all the same."""
     chain = _session(chain)
     if isinstance(deployment_or_manifest, Deployment):
         record = deployment_or_manifest.manifest
+        manifest_fork(record, fork)
         session: ChainSession | None = chain or deployment_or_manifest.session
         if model is None and deployment_or_manifest.translation is not None:
             return workflow.verify(session, record, deployment_or_manifest.translation, show_progress)
     else:
         record = _manifest(deployment_or_manifest, "deployment_or_manifest")
+        manifest_fork(record, fork)
         session = chain
         if model is None:
             record.model_file()  # an in-memory module's manifest: say so before reaching any node
@@ -442,5 +500,5 @@ def verify(
             session = chains.rpc_reader(record.chain["rpc_url"])
     settings = Settings.from_json(record.number_format, record.layout)
     source = model if model is not None else record.model_file()
-    t = workflow.translate(source, settings, _compiler(compiler), record.translated_name, arch)
+    t = workflow.translate(source, settings, _compiler(compiler), record.translated_name, arch, record.fork)
     return workflow.verify(session, record, t, show_progress)

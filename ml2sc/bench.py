@@ -19,6 +19,7 @@ import numpy as np
 
 from evmkit import chain
 from evmkit.chain import ChainSession
+from evmkit.forks import Fork, get_fork
 from evmkit.solc import Compiler, resolve_compiler
 from evmkit.table import format_table
 
@@ -37,6 +38,7 @@ BATCH_ROWS = 50
 
 @dataclass
 class LayoutRow:
+    fork: str
     format: str
     layout: str
     params: int
@@ -47,18 +49,21 @@ class LayoutRow:
     weights_gas_per_param: float  # inline: the deploy gas above the storage layout's contract
     one_row_gas: int
     one_row_gas_per_mac: float
+    batch_calls: int  # predictBatch calls the 50 rows took (sized to fit what a transaction may use)
     batch_gas_per_row: float
     batch_gas_per_mac: float
     onchain_equals_emulator: str
     agreement_with_pytorch: float
 
 
-def bench_session(rpc_url: str | None) -> ChainSession:
-    """A node from --rpc-url, else an embedded chain with a 100M-gas block for big weights;
-    the reports say whether a transaction would fit a 30M-gas block."""
+def bench_session(rpc_url: str | None, fork: str | Fork | None = None) -> ChainSession:
+    """A node from --rpc-url (refused unless it runs ``fork``'s rules), else an embedded chain under
+    ``fork``'s rules (default Osaka) with a 100M-gas block for big weights (under Osaka each transaction
+    stays within its 2**24 cap all the same); the reports say whether a transaction would fit a
+    30M-gas block."""
     if rpc_url:
-        return chain.rpc(rpc_url)
-    return chain.embedded(block_gas_limit=100_000_000)
+        return chain.rpc(rpc_url, fork=get_fork(fork))
+    return chain.embedded(block_gas_limit=100_000_000, fork=get_fork(fork))
 
 
 def measure_layouts(
@@ -68,6 +73,8 @@ def measure_layouts(
     formats: tuple[str, ...] = ("fixed", "int8"),
     layouts: tuple[str, ...] = LAYOUTS,
 ) -> list[LayoutRow]:
+    """Every format x layout of the digits MLP, compiled for the session's fork and measured on it."""
+    fork = session.fork
     split = load_split("digits")
     model = train_mlp(split, hidden=(32,), epochs=300)
     ops = capture(model)
@@ -84,7 +91,7 @@ def measure_layouts(
             set(layouts) | ({"storage"} if "inline" in layouts else set()), key=LAYOUTS.index
         ):
             started = time.perf_counter()
-            compiled = compile_plan(plan, "DigitsMLP", "digits.pt", layout, compiler)
+            compiled = compile_plan(plan, "DigitsMLP", "digits.pt", layout, compiler, fork)
             contract, txs = deploy_and_upload(session, compiled)
             deploy_gas, weights_gas = split_gas(txs)
             if layout == "storage":
@@ -95,11 +102,14 @@ def measure_layouts(
                 (deploy_gas - (base_deploy or 0)) if layout == "inline" else weights_gas
             ) / plan.n_params
             ((single, one_gas),) = predict_onchain(session, contract, plan, encoded[:1])
-            batch = predict_batched(session, contract, plan, encoded[:BATCH_ROWS], BATCH_ROWS)
+            # one call where 50 rows fit what a transaction may use; under Osaka's 2**24 cap the storage
+            # layouts take several
+            batch = predict_batched(session, contract, plan, encoded[:BATCH_ROWS])
             same = sum(
                 p == e for p, e in zip([single, *batch.predictions], [emulated[0], *emulated[:BATCH_ROWS]])
             )
             row = LayoutRow(
+                fork=session.fork_name,
                 format=mode,
                 layout=layout,
                 params=plan.n_params,
@@ -110,8 +120,9 @@ def measure_layouts(
                 weights_gas_per_param=round(per_param, 1),
                 one_row_gas=one_gas,
                 one_row_gas_per_mac=round(one_gas / plan.n_macs, 2),
-                batch_gas_per_row=round(batch.gas_per_call[0] / BATCH_ROWS, 1),
-                batch_gas_per_mac=round(batch.gas_per_call[0] / BATCH_ROWS / plan.n_macs, 2),
+                batch_calls=len(batch.gas_per_call),
+                batch_gas_per_row=round(sum(batch.gas_per_call) / BATCH_ROWS, 1),
+                batch_gas_per_mac=round(sum(batch.gas_per_call) / BATCH_ROWS / plan.n_macs, 2),
                 onchain_equals_emulator=f"{same}/{BATCH_ROWS + 1}",
                 agreement_with_pytorch=round(agreement, 4),
             )
@@ -135,11 +146,12 @@ def measure_mnist_size(session: ChainSession, compiler: Compiler) -> dict[str, o
     rng = np.random.default_rng(0)
     calibration = rng.uniform(0, 1, size=(64, 784))
     plan = build_plan(ops, mode="int8", scales=calibrate(group_layers(ops), calibration))
-    compiled = compile_plan(plan, "MnistSizeMLP", "mnist_size.pt", "code", compiler)
+    compiled = compile_plan(plan, "MnistSizeMLP", "mnist_size.pt", "code", compiler, session.fork)
     contract, txs = deploy_and_upload(session, compiled)
     row = encode_inputs(plan, calibration[:1].tolist())
     ((prediction, gas),) = predict_onchain(session, contract, plan, row)
     return {
+        "fork": session.fork_name,
         "architecture": plan.architecture,
         "format": "int8",
         "layout": "code",
@@ -149,6 +161,7 @@ def measure_mnist_size(session: ChainSession, compiler: Compiler) -> dict[str, o
         "inference_gas": gas,
         "gas_per_mac": round(gas / plan.n_macs, 2),
         "fits_30m_block": gas <= 30_000_000,
+        "fits_tx_cap": gas <= session.gas_cap,
         "onchain_equals_emulator": prediction == emulator.predict(plan, row[0]),
     }
 
@@ -160,10 +173,11 @@ def run_layout_bench(
     rpc_url: str | None = None,
     formats: tuple[str, ...] = ("fixed", "int8"),
     layouts: tuple[str, ...] = LAYOUTS,
+    fork: str | Fork | None = None,
 ) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     compiler = resolve_compiler(solc)
-    session = bench_session(rpc_url)
+    session = bench_session(rpc_url, fork)
     print(
         f"ml2sc bench: 64-32-10 digits MLP, every format x layout, on {session.description}", file=sys.stderr
     )
@@ -180,7 +194,7 @@ def run_layout_bench(
             r.layout,
             f"{r.weights_gas_per_param:,.1f}",
             f"{r.one_row_gas_per_mac:,.2f}",
-            f"{r.batch_gas_per_mac:,.2f}",
+            f"{r.batch_gas_per_mac:,.2f}" + (f" ({r.batch_calls} calls)" if r.batch_calls > 1 else ""),
             f"{r.runtime_bytes:,}",
             f"{r.weight_bytes:,}",
             f"{r.deploy_gas:,}",
@@ -203,12 +217,15 @@ def run_layout_bench(
     )
     text = format_table(table_rows, header=headings)
     lines = [
+        f"{session.description}, {get_fork(fork).title} rules, {compiler.describe().split(' (')[0]}",
+        "",
         text,
         "",
         f"ML2SC reference (its repository): ~{ML2SC_UPLOAD_PER_PARAM:,} gas per uploaded parameter, "
         f"~{ML2SC_GAS_PER_MAC:,} gas per multiply-accumulate.",
-        "gas/MAC counts whole receipts (21,000 intrinsic and calldata included); 'batch' divides one "
-        f"predictBatch receipt by {BATCH_ROWS} rows. inline: weights gas/param is the deploy gas above "
+        "gas/MAC counts whole receipts (21,000 intrinsic and calldata included); 'batch' divides the "
+        f"predictBatch receipts of {BATCH_ROWS} rows by {BATCH_ROWS} (one call where they fit 90% of what "
+        "a transaction may use, else as many as it takes). inline: weights gas/param is the deploy gas above "
         "the storage layout's contract.",
     ]
     if mnist:

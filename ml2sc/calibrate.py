@@ -4,6 +4,11 @@
     python -m ml2sc.calibrate --refit FILE                 # fit kept measurements again
     python -m ml2sc.calibrate --only gelu,gelu_tanh,silu   # fit a new activation's features only
     python -m ml2sc.calibrate --format int8                # refit int8 alone (after a kernel change)
+    python -m ml2sc.calibrate --fork prague                # measure on anvil --hardfork prague
+
+The costs are fitted once for every fork: solc 0.8.37 emits the same code from these templates for
+cancun, prague and osaka (the tests hold it), and the schedule terms that differ between forks
+(EIP-7623's calldata floor) are computed, not fitted. Measured under Osaka by default.
 
 The costs are the opcode gas of the code solc generates from the templates: run this again
 after changing a template or the compiler. It deploys a grid of random MLPs (every format,
@@ -47,6 +52,8 @@ from evmkit import gas as G
 from evmkit.anvil import start_anvil
 from evmkit.chain import TxResult
 from evmkit.errors import ChainError
+from evmkit.forks import DEFAULT_FORK, FORKS, get_fork
+from evmkit.solc import SOLC_VERSION
 from ml2sc import activations, gasmodel
 from ml2sc.evm_int import EvmPanic
 from ml2sc.fixed import FixedFormat
@@ -58,7 +65,7 @@ from ml2sc.quant import build_int8_plan, calibrate
 ACTS = ["none", "relu", "leaky_relu", "sigmoid", "tanh"]  # the full fit's hidden activations (as fitted)
 LATER_ACTS = ["gelu", "gelu_tanh", "silu"]  # fitted by --only; --format measures them too
 FRAC_BITS = [60, 60, 60, 16, 32, 48]  # the default most often; others so exp's Horner steps separate
-BATCH_GAS = 60_000_000  # a calibration predictBatch stays below this (anvil runs with 100M blocks)
+BATCH_GAS = 15_000_000  # a calibration predictBatch stays below this (Osaka's cap is 2**24)
 
 
 def random_layers(
@@ -138,7 +145,7 @@ def test_rows(plan, x: np.ndarray, rng: random.Random) -> list[list[int]]:
     return rows
 
 
-def measure(session, n_models: int, only: list[str] | None = None, fmt: str | None = None):
+def measure(session, n_models: int, only: list[str] | None = None, fmt: str | None = None, fork=None):
     """(compiled, deploy/upload txs, [(row, predict gas)], (batch rows, predictBatch gas)) per model
     (``fmt``: models of that number format only)."""
     models = []
@@ -156,7 +163,7 @@ def measure(session, n_models: int, only: list[str] | None = None, fmt: str | No
         else:
             plan = build_int8_plan(layers, calibrate(layers, x))
         try:
-            compiled = compile_plan(plan, "CalMLP", "cal.pt", layout)
+            compiled = compile_plan(plan, "CalMLP", "cal.pt", layout, fork=fork)
         except Exception as exc:  # noqa: BLE001 - e.g. an inline blob over the size limit
             print("  skip:", exc, file=sys.stderr)
             continue
@@ -229,7 +236,7 @@ def inference_samples(models, mode: str) -> tuple[list[tuple[Counter, float]], l
                 )
             )
         for data, features, n_rows, gas in calls:
-            if gas == G.floor_gas(data):
+            if compiled.fork.calldata_floor and gas == G.floor_gas(data):
                 continue  # the calldata floor: execution is not seen
             exact = sum(g for _, g in gasmodel.inference_exact_terms(compiled, n_rows))
             samples.append((features, gas - G.intrinsic_gas(data) - exact))
@@ -359,6 +366,12 @@ def main() -> int:
     parser.add_argument(
         "--models", type=int, default=None, help="random models before the grid (default 160; 48 with --only)"
     )
+    parser.add_argument(
+        "--fork",
+        choices=list(FORKS),
+        default=DEFAULT_FORK,
+        help=f"the rules to compile for and measure under (anvil --hardfork; default {DEFAULT_FORK})",
+    )
     parser.add_argument("--save", metavar="FILE", help="also keep the measurements (pickle) to refit from")
     parser.add_argument("--refit", metavar="FILE", help="fit measurements kept by --save; measure nothing")
     parser.add_argument(
@@ -379,10 +392,11 @@ def main() -> int:
     if args.refit:
         models = pickle.loads(Path(args.refit).read_bytes())
     else:
-        with start_anvil(gas_limit=100_000_000) as node:
+        with start_anvil(gas_limit=100_000_000, hardfork=args.fork) as node:
             os.environ["CALIBRATION_KEY"] = node.private_keys[0]
             n_models = args.models if args.models is not None else (48 if only else 160)
-            models = measure(chain.rpc(node.url, "CALIBRATION_KEY"), n_models, only, args.format)
+            session = chain.rpc(node.url, "CALIBRATION_KEY", fork=args.fork)
+            models = measure(session, n_models, only, args.format, get_fork(args.fork))
     if args.save:
         kept = [
             (
@@ -403,6 +417,8 @@ def main() -> int:
         costs = fit_format(models, stored, args.format)
     else:
         costs = fit_new(models, stored) if only else fit(models)
+    forks = sorted({m[0].fork.name for m in models})
+    costs["fitted"] = {"solc": SOLC_VERSION, "forks": forks}
     gasmodel.COSTS_FILE.write_text(json.dumps(costs, indent=1, sort_keys=True) + "\n")
     print(f"wrote {gasmodel.COSTS_FILE}")
     report(models, gasmodel.Costs.of(costs))

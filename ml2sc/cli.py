@@ -14,8 +14,9 @@ from typing import Any
 
 from evmkit import chain
 from evmkit.chain import TxResult
-from evmkit.cliargs import add_chain_args, int_at_least, positive_int, session_from_args
+from evmkit.cliargs import add_chain_args, add_fork_arg, int_at_least, positive_int, session_from_args
 from evmkit.errors import EvmkitError
+from evmkit.forks import DEFAULT_FORK
 from evmkit.solc import resolve_compiler
 from evmkit.table import print_table
 
@@ -162,7 +163,9 @@ VERIFY_EXIT = {"match": 0, "mismatch": 1, "incomplete": 3, "unchecked": 4}
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    t = workflow.translate(Path(args.model), _settings(args), resolve_compiler(args.solc), arch=args.arch)
+    t = workflow.translate(
+        Path(args.model), _settings(args), resolve_compiler(args.solc), arch=args.arch, fork=args.fork
+    )
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     name, blob = t.compiled.contract_name, t.compiled.blob
@@ -187,6 +190,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
             {
                 "contractName": name,
                 "compiler": t.compiler.describe(),
+                "fork": t.fork.name,
+                "evmVersion": t.fork.evm_version,
                 "abi": t.compiled.artifact.abi,
                 "bytecode": "0x" + t.compiled.artifact.bytecode.hex(),
             }
@@ -200,6 +205,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
         "architecture": t.plan.architecture,
         "format": t.plan.describe_format,
         "layout": t.compiled.layout,
+        "fork": t.fork.name,
         "n_params": t.plan.n_params,
         "weights_bytes": len(blob.data),
         "runtime_bytes": len(t.compiled.artifact.deployed_bytecode),
@@ -219,7 +225,9 @@ def _manifest_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    t = workflow.translate(Path(args.model), _settings(args), resolve_compiler(args.solc), arch=args.arch)
+    t = workflow.translate(
+        Path(args.model), _settings(args), resolve_compiler(args.solc), arch=args.arch, fork=args.fork
+    )
     session = session_from_args(args)
     path = _manifest_path(args)
     deployment = api.deploy(
@@ -239,6 +247,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             [
                 ("contract", f"{manifest.contract_name} at {manifest.address}"),
                 ("chain", session.description),
+                ("fork", t.fork.title),
                 ("model", f"{manifest.architecture}, {t.plan.describe_format}"),
                 (
                     "weight layout",
@@ -276,15 +285,18 @@ def _deployment_for(args: argparse.Namespace, rows: Any = None) -> tuple[api.Dep
                 "layout are recorded in it; pass the model file to deploy it with other settings"
             )
         manifest = Manifest.load(target)
+        args.fork = api.manifest_fork(manifest, args.fork).name  # the manifest's; --fork may only agree
         model = Path(args.model_file) if args.model_file else manifest.checked_model_file()
         compiler = resolve_compiler(args.solc)
         if manifest.chain.get("kind") == "rpc":
             args.rpc_url = args.rpc_url or manifest.chain["rpc_url"]
+            # a node upgraded since the deploy runs the contract all the same: later rules pass
             if os.environ.get(args.private_key_env):
-                session = session_from_args(args)
+                session = session_from_args(args, newer_ok=True)
             else:  # reading needs no key: eth_call only, nothing sent
-                session = chain.rpc_reader(args.rpc_url)
-            return api.attach(manifest, session, model=model, arch=args.arch, compiler=compiler), {}
+                session = chain.rpc_reader(args.rpc_url, fork=args.fork, newer_ok=True)
+            deployment = api.attach(manifest, session, model=model, arch=args.arch, compiler=compiler)
+            return deployment, {}
         _refuse_node(args)
         # an embedded chain lives only as long as its process: deploy the manifest's model again
         named = f"{model} (pass the deployed model's file with --model)"
@@ -297,8 +309,10 @@ def _deployment_for(args: argparse.Namespace, rows: Any = None) -> tuple[api.Dep
         )
     settings = _settings(args, rows)
     _refuse_node(args)
+    args.fork = args.fork or DEFAULT_FORK
     return _deploy_embedded(
-        args, workflow.translate(target, settings, resolve_compiler(args.solc), arch=args.arch)
+        args,
+        workflow.translate(target, settings, resolve_compiler(args.solc), arch=args.arch, fork=args.fork),
     )
 
 
@@ -370,6 +384,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         "gas_per_call": result.gas_per_call,
         "rows_per_call": result.rows_per_call,
         "gas_source": "estimate" if result.gas_estimated else "receipts",
+        "fork": deployment.fork.name,
         "cost_wei": result.cost_wei,
         "emulator_agrees": all(result.emulator_agrees),
         **(check.to_json() if check is not None else {"agreement_with_float": None}),
@@ -407,7 +422,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         gas = f"inference gas: {result.gas_used:,}" + (f" ({GAS_ESTIMATED})" if result.gas_estimated else "")
         print(
             f"{gas} for {len(rows)} rows in {len(result.rows_per_call)} "
-            f"call(s); on-chain == emulator: {sum(result.emulator_agrees)}/{len(rows)}"
+            f"call(s) under {deployment.fork.name} rules; on-chain == emulator: "
+            f"{sum(result.emulator_agrees)}/{len(rows)}"
         )
         if result.cost_wei is not None:
             print(f"inference cost: {eth_cost(result.cost_wei, result.gas_used)}")
@@ -420,6 +436,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     manifest = Manifest.load(Path(args.manifest))
+    fork = api.manifest_fork(manifest, args.fork)  # the manifest's; --fork may only agree
     session = None
     if manifest.chain.get("kind") == "rpc":  # reading only: no key needed
         session = chain.rpc_reader(args.rpc_url or manifest.chain["rpc_url"])
@@ -440,12 +457,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
                     "differences": result.differences,
                     "incomplete": result.incomplete,
                     "model_hash": "0x" + result.model_hash.hex(),
+                    "fork": fork.name,
                     "checks": [c.__dict__ for c in result.checks],
                 }
             )
         )
     else:
-        print(f"model hash of {args.model} under the manifest's settings: 0x{result.model_hash.hex()}")
+        print(
+            f"model hash of {args.model} under the manifest's settings: 0x{result.model_hash.hex()} "
+            f"(compiled for {fork.name}, the manifest's fork)"
+        )
         if session is not None:
             print(
                 f"checked against {session.description} (chain {session.w3.eth.chain_id}); pass --rpc-url to "
@@ -472,7 +493,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_estimate(args: argparse.Namespace) -> int:
     rows = read_rows(args.input) if args.input else None
     t = workflow.translate(
-        Path(args.model), _settings(args, rows), resolve_compiler(args.solc), arch=args.arch
+        Path(args.model), _settings(args, rows), resolve_compiler(args.solc), arch=args.arch, fork=args.fork
     )
     if args.row is not None and rows is None:
         raise InputError("--row picks one of the --input rows: pass --input FILE")
@@ -498,7 +519,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{t.plan.architecture}, {t.plan.describe_format}, layout {t.compiled.layout}: "
-        f"predicted receipt gas (Prague schedule + the templates' loop costs)"
+        f"predicted receipt gas ({t.fork.title}: its schedule and per-transaction cap, + the templates' "
+        "loop costs)"
     )
     print(f"inference row: {report.inference_row}")
     sections = [
@@ -556,20 +578,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     formats = (args.format,) if args.format != "all" else MODES
     layouts = (args.layout,) if args.layout != "all" else LAYOUTS
     if args.suite in ("layouts", "all"):
-        run_layout_bench(Path(args.output), args.solc, not args.skip_mnist, args.rpc_url, formats, layouts)
+        run_layout_bench(
+            Path(args.output), args.solc, not args.skip_mnist, args.rpc_url, formats, layouts, args.fork
+        )
     if args.suite in ("sweep", "all"):
         from . import sweep
         from .bench import bench_session
 
         started = time.perf_counter()
-        session = bench_session(args.rpc_url)
+        session = bench_session(args.rpc_url, args.fork)
         grid = list(sweep.quick_grid() if args.quick else sweep.default_grid())
         print(
             f"ml2sc bench: gas sweep over {len(grid)} architectures x formats x layouts on "
             f"{session.description}",
             file=sys.stderr,
         )
-        rows = sweep.run_sweep(session, resolve_compiler(args.solc), grid, formats, layouts)
+        rows = sweep.run_sweep(session, resolve_compiler(args.solc), grid, formats, layouts, args.fork)
         print(sweep.write_outputs(rows, Path(args.output)))
         print(
             f"\nsweep wall time {time.perf_counter() - started:.0f} s; "
@@ -581,7 +605,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(Path(args.output), args.solc, as_json=args.json)
+    return run_demo(Path(args.output), args.solc, as_json=args.json, fork=args.fork)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -609,6 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_numbers(p)
     _add_arch(p)
     _add_compiler(p)
+    add_fork_arg(p)
     p.set_defaults(func=cmd_translate)
 
     p = sub.add_parser(
@@ -666,7 +691,9 @@ def build_parser() -> argparse.ArgumentParser:
         "given as a share of the float outputs' range, with a warning above 1%. Before any call, "
         "an RPC manifest's contract is checked: the node's chain id, code at the address, its "
         "modelHash() and stored weights. The manifest's model file must lie in the manifest's "
-        "folder: it is unpickled, and a manifest is data.",
+        "folder: it is unpickled, and a manifest is data. --fork: default osaka for a model file; a "
+        "manifest's fork is its own (before manifest version 5: prague), and a --fork that contradicts "
+        "it is refused, as is a node (--rpc-url) that runs other rules.",
         epilog=TRUST_NOTE,
     )
     p.add_argument("model", metavar="MODEL_OR_MANIFEST")
@@ -687,7 +714,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch",
         type=positive_int,
         metavar="N",
-        help="rows per call (default: as many as fit 90%% of a 30M-gas block)",
+        help="rows per call (default: as many as fit 90%% of a 30M-gas block, or under Osaka of its "
+        "per-transaction cap, 2**24)",
     )
     p.add_argument(
         "--json",
@@ -701,7 +729,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_arch(p)
     _add_compiler(p)
     _add_chain(p)
-    p.set_defaults(func=cmd_predict)
+    p.set_defaults(func=cmd_predict, fork=None)  # None: a manifest's fork, else the default
 
     p = sub.add_parser(
         "verify",
@@ -720,7 +748,8 @@ def build_parser() -> argparse.ArgumentParser:
         "1 mismatch (something differs; also any error, printed as one line); 2 bad arguments; "
         "3 incomplete deployment (nothing differs, steps are missing); 4 not checked on chain (an "
         "embedded-chain deployment, gone with its process: the model file and the manifest agree, "
-        "which is no proof of a contract).",
+        "which is no proof of a contract). The contract is recompiled for the manifest's fork (before "
+        "manifest version 5: prague); a --fork that contradicts it is refused.",
         epilog=TRUST_NOTE,
     )
     p.add_argument("manifest", metavar="MANIFEST")
@@ -729,14 +758,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_arch(p)
     _add_compiler(p)
     _add_chain(p)
-    p.set_defaults(func=cmd_verify)
+    p.set_defaults(func=cmd_verify, fork=None)  # None: the manifest's fork
 
     p = sub.add_parser(
         "estimate",
         help="predict deploy, upload and inference gas before deploying",
         description="Predict the receipt gas of the deployment, of each weight-upload "
         "transaction and of one inference, term by term, from the plan and the "
-        "Prague gas schedule (EIP-7623 calldata floor included), and a grand total. "
+        "--fork's gas schedule (EIP-7623 calldata floor where the fork has it) and per-transaction cap "
+        "(Osaka: uploads in chunks under 2**24 gas), and a grand total. "
         "Nothing is deployed. The inference row is a typical one: the median row (the row "
         "nearest the per-feature medians) of --input, else of the int8 --calibrate rows, "
         "else an all-zero row (said so in the output). --range adds the cheapest and the "
@@ -767,6 +797,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_numbers(p)
     _add_arch(p)
     _add_compiler(p)
+    add_fork_arg(p)
     p.set_defaults(func=cmd_estimate)
 
     p = sub.add_parser(
@@ -801,6 +832,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"run on this node instead of the embedded chain (key from ${chain.PRIVATE_KEY_ENV})",
     )
     _add_compiler(p)
+    add_fork_arg(p)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser(
@@ -819,6 +851,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the table as one JSON object")
     _add_compiler(p)
+    add_fork_arg(p)
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -41,7 +41,7 @@ def _runs(split) -> list[DemoRun]:
     ]
 
 
-def run_demo(out_dir: Path, solc: str | None = None, as_json: bool = False) -> int:
+def run_demo(out_dir: Path, solc: str | None = None, as_json: bool = False, fork: str | None = None) -> int:
     import torch
 
     log = (lambda *a: print(*a, file=sys.stderr)) if as_json else print
@@ -56,12 +56,12 @@ def run_demo(out_dir: Path, solc: str | None = None, as_json: bool = False) -> i
     torch.save(model, model_path)
     reference = torch_predict(model, split.x_test)
     compiler = resolve_compiler(solc)
-    session = chain.embedded()
+    session = chain.embedded(fork=fork)
     rows = len(split.x_test)
     results = []
     for index, run in enumerate(_runs(split)):
         started = time.perf_counter()
-        t = workflow.translate(model_path, run.settings, compiler)
+        t = workflow.translate(model_path, run.settings, compiler, fork=session.fork)
         manifest_path = out_dir / f"breast_cancer_mlp.{index}.deployment.json"
         deployment = api.deploy(t, session, manifest=manifest_path, force=True)  # a fresh record per run
         manifest = deployment.manifest
@@ -91,12 +91,21 @@ def run_demo(out_dir: Path, solc: str | None = None, as_json: bool = False) -> i
         )
         log(f"  {run.label}: done in {results[-1]['seconds']} s")
     if as_json:
-        print(json.dumps({"model": "breast_cancer 30-16-8-1 ReLU, sigmoid head", "runs": results}))
+        print(
+            json.dumps(
+                {
+                    "model": "breast_cancer 30-16-8-1 ReLU, sigmoid head",
+                    "fork": session.fork_name,
+                    "compiler": compiler.describe(),
+                    "runs": results,
+                }
+            )
+        )
     else:
         print()
         print(
             f"ml2sc demo: breast-cancer MLP 30-16-8-1 (ReLU, sigmoid head), {rows} test rows, "
-            f"{session.description}"
+            f"{session.description}, {compiler.describe().split(' (')[0]}"
         )
         header = ("", *[r["run"] for r in results])
         fields = [

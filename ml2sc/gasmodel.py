@@ -2,17 +2,19 @@
 
 Every prediction is receipt gas, summed from named terms:
 
-- schedule terms computed exactly from the Prague schedule (``evmkit.gas``): the transaction
-  base, calldata with the EIP-7623 floor, contract creation and EIP-3860 initcode words, code
+- schedule terms computed exactly from the schedule of the target's fork (``evmkit.gas``,
+  ``evmkit.forks``): the transaction base, calldata with the EIP-7623 floor where the fork has it
+  (Prague, Osaka; not Cancun), contract creation and EIP-3860 initcode words, code
   deposit, SSTORE by the slot's old and new value, cold SLOADs and account accesses, copies,
   keccak, logs, and memory expansion (its quadratic part from the words the call touches);
 - loop terms: how often each part of the generated code runs (multiply-accumulates, neurons,
   layers, activation branches taken, slots, words) times that part's cost. The counts come
   from the plan and, for data-dependent branches (a negative ReLU input, a sigmoid's sign and
   cut-off, an int8 clamp, a new running maximum), from the emulator's trace of the row. The
-  per-part costs are the opcode gas of the code that solc 0.8.30 generates from these
-  templates; ``python -m ml2sc.calibrate`` derives them from receipts (least squares over a grid
-  of models and rows, saturated ones included) and they are stored in ``gas_costs.json``.
+  per-part costs are the opcode gas of the code that solc 0.8.37 generates from these
+  templates (the same code for every fork: nothing in them is priced per fork);
+  ``python -m ml2sc.calibrate`` derives them from receipts (least squares over a grid of models
+  and rows, saturated ones included) and they are stored in ``gas_costs.json``.
   A template change means running it again; the tests hold the model within 1% of receipts.
 
 Upper bounds: every data-dependent branch has a short list of paths one value can take
@@ -26,7 +28,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -34,6 +36,7 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 
 from evmkit import gas as G
+from evmkit.forks import Fork, get_fork
 from evmkit.gas import Estimate, estimate_transaction
 
 from . import activations, emulator
@@ -51,18 +54,29 @@ GAS_LOG_DATA = 8
 # The upper bound is the model's costliest path plus this share: the fitted costs of single
 # branches carry the model's error (within 1% over whole calls), twice over.
 BOUND_MARGIN = 0.02
-# The default batch budget: 90% of a 30M-gas block (ml2sc.onchain sizes uploads the same way).
+# The default batch budget: 90% of what one transaction may use in a 30M-gas block under the
+# fork's rules (Osaka: its 2**24 cap); ml2sc.onchain sizes uploads the same way.
 MAINNET_BLOCK_GAS = 30_000_000
 BLOCK_SHARE = 0.9
-DEFAULT_BUDGET = int(MAINNET_BLOCK_GAS * BLOCK_SHARE)
+
+
+def default_budget(fork: str | Fork | None = None) -> int:
+    """90% of what one transaction may use in a 30M-gas block under ``fork`` (default Osaka: 90% of
+    its 2**24 per-transaction cap; Prague and Cancun: 90% of the block)."""
+    return int(get_fork(fork).gas_cap(MAINNET_BLOCK_GAS) * BLOCK_SHARE)
+
+
+DEFAULT_BUDGET = default_budget()
 
 
 class Target(Protocol):
-    """What the model needs of a contract: its plan, weight blob and layout (``Compiled`` has them)."""
+    """What the model needs of a contract: its plan, weight blob, layout and the fork whose schedule
+    prices its transactions (``Compiled`` has them)."""
 
     plan: Plan
     blob: Blob
     layout: str
+    fork: Fork
 
 
 @dataclass(frozen=True)
@@ -72,10 +86,16 @@ class ModelShape:
     plan: Plan
     blob: Blob
     layout: str
+    fork: Fork = field(default_factory=get_fork)
 
     @classmethod
-    def of(cls, plan: Plan, layout: str) -> ModelShape:
-        return cls(plan, encode_blob(plan), layout)
+    def of(cls, plan: Plan, layout: str, fork: str | Fork | None = None) -> ModelShape:
+        return cls(plan, encode_blob(plan), layout, get_fork(fork))
+
+
+def _floor(target: object) -> bool:
+    """Whether the target's fork has EIP-7623's calldata floor (a target without a fork: the default's)."""
+    return get_fork(getattr(target, "fork", None)).calldata_floor
 
 
 def _calldata(signature: str, types: list[str], args: list[object]) -> bytes:
@@ -90,8 +110,8 @@ def log_cost(topics: int, data_bytes: int) -> int:
 # -- data contracts (exact) ---------------------------------------------------------------
 
 
-def data_contract_creation(chunk: bytes) -> Estimate:
-    """Receipt gas of deploying ``0x00 || chunk`` as a data contract: exact."""
+def data_contract_creation(chunk: bytes, fork: str | Fork | None = None) -> Estimate:
+    """Receipt gas of deploying ``0x00 || chunk`` as a data contract under ``fork``: exact."""
     initcode = data_contract_initcode(chunk)
     runtime_bytes = len(chunk) + 1
     return estimate_transaction(
@@ -104,6 +124,7 @@ def data_contract_creation(chunk: bytes) -> Estimate:
             ("code deposit", G.code_deposit(runtime_bytes)),
         ],
         create=True,
+        calldata_floor=get_fork(fork).calldata_floor,
     )
 
 
@@ -586,14 +607,20 @@ def _loop_terms(plan: Plan, features: Mapping[str, int], costs: Costs | None = N
 def inference(target: Target, row: Sequence[int], *, costs: Costs | None = None) -> Estimate:
     """Receipt gas of ``predict(row)`` sent as a transaction (``costs``: default the fitted file's)."""
     terms = _loop_terms(target.plan, inference_features(target, row), costs)
-    return estimate_transaction(predict_calldata(target.plan, row), terms + inference_exact_terms(target))
+    return estimate_transaction(
+        predict_calldata(target.plan, row),
+        terms + inference_exact_terms(target),
+        calldata_floor=_floor(target),
+    )
 
 
 def batch_inference(target: Target, rows: Sequence[Sequence[int]], *, costs: Costs | None = None) -> Estimate:
     """Receipt gas of ``predictBatch`` over ``rows`` sent as a transaction."""
     terms = _loop_terms(target.plan, batch_features(target, rows), costs)
     exact = inference_exact_terms(target, len(rows))
-    return estimate_transaction(batch_calldata(target.plan, rows), terms + exact)
+    return estimate_transaction(
+        batch_calldata(target.plan, rows), terms + exact, calldata_floor=_floor(target)
+    )
 
 
 # -- inference: upper bounds ---------------------------------------------------------------
@@ -619,7 +646,8 @@ def inference_upper_bound(target: Target, *, costs: Costs | None = None) -> Esti
     costs = costs or fitted_costs()
     features = call_features(target) + row_features_bound(target, costs.mode(plan.mode))
     terms = _loop_terms(plan, features, costs) + inference_exact_terms(target)
-    return _with_margin(estimate_transaction(predict_calldata(plan, _worst_row(plan)), terms))
+    calldata = predict_calldata(plan, _worst_row(plan))
+    return _with_margin(estimate_transaction(calldata, terms, calldata_floor=_floor(target)))
 
 
 def _worst_batch_calldata(plan: Plan, n_rows: int) -> bytes:
@@ -643,7 +671,8 @@ def batch_upper_bound(target: Target, n_rows: int, *, costs: Costs | None = None
     row = row_features_bound(target, costs.mode(plan.mode))
     features.update({k: v * n_rows for k, v in row.items()})
     terms = _loop_terms(plan, features, costs) + inference_exact_terms(target, n_rows)
-    return _with_margin(estimate_transaction(_worst_batch_calldata(plan, n_rows), terms))
+    calldata = _worst_batch_calldata(plan, n_rows)
+    return _with_margin(estimate_transaction(calldata, terms, calldata_floor=_floor(target)))
 
 
 @dataclass(frozen=True)
@@ -754,6 +783,7 @@ def deploy(compiled, data_addresses: Sequence[str] | None = None, *, costs: Cost
             ("code deposit", G.code_deposit(runtime)),
         ],
         create=True,
+        calldata_floor=_floor(compiled),
     )
 
 
@@ -779,6 +809,7 @@ def upload(compiled: Target, start: int, slots: Sequence[bytes], *, costs: Costs
             ("upload loop", round(loop["slot"] * len(slots))),
             ("call overhead", round(loop["const"])),
         ],
+        calldata_floor=_floor(compiled),
     )
 
 
@@ -794,6 +825,7 @@ def finalize(compiled: Target, *, costs: Costs | None = None) -> Estimate:
             ("WeightsFinalized log", log_cost(1, 32)),
             ("call overhead", round(overhead)),
         ],
+        calldata_floor=_floor(compiled),
     )
 
 
@@ -810,6 +842,7 @@ class GasReport:
     batch_bound: BatchBound
     batch_inference: Estimate | None = None  # one predictBatch call over the given rows, where given
     inference_row: str = ""  # where the estimated row comes from, in words (ml2sc.api.estimate sets it)
+    fork: Fork = field(default_factory=get_fork)  # the rules the figures are priced under
 
     @property
     def storage_total(self) -> int:
@@ -824,6 +857,7 @@ class GasReport:
         """Totals and breakdowns; ``batch_inference`` only where it was estimated."""
         batch = {} if self.batch_inference is None else {"batch_inference": self.batch_inference.total}
         return {
+            "fork": self.fork.to_json(),
             "deploy": self.deploy.total,
             "upload": [e.total for _, e in self.upload],
             "upload_labels": [label for label, _ in self.upload],
@@ -854,16 +888,18 @@ def estimate(
     budget: int | None = None,
     rows: Sequence[Sequence[int]] | None = None,
 ) -> GasReport:
-    """Everything a deployment and one inference of ``row`` will cost, before any of it runs;
-    batches are bounded within ``budget`` gas (default ``DEFAULT_BUDGET``, 90% of 30M). With
-    ``rows``, also one ``predictBatch`` call over them."""
+    """Everything a deployment and one inference of ``row`` will cost under ``compiled.fork``'s rules,
+    before any of it runs; batches are bounded within ``budget`` gas (default :func:`default_budget`
+    of the fork: 90% of what one transaction may use in a 30M-gas block). With ``rows``, also one
+    ``predictBatch`` call over them."""
+    fork = get_fork(getattr(compiled, "fork", None))
     if budget is None:
-        budget = DEFAULT_BUDGET
+        budget = default_budget(fork)
     uploads: list[tuple[str, Estimate]] = []
     if compiled.layout == "code":
         data = compiled.blob.data
         uploads = [
-            (f"data[{i}]", data_contract_creation(data[c.offset : c.offset + c.length]))
+            (f"data[{i}]", data_contract_creation(data[c.offset : c.offset + c.length], fork))
             for i, c in enumerate(code_chunks(compiled.blob))
         ]
     elif compiled.layout in ("storage", "packed"):
@@ -879,4 +915,5 @@ def estimate(
         inference_upper_bound(compiled),
         batch_bound_line(compiled, budget),
         batch_inference(compiled, rows) if rows is not None else None,
+        fork=fork,
     )

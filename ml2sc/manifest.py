@@ -19,9 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from evmkit.chain import TxResult
+from evmkit.forks import FORKS
 
-MANIFEST_VERSION = 4  # 3: model_hash and descriptor (ml2sc.commitment); 4: relative model path, pending
-READABLE_VERSIONS = (3, 4)  # a version 3 manifest holds an absolute model path and no pending field
+MANIFEST_VERSION = 5  # 3: model_hash and descriptor (ml2sc.commitment); 4: relative model path, pending;
+# 5: fork (the rules the contract was compiled for and deployed under)
+READABLE_VERSIONS = (3, 4, 5)  # a version 3 manifest holds an absolute model path and no pending field
+FORK_BEFORE_VERSION_5 = "prague"
+"""The fork of a manifest written before version 5: ml2sc compiled for and deployed under Prague then."""
 BLOCK_GAS_30M = 30_000_000
 
 
@@ -73,6 +77,7 @@ class Manifest:
     complete: bool = False
     source_name: str = ""  # the name the contract was translated under (in its source); "": the file's
     pending: dict[str, str] | None = None  # {"label", "tx_hash"}: sent, receipt not yet recorded
+    fork: str = FORK_BEFORE_VERSION_5  # the rules compiled for and deployed under (evmkit.forks)
     tool: str = "ml2sc"
     version: int = MANIFEST_VERSION
     location: Path | None = field(default=None, compare=False, repr=False)  # where it was loaded from
@@ -170,6 +175,10 @@ class Manifest:
         data.pop("gas", None)
         data.pop("cost_wei", None)
         data.pop("location", None)
+        if data.get("version") in (3, 4):  # written when ml2sc compiled for Prague only (a resumed one
+            data.setdefault("fork", FORK_BEFORE_VERSION_5)  # keeps its version and records the fork)
+        elif "fork" not in data:
+            raise ManifestError(f"manifest {path} is malformed: it records no fork")
         try:
             data["transactions"] = [TxRecord(**t) for t in data.get("transactions", [])]
             manifest = cls(**data)
@@ -203,11 +212,14 @@ class Manifest:
             "data_contracts": list,
             "complete": bool,
             "source_name": str,
+            "fork": str,
         }
         for name, kind in kinds.items():
             if not isinstance(getattr(self, name), kind):
                 wanted = getattr(kind, "__name__", "str or null")
                 return f"{name} is {type(getattr(self, name)).__name__}, not {wanted}"
+        if isinstance(self.fork, str) and self.fork not in FORKS:
+            return f"fork {self.fork[:30]!r} is not one of {', '.join(FORKS)}"
         if self.model_path == "":
             return "model_path is empty (null for an in-memory module)"
         if self.pending is not None and not (

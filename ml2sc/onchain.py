@@ -10,14 +10,15 @@ when it cannot fit the block gas limit or the per-transaction cap (``ChainSessio
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from web3.contract import Contract
 
 from evmkit.chain import ChainSession, TxResult
 from evmkit.errors import ChainError
-from evmkit.solc import Artifact, Compiler, compile_sources
+from evmkit.forks import FORKS, Fork, get_fork
+from evmkit.solc import Artifact, Compiler, compile_sources, default_settings
 
 from . import gasmodel
 from .blob import Blob, encode_blob
@@ -51,7 +52,8 @@ def _sent(on_sent: OnSent | None, label: str) -> Callable[[str], None] | None:
 
 @dataclass(frozen=True)
 class Compiled:
-    """A plan rendered for one weight layout and compiled: what deploying it needs."""
+    """A plan rendered for one weight layout and compiled for one fork (solc's evmVersion; the gas
+    model prices its transactions under that fork's schedule and cap): what deploying it needs."""
 
     plan: Plan
     blob: Blob
@@ -59,6 +61,7 @@ class Compiled:
     source: str
     artifact: Artifact
     contract_name: str
+    fork: Fork = field(default_factory=get_fork)
 
     @property
     def commitment(self) -> Commitment:
@@ -72,11 +75,17 @@ def compile_plan(
     source_name: str,
     layout: str | None = None,
     compiler: Compiler | None = None,
+    fork: str | Fork | None = None,
 ) -> Compiled:
+    """The plan's contract for ``layout`` (None: the cheapest for its size), compiled for ``fork``
+    (default Osaka). The templates hold nothing fork-specific: solc's code for each fork is the same
+    (but for the evmVersion in the metadata), which the tests hold."""
+    rules = get_fork(fork)
     blob = encode_blob(plan)
     layout = check_layout(layout) if layout else default_layout(blob)
     source = render_contract(plan, blob, layout, contract_name, source_name)
-    artifact = compile_sources({f"{contract_name}.sol": source}, contract_name, compiler)
+    settings = default_settings(rules.evm_version)
+    artifact = compile_sources({f"{contract_name}.sol": source}, contract_name, compiler, settings)
     size = len(artifact.deployed_bytecode)
     if size > MAX_CODE_SIZE:
         hint = "use --layout code" if layout == "inline" else "the model has too many layers for one contract"
@@ -84,19 +93,27 @@ def compile_plan(
             f"the {layout}-layout contract is {size:,} bytes, over the {MAX_CODE_SIZE:,}-byte limit of "
             f"EIP-170 ({len(blob.data):,} bytes of weights); {hint}"
         )
-    return Compiled(plan, blob, layout, source, artifact, contract_name)
+    return Compiled(plan, blob, layout, source, artifact, contract_name, rules)
 
 
-def block_budget(session: ChainSession | None) -> int:
-    """90% of what one transaction may use (the block gas limit or the per-transaction cap), at most
-    of a 30M-gas block."""
-    limit = session.gas_cap if session is not None else MAINNET_BLOCK_GAS
+def session_fork(session: ChainSession) -> Fork:
+    """The rules ``session`` runs; for a node older than every known fork, the oldest one's schedule
+    (no calldata floor, no per-transaction cap)."""
+    return session.fork if session.fork is not None else next(iter(FORKS.values()))
+
+
+def block_budget(session: ChainSession | None, fork: str | Fork | None = None) -> int:
+    """90% of what one transaction may use (the block gas limit, or the per-transaction cap where it
+    is lower: 2**24 under Osaka), at most of a 30M-gas block. Without a session, a 30M-gas block
+    under ``fork``'s rules (default Osaka)."""
+    limit = session.gas_cap if session is not None else get_fork(fork).gas_cap(MAINNET_BLOCK_GAS)
     return int(min(limit, MAINNET_BLOCK_GAS) * BLOCK_SHARE)
 
 
-def upload_chunk_slots(session: ChainSession | None = None) -> int:
-    """Slots per upload transaction: as many as fit 90% of the block (at most 30M gas)."""
-    return max(1, block_budget(session) // SLOT_GAS_BOUND)
+def upload_chunk_slots(session: ChainSession | None = None, fork: str | Fork | None = None) -> int:
+    """Slots per upload transaction: as many as fit :func:`block_budget` (the session's, or without
+    one a 30M-gas block under ``fork``'s rules)."""
+    return max(1, block_budget(session, fork) // SLOT_GAS_BOUND)
 
 
 def upload_slots(
@@ -160,7 +177,10 @@ def deploy_data_contracts(
             addresses.append(existing[index])
             continue
         label = f"data[{index}]"
-        priced = (f"data contract {index}", gasmodel.data_contract_creation(runtime[1:]).total)
+        priced = (
+            f"data contract {index}",
+            gasmodel.data_contract_creation(runtime[1:], session_fork(session)).total,
+        )
         tx = session.send(
             None, data_contract_initcode(runtime[1:]), estimate=priced, on_sent=_sent(on_sent, label)
         )
@@ -317,7 +337,7 @@ def contract_shape(session: ChainSession, contract: Contract, plan: Plan) -> gas
         layout = "storage" if n_slots == len(slot_values("storage", blob)) else "packed"
     else:
         layout = "inline"
-    return gasmodel.ModelShape(plan, blob, layout)
+    return gasmodel.ModelShape(plan, blob, layout, session_fork(session))
 
 
 def batch_size(

@@ -85,9 +85,12 @@ def run_sweep(
     grid: list[tuple[str, tuple[int, ...]]],
     formats: tuple[str, ...] = ("fixed", "int8"),
     layouts: tuple[str, ...] = LAYOUTS,
+    fork: str | None = None,
 ) -> list[Measurement]:
+    """Every grid point compiled for ``fork`` (default: the session's rules) and measured on ``session``."""
+    fork = fork or (session.fork.name if session.fork is not None else None)
     chunk = upload_chunk_slots(session)
-    limit = session.block_gas_limit
+    limit = session.gas_cap
     points = [
         (series, arch, f, lay)
         for series, arch in grid
@@ -109,7 +112,7 @@ def run_sweep(
             file=sys.stderr,
         )
         try:
-            compiled = compile_plan(plan, "SweepMLP", "sweep.pt", layout, compiler)
+            compiled = compile_plan(plan, "SweepMLP", "sweep.pt", layout, compiler, fork)
         except LayoutError:
             continue  # inline weights over the code-size limit: refused before deploying
         row = encode_inputs(plan, x[:1].tolist())[0]
@@ -117,8 +120,8 @@ def run_sweep(
         biggest = max([report.deploy.total, report.inference.total, *(e.total for _, e in report.upload)])
         if biggest > 0.98 * limit:
             print(
-                f"\n  skipped {label} {fmt} {layout}: a transaction of ~{biggest:,} gas exceeds the "
-                f"block gas limit {limit:,} (start the node with a larger --gas-limit)",
+                f"\n  skipped {label} {fmt} {layout}: a transaction of ~{biggest:,} gas exceeds "
+                f"{session.gas_cap_description(limit)} (a larger --gas-limit helps below Osaka's cap)",
                 file=sys.stderr,
             )
             continue

@@ -14,8 +14,9 @@ import numpy as np
 from web3 import Web3
 from web3.contract import Contract
 
-from evmkit.chain import ChainSession, TransactionRefused, TxResult
+from evmkit.chain import ChainSession, ForkMismatch, TransactionRefused, TxResult
 from evmkit.errors import ChainError, GasLimitExceeded
+from evmkit.forks import Fork, get_fork
 from evmkit.solc import Compiler, resolve_compiler
 
 from . import emulator, gasmodel, progress
@@ -104,6 +105,11 @@ class Translation:
         """The creation bytecode (for the code layout, before the data contracts' addresses)."""
         return self.compiled.artifact.bytecode
 
+    @property
+    def fork(self) -> Fork:
+        """The rules the contract is compiled for and its gas priced under."""
+        return self.compiled.fork
+
 
 ModelSource = Union["nn.Module", str, Path, Any]  # a module, a fitted sklearn MLP, or a model file
 Arch = Union[str, type, "nn.Module", None]  # a state_dict's module: "module:Class", a class, or built
@@ -175,15 +181,19 @@ def translate(
     compiler: Compiler | None = None,
     source_name: str | None = None,
     arch: Arch = None,
+    fork: str | Fork | None = None,
 ) -> Translation:
     """`source_name` (default: the model file's name; a module's class name) names the contract and
     appears in its source, so in its bytecode's metadata: `verify` passes the deployed one. ``arch``
-    is the module a state_dict file loads into."""
+    is the module a state_dict file loads into. ``fork`` (default Osaka): the rules to compile for
+    (solc's evmVersion, also in the metadata) and to price gas under."""
     compiler = compiler or resolve_compiler()
+    rules = get_fork(fork)
     module, path = resolve_model(model, arch)
     plan, settings, layers = plan_and_layers(module, settings)
     source_name = source_name or (path.name if path is not None else type(module).__name__)
-    compiled = compile_plan(plan, contract_name_for(source_name), source_name, settings.layout, compiler)
+    name = contract_name_for(source_name)
+    compiled = compile_plan(plan, name, source_name, settings.layout, compiler, rules)
     return Translation(
         path,
         replace(settings, layout=compiled.layout),
@@ -306,7 +316,7 @@ def translate_recorded(
     """``model`` translated under the manifest's settings and contract name, refused in one line
     (``named`` names it) unless its model hash is the one the manifest records."""
     settings = Settings.from_json(manifest.number_format, manifest.layout)
-    t = translate(model, settings, compiler, manifest.translated_name, arch)
+    t = translate(model, settings, compiler, manifest.translated_name, arch, manifest.fork)
     have = Web3.to_hex(t.compiled.commitment.model_hash)
     if have != manifest.model_hash:
         raise ManifestError(
@@ -365,6 +375,7 @@ def _resumable(
     same = (
         not old.complete
         and old.chain == chain_info
+        and old.fork == t.fork.name
         and old.model_sha256 == _model_sha256(t)
         and old.number_format == t.settings.to_json()
         and old.layout == t.compiled.layout
@@ -398,6 +409,7 @@ def deploy(
     elif not isinstance(chain_info, ChainInfo):
         chain_info = ChainInfo.from_json(chain_info)
     chain_json = chain_info.to_json()
+    check_fork(session, t.fork)
     check_inference_fits(session, t.compiled)
     existing = _existing(manifest_path, force)
     if existing is not None and resume and not force:
@@ -421,6 +433,7 @@ def deploy(
         compiler=t.compiler.describe(),
         abi=compiled.artifact.abi,
         source_name=t.source_name,
+        fork=t.fork.name,
     )
 
     manifest.model_sha256 = _model_sha256(t)
@@ -490,10 +503,27 @@ def _forget_refused(
         os.replace(tmp, path)
 
 
+def check_fork(session: ChainSession, fork: Fork) -> None:
+    """Refuse (:class:`evmkit.chain.ForkMismatch`, one line) a chain that runs other rules than the
+    contract was compiled and priced for."""
+    if session.fork != fork:
+        found = session.fork.name if session.fork is not None else ""
+        if not found:
+            raise ForkMismatch(
+                f"{session.description} runs rules {session.fork_name}, not {fork.name.capitalize()}'s: "
+                f"use a chain that runs {fork.name.capitalize()}"
+            )
+        raise ForkMismatch(
+            f"{session.description} runs {found.capitalize()} rules, but the contract was compiled and its "
+            f"gas planned for {fork.name.capitalize()}'s: translate with --fork {found} (fork={found!r}), or "
+            f"use a chain that runs {fork.name.capitalize()}"
+        )
+
+
 def check_inference_fits(session: ChainSession, compiled: Compiled) -> None:
     """Refuse, before anything is sent, a contract whose one-row inference can never fit what one
     call may use on ``session``: deployed, it could only refuse every prediction."""
-    shape = gasmodel.ModelShape(compiled.plan, compiled.blob, compiled.layout)
+    shape = gasmodel.ModelShape(compiled.plan, compiled.blob, compiled.layout, compiled.fork)
     bound = gasmodel.inference_upper_bound(shape).total
     cap = session.gas_cap
     if bound <= cap:
@@ -524,6 +554,7 @@ def _refuse_other_unfinished(old: Manifest, t: Translation, chain_json: dict[str
             ("another model", old.model_hash == Web3.to_hex(t.compiled.commitment.model_hash)),
             ("another number format", old.number_format == t.settings.to_json()),
             ("another layout", old.layout == t.compiled.layout),
+            ("another fork", old.fork == t.fork.name),
             ("another chain", old.chain == chain_json),
         )
         if not same
@@ -742,6 +773,15 @@ def verify(
         claimed is None or int(claimed) == actual,
         f"{session.description}, chain {actual}",
         f"chain differs (the manifest says chain {claimed}, the node is chain {actual})",
+    )
+    same_rules = session.fork is not None and session.fork.name == manifest.fork
+    v.add(
+        "chain rules: node vs the manifest's fork",
+        True if same_rules else None,
+        f"{session.fork_name}"
+        if same_rules
+        else f"the node runs {session.fork_name}, the deployment was made under {manifest.fork}: the "
+        "contract is checked all the same (its code does not change with the rules)",
     )
     if manifest.address:
         _verify_chain(session, manifest, t, v, show_progress)

@@ -77,12 +77,40 @@ def test_gas_model_within_one_percent(shared_chain, arch, acts, mode, layout) ->
     assert abs(report.inference.total - measured) <= 0.01 * measured
 
 
+@pytest.fixture(scope="module")
+def prague_chain():
+    return chain.embedded(block_gas_limit=60_000_000, fork="prague")
+
+
+@pytest.mark.parametrize("mode", ["fixed", "int8"])
+@pytest.mark.parametrize("layout", ["storage", "packed", "code", "inline"])
+def test_gas_model_within_one_percent_under_prague(prague_chain, mode, layout) -> None:
+    """The same model under Prague's rules (no per-transaction cap: uploads in chunks of a 30M block's
+    90%, each far over Osaka's 2**24 for a big model; the same code, so the same fitted costs)."""
+    arch, acts = GRID[0]
+    compiled, x = _compiled(arch, acts, mode, layout, seed=sum(arch), data_seed=1, fork="prague")
+    plan = compiled.plan
+    rows = encode_inputs(plan, x[:3].tolist())
+    report = gasmodel.estimate(compiled, rows[0], upload_chunk_slots(prague_chain), rows=rows)
+    assert report.fork.name == "prague" and upload_chunk_slots(prague_chain) == 27_000_000 // 24_000
+    contract, txs = deploy_and_upload(prague_chain, compiled)
+    predicted = dict(report.upload) | {"deploy": report.deploy}
+    for label, tx in txs:
+        assert abs(predicted[label].total - tx.gas_used) <= 0.01 * tx.gas_used, label
+    for estimate, function, arg in (
+        (report.inference, "predict", encode_row(plan, rows[0])),
+        (report.batch_inference, "predictBatch", encode_rows(plan, rows)),
+    ):
+        measured = prague_chain.transact(contract, function, arg).gas_used
+        assert abs(estimate.total - measured) <= 0.01 * measured, function
+
+
 # -- the templates' commitment: digest chain in upload, checks in finalize, code-layout pins ------
 
 
-def _compiled(arch, acts, mode, layout, seed=0, frac_bits=None, scale=2.0, data_seed=None):
-    """A random MLP of this shape (torch seed `seed`), compiled, with 16 normal rows (seed
-    `data_seed`, default seed + 1) that also calibrate int8."""
+def _compiled(arch, acts, mode, layout, seed=0, frac_bits=None, scale=2.0, data_seed=None, fork=None):
+    """A random MLP of this shape (torch seed `seed`), compiled for ``fork`` (default Osaka), with 16
+    normal rows (seed `data_seed`, default seed + 1) that also calibrate int8."""
     torch.manual_seed(seed)
     modules: list[nn.Module] = []
     kinds = {
@@ -103,7 +131,7 @@ def _compiled(arch, acts, mode, layout, seed=0, frac_bits=None, scale=2.0, data_
     x = np.random.default_rng(seed + 1 if data_seed is None else data_seed).normal(size=(16, arch[0])) * scale
     fmt = FixedFormat(frac_bits) if frac_bits else None
     plan = build_plan(ops, fmt, mode=mode, scales=calibrate(group_layers(ops), x) if mode == "int8" else None)
-    return compile_plan(plan, "GasMLP", "gas.pt", layout), x
+    return compile_plan(plan, "GasMLP", "gas.pt", layout, fork=fork), x
 
 
 @pytest.mark.parametrize("mode", ["fixed", "int8"])

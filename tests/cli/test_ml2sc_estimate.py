@@ -30,10 +30,9 @@ def test_estimate_reports_the_upper_bound_and_a_grand_total(tmp_path: Path) -> N
     assert report["inference"] < report["inference_upper_bound"] < 1.5 * report["inference"]
     assert report["total"] == report["deploy"] + sum(report["upload"]) + report["inference"]
     batch = report["batch_upper_bound"]
-    assert batch["budget"] == 27_000_000 and batch["rows_per_call"] > 1
-    assert (
-        batch["intercept"] + batch["rows_per_call"] * batch["per_row"] <= 27_000_000 + batch["rows_per_call"]
-    )
+    budget = int(0.9 * 2**24)  # Osaka (the default): 90% of EIP-7825's per-transaction cap
+    assert report["fork"]["name"] == "osaka" and batch["budget"] == budget and batch["rows_per_call"] > 1
+    assert batch["intercept"] + batch["rows_per_call"] * batch["per_row"] <= budget + batch["rows_per_call"]
     assert "safety margin (2%)" in report["breakdown"]["inference_upper_bound"]["terms"]
     text = run("estimate", str(tmp_path / "m.pt"))
     assert text.returncode == 0, text.stderr

@@ -124,7 +124,9 @@ def test_an_unfinished_manifest_of_another_model_is_not_overwritten(deployed: Pa
 def test_a_refused_deploy_writes_no_manifest(deployed: Path) -> None:
     t = ml2sc.translate(deployed.parent / "net.pt", layout="storage")
     embedded = chain.embedded()
-    poor = ChainSession(embedded.w3, [Account.create()], "embedded py-evm chain")  # no funds
+    poor = ChainSession(
+        embedded.w3, [Account.create()], "embedded py-evm chain", fork=embedded.fork
+    )  # no funds
     new = deployed.parent / "new.json"
     with pytest.raises(TransactionRefused, match=r"cannot afford .*\(fund 0x"):
         ml2sc.deploy(t, poor, manifest=new)

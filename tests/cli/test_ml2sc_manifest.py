@@ -38,7 +38,8 @@ def test_a_manifest_moves_with_its_model_and_catches_a_changed_file(tmp_path: Pa
     assert deploy.returncode == 0, deploy.stderr
     assert "cost (gas x effective gas price)" in deploy.stdout and " ETH = " in deploy.stdout
     manifest = json.loads((here / "net.deployment.json").read_text())
-    assert manifest["model_path"] == "net.pt" and manifest["version"] == 4 and manifest["pending"] is None
+    assert manifest["model_path"] == "net.pt" and manifest["version"] == 5 and manifest["pending"] is None
+    assert manifest["fork"] == "osaka"
     assert manifest["cost_wei"] == sum(t["gas_used"] * t["gas_price"] for t in manifest["transactions"]) > 0
     moved = shutil.move(here, tmp_path / "b")
     result = _run("predict", str(Path(moved) / "net.deployment.json"), "--input", str(Path(moved) / "x.npy"))
@@ -49,9 +50,13 @@ def test_a_manifest_moves_with_its_model_and_catches_a_changed_file(tmp_path: Pa
         "version": 3,
         "model_path": str(Path(moved) / "net.pt"),
     }  # absolute, as version 3 wrote
-    old.pop("pending"), old.pop("cost_wei")
+    old.pop("pending"), old.pop("cost_wei"), old.pop("fork")  # before version 5: deployed under Prague
     (tmp_path / "old.json").write_text(json.dumps(old))
-    assert _run("predict", str(tmp_path / "old.json"), "--input", str(Path(moved) / "x.npy")).returncode == 0
+    result = _run("predict", str(tmp_path / "old.json"), "--input", str(Path(moved) / "x.npy"), "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["fork"] == "prague", result.stderr
+    x = str(Path(moved) / "x.npy")
+    result = _run("predict", str(tmp_path / "old.json"), "--input", x, "--fork", "osaka")
+    assert result.returncode == 1 and "records a deployment under Prague rules, not Osaka's" in result.stderr
     torch.manual_seed(4)
     torch.save(nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3)), Path(moved) / "net.pt")
     result = _run("predict", str(Path(moved) / "net.deployment.json"), "--input", str(Path(moved) / "x.npy"))

@@ -32,7 +32,7 @@ def test_deploy_and_one_row_over_the_limit_are_refused_with_their_estimates() ->
         deploy_and_upload(small, compiled)
     assert str(info.value) == (
         f"the model contract's deployment needs about {need:,} gas (estimate), over the block gas limit "
-        "1,000,000 of embedded py-evm chain; nothing was sent"
+        "1,000,000 of embedded py-evm chain (osaka); nothing was sent"
     )
     assert small.w3.eth.block_number == 0
     session = chain.embedded(block_gas_limit=3_000_000)

@@ -25,8 +25,14 @@ from ml2sc.quant import calibrate
 pytestmark = pytest.mark.rpc
 
 
+@pytest.fixture(scope="module")
+def anvil_prague():
+    with start_anvil(hardfork="prague") as node:
+        yield node
+
+
 def gas_trace(session: chain.ChainSession, plan, layout: str, rows) -> list[tuple[str, int]]:
-    compiled = compile_plan(plan, "GasMLP", "gas.pt", layout)
+    compiled = compile_plan(plan, "GasMLP", "gas.pt", layout, fork=session.fork)
     contract, txs = deploy_and_upload(session, compiled)
     trace = [(label, tx.gas_used) for label, tx in txs]
     trace += [
@@ -36,10 +42,13 @@ def gas_trace(session: chain.ChainSession, plan, layout: str, rows) -> list[tupl
     return trace + [("predictBatch", batch.gas_per_call[0])]
 
 
+@pytest.mark.parametrize("fork", ["osaka", "prague"])
 @pytest.mark.parametrize(
     "mode, layout", [("fixed", "storage"), ("fixed", "inline"), ("int8", "packed"), ("int8", "code")]
 )
-def test_same_gas_on_embedded_chain_and_anvil(anvil, monkeypatch, mode, layout) -> None:
+def test_same_gas_on_embedded_chain_and_anvil(request, monkeypatch, fork, mode, layout) -> None:
+    """Every transaction the same gas on the embedded chain and on anvil, under each fork's rules."""
+    anvil = request.getfixturevalue("anvil" if fork == "osaka" else "anvil_prague")
     torch.manual_seed(3)
     model = nn.Sequential(
         nn.Linear(6, 10), nn.ReLU(), nn.Linear(10, 4), nn.Sigmoid(), nn.Linear(4, 1), nn.Sigmoid()
@@ -49,8 +58,8 @@ def test_same_gas_on_embedded_chain_and_anvil(anvil, monkeypatch, mode, layout) 
     plan = build_plan(ops, mode=mode, scales=calibrate(group_layers(ops), x) if mode == "int8" else None)
     rows = encode_inputs(plan, x.tolist())
     monkeypatch.setenv("ANVIL_KEY", anvil.private_keys[0])
-    embedded = gas_trace(chain.embedded(), plan, layout, rows)
-    node = gas_trace(chain.rpc(anvil.url, "ANVIL_KEY"), plan, layout, rows)
+    embedded = gas_trace(chain.embedded(fork=fork), plan, layout, rows)
+    node = gas_trace(chain.rpc(anvil.url, "ANVIL_KEY", fork=fork), plan, layout, rows)
     assert len(embedded) >= 5 and node == embedded
 
 
@@ -138,7 +147,7 @@ def test_killed_deployment_resumes_to_the_same_weights(tmp_path: Path) -> None:
         interrupted = json.loads(manifest_path.read_text())
         assert not interrupted["complete"] and [t["label"] for t in interrupted["transactions"]][:2] == [
             "deploy",
-            "upload[0:1125]",
+            "upload[0:629]",  # Osaka: 90% of EIP-7825's 2**24 cap, 24,000 gas a slot
         ]
         resumed = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=300)
         assert resumed.returncode == 0, resumed.stderr
@@ -183,7 +192,7 @@ def test_killed_deployment_resumes_to_the_same_weights(tmp_path: Path) -> None:
 
 
 def test_node_refusals_are_one_line_chain_errors(anvil, tmp_path: Path) -> None:
-    """An unfunded key, too little gas and more gas than a block holds: each is one ChainError line
+    """An unfunded key, too little gas and more gas than a transaction may use: each is one ChainError line
     holding the node's own message; the CLI prints it as one line and exits non-zero."""
     from eth_account import Account
 
@@ -201,7 +210,8 @@ def test_node_refusals_are_one_line_chain_errors(anvil, tmp_path: Path) -> None:
     block = funded.w3.eth.block_number
     with pytest.raises(
         GasLimitExceeded,
-        match=r"^the transaction asks for 40,000,000 gas, over the block gas limit 30,000,000 ",
+        match=r"^the transaction asks for 40,000,000 gas, over the per-transaction gas cap 16,777,216 "
+        r"\(EIP-7825\) of RPC node ",
     ):  # refused before sending: the node never sees it
         funded.send(None, b"\x60\x00", gas=40_000_000)
     assert funded.w3.eth.block_number == block

@@ -1,4 +1,4 @@
-"""The code layout's weights cannot be swapped under a deployed model, on a real node (anvil, Prague):
+"""The code layout's weights cannot be swapped under a deployed model, on a real node (anvil, Osaka):
 the review's CREATE2/SELFDESTRUCT swap and EIP-7702 delegation, and code changed under the model."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ contract Attack {
 
 @pytest.fixture(scope="module")
 def session():
-    with start_anvil(gas_limit=60_000_000, hardfork="prague") as node:
+    with start_anvil(gas_limit=60_000_000) as node:
         os.environ["ML2SC_COMMIT_KEY"], os.environ["ML2SC_COMMIT_AUTH"] = (
             node.private_keys[0],
             node.private_keys[1],

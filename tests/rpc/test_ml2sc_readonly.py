@@ -120,5 +120,6 @@ def test_an_osaka_node_caps_each_transaction() -> None:
         ):
             session.send(None, b"\x60\x00", estimate=("the upload", 20_000_000))
         assert session.w3.eth.block_number == block
-    with start_anvil() as prague:
-        assert chain.rpc_reader(prague.url).tx_gas_cap is None
+    with start_anvil(hardfork="prague") as prague:
+        reader = chain.rpc_reader(prague.url)
+        assert reader.tx_gas_cap is None and reader.fork_name == "prague"

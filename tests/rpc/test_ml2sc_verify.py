@@ -1,5 +1,6 @@
-"""`ml2sc verify` names what differs between a model file and a deployment (anvil, Prague): the
-review's MATCH-for-another-model cases, each refused now with its name."""
+"""`ml2sc verify` names what differs between a model file and a deployment (anvil, Prague, a fork other
+than the default: every translation says fork="prague"): the review's MATCH-for-another-model cases,
+each refused now with its name."""
 
 from __future__ import annotations
 
@@ -13,19 +14,20 @@ from torch import nn
 
 from evmkit import chain
 from evmkit.anvil import start_anvil
-from evmkit.solc import compile_sources
+from evmkit.solc import compile_sources, default_settings
 from ml2sc import workflow
 from ml2sc.fixed import FixedFormat
 from ml2sc.manifest import Manifest
 
 pytestmark = pytest.mark.rpc
+FORK = "prague"
 
 
 @pytest.fixture(scope="module")
 def session():
-    with start_anvil(gas_limit=60_000_000, hardfork="prague") as node:
+    with start_anvil(gas_limit=60_000_000, hardfork=FORK) as node:
         os.environ["ML2SC_VERIFY_KEY"] = node.private_keys[0]
-        yield chain.rpc(node.url, "ML2SC_VERIFY_KEY")
+        yield chain.rpc(node.url, "ML2SC_VERIFY_KEY", fork=FORK)
 
 
 def _save(model: nn.Module, path: Path) -> Path:
@@ -43,7 +45,7 @@ def _twins(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _deploy(session, model: Path, layout: str, tmp_path: Path) -> Manifest:
-    t = workflow.translate(model, workflow.Settings(layout=layout))
+    t = workflow.translate(model, workflow.Settings(layout=layout), fork=FORK)
     manifest, _ = workflow.deploy(session, t, tmp_path / f"{layout}.json")  # the chain: the session's own
     assert manifest.chain == {
         "kind": "rpc",
@@ -55,7 +57,7 @@ def _deploy(session, model: Path, layout: str, tmp_path: Path) -> Manifest:
 
 def _verify(session, manifest: Manifest, model: Path) -> workflow.Verification:
     settings = workflow.Settings.from_json(manifest.number_format, manifest.layout)
-    t = workflow.translate(model, settings, source_name=Path(manifest.model_path).name)
+    t = workflow.translate(model, settings, source_name=Path(manifest.model_path).name, fork=manifest.fork)
     return workflow.verify(session, manifest, t)
 
 
@@ -83,8 +85,8 @@ def test_two_shapes_with_one_blob_are_told_apart(session, tmp_path):
         b[0].weight.copy_(numbers[:4].reshape(2, 2))
         b[0].bias.copy_(numbers[4:])
     pa, pb = _save(a, tmp_path / "a.pt"), _save(b, tmp_path / "b.pt")
-    ta = workflow.translate(pa, workflow.Settings(layout="inline"))
-    tb = workflow.translate(pb, workflow.Settings(layout="inline"))
+    ta = workflow.translate(pa, workflow.Settings(layout="inline"), fork=FORK)
+    tb = workflow.translate(pb, workflow.Settings(layout="inline"), fork=FORK)
     assert ta.compiled.commitment.model_hash != tb.compiled.commitment.model_hash
     manifest = _deploy(session, pa, "inline", tmp_path)
     result = _verify(session, manifest, pb)
@@ -94,12 +96,14 @@ def test_two_shapes_with_one_blob_are_told_apart(session, tmp_path):
 def test_an_edited_inline_blob_behind_the_honest_constants_is_caught(session, tmp_path):
     torch.manual_seed(6)
     model = _save(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)), tmp_path / "m.pt")
-    t = workflow.translate(model, workflow.Settings(layout="inline"))
+    t = workflow.translate(model, workflow.Settings(layout="inline"), fork=FORK)
     blob_hex = t.compiled.blob.data.hex()
     edited = blob_hex[:-2] + ("00" if blob_hex[-2:] != "00" else "01")
     source = t.compiled.source.replace(f'hex"{blob_hex}"', f'hex"{edited}"')
     assert source != t.compiled.source
-    forged = compile_sources({f"{t.compiled.contract_name}.sol": source}, t.compiled.contract_name)
+    forged = compile_sources(
+        {f"{t.compiled.contract_name}.sol": source}, t.compiled.contract_name, settings=default_settings(FORK)
+    )
     contract, _ = session.deploy(forged)
     manifest = _deploy(session, model, "inline", tmp_path)
     manifest = dataclasses.replace(manifest, address=contract.address)
@@ -131,7 +135,7 @@ def test_code_layout_reads_its_data_contracts_from_chain(session, tmp_path):
 def test_an_unfinished_upload_is_an_incomplete_deployment(session, tmp_path):
     torch.manual_seed(8)
     model = _save(nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 2)), tmp_path / "s.pt")
-    t = workflow.translate(model, workflow.Settings(layout="storage"))
+    t = workflow.translate(model, workflow.Settings(layout="storage"), fork=FORK)
 
     class Stop(Exception):
         pass
@@ -151,7 +155,7 @@ def test_an_unfinished_upload_is_an_incomplete_deployment(session, tmp_path):
 def test_fixed_format_differences_are_named(session, tmp_path):
     torch.manual_seed(9)
     model = _save(nn.Sequential(nn.Linear(3, 2)), tmp_path / "f.pt")
-    t = workflow.translate(model, workflow.Settings(fmt=FixedFormat(20), layout="inline"))
+    t = workflow.translate(model, workflow.Settings(fmt=FixedFormat(20), layout="inline"), fork=FORK)
     manifest, _ = workflow.deploy(session, t, tmp_path / "f.json")
     other = dataclasses.replace(manifest, number_format={**manifest.number_format, "frac_bits": 24})
     result = _verify(session, other, model)
