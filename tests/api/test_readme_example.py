@@ -3,19 +3,7 @@ namespace, on the real compiler and the embedded chain (nothing stubbed)."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def section_blocks(title: str) -> list[str]:
-    """The ```python blocks of the README section ``## title``, up to the next ``## `` heading."""
-    text = README.read_text()
-    start = text.index(f"\n## {title}\n")
-    end = text.find("\n## ", start + 1)
-    section = text[start : end if end != -1 else len(text)]
-    return re.findall(r"^```python\n(.*?)^```$", section, flags=re.S | re.M)
+from helpers.readme import section_blocks
 
 
 def test_library_api_section_runs(capsys) -> None:

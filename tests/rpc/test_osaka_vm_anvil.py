@@ -18,39 +18,15 @@ from web3 import EthereumTesterProvider, Web3
 
 from evmkit.anvil import start_anvil
 from evmkit.pyevm_osaka import OsakaVM
+from helpers.evm_bytecode import CLZ_RUNTIME, initcode, proxy_runtime
 
 pytestmark = pytest.mark.rpc
 
 TX_GAS = 1_000_000
 
 
-def initcode(runtime: bytes) -> bytes:
-    """PUSH1 len DUP1 PUSH1 11 PUSH1 0 CODECOPY PUSH1 0 RETURN, then ``runtime``."""
-    return bytes([0x60, len(runtime), 0x80, 0x60, 0x0B, 0x60, 0x00, 0x39, 0x60, 0x00, 0xF3]) + runtime
-
-
-# x = calldata[0:32]; return (CLZ(x), the gas of SWAP1 CLZ GAS between two GAS readings)
-# PUSH1 0 CALLDATALOAD GAS SWAP1 CLZ GAS SWAP1 PUSH1 0 MSTORE SWAP1 SUB PUSH1 32 MSTORE
-# PUSH1 64 PUSH1 0 RETURN
-CLZ_RUNTIME = bytes.fromhex("6000355a901e5a90600052900360205260406000f3")
 # x = calldata[0:32]; store CLZ(x) at slot 0 (so a transaction leaves a trace on each chain)
 CLZ_STORE_RUNTIME = bytes.fromhex("6000351e60005500")  # PUSH1 0 CALLDATALOAD CLZ PUSH1 0 SSTORE STOP
-
-
-def proxy_runtime(address: int) -> bytes:
-    """CALL ``address`` with the calldata and all gas left; return (success, gas spent around the
-    call, its return data)."""
-    return (
-        bytes.fromhex("366000600037")  # CALLDATACOPY(0, 0, CALLDATASIZE)
-        + bytes.fromhex("5a")  # g1
-        + bytes.fromhex("600060003660006000")  # retSize retOffset argsSize argsOffset value
-        + bytes([0x61])
-        + address.to_bytes(2, "big")
-        + bytes.fromhex("5af15a")  # GAS CALL; g2
-        + bytes.fromhex("906000529003602052")  # mem[0] = success; mem[32] = g1 - g2
-        + bytes.fromhex("3d600060403e")  # RETURNDATACOPY(64, 0, RETURNDATASIZE)
-        + bytes.fromhex("3d6040016000f3")  # RETURN(0, 64 + RETURNDATASIZE)
-    )
 
 
 FAILED_CALL = b"<eth_call failed>"

@@ -1,0 +1,35 @@
+"""Hand-assembled contracts for the tests of the EVM itself (no solc): deployment code, CLZ, and a proxy
+that measures what a precompile call costs."""
+
+from __future__ import annotations
+
+
+def initcode(runtime: bytes) -> bytes:
+    """Deployment code that returns ``runtime``: PUSH1 len DUP1 PUSH1 11 PUSH1 0 CODECOPY PUSH1 0 RETURN."""
+    assert len(runtime) < 256
+    return bytes([0x60, len(runtime), 0x80, 0x60, 0x0B, 0x60, 0x00, 0x39, 0x60, 0x00, 0xF3]) + runtime
+
+
+# x = calldata[0:32]; GAS; CLZ(x); GAS; return (clz, gas between the readings = SWAP1 + CLZ + GAS)
+# PUSH1 0 CALLDATALOAD GAS SWAP1 CLZ GAS SWAP1 PUSH1 0 MSTORE SWAP1 SUB PUSH1 32 MSTORE
+# PUSH1 64 PUSH1 0 RETURN
+CLZ_RUNTIME = bytes.fromhex("6000355a901e5a90600052900360205260406000f3")
+CLZ_WINDOW_GAS = 3 + 5 + 2  # SWAP1, CLZ (EIP-7939), GAS
+
+
+def proxy_runtime(address: int, call_gas: int | None = None) -> bytes:
+    """Copy calldata to memory, CALL ``address`` with it (all gas left, or ``call_gas``), return
+    (success, gas spent between the GAS readings around the call, the call's return data)."""
+    gas_op = bytes([0x5A]) if call_gas is None else bytes([0x62]) + call_gas.to_bytes(3, "big")
+    return (
+        bytes.fromhex("366000600037")  # CALLDATACOPY(0, 0, CALLDATASIZE)
+        + bytes.fromhex("5a")  # g1
+        + bytes.fromhex("600060003660006000")  # retSize retOffset argsSize argsOffset value
+        + bytes([0x61])
+        + address.to_bytes(2, "big")
+        + gas_op
+        + bytes.fromhex("f15a")  # CALL; g2
+        + bytes.fromhex("906000529003602052")  # mem[0] = success; mem[32] = g1 - g2
+        + bytes.fromhex("3d600060403e")  # RETURNDATACOPY(64, 0, RETURNDATASIZE)
+        + bytes.fromhex("3d6040016000f3")  # RETURN(0, 64 + RETURNDATASIZE)
+    )
