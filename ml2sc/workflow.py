@@ -534,7 +534,10 @@ def check_inference_fits(session: ChainSession, compiled: Compiled) -> None:
             other = gasmodel.inference_upper_bound(replace(shape, layout=layout)).total
             if other <= cap:
                 others.append(f"--layout {layout} ({other:,})")
-    room = "a bigger block (--gas-limit)" if session.rpc_url is None else "a node with a bigger block"
+    if session.tx_gas_cap is not None and cap == session.tx_gas_cap:  # no block size lifts EIP-7825's cap
+        room = "a chain without a per-transaction cap (--fork prague, where the chain runs it)"
+    else:
+        room = "a bigger block (--gas-limit)" if session.rpc_url is None else "a node with a bigger block"
     helps = f"{', '.join(others)} would fit, or use {room}" if others else f"no other layout fits: use {room}"
     raise GasLimitExceeded(
         f"one row's inference on the {compiled.layout}-layout contract may cost up to {bound:,} gas (the "

@@ -84,6 +84,7 @@ def test_a_storage_model_of_over_10000_parameters_stays_under_the_osaka_cap() ->
     message = str(refused.value)
     assert "per-transaction gas cap 16,777,216 (EIP-7825)" in message and "nothing was sent" in message
     assert "the gas model's upper bound" in message and "--layout packed" in message
+    assert message.endswith("a chain without a per-transaction cap (--fork prague, where the chain runs it)")
     assert session.w3.eth.block_number == 0
     contract, txs = deploy_and_upload(session, osaka)
     assert [label for label, _ in txs] == ["deploy", *[label for label, _ in report.upload]]
