@@ -154,6 +154,14 @@ class ChainSession:
         wanted = get_fork(fork)
         if self.fork == wanted or (newer_ok and self.fork is not None and _newer(self.fork, wanted)):
             return wanted
+        if newer_ok:  # the code is fixed: only a node as new as it can run it, whatever --fork says
+            oldest = next(iter(FORKS))
+            runs = f"{self.fork.name.capitalize()} rules" if self.fork else f"rules older than {oldest}"
+            raise ForkMismatch(
+                f"{self.description} runs {runs}, older than {wanted.name.capitalize()}'s that the "
+                f"deployment was made under (no {wanted.probe_what}): use a node that runs {wanted.name} or "
+                "a later fork"
+            )
         raise ForkMismatch(_mismatch(self.description, wanted, self.fork))
 
     @property
@@ -512,6 +520,8 @@ def _node_session(
     read_only: bool = False,
     newer_ok: bool = False,
 ) -> ChainSession:
+    if fork is not None:
+        get_fork(fork)  # an unknown name is refused before the node is asked anything
     w3 = _connect(url)
     found = detect_fork(w3)
     session = ChainSession(w3, signers, f"RPC node {url}", rpc_url=url, read_only=read_only, fork=found)

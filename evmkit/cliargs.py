@@ -54,22 +54,23 @@ _at_least_intrinsic = int_at_least(
 gas_limit_type.__name__ = "integer"
 
 
-def add_fork_arg(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """--fork: the rules to compile for, run under (embedded chain), price with and require of a node."""
+def add_fork_arg(p: argparse.ArgumentParser | argparse._ArgumentGroup, node: bool = False) -> None:
+    """--fork: the rules to compile for, run under (embedded chain), price with and, with ``node`` (the
+    command takes --rpc-url), require of a node."""
+    refused = "; a node (--rpc-url) that runs other rules is refused" if node else ""
     p.add_argument(
         "--fork",
         choices=list(FORKS),
         default=DEFAULT_FORK,
         help=f"the chain's rules: solc's evmVersion, the embedded chain's rules, the gas schedule and the "
-        f"per-transaction cap (default {DEFAULT_FORK}, mainnet since December 2025; a node (--rpc-url) that "
-        "runs other rules is refused)",
+        f"per-transaction cap (default {DEFAULT_FORK}, mainnet since December 2025{refused})",
     )
 
 
 def add_chain_args(p: argparse.ArgumentParser, gas_limit: int = chain.DEFAULT_BLOCK_GAS_LIMIT) -> None:
     """--fork, --rpc-url, --private-key-env and --gas-limit (the embedded chain's block gas limit)."""
     g = p.add_argument_group("chain")
-    add_fork_arg(g)
+    add_fork_arg(g, node=True)
     g.add_argument(
         "--rpc-url",
         default=os.environ.get(chain.RPC_URL_ENV),

@@ -24,6 +24,7 @@ from . import api, progress, workflow
 from .capture import ModelLoadError, UnsupportedModel
 from .evm_int import EvmPanic
 from .fixed import DEFAULT_FRAC_BITS, DEFAULT_WEIGHT_BITS, FixedFormat, FormatOverflow
+from .gasmodel import MAINNET_BLOCK_GAS
 from .inputs import InputError, read_rows
 from .layouts import LAYOUTS, LayoutError
 from .manifest import Manifest, ManifestError
@@ -562,13 +563,23 @@ def cmd_estimate(args: argparse.Namespace) -> int:
             ),
             ("inference upper bound (predict, any row)", f"{report.inference_upper_bound.total:,}"),
             (
-                f"predictBatch upper bound (n <= {batch.rows:,} rows)",
+                f"predictBatch upper bound (n <= {max(batch.rows, 1):,} rows)",
                 f"{batch.intercept:,} + n x {batch.per_row:,}",
             ),
             (f"rows per predictBatch call within {batch.budget:,} gas", f"{batch.rows:,}"),
         ],
         header=("summary", "gas"),
     )
+    cap = t.fork.gas_cap(MAINNET_BLOCK_GAS)  # what estimate plans with: a 30M-gas block under the fork
+    bound = report.inference_upper_bound.total
+    if bound > cap:  # deploy refuses such a contract: say so here, where it is only priced
+        limit = f"{t.fork.name}'s per-transaction cap" if t.fork.tx_gas_cap == cap else "the block gas limit"
+        print(
+            f"ml2sc: warning: one row's inference may cost up to {bound:,} gas, over {limit} ({cap:,}): "
+            "every prediction would be refused, so `ml2sc deploy` refuses this contract; "
+            "try another --layout",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -832,7 +843,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"run on this node instead of the embedded chain (key from ${chain.PRIVATE_KEY_ENV})",
     )
     _add_compiler(p)
-    add_fork_arg(p)
+    add_fork_arg(p, node=True)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser(

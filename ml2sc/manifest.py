@@ -169,7 +169,7 @@ class Manifest:
             raise ManifestError(f"{path} is not an ml2sc deployment manifest")
         if data.get("version") not in READABLE_VERSIONS:
             raise ManifestError(
-                f"{path} is an ml2sc manifest of version {data.get('version')}; this ml2sc reads "
+                f"{path} is an ml2sc manifest of version {data.get('version')!r}; this ml2sc reads "
                 f"versions {', '.join(map(str, READABLE_VERSIONS))} (redeploy to write one)"
             )
         data.pop("gas", None)

@@ -535,7 +535,12 @@ def check_inference_fits(session: ChainSession, compiled: Compiled) -> None:
             if other <= cap:
                 others.append(f"--layout {layout} ({other:,})")
     if session.tx_gas_cap is not None and cap == session.tx_gas_cap:  # no block size lifts EIP-7825's cap
-        room = "a chain without a per-transaction cap (--fork prague, where the chain runs it)"
+        room = (
+            f"a chain without a per-transaction cap whose block holds {bound:,} gas (embedded: --fork prague "
+            f"--gas-limit {bound})"
+            if session.rpc_url is None
+            else f"a node without a per-transaction cap whose block holds {bound:,} gas"
+        )
     else:
         room = "a bigger block (--gas-limit)" if session.rpc_url is None else "a node with a bigger block"
     helps = f"{', '.join(others)} would fit, or use {room}" if others else f"no other layout fits: use {room}"
@@ -777,14 +782,22 @@ def verify(
         f"{session.description}, chain {actual}",
         f"chain differs (the manifest says chain {claimed}, the node is chain {actual})",
     )
-    same_rules = session.fork is not None and session.fork.name == manifest.fork
+    deployed_under = get_fork(manifest.fork)
+    same_rules = session.fork == deployed_under
+    try:  # a node upgraded since the deploy runs the contract all the same; an older one may not
+        session.require_fork(deployed_under, newer_ok=True)
+        older, why = False, ""
+    except ForkMismatch as exc:
+        older, why = True, str(exc)
     v.add(
         "chain rules: node vs the manifest's fork",
-        True if same_rules else None,
+        True if same_rules else (False if older else None),
         f"{session.fork_name}"
         if same_rules
+        else why
+        if older
         else f"the node runs {session.fork_name}, the deployment was made under {manifest.fork}: the "
-        "contract is checked all the same (its code does not change with the rules)",
+        "contract is checked all the same (an upgrade does not change deployed code)",
     )
     if manifest.address:
         _verify_chain(session, manifest, t, v, show_progress)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from evmkit.cliargs import add_chain_args, add_fork_arg, positive_int, session_from_args
-from evmkit.errors import EvmkitError
+from evmkit.errors import ChainError, EvmkitError, TransactionReverted
 from evmkit.forks import DEFAULT_FORK, FORKS
 
 from . import store
@@ -27,7 +27,7 @@ from .store import StoreError, TreeInfo
 from .tree import VerkleTree
 from .verifier_paths import PATHS, default_path, paths_for
 
-EXIT_VALID, EXIT_INVALID, EXIT_MALFORMED = 0, 1, 2
+EXIT_VALID, EXIT_INVALID, EXIT_MALFORMED, EXIT_UNCHECKED = 0, 1, 2, 3
 VERIFY_PATHS = tuple(PATHS)
 USER_ERRORS = (DataError, SetupError, StoreError, MalformedProof, EvmkitError, ValueError, OSError)
 INSECURE_WARNING = (
@@ -407,11 +407,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "verify",
-        help="verify a proof file off-chain (exit 0 valid, 1 invalid, 2 malformed)",
+        help="verify a proof off-chain or on-chain (exit 0 valid, 1 invalid, 2 malformed, 3 not checked)",
         description="Verify PROOF (a `verkle prove` document, at most "
         f"{MAX_DOCUMENT_BYTES // 2**20} MiB) against its root, keys and claimed values. "
         "Without --root the document's own root is trusted, and a line says so. Exit "
-        "status: 0 valid, 1 invalid (the reason is printed), 2 malformed input.",
+        "status: 0 valid, 1 invalid (the reason is printed), 2 malformed input, 3 the on-chain check could "
+        "not run (a node unreachable or of other rules, a transaction over what one may use): no verdict.",
     )
     p.add_argument("proof", metavar="PROOF")
     p.add_argument(
@@ -543,13 +544,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unchecked(exc: BaseException) -> bool:
+    """A chain that could not run the check (unreachable, other rules, no key, a transaction over what one
+    may use, a verifier's PrecompileUnavailable / PrecompileOutOfGas): no verdict, and not malformed input.
+    Other reverts are the verifier refusing the calldata: malformed."""
+    if isinstance(exc, TransactionReverted):
+        return (exc.reason or "").startswith(("PrecompileUnavailable", "PrecompileOutOfGas"))
+    return isinstance(exc, ChainError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except USER_ERRORS as exc:
         print(_one_line(f"verkle: error: {exc}"), file=sys.stderr)
-        return EXIT_MALFORMED
+        return EXIT_UNCHECKED if _unchecked(exc) else EXIT_MALFORMED
     except KeyboardInterrupt:
         print(
             "verkle: interrupted (tree files are written atomically: nothing half-written)", file=sys.stderr

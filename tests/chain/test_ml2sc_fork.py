@@ -82,9 +82,10 @@ def test_a_storage_model_of_over_10000_parameters_stays_under_the_osaka_cap() ->
     with pytest.raises(GasLimitExceeded) as refused:  # what deploy checks before its first transaction
         workflow.check_inference_fits(session, osaka)
     message = str(refused.value)
+    bound = report.inference_upper_bound.total
     assert "per-transaction gas cap 16,777,216 (EIP-7825)" in message and "nothing was sent" in message
     assert "the gas model's upper bound" in message and "--layout packed" in message
-    assert message.endswith("a chain without a per-transaction cap (--fork prague, where the chain runs it)")
+    assert message.endswith(f"whose block holds {bound:,} gas (embedded: --fork prague --gas-limit {bound})")
     assert session.w3.eth.block_number == 0
     contract, txs = deploy_and_upload(session, osaka)
     assert [label for label, _ in txs] == ["deploy", *[label for label, _ in report.upload]]

@@ -47,9 +47,17 @@ def test_a_prague_manifest_works_on_the_node_after_its_osaka_upgrade(tmp_path, m
             == 0
         )
         assert "5/5" in capsys.readouterr().out
-    refused = r"runs Cancun rules \(no EIP-2537's .*\), not Prague's"
-    with (
-        start_anvil(gas_limit=60_000_000, hardfork="cancun") as older,
-        pytest.raises(chain.ForkMismatch, match=refused),
-    ):
-        api.attach(tmp_path / "net.deployment.json", chain.rpc(older.url, key=older.private_keys[0]))
+    refused = (
+        r"runs Cancun rules, older than Prague's that the deployment was made under \(no EIP-2537's "
+        r"BLS12-381 precompiles\): use a node that runs prague or a later fork$"
+    )
+    with start_anvil(gas_limit=60_000_000, hardfork="cancun") as older:
+        downgraded = chain.rpc(older.url, key=older.private_keys[0])
+        assert downgraded.w3.provider.make_request("anvil_loadState", [state])["result"] is True
+        with pytest.raises(chain.ForkMismatch, match=refused):
+            api.attach(tmp_path / "net.deployment.json", downgraded)
+        capsys.readouterr()
+        manifest = str(tmp_path / "net.deployment.json")
+        assert main(["verify", manifest, str(tmp_path / "net.pt"), "--rpc-url", older.url]) == 1
+        out = capsys.readouterr().out
+        assert "chain rules: node vs the manifest's fork" in out and "older than Prague's" in out

@@ -291,6 +291,9 @@ def test_cli_deploy_verifier_then_verify_by_address(node, tmp_path, monkeypatch,
     assert node.private_keys[1].removeprefix("0x") not in out
     assert verkle_main(["verify", str(proof), "--onchain", "--verifier", address, *chain_args]) == 0
     assert "valid on-chain" in capsys.readouterr().out
+    # a check that could not run is no verdict and no malformed input: exit 3 (here: the node is not Prague)
+    assert verkle_main(["verify", str(proof), "--onchain", "--fork", "prague", *chain_args]) == 3
+    assert "runs Osaka rules, not Prague's" in capsys.readouterr().err
     doc = json.loads(proof.read_text())
     doc["values"][0] = "00" * 32 if doc["values"][0] else "11" * 32
     bad = tmp_path / "bad.json"
