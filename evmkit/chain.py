@@ -284,13 +284,13 @@ class ChainSession:
         except OSError as exc:  # requests' connection errors are OSErrors
             self._nonces.pop(sender.address, None)
             raise ChainError(f"lost the connection to {self.description}: {type(exc).__name__}") from None
+        if self.rpc_url is None and self.fork is not None:  # mined, reverted or not: it took a nonce
+            txlog.record(self._log_id, self.fork.name, signed.raw_transaction, receipt)
         if receipt["status"] != 1:
             reason = self._replay_reason(tx, sender, receipt["blockNumber"], abi)
             raise TransactionReverted(
                 f"transaction {Web3.to_hex(receipt['transactionHash'])} reverted: {reason}", reason
             )
-        if self.rpc_url is None and self.fork is not None:
-            txlog.record(self._log_id, self.fork.name, signed.raw_transaction, receipt)
         return tx_result(receipt)
 
     def _refusal(self, exc: Exception, sender: LocalAccount) -> str:

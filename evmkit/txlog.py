@@ -1,4 +1,4 @@
-"""A log of every transaction the embedded chain mines, for replaying it on a real node.
+"""A log of every transaction the embedded chain mines (reverted ones too), for replaying it on a node.
 
 Set ``EVMKIT_TX_LOG`` to a file path and every embedded chain session (in this process and in any
 child process that inherits the variable) appends one JSON line per mined transaction: the session,
@@ -28,6 +28,7 @@ class LoggedTx:
     session: str  # one embedded chain: its transactions replay in order on a fresh node
     fork: str
     raw: bytes
+    status: int  # 1 success, 0 reverted (mined all the same: it used its nonce and its gas)
     gas_used: int
     contract_address: str | None
     logs: tuple[tuple[str, tuple[str, ...], str], ...]  # (address, topics, data), hex
@@ -66,6 +67,7 @@ def record(session: str, fork: str, raw: bytes, receipt: Any) -> None:
         "session": session,
         "fork": fork,
         "raw": bytes(raw).hex(),
+        "status": int(receipt["status"]),
         "gas_used": int(receipt["gasUsed"]),
         "contract_address": str(address).lower() if address else None,
         "logs": [[a, list(t), d] for a, t, d in receipt_logs(receipt)],
@@ -83,6 +85,7 @@ def read(path: str | Path) -> Iterator[LoggedTx]:
                 d["session"],
                 d["fork"],
                 bytes.fromhex(d["raw"]),
+                d["status"],
                 d["gas_used"],
                 d["contract_address"],
                 tuple((a, tuple(t), data) for a, t, data in d["logs"]),

@@ -55,7 +55,8 @@ def test_every_embedded_transaction_has_the_same_gas_and_results_on_anvil() -> N
 
 @pytest.mark.rpc
 def test_the_replay_reports_a_difference_in_gas_address_or_logs() -> None:
-    """The comparison can fail: a logged receipt altered in gas, created address or logs is reported."""
+    """The comparison can fail: a logged receipt altered in gas, created address, logs or status is
+    reported."""
     from dataclasses import replace
 
     from evmkit import chain
@@ -75,6 +76,7 @@ def test_the_replay_reports_a_difference_in_gas_address_or_logs() -> None:
         [replace(deploy, gas_used=deploy.gas_used + 1), call],
         [replace(deploy, contract_address="0x" + "11" * 20), call],
         [deploy, replace(call, logs=())],
+        [deploy, replace(call, status=0)],
     ]
     for txs in altered:
         assert len(replay(txs, "osaka").differences) == 1
