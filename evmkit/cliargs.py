@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from . import chain
 from .forks import DEFAULT_FORK, FORKS
@@ -54,17 +54,37 @@ _at_least_intrinsic = int_at_least(
 gas_limit_type.__name__ = "integer"
 
 
-def add_fork_arg(p: argparse.ArgumentParser | argparse._ArgumentGroup, node: bool = False) -> None:
+def add_fork_arg(
+    p: argparse.ArgumentParser | argparse._ArgumentGroup, node: bool = False, help: str | None = None
+) -> None:
     """--fork: the rules to compile for, run under (embedded chain), price with and, with ``node`` (the
-    command takes --rpc-url), require of a node."""
+    command takes --rpc-url), require of a node. ``help`` replaces the text for a command that uses the
+    fork otherwise (a calibration, a bench)."""
     refused = "; a node (--rpc-url) that runs other rules is refused" if node else ""
     p.add_argument(
         "--fork",
         choices=list(FORKS),
         default=DEFAULT_FORK,
-        help=f"the chain's rules: solc's evmVersion, the embedded chain's rules, the gas schedule and the "
+        help=help
+        or f"the chain's rules: solc's evmVersion, the embedded chain's rules, the gas schedule and the "
         f"per-transaction cap (default {DEFAULT_FORK}, mainnet since December 2025{refused})",
     )
+
+
+def name_list(known: Sequence[str], what: str) -> Callable[[str], list[str]]:
+    """An argparse ``type`` for a comma-separated list of names, each one of ``known``."""
+
+    def parse(text: str) -> list[str]:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        unknown = [n for n in names if n not in known]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {', '.join(unknown) or repr(text)} (known: {', '.join(known)})"
+            )
+        return names
+
+    parse.__name__ = f"{what} list"  # argparse names the type in its "invalid ... value" fallback
+    return parse
 
 
 def add_chain_args(p: argparse.ArgumentParser, gas_limit: int = chain.DEFAULT_BLOCK_GAS_LIMIT) -> None:

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evmkit.cliargs import name_list
 from evmkit.table import format_table
 
 from . import emulator
@@ -216,16 +217,6 @@ def write(rows: Sequence[Row], folder: Path) -> None:
     (folder / "agreement.md").write_text("\n".join(lines) + "\n")
 
 
-def _names(text: str, known: Sequence[str], what: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in known]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown {what} {', '.join(unknown) or '(none)'}; choose from {', '.join(known)}"
-        )
-    return names
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m ml2sc.agreement",
@@ -237,13 +228,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--datasets",
-        type=lambda t: _names(t, CLASSIFICATION + REGRESSION, "dataset"),
+        type=name_list(CLASSIFICATION + REGRESSION, "dataset"),
         default=list(CLASSIFICATION + REGRESSION),
         help=f"comma-separated, from {', '.join(CLASSIFICATION + REGRESSION)} (default all)",
     )
     parser.add_argument(
         "--sources",
-        type=lambda t: _names(t, SOURCES, "source"),
+        type=name_list(SOURCES, "source"),
         default=list(SOURCES),
         help=f"comma-separated, from {', '.join(SOURCES)} (default all; onnx needs the test extra)",
     )

@@ -51,8 +51,9 @@ from evmkit import chain
 from evmkit import gas as G
 from evmkit.anvil import start_anvil
 from evmkit.chain import TxResult
+from evmkit.cliargs import add_fork_arg
 from evmkit.errors import ChainError
-from evmkit.forks import DEFAULT_FORK, FORKS, get_fork
+from evmkit.forks import DEFAULT_FORK, get_fork
 from evmkit.solc import SOLC_VERSION
 from ml2sc import activations, gasmodel
 from ml2sc.evm_int import EvmPanic
@@ -366,11 +367,8 @@ def main() -> int:
     parser.add_argument(
         "--models", type=int, default=None, help="random models before the grid (default 160; 48 with --only)"
     )
-    parser.add_argument(
-        "--fork",
-        choices=list(FORKS),
-        default=DEFAULT_FORK,
-        help=f"the rules to compile for and measure under (anvil --hardfork; default {DEFAULT_FORK})",
+    add_fork_arg(
+        parser, help=f"the rules to compile for and measure under (anvil --hardfork; default {DEFAULT_FORK})"
     )
     parser.add_argument("--save", metavar="FILE", help="also keep the measurements (pickle) to refit from")
     parser.add_argument("--refit", metavar="FILE", help="fit measurements kept by --save; measure nothing")

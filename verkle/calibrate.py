@@ -26,6 +26,7 @@ import numpy as np
 from evmkit import chain
 from evmkit import gas as G
 from evmkit.anvil import start_anvil
+from evmkit.cliargs import name_list
 from evmkit.forks import FORKS, Fork, get_fork
 from verkle import gasmodel
 from verkle.contract import compile_merkle
@@ -77,15 +78,8 @@ def residual(shape, gas_used: int, fork: Fork | None = None) -> float:
     return execution - sum(gasmodel.fixed_terms(shape, fork).values())
 
 
-def fork_list(text: str) -> list[str]:
-    """--fork's comma-separated names, each a fork of evmkit.forks (argparse type)."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in FORKS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown fork {', '.join(unknown) or repr(text)} (known: {', '.join(FORKS)})"
-        )
-    return names
+fork_list = name_list(list(FORKS), "fork")
+"""--fork's comma-separated names, each a fork of evmkit.forks (argparse type)."""
 
 
 DEFAULT_FORKS = "prague,osaka"

@@ -12,7 +12,7 @@ from typing import Any
 
 from evmkit.cliargs import add_chain_args, add_fork_arg, positive_int, session_from_args
 from evmkit.errors import ChainError, EvmkitError, TransactionReverted
-from evmkit.forks import DEFAULT_FORK, FORKS
+from evmkit.forks import DEFAULT_FORK
 
 from . import store
 from .data import DataError, parse_hex32, read_pairs
@@ -520,10 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="--onchain: use this node for everything (key from $ETH_PRIVATE_KEY; it must run --fork's "
         "rules)",
     )
-    p.add_argument(
-        "--fork",
-        choices=list(FORKS),
-        default=DEFAULT_FORK,
+    add_fork_arg(
+        p,
         help=f"--onchain: the rules to compile for, run under (anvil --hardfork, the embedded chain) and "
         f"price with (default {DEFAULT_FORK}); BLS12-381 paths need prague or later",
     )

@@ -3,7 +3,6 @@ follow, the gas cap, CLZ under Osaka, and the gas model's fork-dependent terms, 
 
 from __future__ import annotations
 
-import functools
 import random
 
 import pytest
@@ -30,16 +29,6 @@ from verkle.prover import prove_multi
 from verkle.schemes import SCHEMES, ForkUnsupported, load_scheme
 from verkle.tree import VerkleTree
 from verkle.verifier_paths import verifier_args
-
-
-@pytest.fixture(scope="module", autouse=True)
-def cached_ceremony():
-    """py-evm's 0x0a reloads the ceremony file on every call; the harness loads it once."""
-    import eth.precompiles.point_evaluation as pe
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(pe, "load_trusted_setup", functools.lru_cache(maxsize=1)(pe.load_trusted_setup))
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,10 @@ that measures what a precompile call costs."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from eth_utils import to_checksum_address
+
 
 def initcode(runtime: bytes) -> bytes:
     """Deployment code that returns ``runtime``: PUSH1 len DUP1 PUSH1 11 PUSH1 0 CODECOPY PUSH1 0 RETURN."""
@@ -33,3 +37,21 @@ def proxy_runtime(address: int, call_gas: int | None = None) -> bytes:
         + bytes.fromhex("3d600060403e")  # RETURNDATACOPY(64, 0, RETURNDATASIZE)
         + bytes.fromhex("3d6040016000f3")  # RETURN(0, 64 + RETURNDATASIZE)
     )
+
+
+def signed_tx(w3: Any, account: Any, to: str | None, data: bytes, gas: int) -> bytes:
+    """A raw EIP-1559 transaction from ``account`` with its next nonce, room for the pending base fee to
+    double and a 1 gwei tip (``to`` None: a creation)."""
+    base_fee = int(w3.eth.get_block("pending")["baseFeePerGas"])
+    tx = {
+        "chainId": int(w3.eth.chain_id),
+        "nonce": w3.eth.get_transaction_count(account.address),
+        "gas": gas,
+        "maxFeePerGas": 2 * base_fee + 10**9,
+        "maxPriorityFeePerGas": 10**9,
+        "data": data,
+        "value": 0,
+    }
+    if to is not None:
+        tx["to"] = to_checksum_address(to)
+    return bytes(account.sign_transaction(tx).raw_transaction)

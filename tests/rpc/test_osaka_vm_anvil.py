@@ -18,7 +18,8 @@ from web3 import EthereumTesterProvider, Web3
 
 from evmkit.anvil import start_anvil
 from evmkit.pyevm_osaka import OsakaVM
-from helpers.evm_bytecode import CLZ_RUNTIME, initcode, proxy_runtime
+from helpers.evm_bytecode import CLZ_RUNTIME, initcode, proxy_runtime, signed_tx
+from helpers.p256 import WYCHEPROOF_VALID, B, N, P
 
 pytestmark = pytest.mark.rpc
 
@@ -41,25 +42,10 @@ class Side:
     contracts: dict[str, str] = field(default_factory=dict)
     deploy_gas: dict[str, int] = field(default_factory=dict)
 
-    def fees(self, block: str) -> tuple[int, int]:
-        return int(self.w3.eth.get_block(block)["baseFeePerGas"]), int(self.w3.eth.chain_id)
-
     def transaction(self, to: str | None, data: bytes):
         """The receipt of a signed transaction with TX_GAS gas."""
-        base_fee, chain_id = self.fees("pending")
-        tx = {
-            "chainId": chain_id,
-            "nonce": self.w3.eth.get_transaction_count(self.account.address),
-            "gas": TX_GAS,
-            "maxFeePerGas": 2 * base_fee + 10**9,
-            "maxPriorityFeePerGas": 10**9,
-            "data": data,
-            "value": 0,
-        }
-        if to is not None:
-            tx["to"] = Web3.to_checksum_address(to)
-        tx_hash = self.w3.eth.send_raw_transaction(self.account.sign_transaction(tx).raw_transaction)
-        return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+        raw = signed_tx(self.w3, self.account, to, data, TX_GAS)
+        return self.w3.eth.wait_for_transaction_receipt(self.w3.eth.send_raw_transaction(raw), timeout=30)
 
     def deploy(self, name: str, runtime: bytes) -> None:
         receipt = self.transaction(None, initcode(runtime))
@@ -68,7 +54,7 @@ class Side:
 
     def call(self, to: str, data: bytes) -> bytes:
         """eth_call's output, or FAILED_CALL where the call failed (each chain words that its own way)."""
-        base_fee, _ = self.fees("latest")
+        base_fee = int(self.w3.eth.get_block("latest")["baseFeePerGas"])
         fields = {"from": self.account.address, "to": Web3.to_checksum_address(to), "data": data}
         fields |= {"gas": TX_GAS, "maxFeePerGas": base_fee, "maxPriorityFeePerGas": 0}
         try:
@@ -139,20 +125,6 @@ def test_clz(sides):
     for w in words:
         output, status, _ = results[f"clz({w:#x})"]
         assert (status, output) == (1, word(256 - w.bit_length()) + word(10))  # SWAP1 3 + CLZ 5 + GAS 2
-
-
-N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
-B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
-
-# Wycheproof ecdsa_secp256r1_sha256_p1363 #1 (valid), as EIP-7951's test vectors list it
-WYCHEPROOF_VALID = bytes.fromhex(
-    "bb5a52f42f9c9261ed4361f59422a1e30036e7c32b270c8807a419feca605023"
-    "2ba3a8be6b94d5ec80a6d9d1190a436effe50d85a1eee859b8cc6af9bd5c2e18"
-    "4cd60b855d442f5b3c7b11eb6c4e0ae7525fe710fab9aa7c77a67f79e6fadd76"
-    "2927b10512bae3eddcfe467828128bad2903269919f7086069c8c4df6c732838"
-    "c7787964eaac00e5921fb1498a60f4606766b3d9685001558d1a974e7341513e"
-)
 
 
 def curve_point_from(x: int) -> tuple[int, int]:

@@ -28,7 +28,8 @@ from evmkit.pyevm_osaka import (
     modexp_gas_osaka,
     p256_verify,
 )
-from helpers.evm_bytecode import CLZ_RUNTIME, CLZ_WINDOW_GAS, initcode, proxy_runtime
+from helpers.evm_bytecode import CLZ_RUNTIME, CLZ_WINDOW_GAS, initcode, proxy_runtime, signed_tx
+from helpers.p256 import WYCHEPROOF_VALID, A, B, G, N, P
 
 
 def proxy_overhead(call_gas: int | None = None) -> int:
@@ -47,19 +48,7 @@ class Node:
         self.account = Account.from_key(self.backend.account_keys[0].to_bytes())
 
     def signed(self, to: str | None, data: bytes, gas: int) -> bytes:
-        base_fee = int(self.w3.eth.get_block("pending")["baseFeePerGas"])
-        tx = {
-            "chainId": self.w3.eth.chain_id,
-            "nonce": self.w3.eth.get_transaction_count(self.account.address),
-            "gas": gas,
-            "maxFeePerGas": 2 * base_fee + 10**9,
-            "maxPriorityFeePerGas": 10**9,
-            "data": data,
-            "value": 0,
-        }
-        if to is not None:
-            tx["to"] = to
-        return bytes(self.account.sign_transaction(tx).raw_transaction)
+        return signed_tx(self.w3, self.account, to, data, gas)
 
     def send(self, to: str | None, data: bytes, gas: int = 1_000_000):
         tx_hash = self.w3.eth.send_raw_transaction(self.signed(to, data, gas))
@@ -82,12 +71,18 @@ def proxied(node: Node, proxy: str, data: bytes) -> tuple[bool, int, bytes]:
     return bool(int.from_bytes(out[:32], "big")), int.from_bytes(out[32:64], "big"), out[64:]
 
 
-@pytest.fixture(scope="module")
-def osaka():
-    node = Node(OsakaVM)
+def _with_probes(vm_class: type) -> Node:
+    """A chain on ``vm_class`` with the CLZ contract and the MODEXP and P256VERIFY proxies."""
+    node = Node(vm_class)
     node.clz = node.deploy(CLZ_RUNTIME)
     node.modexp = node.deploy(proxy_runtime(0x05))
     node.p256 = node.deploy(proxy_runtime(0x100))
+    return node
+
+
+@pytest.fixture(scope="module")
+def osaka():
+    node = _with_probes(OsakaVM)
     node.p256_short = node.deploy(proxy_runtime(0x100, call_gas=P256VERIFY_GAS - 1))
     node.p256_exact = node.deploy(proxy_runtime(0x100, call_gas=P256VERIFY_GAS))
     return node
@@ -95,11 +90,7 @@ def osaka():
 
 @pytest.fixture(scope="module")
 def prague():
-    node = Node(PragueVM)
-    node.clz = node.deploy(CLZ_RUNTIME)
-    node.modexp = node.deploy(proxy_runtime(0x05))
-    node.p256 = node.deploy(proxy_runtime(0x100))
-    return node
+    return _with_probes(PragueVM)
 
 
 def word(value: int) -> bytes:
@@ -138,15 +129,7 @@ def test_clz_is_an_invalid_opcode_under_prague(prague, osaka):
 
 # --- EIP-7951: P256VERIFY -----------------------------------------------------------------------
 
-# secp256r1 again, for an independent signer (affine arithmetic, not the module's Jacobian one)
-P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
-A = P - 3
-B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
-N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-G = (
-    0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
-    0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5,
-)
+# an independent signer over secp256r1 (helpers.p256): affine arithmetic, not the module's Jacobian one
 
 
 def ec_add(p1, p2):
@@ -192,15 +175,8 @@ def flip_bit(vector: bytes, bit: int) -> bytes:
     return as_int.to_bytes(len(vector), "big")
 
 
-# Wycheproof ecdsa_secp256r1_sha256_p1363 #1 (valid) and #3 (r or s moved by the group order), as
-# EIP-7951's assets/eip-7951/test-vectors.json lists them
-WYCHEPROOF_VALID = bytes.fromhex(
-    "bb5a52f42f9c9261ed4361f59422a1e30036e7c32b270c8807a419feca605023"
-    "2ba3a8be6b94d5ec80a6d9d1190a436effe50d85a1eee859b8cc6af9bd5c2e18"
-    "4cd60b855d442f5b3c7b11eb6c4e0ae7525fe710fab9aa7c77a67f79e6fadd76"
-    "2927b10512bae3eddcfe467828128bad2903269919f7086069c8c4df6c732838"
-    "c7787964eaac00e5921fb1498a60f4606766b3d9685001558d1a974e7341513e"
-)
+# Wycheproof ecdsa_secp256r1_sha256_p1363 #3 (r or s moved by the group order), as EIP-7951's
+# assets/eip-7951/test-vectors.json lists it
 WYCHEPROOF_MODIFIED = bytes.fromhex(
     "bb5a52f42f9c9261ed4361f59422a1e30036e7c32b270c8807a419feca605023"
     "d45c5740946b2a147f59262ee6f5bc90bd01ed280528b62b3aed5fc93f06f739"
