@@ -143,6 +143,12 @@ class ChainSession:
         return self.fork.name if self.fork is not None else "older than " + next(iter(FORKS))
 
     @property
+    def pricing_fork(self) -> Fork:
+        """The rules to price this chain's transactions with: its fork, or for a node older than every
+        known fork the oldest one's (no calldata floor, no per-transaction cap)."""
+        return self.fork if self.fork is not None else next(iter(FORKS.values()))
+
+    @property
     def tx_gas_cap(self) -> int | None:
         """The per-transaction gas cap of the rules this chain runs (EIP-7825: 2**24 under Osaka),
         or None where there is none."""

@@ -17,7 +17,7 @@ from web3.contract import Contract
 
 from evmkit.chain import ChainSession, TxResult
 from evmkit.errors import ChainError
-from evmkit.forks import FORKS, Fork, get_fork
+from evmkit.forks import Fork, get_fork
 from evmkit.solc import Artifact, Compiler, compile_sources, default_settings
 
 from . import gasmodel
@@ -94,12 +94,6 @@ def compile_plan(
             f"EIP-170 ({len(blob.data):,} bytes of weights); {hint}"
         )
     return Compiled(plan, blob, layout, source, artifact, contract_name, rules)
-
-
-def session_fork(session: ChainSession) -> Fork:
-    """The rules ``session`` runs; for a node older than every known fork, the oldest one's schedule
-    (no calldata floor, no per-transaction cap)."""
-    return session.fork if session.fork is not None else next(iter(FORKS.values()))
 
 
 def block_budget(session: ChainSession | None, fork: str | Fork | None = None) -> int:
@@ -179,7 +173,7 @@ def deploy_data_contracts(
         label = f"data[{index}]"
         priced = (
             f"data contract {index}",
-            gasmodel.data_contract_creation(runtime[1:], session_fork(session)).total,
+            gasmodel.data_contract_creation(runtime[1:], session.pricing_fork).total,
         )
         tx = session.send(
             None, data_contract_initcode(runtime[1:]), estimate=priced, on_sent=_sent(on_sent, label)
@@ -337,7 +331,7 @@ def contract_shape(session: ChainSession, contract: Contract, plan: Plan) -> gas
         layout = "storage" if n_slots == len(slot_values("storage", blob)) else "packed"
     else:
         layout = "inline"
-    return gasmodel.ModelShape(plan, blob, layout, session_fork(session))
+    return gasmodel.ModelShape(plan, blob, layout, session.pricing_fork)
 
 
 def batch_size(

@@ -17,7 +17,7 @@ from evmkit import gas as g
 from evmkit import precompiles as pc
 from evmkit.chain import ChainSession, TxResult
 from evmkit.errors import ChainError
-from evmkit.forks import FORKS, Fork
+from evmkit.forks import Fork
 from evmkit.precompiles import Precompile, probe
 from evmkit.solc import Artifact, Compiler
 
@@ -81,9 +81,7 @@ def session_fork(session: ChainSession, fork: str | Fork | None = None) -> Fork:
     that runs other rules is refused: evmkit.chain.ForkMismatch), else the chain's own; a node older
     than every known fork is taken at the oldest one's rules (Cancun's: BN254 verifiers and the Merkle
     baseline cost the same on any chain since Berlin)."""
-    if fork is not None:
-        return session.require_fork(fork)
-    return session.fork if session.fork is not None else FORKS[next(iter(FORKS))]
+    return session.require_fork(fork) if fork is not None else session.pricing_fork
 
 
 # the constructor's own work besides its precompile probes, the stored words and the code: the
@@ -154,7 +152,7 @@ def _measure(
     if gas and estimate is not None:  # refused before even the call: the transaction could not run
         session.check_fits(*estimate)
     valid = bool(session.call(contract, function, *args))
-    used = session.send(contract.address, data, abi=contract.abi, estimate=estimate).gas_used if gas else 0
+    used = session.send(contract.address, data, abi=contract.abi).gas_used if gas else 0  # fit checked above
     return OnchainResult(valid, used, len(data))
 
 
