@@ -100,8 +100,9 @@ def block_budget(session: ChainSession | None, fork: str | Fork | None = None) -
     """90% of what one transaction may use (the block gas limit, or the per-transaction cap where it
     is lower: 2**24 under Osaka), at most of a 30M-gas block. Without a session, a 30M-gas block
     under ``fork``'s rules (default Osaka)."""
-    limit = session.gas_cap if session is not None else get_fork(fork).gas_cap(MAINNET_BLOCK_GAS)
-    return int(min(limit, MAINNET_BLOCK_GAS) * BLOCK_SHARE)
+    if session is None:
+        return gasmodel.default_budget(fork)
+    return int(min(session.gas_cap, MAINNET_BLOCK_GAS) * BLOCK_SHARE)
 
 
 def upload_chunk_slots(session: ChainSession | None = None, fork: str | Fork | None = None) -> int:
