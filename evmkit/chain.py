@@ -158,7 +158,7 @@ class ChainSession:
         """Refuse (:class:`ForkMismatch`) unless this chain runs ``fork``'s rules (or, ``newer_ok``, a
         later fork's: code deployed under one fork keeps running after an upgrade); the fork record."""
         wanted = get_fork(fork)
-        if self.fork == wanted or (newer_ok and self.fork is not None and _newer(self.fork, wanted)):
+        if self.fork == wanted or (newer_ok and self.fork is not None and self.fork.order > wanted.order):
             return wanted
         if newer_ok:  # the code is fixed: only a node as new as it can run it, whatever --fork says
             oldest = next(iter(FORKS))
@@ -496,11 +496,6 @@ def detect_fork(w3: Web3) -> Fork | None:
     return None
 
 
-def _newer(found: Fork, wanted: Fork) -> bool:
-    names = list(FORKS)
-    return names.index(found.name) > names.index(wanted.name)
-
-
 def _mismatch(where: str, wanted: Fork, found: Fork | None) -> str:
     """One line: which rules the node runs, why that matters, and the option that fits it."""
     names = list(FORKS)
@@ -511,7 +506,7 @@ def _mismatch(where: str, wanted: Fork, found: Fork | None) -> str:
             f"{wanted.name.capitalize()}'s; the forks known here are {', '.join(names)}: use a node that "
             f"runs one of them"
         )
-    lacks = f" (no {wanted.probe_what})" if names.index(found.name) < names.index(wanted.name) else ""
+    lacks = f" (no {wanted.probe_what})" if found.order < wanted.order else ""
     return (
         f"{where} runs {found.name.capitalize()} rules{lacks}, not {wanted.name.capitalize()}'s: code "
         f"compiled and gas priced for one would run under the other; pass --fork {found.name} "

@@ -49,6 +49,11 @@ class Fork:
         price = modexp_gas_eip7883 if self.modexp_pricing == "EIP-7883" else modexp_gas
         return price(base_len, exp, exp_len, mod_len)
 
+    @property
+    def order(self) -> int:
+        """This fork's place in :data:`FORKS`, oldest first: a later fork's rules include an earlier's."""
+        return list(FORKS).index(self.name)
+
     def vm_class(self) -> Any:
         """The py-evm VM class that runs these rules (imported on first use: py-evm is heavy)."""
         module, _, name = self.pyevm_vm.partition(":")

@@ -75,10 +75,10 @@ class Scheme:
         """The fork record (default: evmkit's default, Osaka), or ForkUnsupported where its rules lack
         a precompile this scheme's verifier calls."""
         rules = get_fork(fork)
-        names = list(FORKS)
-        if names.index(rules.name) < names.index(self.min_fork):
-            others = [s.name for s in SCHEMES.values() if names.index(s.min_fork) <= names.index(rules.name)]
-            newer = ", ".join(names[names.index(self.min_fork) :])
+        oldest = get_fork(self.min_fork).order
+        if rules.order < oldest:
+            others = [s.name for s in SCHEMES.values() if get_fork(s.min_fork).order <= rules.order]
+            newer = ", ".join(list(FORKS)[oldest:])
             hint = f"; --scheme {' or '.join(others)} runs there" if others else ""
             raise ForkUnsupported(
                 f"{self.name} verifiers call {self.needs}, which {rules.name} rules lack: nothing was "
