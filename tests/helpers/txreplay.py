@@ -3,7 +3,10 @@
 Each embedded chain ("session") starts from genesis with eth-tester's funded accounts, so its
 transactions replay in order on a freshly reset anvil of the same fork, chain id and funded senders:
 the same nonces give the same contract addresses, and the same rules must give the same gas used,
-the same created addresses and the same logs. Base fee 0 on anvil so the recorded fee caps always pay.
+the same created addresses and the same logs. Base fee 0 on anvil so the recorded fee caps always pay:
+``anvil_reset`` forgets ``--base-fee 0``: its next block asks 1 gwei again, and full blocks raise that above
+the fee cap of a transaction signed late in a long embedded session (whose own base fee had decayed to a
+few wei), so each reset sets it to 0 again.
 """
 
 from __future__ import annotations
@@ -121,7 +124,8 @@ def replay(transactions: Iterable[LoggedTx], fork: str) -> ReplayReport:
     with start_anvil(gas_limit=100_000_000, hardfork=fork, extra_args=extra) as node:
         for txs in sessions.values():
             senders = sorted({Account.recover_transaction(tx.raw) for tx in txs})
-            setup = [("anvil_reset", [])] + [("anvil_setBalance", [s, hex(FUNDS)]) for s in senders]
+            setup = [("anvil_reset", []), ("anvil_setNextBlockBaseFeePerGas", ["0x0"])]
+            setup += [("anvil_setBalance", [s, hex(FUNDS)]) for s in senders]
             for answer in _batch(node.url, setup):
                 assert "error" not in answer, answer
             sent = _send_in_order(node.url, txs)

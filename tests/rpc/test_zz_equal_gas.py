@@ -80,3 +80,20 @@ def test_the_replay_reports_a_difference_in_gas_address_or_logs() -> None:
     ]
     for txs in altered:
         assert len(replay(txs, "osaka").differences) == 1
+
+
+@pytest.mark.rpc
+def test_a_fee_cap_below_anvils_default_base_fee_replays() -> None:
+    """A transaction signed late in a long embedded session offers little more than its tip: its base fee
+    had decayed. The replay must not refuse it for anvil's own base fee (which ``anvil_reset`` puts back
+    to 1 gwei): it offers 1 wei here."""
+    from eth_account import Account
+
+    from evmkit.txlog import LoggedTx
+
+    sender = Account.create()
+    tx = {"chainId": 1337, "nonce": 0, "to": "0x" + "22" * 20, "value": 1, "gas": 21_000}
+    signed = sender.sign_transaction({**tx, "maxFeePerGas": 1, "maxPriorityFeePerGas": 0, "type": 2})
+    logged = LoggedTx("cheap", "osaka", bytes(signed.raw_transaction), 1, 21_000, None, ())
+    report = replay([logged], "osaka")
+    assert report.transactions == 1 and not report.differences, report.differences
