@@ -19,12 +19,13 @@ within a register). The stored bias absorbs the offset: ``K_j = b_j - 128 * sum_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 from eth_utils import keccak
 
-from .layers import Plan, PlanError
+from .layers import Layer, Plan, PlanError
 
 INT8_HEADER_BYTES = 3  # 8 for a hidden layer of int8 class "rescale"
 INT8_M_BYTES = 4  # each neuron's requantization multiplier, before its bias
@@ -37,7 +38,10 @@ class LayerBlob:
     weights_offset: int
     biases_offset: int  # int8: the first neuron's m_j | K_j
     bias_bytes: int  # int8: width of K_j (a neuron's entry: INT8_M_BYTES + bias_bytes); fixed: lane_bytes
-    words_per_neuron: int  # int8 only
+    words_per_neuron: int  # int8 dense only
+    piece: int = 0  # int8 conv: kernel-row taps per SWAR multiply (see conv_piece)
+    pieces: int = 0  # int8 conv: multiplies per kernel row
+    piece_bytes: int = 0  # int8 conv: bytes of one stored piece polynomial
 
 
 @dataclass(frozen=True)
@@ -69,12 +73,17 @@ def _be(value: int, width: int) -> bytes:
 
 
 def _fixed_blob(plan: Plan) -> Blob:
-    numbers = [n for layer in plan.layers for n in (layer.slope, *layer.weights, *layer.biases)]
+    numbers = [
+        n for layer in plan.layers if layer.weighted for n in (layer.slope, *layer.weights, *layer.biases)
+    ]
     lane = max(signed_bytes(n) for n in numbers)
     data = bytearray()
     layers = []
     for layer in plan.layers:
         start = len(data)
+        if not layer.weighted:  # pooling: nothing stored
+            layers.append(LayerBlob(start, start, start, lane, 0))
+            continue
         data += _be(layer.slope, lane)
         weights_offset = len(data)
         data += b"".join(_be(w, lane) for w in layer.weights)
@@ -101,30 +110,72 @@ def int8_weight_word(row: tuple[int, ...], word: int) -> bytes:
     return bytes(out)
 
 
+SWAR_LANES = 8  # 32-bit lanes per 256-bit word in the int8 conv kernel
+LANE_BITS = 32
+
+
+def conv_piece(kw: int) -> int:
+    """Taps of a kernel row that one SWAR multiply covers: a piece of P taps times 8 consecutive
+    activations gives 8 - P + 1 complete outputs, so P is chosen for the most products per multiply
+    (kw * (9 - P) / ceil(kw / P)); ties go to the longer piece (fewer multiplies)."""
+    best = max(range(1, min(kw, SWAR_LANES) + 1), key=lambda p: (kw * (SWAR_LANES + 1 - p) / -(-kw // p), p))
+    return best
+
+
+def piece_polynomial(taps: Sequence[int]) -> int:
+    """sum_j w_j * 2**(32 j): multiplied by a word of activations (one per 32-bit lane, the first
+    activation in the top lane) it sums every tap's product into the lanes of complete outputs."""
+    return sum(w << (LANE_BITS * j) for j, w in enumerate(taps))
+
+
+def _conv_pieces(layer: Layer) -> tuple[int, int, int, list[int]]:
+    """(P, pieces per row, bytes per piece, the piece polynomials in (co, ci, ky, piece) order)."""
+    g = layer.geometry
+    assert g is not None
+    kh, kw = g.kernel
+    piece = conv_piece(kw)
+    pieces = -(-kw // piece)
+    rows = [layer.weights[r * kw : (r + 1) * kw] for r in range(len(layer.weights) // kw)]
+    polys = [piece_polynomial(row[t : t + piece]) for row in rows for t in range(0, kw, piece)]
+    width = LANE_BITS // 8 * (piece - 1) + 1  # |sum w_j 2**(32 j)| < 2**(32 (P - 1) + 7)
+    return piece, pieces, width, polys
+
+
 def _int8_blob(plan: Plan) -> Blob:
     data = bytearray()
     layers = []
     for layer in plan.layers:
         start = len(data)
+        if not layer.weighted:
+            layers.append(LayerBlob(start, start, start, 0, 0))
+            continue
         data += bytes([layer.requant_shift]) + layer.slope.to_bytes(2, "big")
         if layer.out_shift:  # a hidden rescale layer (gelu, silu)
             data += layer.out_m.to_bytes(4, "big") + bytes([layer.out_shift])
-        words = -(-layer.n_in // 32)
         weights_offset = len(data)
-        rows = [layer.weights[j * layer.n_in : (j + 1) * layer.n_in] for j in range(layer.n_out)]
-        for row in rows:
-            data += b"".join(int8_weight_word(row, w) for w in range(words))
+        per_channel = len(layer.weights) // layer.channels
+        rows = [layer.weights[j * per_channel : (j + 1) * per_channel] for j in range(layer.channels)]
+        piece = pieces = piece_bytes = words = 0
+        if layer.kind == "conv":
+            piece, pieces, piece_bytes, polys = _conv_pieces(layer)
+            data += b"".join(_be(v, piece_bytes) for v in polys)
+        else:
+            words = -(-layer.n_in // 32)
+            for row in rows:
+                data += b"".join(int8_weight_word(row, w) for w in range(words))
         biases = [b - WEIGHT_OFFSET * sum(row) for b, row in zip(layer.biases, rows)]
         width = max(signed_bytes(k) for k in biases)
         if width > 16:
             raise PlanError(f"a bias of {layer.name!r} needs {width} bytes; the int8 contract holds 16")
-        if len(layer.requant_m) != layer.n_out or not all(0 <= m < 1 << 32 for m in layer.requant_m):
+        if len(layer.requant_m) != layer.channels or not all(0 <= m < 1 << 32 for m in layer.requant_m):
             raise PlanError(f"{layer.name!r} needs one unsigned 32-bit requantization multiplier per neuron")
         biases_offset = len(data)
         data += b"".join(
             m.to_bytes(INT8_M_BYTES, "big") + _be(k, width) for m, k in zip(layer.requant_m, biases)
         )
-        layers.append(LayerBlob(start, weights_offset, biases_offset, width, words))
+        layers.append(
+            LayerBlob(start, weights_offset, biases_offset, width, words, piece, pieces, piece_bytes)
+        )
     return Blob(bytes(data), "int8", 1, tuple(layers))
 
 

@@ -21,32 +21,119 @@ class PlanError(ValueError):
     """The model cannot be planned (shape, activation order, scales); the message says why."""
 
 
+KINDS = ("dense", "conv", "maxpool", "avgpool")
+Shape3 = tuple[int, int, int]  # (C, H, W); a 1-D (C, L) sample is (C, 1, L)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where a conv or pool layer's window goes: its input and output (C, H, W), kernel, stride and
+    zero padding (rows, columns on each side). ``dims`` (1 or 2) is how the model spelled it."""
+
+    in_shape: Shape3
+    out_shape: Shape3
+    kernel: tuple[int, int]
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dims: int = 2
+
+    @property
+    def taps(self) -> int:
+        """Window positions per output channel: kh * kw (times C_in for a conv)."""
+        return self.kernel[0] * self.kernel[1]
+
+    def describe(self) -> str:
+        kh, kw = self.kernel
+        k = f"{kw}" if self.dims == 1 else f"{kh}x{kw}"
+        extra = (
+            f", stride {self.stride[1] if self.dims == 1 else self.stride}" if self.stride != (1, 1) else ""
+        ) + (
+            f", padding {self.padding[1] if self.dims == 1 else self.padding}"
+            if self.padding != (0, 0)
+            else ""
+        )
+        return f"{k}{extra}"
+
+
 @dataclass(frozen=True, eq=False)
 class FloatLayer:
-    """One Linear layer and the activation (if any) that follows it, in float."""
+    """One Linear or convolution layer and the activation (if any) that follows it, or a pooling
+    layer, in float."""
 
     name: str
-    weight: np.ndarray  # (n_out, n_in)
+    weight: np.ndarray  # dense (n_out, n_in); conv (C_out, C_in, kh, kw); pool: empty
     bias: np.ndarray
     activation: str  # a name in ml2sc.activations.REGISTRY
     slope: float = 0.0  # leaky_relu's negative slope
+    kind: str = "dense"
+    geometry: Geometry | None = None  # conv and pool layers
+
+    @property
+    def n_in(self) -> int:
+        if self.geometry is not None:
+            c, h, w = self.geometry.in_shape
+            return c * h * w
+        return int(self.weight.shape[1])
+
+    @property
+    def n_out(self) -> int:
+        if self.geometry is not None:
+            c, h, w = self.geometry.out_shape
+            return c * h * w
+        return int(self.weight.shape[0])
+
+    @property
+    def weighted(self) -> bool:
+        return self.kind in ("dense", "conv")
 
 
 @dataclass(frozen=True)
 class Layer:
-    """One layer with every number an integer, as the contract and the emulator read it."""
+    """One layer with every number an integer, as the contract and the emulator read it. A conv or
+    pool layer's ``n_in`` / ``n_out`` are its flat input and output sizes (C * H * W)."""
 
     name: str
     n_in: int
     n_out: int
     activation: str
-    weights: tuple[int, ...]  # row-major (n_out, n_in)
+    weights: tuple[int, ...]  # row-major: dense (n_out, n_in); conv (C_out, C_in, kh, kw)
     biases: tuple[int, ...]
     slope: int = 0  # leaky_relu: fixed -> Q.F; int8 -> Q.16
     requant_m: tuple[int, ...] = ()  # int8 only: one multiplier per output neuron (per channel)
     requant_shift: int = 0  # int8 only: one shift for the layer
     out_m: int = 0  # int8 rescale class (gelu, silu) in a hidden layer: Q.16 -> int8 multiplier
     out_shift: int = 0
+    kind: str = "dense"  # dense | conv | maxpool | avgpool
+    geometry: Geometry | None = None  # conv and pool layers
+
+    @property
+    def weighted(self) -> bool:
+        return self.kind in ("dense", "conv")
+
+    @property
+    def channels(self) -> int:
+        """Output channels (conv) or neurons (dense): one bias and one multiplier each."""
+        return self.geometry.out_shape[0] if self.kind == "conv" and self.geometry else self.n_out
+
+    @property
+    def n_macs(self) -> int:
+        if self.kind == "conv" and self.geometry is not None:
+            return self.n_out * self.geometry.in_shape[0] * self.geometry.taps
+        return self.n_in * self.n_out if self.kind == "dense" else 0
+
+    @property
+    def n_params(self) -> int:
+        return len(self.weights) + len(self.biases)
+
+    @property
+    def shape_label(self) -> str:
+        """How the architecture string shows the layer: its output size, or its kind and shape."""
+        if self.geometry is None:
+            return str(self.n_out)
+        c, h, w = self.geometry.out_shape
+        out = f"{c}x{w}" if self.geometry.dims == 1 else f"{c}x{h}x{w}"
+        name = {"conv": "conv", "maxpool": "maxpool", "avgpool": "avgpool"}[self.kind]
+        return f"{name}{self.geometry.describe()}({out})"
 
 
 @dataclass(frozen=True)
@@ -75,7 +162,17 @@ class Plan:
 
     @property
     def architecture(self) -> str:
-        return "-".join(str(n) for n in [self.n_inputs] + [layer.n_out for layer in self.layers])
+        """``64-32-10`` for an MLP; a conv model names its conv and pool layers with their shapes."""
+        first = self.layers[0]
+        start = str(self.n_inputs)
+        if first.geometry is not None:
+            c, h, w = first.geometry.in_shape
+            start = f"{c}x{w}" if first.geometry.dims == 1 else f"{c}x{h}x{w}"
+        return "-".join([start] + [layer.shape_label for layer in self.layers])
+
+    @property
+    def convolutional(self) -> bool:
+        return any(layer.geometry is not None for layer in self.layers)
 
     @property
     def activations(self) -> tuple[str, ...]:
@@ -83,12 +180,12 @@ class Plan:
 
     @property
     def n_macs(self) -> int:
-        return sum(layer.n_in * layer.n_out for layer in self.layers)
+        return sum(layer.n_macs for layer in self.layers)
 
     @property
     def n_params(self) -> int:
         """Weights and biases, as PyTorch counts parameters."""
-        return sum(layer.n_in * layer.n_out + layer.n_out for layer in self.layers)
+        return sum(layer.n_params for layer in self.layers)
 
     @property
     def describe_format(self) -> str:

@@ -1,26 +1,39 @@
 """Read an ONNX file into the same op list :func:`ml2sc.capture.capture` gives for the torch model.
 
 Files from ``torch.onnx.export`` (the dynamo exporter) and from ``skl2onnx`` (``MLPClassifier``,
-``MLPRegressor``) are a single chain of layers: Gemm, or MatMul then Add of a bias; Relu, LeakyRelu,
-Sigmoid, Tanh, Gelu, SiLU (Sigmoid then Mul, as torch exports it) and a last Softmax; Identity,
-Cast, Flatten, Reshape and Dropout change nothing ml2sc computes. What follows the last layer to
-turn its outputs into a class (ArgMax, skl2onnx's ArrayFeatureExtractor / ZipMap / Cast / Reshape,
-and the binary ``[1 - p, p]`` probabilities) is read as the class output ml2sc's head computes.
-Anything else is refused with its op type and node name: a wrong answer must never look right.
+``MLPRegressor``) are a single chain of layers: Gemm, or MatMul then Add of a bias; Conv, MaxPool,
+AveragePool (1-D or 2-D, padding the same on both sides); Relu, LeakyRelu, Sigmoid, Tanh, Gelu, SiLU
+(Sigmoid then Mul, as torch exports it) and a last Softmax; BatchNormalization after a layer (folded
+into it); Flatten(axis=1) and Reshape that keep the batch first (a :class:`Reshape`). Identity, Cast
+and Dropout change nothing ml2sc computes. A 3-D or 4-D input (N, C, L) / (N, C, H, W) becomes a
+``Reshape("input", (C, L) / (C, H, W))`` first, since ml2sc contracts take flat rows. What follows
+the last layer to turn its outputs into a class (ArgMax, skl2onnx's ArrayFeatureExtractor / ZipMap /
+Cast / Reshape, and the binary ``[1 - p, p]`` probabilities) is read as the class output ml2sc's
+head computes. Anything else is refused with its op type and node name: a wrong answer must never look right.
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .capture import Activation, BatchNorm, Dense, ModelLoadError, Op, UnsupportedModel, fold_batchnorm
-from .capture import _check_shapes as check_shapes
+from .capture import (
+    Activation,
+    BatchNorm,
+    Conv,
+    Dense,
+    ModelLoadError,
+    Op,
+    Pool,
+    Reshape,
+    UnsupportedModel,
+    finish_ops,
+)
 
 SUPPORTED_OPS = (
     "Gemm",
@@ -32,6 +45,9 @@ SUPPORTED_OPS = (
     "Gelu",
     "Sigmoid*x (SiLU)",
     "Softmax (last layer)",
+    "Conv (group=1, dilations 1)",
+    "MaxPool",
+    "AveragePool",
     "BatchNormalization (after a layer)",
     "Identity",
     "Cast",
@@ -40,7 +56,8 @@ SUPPORTED_OPS = (
     "Dropout",
 )
 _ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
-_NO_OPS = ("Identity", "Dropout", "Cast", "Flatten", "Reshape")
+_NO_OPS = ("Identity", "Dropout", "Cast")
+_SHAPE_OPS = ("Flatten", "Reshape")
 # after the last layer: how exporters turn outputs into labels and probabilities
 _HEAD_OPS = (
     "ArgMax",
@@ -65,15 +82,18 @@ class _Graph:
     constants: dict[str, np.ndarray]
     consumers: dict[str, list[Any]]
     outputs: frozenset[str]
+    batch: int | None = None  # the input's batch size where the file fixes it
 
 
 def load_onnx(path: str | Path) -> list[Op]:
-    """The ops of the MLP in the ONNX file ``path`` (external ``.data`` weights are read from its folder)."""
+    """The ops of the model in the ONNX file ``path`` (external ``.data`` weights are read from its
+    folder)."""
     model = _read(Path(path))
     graph = _index(model.graph)
-    current = _single_input(model.graph, graph)
+    current, dims = _single_input(model.graph, graph)
+    graph = replace(graph, batch=dims[0] if dims and dims[0] else None)
     visited: set[int] = set()
-    ops: list[Op] = []
+    ops: list[Op] = _input_reshape(current, dims)
     while True:
         readers = [n for n in graph.consumers.get(current, []) if id(n) not in visited]
         if not readers:
@@ -90,9 +110,7 @@ def load_onnx(path: str | Path) -> list[Op]:
             f"{_label(left[0])} is not part of a single chain of layers from the model's one input "
             "(branches, residual connections and several inputs are not supported)"
         )
-    ops = fold_batchnorm(ops)
-    check_shapes(ops)
-    return ops
+    return finish_ops(ops)
 
 
 def _read(path: Path) -> Any:
@@ -134,8 +152,9 @@ def _constant_value(node: Any) -> np.ndarray:
     return numpy_helper.to_array(value) if attribute.name == "value" else np.asarray(value)
 
 
-def _single_input(proto: Any, graph: _Graph) -> str:
-    """The name of the one float input (old files also list initializers as inputs)."""
+def _single_input(proto: Any, graph: _Graph) -> tuple[str, list[int | None] | None]:
+    """The name of the one float input (old files also list initializers as inputs) and its shape
+    (None for a symbolic size; no list where the file gives no shape)."""
     inputs = [i for i in proto.input if i.name not in graph.constants]
     if len(inputs) != 1:
         names = ", ".join(repr(i.name) for i in inputs) or "none"
@@ -143,7 +162,24 @@ def _single_input(proto: Any, graph: _Graph) -> str:
     tensor = inputs[0].type.tensor_type if inputs[0].type.HasField("tensor_type") else None
     if tensor is None or tensor.elem_type not in _FLOAT_TYPES:
         raise UnsupportedModel(f"input {inputs[0].name!r} is not a float tensor")
-    return inputs[0].name
+    if not tensor.HasField("shape"):
+        return inputs[0].name, None
+    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tensor.shape.dim]
+    return inputs[0].name, dims
+
+
+def _input_reshape(name: str, dims: list[int | None] | None) -> list[Op]:
+    """An (N, C, L) / (N, C, H, W) input starts with ``Reshape("input", (C, L) / (C, H, W))``: ml2sc
+    contracts take each sample as one flat row, in the same row-major order."""
+    if dims is None or len(dims) not in (3, 4):
+        return []
+    if any(d is None for d in dims[1:]):
+        shown = tuple(d if d is not None else "?" for d in dims)
+        raise UnsupportedModel(
+            f"input {name!r} has shape {shown}: ml2sc needs fixed channel and spatial sizes (only the "
+            "batch may be symbolic)"
+        )
+    return [Reshape("input", tuple(int(d) for d in dims[1:] if d is not None))]
 
 
 def _label(node: Any) -> str:
@@ -187,7 +223,7 @@ def _const(graph: _Graph, node: Any, name: str, what: str) -> np.ndarray:
 
 def _continues(readers: Sequence[Any]) -> bool:
     """A lone no-op (Cast to float, Reshape, ...) that may still lead to more layers."""
-    return len(readers) == 1 and readers[0].op_type in _NO_OPS
+    return len(readers) == 1 and readers[0].op_type in _NO_OPS + _SHAPE_OPS
 
 
 def _step(graph: _Graph, current: str, readers: list[Any], ops: list[Op], visited: set[int]) -> str:
@@ -229,6 +265,16 @@ def _step(graph: _Graph, current: str, readers: list[Any], ops: list[Op], visite
         ops.append(Activation(_name(node), "softmax"))
     elif kind == "BatchNormalization":
         ops.append(_batchnorm(graph, node, attrs))
+    elif kind == "Conv":
+        ops.append(_conv(graph, node, attrs, ops))
+    elif kind in ("MaxPool", "AveragePool"):
+        ops.append(_pool(graph, node, attrs, ops))
+    elif kind == "Flatten":
+        if attrs.get("axis", 1) != 1:
+            raise _unsupported(node, f"with axis={attrs['axis']}: only axis=1 keeps rows and features")
+        ops.append(Reshape(_name(node), ()))
+    elif kind == "Reshape":
+        ops.append(_reshape(graph, node, attrs))
     elif kind in _NO_OPS:
         _check_no_op(graph, node, attrs)
     else:
@@ -237,19 +283,131 @@ def _step(graph: _Graph, current: str, readers: list[Any], ops: list[Op], visite
 
 
 def _check_no_op(graph: _Graph, node: Any, attrs: dict[str, Any]) -> None:
-    """Identity, Dropout (inference), Cast to float, Flatten(axis=1), Reshape to (rows, features)."""
+    """Identity, Dropout (inference), Cast to float."""
     if node.op_type == "Cast" and attrs.get("to") not in _FLOAT_TYPES:
         raise _unsupported(node, f"casts to type {attrs.get('to')}, not to float, inside the layer chain")
-    if node.op_type == "Flatten" and attrs.get("axis", 1) != 1:
-        raise _unsupported(node, f"with axis={attrs['axis']}: only axis=1 keeps rows and features")
-    if node.op_type == "Reshape":
-        shape = [int(v) for v in _const(graph, node, node.input[1], "shape").reshape(-1)]
-        if len(shape) != 2 or shape[0] not in (-1, 0, 1) or shape[1] == 0 or shape[1] < -1:
-            raise _unsupported(node, f"to shape {shape}: only (-1, n) / (1, n) keep rows and features")
     if node.op_type == "Dropout" and len(node.input) > 2 and node.input[2]:
         training = graph.constants.get(node.input[2])
         if training is None or bool(np.asarray(training)):
             raise _unsupported(node, "may run in training mode; export the model in eval mode")
+
+
+def _reshape(graph: _Graph, node: Any, attrs: dict[str, Any]) -> Reshape:
+    """Reshape to a stored shape that keeps the batch first: (-1, n) flattens, (-1, C, H, W) makes an
+    image. The first entry may be -1, 0 (copy, unless allowzero), 1 or the file's fixed batch size."""
+    shape = [int(v) for v in _const(graph, node, node.input[1], "shape").reshape(-1)]
+    allowzero = bool(attrs.get("allowzero", 0))
+    batch = (-1, 1) if graph.batch in (None, 1) else (-1, graph.batch)
+    first, rest = (shape[0], shape[1:]) if shape else (None, [])
+    if not rest or not (first in batch or (first == 0 and not allowzero)):
+        raise _unsupported(node, f"to shape {shape}: the first dimension must keep the batch (-1)")
+    if any(d == 0 or d < -1 for d in rest) or rest.count(-1) + (first == -1) > 1:
+        raise _unsupported(
+            node, f"to shape {shape}: ml2sc needs the batch, then positive sizes (one may be -1)"
+        )
+    return Reshape(_name(node), () if rest == [-1] else tuple(rest))
+
+
+def _window(
+    node: Any, attrs: dict[str, Any], kernel: tuple[int, ...], ops: list[Op]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Strides and padding (one per side, both sides alike) of a Conv / MaxPool / AveragePool."""
+    dims = len(kernel)
+    strides = tuple(int(s) for s in attrs.get("strides", [1] * dims))
+    auto_pad = attrs.get("auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
+    if len(strides) != dims:
+        raise _unsupported(node, f"with strides {list(strides)} for a {dims}-D kernel")
+    if auto_pad == "VALID":
+        return strides, (0,) * dims
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        return strides, _same_padding(node, kernel, strides, ops)
+    if auto_pad not in ("NOTSET", ""):
+        raise _unsupported(node, f"with auto_pad={auto_pad!r}")
+    pads = tuple(int(p) for p in attrs.get("pads", [0] * 2 * dims))
+    if len(pads) != 2 * dims or pads[:dims] != pads[dims:]:
+        raise _unsupported(
+            node, f"with pads {list(pads)}: ml2sc pads both sides alike (begin pads = end pads)"
+        )
+    return strides, pads[:dims]
+
+
+def _same_padding(
+    node: Any, kernel: tuple[int, ...], strides: tuple[int, ...], ops: list[Op]
+) -> tuple[int, ...]:
+    """auto_pad SAME_*: the padding that keeps ceil(size / stride), where it is the same on both sides."""
+    from .shapes import as_chw, infer_shapes
+
+    try:
+        shape = infer_shapes(ops).after[-1] if ops else ()
+    except UnsupportedModel:
+        shape = ()
+    if len(shape) not in (2, 3):
+        raise _unsupported(node, "with auto_pad SAME: its input's height and width are unknown here")
+    sizes = as_chw(shape)[3 - len(kernel) :]
+    pads = []
+    for size, k, s in zip(sizes, kernel, strides):
+        total = max((-(-size // s) - 1) * s + k - size, 0)
+        if total % 2:
+            raise _unsupported(
+                node, f"with auto_pad SAME over size {size}, kernel {k}, stride {s}: pads one side more"
+            )
+        pads.append(total // 2)
+    return tuple(pads)
+
+
+def _conv(graph: _Graph, node: Any, attrs: dict[str, Any], ops: list[Op]) -> Conv:
+    """Conv with stored weights (1-D or 2-D kernel, group 1, dilations 1); a 1-D one gets kernel height 1."""
+    weight = _const(graph, node, node.input[1], "weight")
+    if weight.ndim not in (3, 4):
+        raise _unsupported(node, f"with a {weight.ndim - 2}-D kernel; ml2sc convolves in 1-D or 2-D")
+    if attrs.get("group", 1) != 1:
+        raise _unsupported(node, f"with group={attrs['group']}: only group=1 is supported")
+    kernel = tuple(int(k) for k in weight.shape[2:])
+    if any(d != 1 for d in attrs.get("dilations", [])):
+        raise _unsupported(node, f"with dilations {list(attrs['dilations'])}: only 1 is supported")
+    strides, pads = _window(node, attrs, kernel, ops)
+    n_out = weight.shape[0]
+    if len(node.input) > 2 and node.input[2]:
+        bias = _const(graph, node, node.input[2], "bias").reshape(-1)
+        if bias.size != n_out:
+            raise _unsupported(node, f"with {bias.size} biases for {n_out} output channels")
+    else:
+        bias = np.zeros(n_out)
+    dims = weight.ndim - 2
+    if dims == 1:
+        weight, strides, pads = weight[:, :, None, :], (1, *strides), (0, *pads)
+    name = _dense_name(node.input[1], node)
+    weight, bias = np.ascontiguousarray(weight), np.array(bias)
+    return Conv(name, weight, bias, (strides[0], strides[1]), (pads[0], pads[1]), dims)
+
+
+def _pool(graph: _Graph, node: Any, attrs: dict[str, Any], ops: list[Op]) -> Pool:
+    """MaxPool / AveragePool in floor mode; an average counts the padding (count_include_pad=1)."""
+    kernel = tuple(int(k) for k in attrs.get("kernel_shape", []))
+    if len(kernel) not in (1, 2):
+        raise _unsupported(node, f"with kernel {list(kernel)}: ml2sc pools in 1-D or 2-D")
+    if attrs.get("ceil_mode", 0):
+        raise _unsupported(node, "with ceil_mode=1: only ceil_mode=0 is supported")
+    strides, pads = _window(node, attrs, kernel, ops)
+    if node.op_type == "MaxPool":
+        if any(d != 1 for d in attrs.get("dilations", [])):
+            raise _unsupported(node, f"with dilations {list(attrs['dilations'])}: only 1 is supported")
+        if attrs.get("storage_order", 0):
+            raise _unsupported(node, "with storage_order=1 is not supported")
+        indices = node.output[1] if len(node.output) > 1 else ""
+        if indices and (graph.consumers.get(indices) or indices in graph.outputs):
+            raise _unsupported(node, "with its Indices output used: only the pooled values are supported")
+    elif not attrs.get("count_include_pad", 0) and any(pads):
+        raise _unsupported(
+            node, f"with pads {list(pads)} and count_include_pad=0: ml2sc divides by the whole kernel"
+        )
+    dims = len(kernel)
+    if dims == 1:
+        kernel, strides, pads = (1, *kernel), (1, *strides), (0, *pads)
+    kind = "max" if node.op_type == "MaxPool" else "avg"
+    window = (kernel[0], kernel[1]), (strides[0], strides[1]), (pads[0], pads[1])
+    return Pool(_name(node), kind, *window, dims)
 
 
 def _gemm(graph: _Graph, node: Any, attrs: dict[str, Any]) -> Dense:
@@ -302,10 +460,10 @@ def _matmul(graph: _Graph, current: str, node: Any, ops: list[Op], visited: set[
 
 
 def _batchnorm(graph: _Graph, node: Any, attrs: dict[str, Any]) -> BatchNorm:
-    """Inference BatchNormalization, computed as capture() computes torch's BatchNorm1d."""
-    gamma, beta, mean, var = (_const(graph, node, n, "statistic") for n in node.input[1:5])
+    """Inference BatchNormalization, computed as capture() computes torch's BatchNorm1d / 2d."""
+    gamma, beta, mean, var = (_const(graph, node, n, "statistic").reshape(-1) for n in node.input[1:5])
     scale = 1.0 / np.sqrt(var + _float32_value(attrs.get("epsilon", 1e-5))) * gamma
-    return BatchNorm(_name(node), mean.copy(), scale, beta.copy())
+    return BatchNorm(_name(node), mean.copy(), scale, beta.copy(), "BatchNormalization")
 
 
 def _silu(graph: _Graph, current: str, readers: list[Any], ops: list[Op], visited: set[int]) -> str:

@@ -18,12 +18,16 @@ this module); they are re-exported here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
 
 from . import activations
-from .capture import Activation, Dense, Op
+from .capture import Activation, Conv, Dense, Op, Pool
 from .fixed import FixedFormat
-from .layers import INT8_MAX, INT8_OUT_FORMAT, MODES, FloatLayer, Layer, Plan, PlanError
+from .layers import INT8_MAX, INT8_OUT_FORMAT, MODES, FloatLayer, Geometry, Layer, Plan, PlanError
 from .quant import Scales, build_int8_plan
+from .shapes import as_chw, infer_shapes
 
 __all__ = [
     "INT8_MAX",
@@ -42,32 +46,63 @@ __all__ = [
 
 
 def group_layers(ops: Sequence[Op]) -> list[FloatLayer]:
-    """Pair each Linear with the one activation that may follow it."""
+    """Pair each Linear or convolution with the one activation that may follow it; a pooling layer
+    stands alone; reshapes only change the shapes the layers see (``ml2sc.shapes``).
+
+    An activation right after a max pool moves before it when the layer before the pool has none and
+    the activation never decreases (max(f(x)) = f(max(x)) then, exactly); anywhere else after a pool it
+    is refused. The last layer must be a Linear: it makes the outputs and the class."""
+    shapes = infer_shapes(ops)
     layers: list[FloatLayer] = []
-    pending: Dense | None = None
+    pending: Dense | Conv | None = None
+    pending_shape: tuple[tuple[int, ...], tuple[int, ...]] | None = None
     activation: Activation | None = None
+    shape_before: tuple[int, ...] = ()
 
     def close() -> None:
         nonlocal pending, activation
         if pending is not None:
             kind = activation.kind if activation else "none"
             slope = activation.params[0] if activation and activation.params else 0.0
-            layers.append(FloatLayer(pending.name, pending.weight, pending.bias, kind, slope))
+            if isinstance(pending, Dense):
+                layers.append(FloatLayer(pending.name, pending.weight, pending.bias, kind, slope))
+            else:
+                assert pending_shape is not None
+                geometry = _geometry(pending, *pending_shape)
+                layers.append(
+                    FloatLayer(pending.name, pending.weight, pending.bias, kind, slope, "conv", geometry)
+                )
         pending, activation = None, None
 
-    for op in ops:
-        if isinstance(op, Dense):
+    for op, shape in zip(ops, shapes.after):
+        if isinstance(op, (Dense, Conv)):
             close()
             pending = op
+            pending_shape = (shape_before, shape)
+        elif isinstance(op, Pool):
+            close()
+            geometry = _geometry(op, shape_before, shape)
+            kind = "maxpool" if op.kind == "max" else "avgpool"
+            layers.append(FloatLayer(op.name, np.zeros((0, 0)), np.zeros(0), "none", 0.0, kind, geometry))
         elif isinstance(op, Activation):
-            if pending is None:
-                raise PlanError(f"activation {op.name!r} comes before any Linear layer")
-            if activation is not None:
+            if pending is None and layers and layers[-1].kind == "maxpool":
+                _move_before_pool(layers, op)
+            elif pending is None:
+                where = f"after pooling layer {layers[-1].name!r}" if layers else "before any Linear layer"
+                raise PlanError(f"activation {op.name!r} comes {where}")
+            elif activation is not None:
                 raise PlanError(f"two activations in a row ({activation.name!r}, {op.name!r})")
-            activation = op
+            else:
+                activation = op
+        shape_before = shape
     close()
-    if not layers:
+    if not layers or not any(layer.weighted for layer in layers):
         raise PlanError("the model has no Linear layer")
+    if layers[-1].kind != "dense":
+        raise PlanError(
+            f"the model ends with {layers[-1].kind} layer {layers[-1].name!r}; ml2sc needs a Linear layer "
+            "last (it makes the outputs and the class): flatten and add one"
+        )
     for layer in layers[:-1]:
         if activations.get(layer.activation).last_only:
             raise PlanError(f"{layer.activation} after {layer.name!r} is supported only as the last layer")
@@ -77,21 +112,50 @@ def group_layers(ops: Sequence[Op]) -> list[FloatLayer]:
     return layers
 
 
+MONOTONE = ("relu", "leaky_relu", "sigmoid", "tanh", "none")  # never decreasing: they commute with max
+
+
+def _move_before_pool(layers: list[FloatLayer], op: Activation) -> None:
+    pool = layers[-1]
+    before = layers[-2] if len(layers) > 1 else None
+    if before is None or not before.weighted or before.activation != "none" or op.kind not in MONOTONE:
+        raise PlanError(
+            f"activation {op.name!r} after pooling layer {pool.name!r}: put it before the pool "
+            "(ml2sc moves only a non-decreasing activation across a max pool, onto a layer without one)"
+        )
+    slope = op.params[0] if op.params else 0.0
+    layers[-2] = replace(before, activation=op.kind, slope=slope)
+
+
+def _geometry(op: Conv | Pool, before: tuple[int, ...], after: tuple[int, ...]) -> Geometry:
+    return Geometry(as_chw(before), as_chw(after), op.kernel, op.stride, op.padding, op.dims)
+
+
 def build_fixed_plan(layers: Sequence[FloatLayer], fmt: FixedFormat | None = None) -> Plan:
     """Encode every number in ``fmt``; raise ``FormatOverflow`` naming any that does not fit."""
     fmt = fmt or FixedFormat()
     out: list[Layer] = []
     for layer in layers:
-        n_out, n_in = layer.weight.shape
         weights = tuple(
-            fmt.encode(float(v), f"weight {layer.name}[{j}, {i}]")
-            for j, row in enumerate(layer.weight)
-            for i, v in enumerate(row)
+            fmt.encode(float(v), f"weight {layer.name}[{', '.join(str(int(i)) for i in index)}]")
+            for index, v in np.ndenumerate(layer.weight)
         )
         biases = tuple(fmt.encode(float(v), f"bias {layer.name}[{j}]") for j, v in enumerate(layer.bias))
         has_slope = activations.get(layer.activation).has_slope
         slope = fmt.encode(layer.slope, f"slope of {layer.name}") if has_slope else 0
-        out.append(Layer(layer.name, int(n_in), int(n_out), layer.activation, weights, biases, slope))
+        out.append(
+            Layer(
+                layer.name,
+                layer.n_in,
+                layer.n_out,
+                layer.activation,
+                weights,
+                biases,
+                slope,
+                kind=layer.kind,
+                geometry=layer.geometry,
+            )
+        )
     return Plan("fixed", fmt, tuple(out))
 
 

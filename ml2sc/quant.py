@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import activations
-from .layers import INT8_MAX, INT8_OUT_FORMAT, FloatLayer, Layer, Plan, PlanError
+from .layers import INT8_MAX, INT8_OUT_FORMAT, FloatLayer, Geometry, Layer, Plan, PlanError
 
 Q16 = 1 << INT8_OUT_FORMAT.frac_bits
 M_BITS = 31  # the largest requantization multiplier of a layer is in [2**30, 2**31)
@@ -32,11 +32,39 @@ CHANNEL_RANGE = 2.0**-16
 MAX_INPUTS = 66_000  # keeps sum(u * a') < 2**32 in each SWAR lane (255 * 255 * n)
 
 
+def _windows(x: np.ndarray, geometry: Geometry, pad_value: float) -> np.ndarray:
+    """(N, C, OH, OW, kh, kw) views of the padded (N, C, H, W) batch ``x`` (strided, no copy)."""
+    (kh, kw), (sh, sw), (ph, pw) = geometry.kernel, geometry.stride, geometry.padding
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
+    view = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))
+    _, oh, ow = geometry.out_shape
+    return view[:, :, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
+
+
+def spatial_forward(layer: FloatLayer, x: np.ndarray) -> np.ndarray:
+    """A conv or pool layer (before its activation) on flat rows, in float64: flat rows out."""
+    g = layer.geometry
+    assert g is not None
+    batch = x.reshape((x.shape[0], *g.in_shape))
+    if layer.kind == "conv":
+        win = _windows(batch, g, 0.0)
+        out = (
+            np.einsum("ncyxhw,ochw->noyx", win, layer.weight, optimize=True) + layer.bias[None, :, None, None]
+        )
+    elif layer.kind == "maxpool":
+        out = _windows(batch, g, -np.inf).max(axis=(4, 5))
+    else:  # avgpool, zeros counted (count_include_pad)
+        out = _windows(batch, g, 0.0).sum(axis=(4, 5)) / g.taps
+    return out.reshape(x.shape[0], -1)
+
+
 def float_forward(layers: Sequence[FloatLayer], x: np.ndarray) -> list[np.ndarray]:
     """The activations after each layer, in float64."""
     outputs = []
     for layer in layers:
-        x = activations.get(layer.activation).float_fn(x @ layer.weight.T + layer.bias, layer.slope)
+        z = x @ layer.weight.T + layer.bias if layer.kind == "dense" else spatial_forward(layer, x)
+        x = activations.get(layer.activation).float_fn(z, layer.slope)
         outputs.append(x)
     return outputs
 
@@ -131,11 +159,23 @@ class Scales:
         return cls(tuple(float(v) for v in data["inputs"]), tuple(float(v) for v in data["hidden"]))  # type: ignore[union-attr]
 
 
+def channel_input_scales(layers: Sequence[FloatLayer], rows: np.ndarray) -> tuple[float, ...]:
+    """A conv model's input scales, one per feature but equal within a channel: a conv shares its
+    weights across positions, so only a per-channel scale folds into them. A dead channel takes 1.0."""
+    g = layers[0].geometry
+    assert g is not None
+    c = g.in_shape[0]
+    peaks = np.max(np.abs(rows.reshape(rows.shape[0], c, -1)), axis=(0, 2)) / INT8_MAX
+    per_channel = np.where(peaks > 0, peaks, 1.0)
+    return tuple(float(v) for v in np.repeat(per_channel, rows.shape[1] // c))
+
+
 def calibrate(layers: Sequence[FloatLayer], rows: np.ndarray) -> Scales:
     """Scales from the largest magnitudes the float model sees on ``rows`` (finite floats only: a NaN
-    or an infinity is refused with its row, not turned into a useless scale)."""
+    or an infinity is refused with its row, not turned into a useless scale). A pooling layer's scale is
+    the one of the values it pools (they pass through it unchanged)."""
     rows = np.atleast_2d(np.asarray(rows, dtype=np.float64))
-    n_in = layers[0].weight.shape[1]
+    n_in = layers[0].n_in
     if rows.ndim != 2 or rows.shape[0] == 0:
         raise PlanError(f"calibration needs at least one row of floats, got an array of shape {rows.shape}")
     if rows.shape[1] != n_in:
@@ -148,12 +188,23 @@ def calibrate(layers: Sequence[FloatLayer], rows: np.ndarray) -> Scales:
             f"calibration row {row} feature {feature} is {rows[row, feature]}, not a finite number "
             f"({bad.size} of {rows.shape[0]} rows are not finite)"
         )
+    if not layers[0].weighted:
+        raise PlanError(
+            f"int8 cannot start with pooling layer {layers[0].name!r} (its inputs have one scale per "
+            "feature); use --format fixed"
+        )
     outputs = float_forward(layers, rows)
-    hidden = tuple(
-        1 / INT8_MAX if activations.get(layer.activation).int8_class == "squash" else _scale(out)
-        for layer, out in zip(layers[:-1], outputs[:-1])
-    )
-    return Scales(input_scales(layers[0].weight, rows), hidden)
+    hidden: list[float] = []
+    for layer, out in zip(layers[:-1], outputs[:-1]):
+        if not layer.weighted:
+            hidden.append(hidden[-1])
+        elif activations.get(layer.activation).int8_class == "squash":
+            hidden.append(1 / INT8_MAX)
+        else:
+            hidden.append(_scale(out))
+    first = layers[0]
+    scales = channel_input_scales(layers, rows) if first.kind == "conv" else input_scales(first.weight, rows)
+    return Scales(scales, tuple(hidden))
 
 
 def _requantizers(
@@ -176,25 +227,67 @@ def _requantizers(
         ) from None
 
 
+MAX_CONV_TAPS = 32_000  # C_in * kh * kw: keeps every 32-bit SWAR lane of the conv kernel below 2**30
+
+
+def _conv_channel_scale(layer: FloatLayer, input_scales: Sequence[float]) -> np.ndarray:
+    """The first conv's weights with its input channels' scales folded in (W[:, c] * s_c)."""
+    g = layer.geometry
+    assert g is not None
+    per_channel = np.asarray(input_scales).reshape(g.in_shape[0], -1)[:, 0]
+    return layer.weight * per_channel[None, :, None, None]
+
+
 def build_int8_plan(layers: Sequence[FloatLayer], scales: Scales) -> Plan:
     """The int8 plan of ``layers`` with calibrated ``scales`` (see :func:`calibrate`)."""
-    if len(scales.hidden) != len(layers) - 1 or len(scales.inputs) != layers[0].weight.shape[1]:
+    if len(scales.hidden) != len(layers) - 1 or len(scales.inputs) != layers[0].n_in:
         raise PlanError("the int8 scales do not match the model's shape")
     # The per-feature input scales fold into the first layer: W x = (W diag(s)) (x / s), so the
-    # first layer sees inputs of scale 1 and weights W diag(s).
+    # first layer sees inputs of scale 1 and weights W diag(s) (a conv: one scale per input channel).
     s_in = 1.0
     out: list[Layer] = []
     for index, layer in enumerate(layers):
-        n_out, n_in = layer.weight.shape
-        if n_in > MAX_INPUTS:
+        if not layer.weighted:
+            if index == 0:
+                raise PlanError(f"int8 cannot start with pooling layer {layer.name!r}; use --format fixed")
+            out.append(
+                Layer(
+                    layer.name,
+                    layer.n_in,
+                    layer.n_out,
+                    "none",
+                    (),
+                    (),
+                    kind=layer.kind,
+                    geometry=layer.geometry,
+                )
+            )
+            continue
+        n_out, n_in = (layer.weight.shape[0], layer.n_in)
+        if layer.kind == "dense" and n_in > MAX_INPUTS:
             raise PlanError(f"layer {layer.name!r} has {n_in} inputs; int8 mode supports up to {MAX_INPUTS}")
-        weight = layer.weight * np.asarray(scales.inputs) if index == 0 else layer.weight
-        s_w = channel_scales(weight)
-        w_q = np.clip(np.rint(weight / s_w[:, None]), -INT8_MAX, INT8_MAX).astype(np.int64)
+        kind = activations.get(layer.activation)
+        if layer.kind == "conv":
+            taps = int(np.prod(layer.weight.shape[1:]))
+            if taps > MAX_CONV_TAPS:
+                raise PlanError(
+                    f"conv layer {layer.name!r} sums {taps} products per output (C_in * kh * kw); int8 mode "
+                    f"supports up to {MAX_CONV_TAPS}"
+                )
+            if kind.int8_class != "clamp":
+                raise PlanError(
+                    f"int8 conv layers take relu, leaky_relu or no activation; {layer.name!r} has "
+                    f"{layer.activation}: use --format fixed"
+                )
+            weight = _conv_channel_scale(layer, scales.inputs) if index == 0 else layer.weight
+        else:
+            weight = layer.weight * np.asarray(scales.inputs) if index == 0 else layer.weight
+        flat = weight.reshape(n_out, -1)
+        s_w = channel_scales(flat)
+        w_q = np.clip(np.rint(flat / s_w[:, None]), -INT8_MAX, INT8_MAX).astype(np.int64)
         s_acc = s_in * s_w
         b_q = [int(v) for v in np.rint(layer.bias / s_acc)]
         last = index == len(layers) - 1
-        kind = activations.get(layer.activation)
         out_m, out_shift = 0, 0
         if last or kind.int8_class in ("squash", "rescale"):
             ratios = [float(v) * Q16 for v in s_acc]
@@ -208,7 +301,7 @@ def build_int8_plan(layers: Sequence[FloatLayer], scales: Scales) -> Plan:
             Layer(
                 name=layer.name,
                 n_in=int(n_in),
-                n_out=int(n_out),
+                n_out=layer.n_out,
                 activation=layer.activation,
                 weights=tuple(int(v) for v in w_q.ravel()),
                 biases=tuple(b_q),
@@ -217,6 +310,8 @@ def build_int8_plan(layers: Sequence[FloatLayer], scales: Scales) -> Plan:
                 requant_shift=shift,
                 out_m=out_m,
                 out_shift=out_shift,
+                kind=layer.kind,
+                geometry=layer.geometry,
             )
         )
         if not last:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from eth_utils import keccak
 
 from evmkit.resources import render
 
-from . import activations, commitment
+from . import activations, commitment, convplan
 from .blob import Blob, LayerBlob
-from .layers import Plan
+from .convplan import Walks
+from .layers import Geometry, Plan
 from .layouts import check_layout, code_chunks, memory_alloc, slot_bytes
 
 KIND_IDS = activations.KIND_IDS  # the templates see it as KIND: {{ KIND.sigmoid }}
@@ -36,6 +37,10 @@ class LayerView:
     blob: LayerBlob
     int8_class: str  # clamp | squash | rescale | last (see ml2sc.activations)
     suffix: str  # the int8 _rescale<Suffix> function of a gelu / silu hidden layer
+    kind: str = "dense"
+    geometry: Geometry | None = None
+    then_words: int = 0  # int8 conv models: activation words to build for the next (Linear) layer
+    then_grid: int | None = None  # int8 conv models: the layer whose grid this Linear layer's bytes fill
 
 
 def comment_text(text: str) -> str:
@@ -70,9 +75,17 @@ def render_contract(plan: Plan, blob: Blob, layout: str, contract_name: str, sou
             b,
             activations.get(layer.activation).int8_class,
             _suffix(activations.get(layer.activation).solidity),
+            layer.kind,
+            layer.geometry,
         )
         for i, (layer, b) in enumerate(zip(plan.layers, blob.layers))
     ]
+    scratch_words = max(b.words_per_neuron for b in blob.layers) if plan.mode == "int8" else 0
+    scratch_end = 128 + 160 * scratch_words
+    walks = None
+    if plan.mode == "int8" and plan.convolutional:
+        layers, walks = _conv_walks(plan, blob, layers, scratch_words)
+        scratch_end = walks.end
     used = sorted({layer.activation for layer in plan.layers})
     records = [activations.get(name) for name in used]
     width = slot_bytes(layout, blob)
@@ -105,13 +118,45 @@ def render_contract(plan: Plan, blob: Blob, layout: str, contract_name: str, sou
         input_doc="one int8 per feature, quantized with the plan's input scale"
         if plan.mode == "int8"
         else f"int256 fixed point scaled by 2**{plan.fmt.frac_bits}",
-        scratch_words=max(b.words_per_neuron for b in blob.layers) if plan.mode == "int8" else 0,
+        scratch_words=scratch_words,
+        scratch_end=scratch_end,
+        walks=walks,
+        first_grid=walks.grids.get(0) if walks else None,
+        buf_grids=[(v.then_grid, walks.grids[v.then_grid]) for v in layers if v.then_grid is not None]
+        if walks
+        else [],
         scratch_error=int.from_bytes(keccak(text="ScratchUnavailable()")[:4], "big"),
         contract_name=contract_name,
         source_name=comment_text(source_name),
         head_doc=_HEAD_DOC[plan.head],
         commit=_commitment(plan, blob, layout),
     )
+
+
+def _conv_walks(
+    plan: Plan, blob: Blob, views: list[LayerView], scratch_words: int
+) -> tuple[list[LayerView], Walks]:
+    """An int8 conv model's memory map (``ml2sc.convplan``) and each layer's hand-over to the next:
+    a Linear reads activation words built from BUF; a conv or pool reads its grid, which a Linear
+    before it fills from BUF (a conv or pool before it writes there directly)."""
+    layers = plan.layers
+    buf = 128 + 128 * scratch_words
+    into_buf = [layer.n_out for i, layer in enumerate(layers[:-1]) if layers[i + 1].kind == "dense"]
+    into_buf += [layer.n_out for layer in layers if layer.kind == "dense"]
+    buf_bytes = max([32 * scratch_words, *into_buf])
+    walks = convplan.walks(plan, blob, buf, buf + -(-buf_bytes // 32) * 32)
+    out = []
+    for i, view in enumerate(views):
+        consumer = i + 2 if i + 1 in walks.fused else i + 1
+        if i in walks.fused or consumer >= len(layers):
+            out.append(view)
+        elif layers[consumer].kind == "dense":
+            out.append(replace(view, then_words=blob.layers[consumer].words_per_neuron))
+        elif view.kind == "dense":
+            out.append(replace(view, then_grid=consumer))
+        else:
+            out.append(view)
+    return out, walks
 
 
 def _suffix(function: str) -> str:

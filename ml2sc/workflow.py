@@ -20,7 +20,18 @@ from evmkit.forks import Fork, get_fork
 from evmkit.solc import Compiler, resolve_compiler
 
 from . import emulator, gasmodel, progress
-from .capture import Activation, BatchNorm, Dense, build_arch, capture, load_model, load_state_dict
+from .capture import (
+    Activation,
+    BatchNorm,
+    Conv,
+    Dense,
+    Pool,
+    Reshape,
+    build_arch,
+    capture,
+    load_model,
+    load_state_dict,
+)
 from .commitment import differences
 from .fixed import FixedFormat
 from .layers import FloatLayer
@@ -141,7 +152,7 @@ def _is_ops(model: Any) -> bool:
     return (
         isinstance(model, list)
         and bool(model)
-        and all(isinstance(op, (Dense, Activation, BatchNorm)) for op in model)
+        and all(isinstance(op, (Dense, Activation, BatchNorm, Conv, Pool, Reshape)) for op in model)
     )
 
 

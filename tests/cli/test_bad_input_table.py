@@ -108,7 +108,8 @@ def _(d: Path) -> None:
 
 @case("unsupported layer")
 def _(d: Path) -> None:
-    torch.save(nn.Sequential(nn.Conv1d(1, 2, 3), nn.Flatten(), nn.Linear(4, 2)), d / "conv.pt")
+    model = nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1, 2))
+    torch.save(model, d / "pool.pt")
 
 
 @case("unsupported ONNX op")
@@ -116,12 +117,11 @@ def _(d: Path) -> None:
     import onnx
     from onnx import TensorProto, helper
 
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 8])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 6])
-    w = helper.make_tensor("w", TensorProto.FLOAT, [1, 1, 3], [0.5, -1.0, 2.0])
-    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv1")
-    graph = helper.make_graph([node], "g", [x], [y], initializer=[w])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), d / "conv.onnx")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 1])
+    node = helper.make_node("GlobalAveragePool", ["x"], ["y"], name="gap1")
+    graph = helper.make_graph([node], "g", [x], [y])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), d / "gap.onnx")
 
 
 @case("unsupported scikit-learn model")

@@ -175,9 +175,9 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
 
 def test_unsupported_layer_and_overflow_are_one_line_errors(tmp_path: Path) -> None:
     conv = tmp_path / "conv.pt"
-    torch.save(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 1)), conv)
+    torch.save(nn.Sequential(nn.ConvTranspose2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 1)), conv)
     line = one_line_error(run("translate", str(conv), "-o", str(tmp_path)))
-    assert "layer '0' (Conv2d) is not supported" in line
+    assert "layer '0' (ConvTranspose2d) is not supported" in line
     big = nn.Sequential(nn.Linear(2, 1))
     with torch.no_grad():
         big[0].bias.fill_(1e25)

@@ -47,7 +47,9 @@ def test_linear_without_bias_gets_zero_bias() -> None:
     assert ops[0].bias.tolist() == [0.0, 0.0]
 
 
-@pytest.mark.parametrize("layer, name", [(nn.Conv2d(1, 1, 3), "Conv2d"), (nn.LSTM(3, 3), "LSTM")])
+@pytest.mark.parametrize(
+    "layer, name", [(nn.ConvTranspose2d(1, 1, 3), "ConvTranspose2d"), (nn.LSTM(3, 3), "LSTM")]
+)
 def test_unsupported_layer_is_named(layer: nn.Module, name: str) -> None:
     model = nn.Sequential(nn.Linear(3, 3), layer)
     with pytest.raises(UnsupportedModel, match=rf"layer '1' \({name}\) is not supported; supported: Linear"):
