@@ -47,7 +47,9 @@ def _layer_descriptor(layer: Layer) -> dict[str, Any]:
     """A layer's shape and integer constants. int8 layers list one requantization multiplier per
     neuron (per-channel scales; the blob holds them too) and the layer's shift; fixed layers keep
     the ``0, 0`` they always had, and the output rescale of int8 gelu/silu layers is named only
-    where it exists, so the hashes of models without them are what they always were."""
+    where it exists, so the hashes of models without them are what they always were. A conv or pool
+    layer adds its kind and window (shapes, kernel, stride, padding): two models that differ only
+    there compute different things from the same weights."""
     out: dict[str, Any] = {
         "n_in": layer.n_in,
         "n_out": layer.n_out,
@@ -58,6 +60,16 @@ def _layer_descriptor(layer: Layer) -> dict[str, Any]:
     }
     if layer.out_m or layer.out_shift:
         out |= {"out_m": layer.out_m, "out_shift": layer.out_shift}
+    if layer.geometry is not None:  # conv and pool layers: where the window goes (MLPs hash as before)
+        g = layer.geometry
+        out |= {
+            "kind": layer.kind,
+            "in_shape": list(g.in_shape),
+            "out_shape": list(g.out_shape),
+            "kernel": list(g.kernel),
+            "stride": list(g.stride),
+            "padding": list(g.padding),
+        }
     return out
 
 
