@@ -15,6 +15,12 @@ offset by 128 (``u = w + 128``, 1..255) and interleaved so that ``(word >> 8t) &
 eight 32-bit lanes of weights, reversed against the eight activations that the same mask cuts
 from 32 input bytes: one MUL of the two puts their 8-term dot product in the top lane (SIMD
 within a register). The stored bias absorbs the offset: ``K_j = b_j - 128 * sum_i w_ji``.
+
+Conv layers (both modes) keep the dense layout's order with the weights as (C_out, C_in, kh, kw):
+fixed mode ``slope | W | b``; int8 a header, then for each output channel, input channel and kernel
+row the row's piece polynomials ``sum_j w_j 2**(32 j)`` (``conv_piece`` taps each, signed big-endian,
+``piece_bytes`` wide), then ``m_c | K_c`` per output channel (``ml2sc.convplan`` says how the kernel
+uses them). Pooling layers store nothing.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@
     python -m ml2sc.calibrate --only gelu,gelu_tanh,silu   # fit a new activation's features only
     python -m ml2sc.calibrate --format int8                # refit int8 alone (after a kernel change)
     python -m ml2sc.calibrate --fork prague                # measure on anvil --hardfork prague
+    python -m ml2sc.calibrate --conv                       # fit conv and pool features only
 
 The costs are fitted once for every fork: solc 0.8.37 emits the same code from these templates for
 cancun, prague and osaka (the tests hold it), and the schedule terms that differ between forks
@@ -60,7 +61,7 @@ from ml2sc.evm_int import EvmPanic
 from ml2sc.fixed import FixedFormat
 from ml2sc.layouts import LAYOUTS, slot_values
 from ml2sc.onchain import compile_plan, deploy_and_upload, encode_row, encode_rows
-from ml2sc.plan import FloatLayer, build_fixed_plan, encode_inputs
+from ml2sc.plan import FloatLayer, Geometry, build_fixed_plan, encode_inputs
 from ml2sc.quant import build_int8_plan, calibrate
 
 ACTS = ["none", "relu", "leaky_relu", "sigmoid", "tanh"]  # the full fit's hidden activations (as fitted)
@@ -136,6 +137,117 @@ def sample_new_models(n: int, only: list[str], seed: int = 1):
         yield layers, mode, layout, rng
 
 
+def _conv_float(rng: random.Random, name: str, shape: tuple[int, int, int], act: str, one_d: bool):
+    """A random conv layer on a (C, H, W) input (kernel height 1 for a Conv1d) and its output shape."""
+    c, h, w = shape
+    kh = 1 if one_d else rng.choice([1, 2, 3, 5])
+    kw = rng.choice([1, 2, 3, 5, 7])
+    kh, kw = min(kh, h), min(kw, w)
+    ph = 0 if one_d else rng.choice([0, 0, kh // 2])
+    pw = rng.choice([0, 0, kw // 2])
+    stride = (1, 1) if rng.random() < 0.7 else ((1, 2) if one_d else (2, 2))
+    c_out = rng.choice([1, 2, 3, 4, 6, 8, 12])
+    g = Geometry(
+        shape,
+        (c_out, (h + 2 * ph - kh) // stride[0] + 1, (w + 2 * pw - kw) // stride[1] + 1),
+        (kh, kw),
+        stride,
+        (ph, pw),
+        1 if one_d else 2,
+    )
+    fan = c * kh * kw
+    weight = np.array([[rng.gauss(0, 1 / fan**0.5) for _ in range(fan)] for _ in range(c_out)])
+    bias = np.array([rng.gauss(0, 0.3) for _ in range(c_out)])
+    layer = FloatLayer(
+        name, weight.reshape(c_out, c, kh, kw), bias, act, 0.1 if act == "leaky_relu" else 0.0, "conv", g
+    )
+    return layer, g.out_shape
+
+
+def _pool_float(rng: random.Random, name: str, shape: tuple[int, int, int], one_d: bool, fusable: bool):
+    c, h, w = shape
+    kind = "maxpool" if fusable else rng.choice(["maxpool", "avgpool"])
+    k = rng.choice([2, 2, 3]) if fusable else rng.choice([2, 3])
+    kh, kw = (1, min(k, w)) if one_d else (min(rng.choice([k, 1, 2]), h), min(k, w))
+    stride = (kh, kw) if fusable or rng.random() < 0.5 else (1, 1)
+    pad = (0, 0) if fusable or rng.random() < 0.6 else (0 if one_d else kh // 2, kw // 2)
+    out = (c, (h + 2 * pad[0] - kh) // stride[0] + 1, (w + 2 * pad[1] - kw) // stride[1] + 1)
+    g = Geometry(shape, out, (kh, kw), stride, pad, 1 if one_d else 2)
+    return FloatLayer(name, np.zeros((0, 0)), np.zeros(0), "none", 0.0, kind, g), out
+
+
+def sample_conv_models(n: int, seed: int = 2):
+    """Random conv models: a conv stack (conv, activation, pooling fused or not, padding, strides,
+    Conv1d, many input channels) on flat rows, sometimes after a Linear layer, then Linear layers;
+    every number format and layout. int8 conv layers take clamp-class activations only."""
+    rng = random.Random(seed)
+    shapes = [
+        (1, 8, 8),
+        (1, 12, 12),
+        (2, 6, 10),
+        (3, 8, 8),
+        (1, 16, 16),
+        (1, 20, 20),
+        (4, 1, 16),
+        (1, 1, 40),
+        (40, 1, 8),
+        (16, 6, 6),
+        (6, 10, 10),
+        (24, 4, 4),
+        (70, 1, 4),
+        (32, 3, 3),
+        (12, 5, 5),
+    ]
+    for k in range(n):
+        mode = ("fixed", "int8")[k % 2]
+        layout = LAYOUTS[(k // 2) % 4]
+        shape = rng.choice(shapes)
+        one_d = shape[1] == 1
+        layers: list[FloatLayer] = []
+        c, h, w = shape
+        if rng.random() < 0.2:  # a Linear layer first, unflattened into the conv stack
+            n_in = rng.choice([4, 10])
+            dense = random_layers(rng, n_in, [c * h * w], "relu")[0]
+            layers.append(FloatLayer("pre", dense.weight, dense.bias, rng.choice(["relu", "none"])))
+        acts = ["none", "relu", "leaky_relu"] + (["sigmoid", "tanh"] if mode == "fixed" else [])
+        for depth in range(rng.choice([1, 1, 2])):
+            conv, shape = _conv_float(rng, f"c{depth}", shape, rng.choice(acts), one_d)
+            layers.append(conv)
+            if rng.random() < 0.6 and shape[2] >= 2 and (one_d or shape[1] >= 2):
+                pool, shape = _pool_float(rng, f"p{depth}", shape, one_d, rng.random() < 0.5)
+                layers.append(pool)
+        flat = shape[0] * shape[1] * shape[2]
+        widths = [rng.choice([3, 8])] if rng.random() < 0.4 else []
+        head = rng.choice(["none", "sigmoid", "softmax"])
+        widths.append(1 if head == "sigmoid" else rng.choice([2, 4]))
+        for dense in random_layers(rng, flat, widths, head):
+            layers.append(dense)
+        yield layers, mode, layout, rng
+
+
+def sample_conv_loop_models(seed: int = 3):
+    """int8 conv models on the kernel's loop over input channels (more than 64 multiplies per output),
+    its shape varied factor by factor (channels in and out, kernel rows and pieces, output width), so
+    that the loop's per-call, per-channel and per-multiply costs separate from the rest."""
+    rng = random.Random(seed)
+    for c_in, kh, kw, c_out, w in itertools.product((33, 70), (1, 3), (1, 5), (1, 4), (6, 12)):
+        h = kh + rng.choice([0, 1])
+        geometry = Geometry((c_in, h, w), (c_out, h - kh + 1, w - kw + 1), (kh, kw), (1, 1), (0, 0), 2)
+        fan = c_in * kh * kw
+        weight = np.array([[rng.gauss(0, 1 / fan**0.5) for _ in range(fan)] for _ in range(c_out)])
+        conv = FloatLayer(
+            "c",
+            weight.reshape(c_out, c_in, kh, kw),
+            np.zeros(c_out),
+            rng.choice(["relu", "none"]),
+            0.0,
+            "conv",
+            geometry,
+        )
+        flat = c_out * (h - kh + 1) * (w - kw + 1)
+        yield [conv, *random_layers(rng, flat, [2], "none")], "int8", rng.choice(["inline", "code"]), rng
+
+
 def test_rows(plan, x: np.ndarray, rng: random.Random) -> list[list[int]]:
     """Rows that take every branch: ordinary, saturating (x 50), mixed, zeros; int8 extremes."""
     n = x.shape[1]
@@ -146,20 +258,30 @@ def test_rows(plan, x: np.ndarray, rng: random.Random) -> list[list[int]]:
     return rows
 
 
-def measure(session, n_models: int, only: list[str] | None = None, fmt: str | None = None, fork=None):
+def measure(
+    session,
+    n_models: int,
+    only: list[str] | None = None,
+    fmt: str | None = None,
+    fork=None,
+    conv: bool = False,
+):
     """(compiled, deploy/upload txs, [(row, predict gas)], (batch rows, predictBatch gas)) per model
-    (``fmt``: models of that number format only)."""
+    (``fmt``: models of that number format only; ``conv``: conv models only)."""
     models = []
-    samples = sample_new_models(n_models, only) if only else sample_models(n_models)
+    if conv:
+        samples = itertools.chain(sample_conv_models(n_models), sample_conv_loop_models())
+    else:
+        samples = sample_new_models(n_models, only) if only else sample_models(n_models)
     if fmt is not None:  # the full grid, then the activations it leaves out (--only fitted them)
         samples = itertools.chain(samples, sample_new_models(48, [a for a in LATER_ACTS if a not in ACTS]))
     for k, (layers, mode, layout, rng) in enumerate(samples):
-        x = np.array([[rng.gauss(0, 2) for _ in range(layers[0].weight.shape[1])] for _ in range(8)])
+        x = np.array([[rng.gauss(0, 2) for _ in range(layers[0].n_in)] for _ in range(8)])
         if fmt is not None and mode != fmt:
             continue
         if mode == "fixed":
             plan = build_fixed_plan(
-                layers, FixedFormat(FRAC_BITS[k % len(FRAC_BITS)]) if k < n_models else None
+                layers, FixedFormat(FRAC_BITS[k % len(FRAC_BITS)]) if k < n_models and not conv else None
             )
         else:
             plan = build_int8_plan(layers, calibrate(layers, x))
@@ -378,6 +500,12 @@ def main() -> int:
         help="measure this number format only and refit its costs, holding every other stored cost",
     )
     parser.add_argument(
+        "--conv",
+        action="store_true",
+        help="measure conv models only and fit the conv and pool features the costs file lacks "
+        "(default models: 160), holding every stored cost",
+    )
+    parser.add_argument(
         "--only",
         metavar="ACTS",
         help="comma-separated activations: fit only the features "
@@ -392,9 +520,9 @@ def main() -> int:
     else:
         with start_anvil(gas_limit=100_000_000, hardfork=args.fork) as node:
             os.environ["CALIBRATION_KEY"] = node.private_keys[0]
-            n_models = args.models if args.models is not None else (48 if only else 160)
+            n_models = args.models if args.models is not None else (160 if args.conv else 48 if only else 160)
             session = chain.rpc(node.url, "CALIBRATION_KEY", fork=args.fork)
-            models = measure(session, n_models, only, args.format, get_fork(args.fork))
+            models = measure(session, n_models, only, args.format, get_fork(args.fork), args.conv)
     if args.save:
         kept = [
             (
@@ -414,7 +542,7 @@ def main() -> int:
         models = [m for m in models if m[0].plan.mode == args.format]
         costs = fit_format(models, stored, args.format)
     else:
-        costs = fit_new(models, stored) if only else fit(models)
+        costs = fit_new(models, stored) if only or args.conv else fit(models)
     forks = sorted({m[0].fork.name for m in models})
     costs["fitted"] = {"solc": SOLC_VERSION, "forks": forks}
     gasmodel.COSTS_FILE.write_text(json.dumps(costs, indent=1, sort_keys=True) + "\n")

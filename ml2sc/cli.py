@@ -592,6 +592,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         run_layout_bench(
             Path(args.output), args.solc, not args.skip_mnist, args.rpc_url, formats, layouts, args.fork
         )
+    if args.suite == "cnn":
+        from .bench_cnn import run_cnn_bench
+
+        return run_cnn_bench(Path(args.output), args.solc, args.rpc_url, formats, layouts, args.fork)
     if args.suite in ("sweep", "all"):
         from . import sweep
         from .bench import bench_session
@@ -819,15 +823,18 @@ def build_parser() -> argparse.ArgumentParser:
         "per parameter, inference gas per multiply-accumulate and bytecode "
         "size; then one 784-256-128-10 inference. sweep suite: deploy, upload "
         "and infer over a grid of MLPs, compare every receipt with the gas "
-        "model, fit linear slopes. Writes CSV, Markdown and PNG plots.",
+        "model, fit linear slopes. cnn suite (not part of all): a CNN trained on the digits, LeNet-5 "
+        "on 28x28 input and a Conv1d model, gas per inference and per MAC, bytecode, agreement with "
+        "torch, against the published on-chain CNN figures. Writes CSV, Markdown and PNG plots.",
     )
     p.add_argument("-o", "--output", default="results", metavar="DIR", help="output folder (default results)")
     p.add_argument(
         "--suite",
-        choices=("layouts", "sweep", "all"),
+        choices=("layouts", "sweep", "cnn", "all"),
         default="all",
         help="layouts: the 64-32-10 digits table (+ 784-256-128-10); sweep: measured vs "
-        "modelled gas over depth 1-4 x width 1-64 x inputs 4-64 with plots; default all",
+        "modelled gas over depth 1-4 x width 1-64 x inputs 4-64 with plots; cnn: convolutional "
+        "models (digits CNN, LeNet-5, Conv1d); all: layouts and sweep (default)",
     )
     p.add_argument("--quick", action="store_true", help="sweep a 3-architecture grid (a smoke run)")
     p.add_argument("--skip-mnist", action="store_true", help="skip the 784-256-128-10 measurement")

@@ -301,3 +301,16 @@ def walks(plan: Plan, blob: Blob, buf: int, start: int) -> Walks:
     words = max((w.piece_words for w in convs.values()), default=0)
     convs = {i: replace(w, scratch=address) for i, w in convs.items()}
     return Walks(grids, convs, pools, frozenset(fused), address + 32 * words)
+
+
+def memory_map(plan: Plan, blob: Blob) -> Walks:
+    """An int8 conv model's scratch memory, as the template lays it out from 0x80: the dense layers'
+    activation words (128 bytes per word of the widest Linear input), BUF (a' bytes: the widest of
+    those words, or of any flat output written there), then the grids and the pieces' scratch."""
+    layers = plan.layers
+    scratch_words = max(b.words_per_neuron for b in blob.layers)
+    buf = 128 + 128 * scratch_words
+    into_buf = [layer.n_out for i, layer in enumerate(layers[:-1]) if layers[i + 1].kind == "dense"]
+    into_buf += [layer.n_out for layer in layers if layer.kind == "dense"]
+    buf_bytes = max([32 * scratch_words, *into_buf])
+    return walks(plan, blob, buf, buf + -(-buf_bytes // 32) * 32)

@@ -39,7 +39,7 @@ from evmkit import gas as G
 from evmkit.forks import Fork, get_fork
 from evmkit.gas import Estimate, estimate_transaction
 
-from . import activations, emulator
+from . import activations, convplan, emulator, gasconv
 from .blob import Blob, encode_blob
 from .layers import INT8_MAX, Layer, Plan
 from .layouts import code_chunks, data_contract_initcode, memory_alloc, slot_bytes, slot_values
@@ -343,6 +343,7 @@ def call_features(target: Target) -> Counter:
     """What ``predict`` and ``predictBatch`` run once per call: dispatch, loading the weights."""
     blob, layout = target.blob, target.layout
     f: Counter = Counter(const=1)
+    f.update(gasconv.call_features(target.plan, blob))
     f[f"load_{layout}"] = 1
     f[f"blob_words_{layout}"] = G.words(len(blob.data))
     if layout in ("storage", "packed"):
@@ -358,11 +359,14 @@ def _row_shape(target: Target) -> Counter:
     if plan.mode == "int8":
         return _int8_row_shape(target)
     f: Counter = Counter(inputs=plan.n_inputs, outputs=plan.n_outputs)
-    f["layers"] = len(plan.layers)  # _dense and _activate per layer
-    f["neurons"] = sum(layer.n_out for layer in plan.layers)
     for layer in plan.layers:
-        f["macs"] += layer.n_in * layer.n_out
         f["act_layers"] += layer.activation != "none"
+        if layer.kind != "dense":  # conv and pool loops: ml2sc.gasconv
+            f.update(gasconv.fixed_shape(layer))
+            continue
+        f["layers"] += 1  # _dense and _activate per layer
+        f["neurons"] += layer.n_out
+        f["macs"] += layer.n_in * layer.n_out
     return f
 
 
@@ -374,6 +378,8 @@ def _int8_row_shape(target: Target) -> Counter:
     _classify), each hidden layer's calls by class, and the next layer's activation words."""
     plan, blob = target.plan, target.blob
     f: Counter = Counter(outputs=plan.n_outputs, input_words=blob.layers[0].words_per_neuron)
+    if plan.convolutional:
+        return f + _int8_conv_row_shape(target)
     last = len(plan.layers) - 1
     for index, layer in enumerate(plan.layers):
         words = blob.layers[index].words_per_neuron
@@ -387,6 +393,34 @@ def _int8_row_shape(target: Target) -> Counter:
         else:  # _layer(), then _squash() / _rescale*() for those classes, then _words() for the next layer
             f[_LAYER_FEATURE[int8_class]] += 1
             f["next_words"] += blob.layers[index + 1].words_per_neuron
+    return f
+
+
+def _int8_conv_row_shape(target: Target) -> Counter:
+    """:func:`_int8_row_shape` of a model with conv or pool layers: its Linear layers' counts as there,
+    each hand-over into a Linear layer (``_words``) and the conv part (``ml2sc.gasconv``)."""
+    plan, blob = target.plan, target.blob
+    fused = convplan.memory_map(plan, blob).fused
+    f = gasconv.int8_shape(plan, blob)
+    last = len(plan.layers) - 1
+    for index, layer in enumerate(plan.layers):
+        consumer = index + 2 if index + 1 in fused else index + 1
+        into_dense = index not in fused and consumer <= last and plan.layers[consumer].kind == "dense"
+        if into_dense:
+            f["next_words"] += blob.layers[consumer].words_per_neuron
+        if layer.kind != "dense":
+            f["conv8_to_dense"] += into_dense
+            continue
+        words = blob.layers[index].words_per_neuron
+        f["words"] += words * layer.n_out
+        f["lane_words"] += 4 * words
+        int8_class = "last" if index == last else activations.get(layer.activation).int8_class
+        if int8_class != "clamp":
+            f["array_neurons"] += layer.n_out
+        if index == last:
+            f["out_act_call"] += layer.activation != "none"
+        else:
+            f[_LAYER_FEATURE[int8_class]] += 1
     return f
 
 
@@ -411,7 +445,13 @@ def row_features(target: Target, row: Sequence[int]) -> Counter:
     plan = target.plan
     f = _row_shape(target)
     steps = emulator.trace(plan, row)
+    if plan.mode == "int8" and plan.convolutional:
+        f.update(gasconv.int8_values(plan, target.blob, steps))
     for index, (layer, step) in enumerate(zip(plan.layers, steps)):
+        if layer.kind != "dense" and (plan.mode == "int8" or layer.kind != "conv"):
+            if plan.mode == "fixed":  # a pool: its running maximum's updates
+                f.update(gasconv.fixed_values(layer, steps[index - 1].post if index else row))
+            continue
         prefix = _layer_prefix(plan, index)
         if prefix == "clamp":
             for v in step.pre:
@@ -437,7 +477,13 @@ def row_features_bound(target: Target, costs: Mapping[str, float] | None = None)
         f.update({k: v * times for k, v in path.items()})
 
     f = _row_shape(target)
+    if plan.mode == "int8" and plan.convolutional:
+        f.update(gasconv.int8_bound(plan, target.blob, gasconv.cost_of(costs)))
     for index, layer in enumerate(plan.layers):
+        if layer.kind != "dense" and (plan.mode == "int8" or layer.kind != "conv"):
+            if plan.mode == "fixed":
+                f.update(gasconv.fixed_bound(layer))
+            continue
         prefix, n = _layer_prefix(plan, index), layer.n_out
         if prefix == "clamp":
             add(worst(_clamp_paths(layer.activation)), n)
@@ -505,7 +551,9 @@ def memory_words(target: Target, n_rows: int | None = None) -> int:
     batch's outputs and classes, and the ABI-encoded return data."""
     plan, blob = target.plan, target.blob
     words = 4 + _blob_memory_words(target)
-    if plan.mode == "int8":
+    if plan.mode == "int8" and plan.convolutional:
+        words += gasconv.scratch_words(plan, blob)
+    elif plan.mode == "int8":
         words += 5 * max(b.words_per_neuron for b in blob.layers)
     n_out = plan.n_outputs
     if n_rows is None:
@@ -592,6 +640,10 @@ def _group(feature: str) -> str:
         return _GROUPS["const"]
     if feature.startswith("hidden_"):  # an int8 clamp layer's neurons (see _clamp_path)
         return "neurons"
+    if feature.startswith(("conv", "grid_", "buf_grid")):
+        return "conv layers"
+    if feature.startswith(("pool", "maxpool", "avgpool")):
+        return "pooling layers"
     return _GROUPS.get(feature, "activations")
 
 

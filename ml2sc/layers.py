@@ -42,17 +42,16 @@ class Geometry:
         """Window positions per output channel: kh * kw (times C_in for a conv)."""
         return self.kernel[0] * self.kernel[1]
 
-    def describe(self) -> str:
-        kh, kw = self.kernel
-        k = f"{kw}" if self.dims == 1 else f"{kh}x{kw}"
-        extra = (
-            f", stride {self.stride[1] if self.dims == 1 else self.stride}" if self.stride != (1, 1) else ""
-        ) + (
-            f", padding {self.padding[1] if self.dims == 1 else self.padding}"
-            if self.padding != (0, 0)
-            else ""
-        )
-        return f"{k}{extra}"
+    def describe(self, pool: bool = False) -> str:
+        """``5x5``, ``3x3 stride 2 pad 1``; a pool's stride shows only where it is not its kernel."""
+        one = self.dims == 1
+        k = f"{self.kernel[1]}" if one else f"{self.kernel[0]}x{self.kernel[1]}"
+        parts = [k]
+        if self.stride != ((self.kernel) if pool else (1, 1)):
+            parts.append(f"stride {self.stride[1] if one else 'x'.join(map(str, self.stride))}")
+        if self.padding != (0, 0):
+            parts.append(f"pad {self.padding[1] if one else 'x'.join(map(str, self.padding))}")
+        return " ".join(parts)
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,8 +131,7 @@ class Layer:
             return str(self.n_out)
         c, h, w = self.geometry.out_shape
         out = f"{c}x{w}" if self.geometry.dims == 1 else f"{c}x{h}x{w}"
-        name = {"conv": "conv", "maxpool": "maxpool", "avgpool": "avgpool"}[self.kind]
-        return f"{name}{self.geometry.describe()}({out})"
+        return f"{self.kind}{self.geometry.describe(pool=self.kind != 'conv')}({out})"
 
 
 @dataclass(frozen=True)
@@ -191,7 +189,8 @@ class Plan:
     def describe_format(self) -> str:
         if self.mode == "fixed":
             return self.fmt.name
+        inputs = "per-channel" if self.layers[0].kind == "conv" else "per-feature"
         return (
-            "int8 (per-channel weight scales, per-feature input scales, int32 accumulation, "
+            f"int8 (per-channel weight scales, {inputs} input scales, int32 accumulation, "
             "dyadic requantization)"
         )

@@ -77,16 +77,20 @@ def compile_plan(
     compiler: Compiler | None = None,
     fork: str | Fork | None = None,
 ) -> Compiled:
-    """The plan's contract for ``layout`` (None: the cheapest for its size), compiled for ``fork``
+    """The plan's contract for ``layout`` (None: the cheapest for its size: inline where the contract
+    with its weights stays within EIP-170, else code), compiled for ``fork``
     (default Osaka). The templates hold nothing fork-specific: solc's code for each fork is the same
     (but for the evmVersion in the metadata), which the tests hold."""
     rules = get_fork(fork)
     blob = encode_blob(plan)
+    auto = not layout
     layout = check_layout(layout) if layout else default_layout(blob)
     source = render_contract(plan, blob, layout, contract_name, source_name)
     settings = default_settings(rules.evm_version)
     artifact = compile_sources({f"{contract_name}.sol": source}, contract_name, compiler, settings)
     size = len(artifact.deployed_bytecode)
+    if size > MAX_CODE_SIZE and auto and layout == "inline":  # a conv model's own code left no room
+        return compile_plan(plan, contract_name, source_name, "code", compiler, rules)
     if size > MAX_CODE_SIZE:
         hint = "use --layout code" if layout == "inline" else "the model has too many layers for one contract"
         raise LayoutError(

@@ -84,7 +84,7 @@ def render_contract(plan: Plan, blob: Blob, layout: str, contract_name: str, sou
     scratch_end = 128 + 160 * scratch_words
     walks = None
     if plan.mode == "int8" and plan.convolutional:
-        layers, walks = _conv_walks(plan, blob, layers, scratch_words)
+        layers, walks = _conv_walks(plan, blob, layers)
         scratch_end = walks.end
     used = sorted({layer.activation for layer in plan.layers})
     records = [activations.get(name) for name in used]
@@ -133,18 +133,12 @@ def render_contract(plan: Plan, blob: Blob, layout: str, contract_name: str, sou
     )
 
 
-def _conv_walks(
-    plan: Plan, blob: Blob, views: list[LayerView], scratch_words: int
-) -> tuple[list[LayerView], Walks]:
+def _conv_walks(plan: Plan, blob: Blob, views: list[LayerView]) -> tuple[list[LayerView], Walks]:
     """An int8 conv model's memory map (``ml2sc.convplan``) and each layer's hand-over to the next:
     a Linear reads activation words built from BUF; a conv or pool reads its grid, which a Linear
     before it fills from BUF (a conv or pool before it writes there directly)."""
     layers = plan.layers
-    buf = 128 + 128 * scratch_words
-    into_buf = [layer.n_out for i, layer in enumerate(layers[:-1]) if layers[i + 1].kind == "dense"]
-    into_buf += [layer.n_out for layer in layers if layer.kind == "dense"]
-    buf_bytes = max([32 * scratch_words, *into_buf])
-    walks = convplan.walks(plan, blob, buf, buf + -(-buf_bytes // 32) * 32)
+    walks = convplan.memory_map(plan, blob)
     out = []
     for i, view in enumerate(views):
         consumer = i + 2 if i + 1 in walks.fused else i + 1
