@@ -80,14 +80,11 @@ class CnnRow:
     note: str
 
 
-def digits_cnn(seed: int = 0) -> tuple[Any, Any]:
-    """A small CNN trained on scikit-learn's digits (features / 16), and its split."""
-    import torch
+def digits_cnn_module() -> Any:
+    """The small CNN for scikit-learn's 8x8 digits, untrained: it takes flat rows (Unflatten first)."""
     from torch import nn
 
-    split = load_split("digits", seed=seed)
-    torch.manual_seed(seed)
-    model = nn.Sequential(
+    return nn.Sequential(
         nn.Unflatten(1, (1, 8, 8)),
         nn.Conv2d(1, 8, 3, padding=1),
         nn.ReLU(),
@@ -98,6 +95,16 @@ def digits_cnn(seed: int = 0) -> tuple[Any, Any]:
         nn.Flatten(),
         nn.Linear(64, 10),
     )
+
+
+def digits_cnn(seed: int = 0) -> tuple[Any, Any]:
+    """:func:`digits_cnn_module` trained on scikit-learn's digits (features / 16), and its split."""
+    import torch
+    from torch import nn
+
+    split = load_split("digits", seed=seed)
+    torch.manual_seed(seed)
+    model = digits_cnn_module()
     x = torch.tensor(split.x_train, dtype=torch.float32)
     y = torch.tensor(split.y_train)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)

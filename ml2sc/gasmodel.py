@@ -380,20 +380,28 @@ def _int8_row_shape(target: Target) -> Counter:
     f: Counter = Counter(outputs=plan.n_outputs, input_words=blob.layers[0].words_per_neuron)
     if plan.convolutional:
         return f + _int8_conv_row_shape(target)
-    last = len(plan.layers) - 1
-    for index, layer in enumerate(plan.layers):
-        words = blob.layers[index].words_per_neuron
-        f["words"] += words * layer.n_out
-        f["lane_words"] += 4 * words
-        int8_class = "last" if index == last else activations.get(layer.activation).int8_class
-        if int8_class != "clamp":
-            f["array_neurons"] += layer.n_out
-        if index == last:
-            f["out_act_call"] += layer.activation != "none"
-        else:  # _layer(), then _squash() / _rescale*() for those classes, then _words() for the next layer
-            f[_LAYER_FEATURE[int8_class]] += 1
+    for index in range(len(plan.layers)):
+        _int8_dense_counts(f, target, index)
+        if index < len(plan.layers) - 1:  # then _words() for the next layer
             f["next_words"] += blob.layers[index + 1].words_per_neuron
     return f
+
+
+def _int8_dense_counts(f: Counter, target: Target, index: int) -> None:
+    """One int8 Linear layer's counts: its weight words and activation lanes, the neurons that write an
+    int256 array entry, and its calls (_layer(), then _squash() / _rescale*() for those classes)."""
+    plan, blob = target.plan, target.blob
+    layer, last = plan.layers[index], len(plan.layers) - 1
+    words = blob.layers[index].words_per_neuron
+    f["words"] += words * layer.n_out
+    f["lane_words"] += 4 * words
+    int8_class = "last" if index == last else activations.get(layer.activation).int8_class
+    if int8_class != "clamp":
+        f["array_neurons"] += layer.n_out
+    if index == last:
+        f["out_act_call"] += layer.activation != "none"
+    else:
+        f[_LAYER_FEATURE[int8_class]] += 1
 
 
 def _int8_conv_row_shape(target: Target) -> Counter:
@@ -410,17 +418,8 @@ def _int8_conv_row_shape(target: Target) -> Counter:
             f["next_words"] += blob.layers[consumer].words_per_neuron
         if layer.kind != "dense":
             f["conv8_to_dense"] += into_dense
-            continue
-        words = blob.layers[index].words_per_neuron
-        f["words"] += words * layer.n_out
-        f["lane_words"] += 4 * words
-        int8_class = "last" if index == last else activations.get(layer.activation).int8_class
-        if int8_class != "clamp":
-            f["array_neurons"] += layer.n_out
-        if index == last:
-            f["out_act_call"] += layer.activation != "none"
         else:
-            f[_LAYER_FEATURE[int8_class]] += 1
+            _int8_dense_counts(f, target, index)
     return f
 
 

@@ -18,6 +18,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import nn
 
+from ml2sc.bench_cnn import digits_cnn_module
 from ml2sc.capture import capture
 from ml2sc.emulator import predict
 from ml2sc.onnx_import import load_onnx
@@ -50,17 +51,7 @@ def _train() -> Digits:
         x, data.target, test_size=HELD_OUT, random_state=0, stratify=data.target
     )
     torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Unflatten(1, (1, 8, 8)),
-        nn.Conv2d(1, 8, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(64, 10),
-    )
+    model = digits_cnn_module()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     xs, ys = torch.tensor(x_train), torch.tensor(y_train)
     order = torch.Generator().manual_seed(0)
