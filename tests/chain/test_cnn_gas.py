@@ -32,7 +32,7 @@ def test_conv_gas_model_within_one_percent(
     ops = MODELS[name]
     layers = group_layers(ops)
     rng = np.random.default_rng(5)
-    x = rng.normal(0, 1.5, (4, layers[0].n_in))
+    x = rng.normal(0, 1.5, (2 if mode == "fixed" else 4, layers[0].n_in))
     scales = quant.calibrate(layers, x) if mode == "int8" else None
     compiled = compile_plan(build_plan(ops, mode=mode, scales=scales), "CnnGas", "cnn.pt", layout)
     plan = compiled.plan
