@@ -248,6 +248,39 @@ def sample_conv_loop_models(seed: int = 3):
         yield [conv, *random_layers(rng, flat, [2], "none")], "int8", rng.choice(["inline", "code"]), rng
 
 
+def sample_conv_pool_models(seed: int = 4):
+    """Conv models whose pooling is not fused into the conv (overlapping, padded or strided windows,
+    max and average) and whose input rows are wider than 64 (the grid fill's loop), in both formats."""
+    rng = random.Random(seed)
+    shapes = [(1, 12, 12), (2, 10, 10), (1, 2, 100), (2, 1, 130), (3, 6, 6)]
+    pools = [
+        ((3, 3), (1, 1), (1, 1)),
+        ((5, 5), (1, 1), (2, 2)),
+        ((2, 3), (1, 2), (0, 1)),
+        ((3, 2), (2, 1), (1, 0)),
+    ]
+    for k, (shape, (kernel, stride, pad), kind) in enumerate(
+        itertools.product(shapes, pools, ("maxpool", "avgpool"))
+    ):
+        one_d = shape[1] == 1
+        mode = ("fixed", "int8")[k % 2]
+        conv, out = _conv_float(rng, "c", shape, rng.choice(["none", "relu", "leaky_relu"]), one_d)
+        if one_d:
+            kernel, stride, pad = (1, kernel[1]), (1, stride[1]), (0, pad[1])
+        kernel = (min(kernel[0], out[1]), min(kernel[1], out[2]))
+        pad = (min(pad[0], kernel[0] // 2), min(pad[1], kernel[1] // 2))
+        c, h, w = out
+        pooled = (
+            c,
+            (h + 2 * pad[0] - kernel[0]) // stride[0] + 1,
+            (w + 2 * pad[1] - kernel[1]) // stride[1] + 1,
+        )
+        g = Geometry(out, pooled, kernel, stride, pad, 1 if one_d else 2)
+        pool = FloatLayer("p", np.zeros((0, 0)), np.zeros(0), "none", 0.0, kind, g)
+        head = random_layers(rng, pooled[0] * pooled[1] * pooled[2], [rng.choice([2, 3])], "none")
+        yield [conv, pool, *head], mode, rng.choice(["inline", "code"]), rng
+
+
 def test_rows(plan, x: np.ndarray, rng: random.Random) -> list[list[int]]:
     """Rows that take every branch: ordinary, saturating (x 50), mixed, zeros; int8 extremes."""
     n = x.shape[1]
@@ -270,7 +303,9 @@ def measure(
     (``fmt``: models of that number format only; ``conv``: conv models only)."""
     models = []
     if conv:
-        samples = itertools.chain(sample_conv_models(n_models), sample_conv_loop_models())
+        samples = itertools.chain(
+            sample_conv_models(n_models), sample_conv_loop_models(), sample_conv_pool_models()
+        )
     else:
         samples = sample_new_models(n_models, only) if only else sample_models(n_models)
     if fmt is not None:  # the full grid, then the activations it leaves out (--only fitted them)

@@ -407,6 +407,7 @@ def _batchnorm(name: str, module: Any, kind: str = "BatchNorm1d") -> BatchNorm:
     if mean is None or var is None:
         raise UnsupportedModel(f"{kind} {name!r} has no running statistics (track_running_stats=False)")
     var = var.detach().cpu().double().numpy()
+    check_variance(f"{kind} {name!r}", var, float(settings.eps))
     scale = 1.0 / np.sqrt(var + float(settings.eps))
     shift = np.zeros_like(scale)
     weight = getattr(module, "weight", None)  # None: affine=False
@@ -414,6 +415,17 @@ def _batchnorm(name: str, module: Any, kind: str = "BatchNorm1d") -> BatchNorm:
         scale = scale * weight.detach().cpu().double().numpy()
         shift = module.bias.detach().cpu().double().numpy().copy()
     return BatchNorm(name, mean.detach().cpu().double().numpy().copy(), scale, shift, kind)
+
+
+def check_variance(label: str, var: np.ndarray, eps: float) -> None:
+    """A batch norm divides by sqrt(var + eps): a variance that makes it zero, negative or not a number
+    (a corrupt or hand-edited file) is refused here, not folded into NaN weights."""
+    bad = np.flatnonzero(~(np.asarray(var, dtype=np.float64) + eps > 0))
+    if bad.size:
+        i = int(bad[0])
+        raise UnsupportedModel(
+            f"{label} has running_var[{i}] = {float(var[i]):g} with eps {eps:g}: var + eps must be positive"
+        )
 
 
 def _check_softmax_dim(name: str, dim: Any) -> None:

@@ -119,6 +119,19 @@ def _layer_words(a: dict[str, Any], b: dict[str, Any], number: int) -> list[str]
         out.append(f"leaky slope of layer {number} differs")
     if (a["requant_m"], a["requant_shift"]) != (b["requant_m"], b["requant_shift"]):
         out.append(f"int8 requantization of layer {number} differs")
+    for key, words in (("kind", "kind"), ("kernel", "kernel"), ("stride", "stride"), ("padding", "padding")):
+        if a.get(key) != b.get(key):  # conv and pool layers (absent from a Linear layer's descriptor)
+            shown = (
+                (a.get(key) or "dense", b.get(key) or "dense") if key == "kind" else (a.get(key), b.get(key))
+            )
+            out.append(f"{words} of layer {number} differs ({shown[0]} vs {shown[1]})")
+    if a.get("kind") == b.get("kind") and (a.get("in_shape"), a.get("out_shape")) != (
+        b.get("in_shape"),
+        b.get("out_shape"),
+    ):
+        out.append(
+            f"input or output shape of layer {number} differs ({a.get('in_shape')} vs {b.get('in_shape')})"
+        )
     return out
 
 

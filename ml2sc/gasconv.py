@@ -63,6 +63,11 @@ def _fixed_pool(layer: Layer, g: Geometry) -> Counter:
     return f
 
 
+def row_features(plan: Plan) -> Counter:
+    """A conv model's per-row constant beyond an MLP's (its ``_run`` is a different sequence)."""
+    return Counter(conv_row=1) if plan.convolutional else Counter()
+
+
 def fixed_shape(layer: Layer) -> Counter:
     """A fixed-point conv or pool layer's loop counts (the same for every row)."""
     assert layer.geometry is not None
@@ -182,13 +187,16 @@ def int8_shape(plan: Plan, blob: Blob) -> Counter:
 
 
 def call_features(plan: Plan, blob: Blob) -> Counter:
-    """What an int8 conv model runs once per call: the padding slots set to 128."""
-    if plan.mode != "int8" or not plan.convolutional:
+    """What a conv model runs once per call beyond an MLP's (its own code's dispatch and layout: a
+    constant per format), and in int8 the padding slots set to 128."""
+    if not plan.convolutional:
         return Counter()
-    grids = convplan.memory_map(plan, blob).init_grids
-    if not grids:
-        return Counter()
-    return Counter(grid_init_calls=1, grid_init_slots=sum(g.channels * g.height * g.width for g in grids))
+    f = Counter(conv_call=1)
+    if plan.mode == "int8":
+        grids = convplan.memory_map(plan, blob).init_grids
+        if grids:
+            f.update(grid_init_calls=1, grid_init_slots=sum(g.channels * g.height * g.width for g in grids))
+    return f
 
 
 def scratch_words(plan: Plan, blob: Blob) -> int:

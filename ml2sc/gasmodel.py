@@ -357,8 +357,8 @@ def _row_shape(target: Target) -> Counter:
     """The per-row counts that do not depend on the row's values."""
     plan = target.plan
     if plan.mode == "int8":
-        return _int8_row_shape(target)
-    f: Counter = Counter(inputs=plan.n_inputs, outputs=plan.n_outputs)
+        return _int8_row_shape(target) + gasconv.row_features(plan)
+    f: Counter = Counter(inputs=plan.n_inputs, outputs=plan.n_outputs) + gasconv.row_features(plan)
     for layer in plan.layers:
         f["act_layers"] += layer.activation != "none"
         if layer.kind != "dense":  # conv and pool loops: ml2sc.gasconv

@@ -32,6 +32,7 @@ from .capture import (
     Pool,
     Reshape,
     UnsupportedModel,
+    check_variance,
     finish_ops,
 )
 
@@ -91,6 +92,7 @@ def load_onnx(path: str | Path) -> list[Op]:
     model = _read(Path(path))
     graph = _index(model.graph)
     current, dims = _single_input(model.graph, graph)
+    current_input = current
     graph = replace(graph, batch=dims[0] if dims and dims[0] else None)
     visited: set[int] = set()
     ops: list[Op] = _input_reshape(current, dims)
@@ -110,7 +112,26 @@ def load_onnx(path: str | Path) -> list[Op]:
             f"{_label(left[0])} is not part of a single chain of layers from the model's one input "
             "(branches, residual connections and several inputs are not supported)"
         )
-    return finish_ops(ops)
+    ops = finish_ops(ops)
+    _check_declared_width(current_input, dims, ops)
+    return ops
+
+
+def _check_declared_width(name: str, dims: list[int | None] | None, ops: list[Op]) -> None:
+    """The file's declared per-sample input size must be the one the layers read: a Reshape that
+    folds two samples of a row into the batch (``(N, 72)`` read as ``(-1, 1, 6, 6)``) would otherwise
+    make a 36-input contract of a 72-input model."""
+    from .shapes import infer_shapes
+
+    if not dims or len(dims) < 2 or any(d is None for d in dims[1:]):
+        return
+    declared = int(np.prod(dims[1:]))
+    n_inputs = infer_shapes(ops).n_inputs
+    if declared != n_inputs:
+        raise UnsupportedModel(
+            f"input {name!r} is declared with {declared} values per sample, but the layers read {n_inputs}: "
+            "a Reshape that changes the batch size is not supported"
+        )
 
 
 def _read(path: Path) -> Any:
@@ -462,7 +483,9 @@ def _matmul(graph: _Graph, current: str, node: Any, ops: list[Op], visited: set[
 def _batchnorm(graph: _Graph, node: Any, attrs: dict[str, Any]) -> BatchNorm:
     """Inference BatchNormalization, computed as capture() computes torch's BatchNorm1d / 2d."""
     gamma, beta, mean, var = (_const(graph, node, n, "statistic").reshape(-1) for n in node.input[1:5])
-    scale = 1.0 / np.sqrt(var + _float32_value(attrs.get("epsilon", 1e-5))) * gamma
+    eps = _float32_value(attrs.get("epsilon", 1e-5))
+    check_variance(_label(node), var, eps)
+    scale = 1.0 / np.sqrt(var + eps) * gamma
     return BatchNorm(_name(node), mean.copy(), scale, beta.copy(), "BatchNormalization")
 
 

@@ -109,7 +109,23 @@ def group_layers(ops: Sequence[Op]) -> list[FloatLayer]:
     for layer in layers:
         if activations.get(layer.activation).has_slope and not 0 <= layer.slope < 1:
             raise PlanError(f"{layer.activation} after {layer.name!r}: negative_slope must be in [0, 1)")
+        _check_finite(layer)
     return layers
+
+
+def _check_finite(layer: FloatLayer) -> None:
+    """A NaN or an infinity in a weight or bias (a corrupt file, a BatchNorm with a zero or negative
+    variance folded in) is refused by layer and index, in both formats: int8 would otherwise clip
+    it to a number no kernel lane holds."""
+    for what, values in (("weight", layer.weight), ("bias", layer.bias)):
+        bad = np.argwhere(~np.isfinite(values))
+        if bad.size:
+            index = ", ".join(str(int(i)) for i in bad[0])
+            value = values[tuple(bad[0])]
+            raise PlanError(
+                f"{what} {layer.name}[{index}] is {value}, not a finite number ({len(bad)} of {values.size} "
+                f"{what}s are not finite)"
+            )
 
 
 MONOTONE = ("relu", "leaky_relu", "sigmoid", "tanh", "none")  # never decreasing: they commute with max
@@ -181,6 +197,9 @@ def encode_inputs(plan: Plan, rows: Sequence[Sequence[float]]) -> list[list[int]
         if len(row) != plan.n_inputs:
             raise PlanError(f"row {r} has {len(row)} features; the model takes {plan.n_inputs}")
         if plan.mode == "int8":
+            bad = [i for i, v in enumerate(row) if not np.isfinite(float(v))]
+            if bad:
+                raise PlanError(f"input row {r} feature {bad[0]} is {row[bad[0]]}, not a finite number")
             encoded.append(
                 [max(-128, min(INT8_MAX, round(float(v) / s))) for v, s in zip(row, plan.input_scales)]
             )

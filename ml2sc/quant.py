@@ -286,7 +286,16 @@ def build_int8_plan(layers: Sequence[FloatLayer], scales: Scales) -> Plan:
         s_w = channel_scales(flat)
         w_q = np.clip(np.rint(flat / s_w[:, None]), -INT8_MAX, INT8_MAX).astype(np.int64)
         s_acc = s_in * s_w
-        b_q = [int(v) for v in np.rint(layer.bias / s_acc)]
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            scaled = np.rint(layer.bias / s_acc)
+        if not np.all(np.isfinite(scaled)) or np.max(np.abs(scaled), initial=0) >= 2.0**120:
+            j = int(np.argmax(~np.isfinite(scaled) | (np.abs(np.nan_to_num(scaled, posinf=0)) >= 2.0**120)))
+            raise PlanError(
+                f"int8 cannot hold the bias of {layer.name!r}[{j}] ({float(layer.bias[j]):.3g}) at its scale "
+                f"{float(s_acc[j]):.3g}: the calibration rows (or the layer's weights) are too small for it; "
+                "check the calibration rows, or use --format fixed"
+            )
+        b_q = [int(v) for v in scaled]
         last = index == len(layers) - 1
         out_m, out_shift = 0, 0
         if last or kind.int8_class in ("squash", "rescale"):
