@@ -204,15 +204,21 @@ def scratch_words(plan: Plan, blob: Blob) -> int:
     return -(-(convplan.memory_map(plan, blob).end - 128) // 32)
 
 
-def put_path(kind: str, v: int) -> Counter:
-    """One written output's branches: the upper clamp, then relu (branchless) or the lower clamp and
-    leaky's negative side."""
-    f = Counter({f"conv8_put_{kind}": 1, "conv8_clamp_hi": int(v > INT8_MAX)})
+def clamp_path(kind: str, v: int, head: str, prefix: str = "") -> Counter:
+    """The branches of clamping ``v`` to int8 and applying ``kind`` (relu / leaky_relu / none): the
+    upper clamp, then relu (branchless after it) or the lower clamp and leaky's negative side.
+    ``head`` counts the value itself; ``prefix`` names the code (int8 Linear or conv layers)."""
+    f = Counter({head: 1, f"{prefix}clamp_hi": int(v > INT8_MAX)})
     if kind != "relu":
-        f["conv8_clamp_lo"] = int(v < -128)
+        f[f"{prefix}clamp_lo"] = int(v < -128)
     if kind == "leaky_relu":
-        f["conv8_leaky_neg"] = int(min(INT8_MAX, max(-128, v)) < 0)
+        f[f"{prefix}leaky_neg"] = int(min(INT8_MAX, max(-128, v)) < 0)
     return f
+
+
+def put_path(kind: str, v: int) -> Counter:
+    """One written conv output's branches (:func:`clamp_path` in the conv kernel's code)."""
+    return clamp_path(kind, v, f"conv8_put_{kind}", "conv8_")
 
 
 def _written(plan: Plan, walks: convplan.Walks, index: int, pre: Sequence[int]) -> list[int]:

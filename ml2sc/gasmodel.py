@@ -312,12 +312,7 @@ def _rescale_paths(layer: Layer, plan: Plan) -> list[Counter]:
 def _clamp_path(kind: str, v: int) -> Counter:
     """int8 hidden layers with relu / leaky_relu / none: clamp to int8, then the activation
     (relu is branchless after the upper clamp)."""
-    f = Counter({f"hidden_{kind}": 1, "clamp_hi": int(v > INT8_MAX)})
-    if kind != "relu":
-        f["clamp_lo"] = int(v < -128)
-    if kind == "leaky_relu":
-        f["leaky_neg"] = int(min(INT8_MAX, max(-128, v)) < 0)
-    return f
+    return gasconv.clamp_path(kind, v, f"hidden_{kind}")
 
 
 def _clamp_paths(kind: str) -> list[Counter]:
