@@ -25,7 +25,7 @@ from evmkit.txlog import LoggedTx
 
 FUNDS = 10**30  # wei: eth-tester funds its accounts with 1,000,000 ether; anything at least that works
 BATCH = 200  # JSON-RPC requests per HTTP batch
-MINE_TIMEOUT = 60.0  # seconds to mine what was sent: longer means it never will
+MINE_TIMEOUT = 300.0  # seconds to mine what was sent (a busy machine): longer means it never will
 
 
 @dataclass
@@ -124,10 +124,21 @@ def replay(transactions: Iterable[LoggedTx], fork: str) -> ReplayReport:
     with start_anvil(gas_limit=100_000_000, hardfork=fork, extra_args=extra) as node:
         for txs in sessions.values():
             senders = sorted({Account.recover_transaction(tx.raw) for tx in txs})
-            setup = [("anvil_reset", []), ("anvil_setNextBlockBaseFeePerGas", ["0x0"])]
+            # the pool first: a transaction still pending from the session before would otherwise be
+            # mined on the reset chain and take its sender's nonces
+            setup = [
+                ("anvil_dropAllTransactions", []),
+                ("anvil_reset", []),
+                ("anvil_dropAllTransactions", []),
+            ]
+            setup += [("anvil_setNextBlockBaseFeePerGas", ["0x0"])]
             setup += [("anvil_setBalance", [s, hex(FUNDS)]) for s in senders]
             for answer in _batch(node.url, setup):
                 assert "error" not in answer, answer
+            nonces = _batch(node.url, [("eth_getTransactionCount", [s, "latest"]) for s in senders])
+            assert all(int(a["result"], 16) == 0 for a in nonces), (
+                f"anvil did not reset its senders: {nonces}"
+            )
             sent = _send_in_order(node.url, txs)
             hashes = [a.get("result") for a in sent]
             receipts = _batch(node.url, [("eth_getTransactionReceipt", [h]) for h in hashes if h])
