@@ -191,15 +191,7 @@ def _measure(
     agreement: str,
 ) -> CnnRow:
     fork = session.fork
-    base = dict(
-        fork=session.fork_name,
-        model=name,
-        architecture=plan.architecture,
-        format=plan.mode,
-        layout=layout,
-        macs=plan.n_macs,
-        params=plan.n_params,
-    )
+    base = _identity(session, name, plan, layout)
     try:
         compiled = compile_plan(plan, "CnnModel", f"{name}.pt", layout, compiler, fork)
     except LayoutError as exc:
@@ -238,6 +230,19 @@ def _measure(
     )
 
 
+def _identity(session: Any, name: str, plan: Plan, layout: str) -> dict[str, Any]:
+    """The columns that say which row it is, measured or not."""
+    return dict(
+        fork=session.fork_name,
+        model=name,
+        architecture=plan.architecture,
+        format=plan.mode,
+        layout=layout,
+        macs=plan.n_macs,
+        params=plan.n_params,
+    )
+
+
 def _skipped(base: dict[str, Any], why: str, agreement: str) -> CnnRow:
     return CnnRow(**base, runtime_bytes=0, weight_bytes=0, deploy_gas=0, weights_gas=0, inference_gas=0,
                   gas_per_mac=0.0, estimate_error=0.0, batch_gas_per_row=0.0, onchain_equals_emulator="-",
@@ -267,9 +272,7 @@ def measure_cnns(
                 try:
                     row = _measure(session, compiler, name, plan, layout, encoded, agreement)
                 except ChainError as exc:
-                    row = _skipped(dict(fork=session.fork_name, model=name, architecture=plan.architecture,
-                                        format=mode, layout=layout, macs=plan.n_macs, params=plan.n_params),
-                                   f"refused: {exc}", agreement)  # fmt: skip
+                    row = _skipped(_identity(session, name, plan, layout), f"refused: {exc}", agreement)
                 rows.append(row)
                 shown = (
                     f"{row.inference_gas:,} gas, {row.gas_per_mac} gas/MAC" if row.inference_gas else row.note
