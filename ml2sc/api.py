@@ -27,11 +27,12 @@ import numpy as np
 from web3.contract import Contract
 
 from evmkit import chain as chains
+from evmkit import progress
 from evmkit.chain import ChainSession, ForkMismatch, TxResult
 from evmkit.forks import Fork, get_fork
 from evmkit.solc import Compiler, resolve_compiler
 
-from . import emulator, gasmodel, progress, rowpick, workflow
+from . import emulator, gasmodel, rowpick, workflow
 from .fixed import DEFAULT_FRAC_BITS, DEFAULT_WEIGHT_BITS, FixedFormat
 from .inputs import InputError, read_rows
 from .layers import FloatLayer

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evmkit import chain
+from evmkit import chain, progress
 from evmkit.chain import TxResult
 from evmkit.cliargs import add_chain_args, add_fork_arg, int_at_least, positive_int, session_from_args
 from evmkit.errors import EvmkitError
@@ -20,7 +20,7 @@ from evmkit.forks import DEFAULT_FORK
 from evmkit.solc import resolve_compiler
 from evmkit.table import print_table
 
-from . import api, progress, workflow
+from . import api, workflow
 from .capture import ModelLoadError, UnsupportedModel
 from .evm_int import EvmPanic
 from .fixed import DEFAULT_FRAC_BITS, DEFAULT_WEIGHT_BITS, FixedFormat, FormatOverflow
@@ -588,6 +588,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     formats = (args.format,) if args.format != "all" else MODES
     layouts = (args.layout,) if args.layout != "all" else LAYOUTS
+    if args.quick and args.suite not in ("sweep", "all"):
+        raise ValueError(f"--quick shortens the sweep suite only, not --suite {args.suite}")
+    if args.skip_mnist and args.suite not in ("layouts", "all"):
+        raise ValueError(f"--skip-mnist applies to the layouts suite only, not --suite {args.suite}")
     if args.suite in ("layouts", "all"):
         run_layout_bench(
             Path(args.output), args.solc, not args.skip_mnist, args.rpc_url, formats, layouts, args.fork
@@ -836,8 +840,15 @@ def build_parser() -> argparse.ArgumentParser:
         "modelled gas over depth 1-4 x width 1-64 x inputs 4-64 with plots; cnn: convolutional "
         "models (digits CNN, LeNet-5, Conv1d); all: layouts and sweep (default)",
     )
-    p.add_argument("--quick", action="store_true", help="sweep a 3-architecture grid (a smoke run)")
-    p.add_argument("--skip-mnist", action="store_true", help="skip the 784-256-128-10 measurement")
+    p.add_argument(
+        "--quick", action="store_true", help="sweep suite: a 3-architecture grid instead of 21 (a smoke run)"
+    )
+    p.add_argument(
+        "--skip-mnist",
+        action="store_true",
+        help="layouts suite: skip the 784-256-128-10 measurement (int8, code layout: it is also left out "
+        "when --format or --layout excludes that pair)",
+    )
     p.add_argument(
         "--format", choices=(*MODES, "all"), default="all", help="number format(s) to measure (default all)"
     )

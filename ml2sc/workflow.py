@@ -14,12 +14,13 @@ import numpy as np
 from web3 import Web3
 from web3.contract import Contract
 
+from evmkit import progress
 from evmkit.chain import ChainSession, ForkMismatch, TransactionRefused, TxResult
 from evmkit.errors import ChainError, GasLimitExceeded
 from evmkit.forks import Fork, get_fork
 from evmkit.solc import Compiler, resolve_compiler
 
-from . import emulator, gasmodel, progress
+from . import emulator, gasmodel
 from .capture import (
     Activation,
     BatchNorm,

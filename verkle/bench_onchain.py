@@ -1,39 +1,57 @@
 """`verkle bench --onchain`: verification gas of every path against the Merkle baseline, measured in one run.
 
-Trees of 2^10 to 2^20 random keys (BLS12-381 at widths 256 and 4096; BN254 at 2^10, its pure-Python
-prover being slow), keys per proof from 1 to 1,024 (members, so Merkle can prove them too), under one
+The trees, key counts and chains come from a :class:`~verkle.benchplan.BenchPlan` (by default trees of
+2^10 to 2^20 random keys, BLS12-381 at widths 256 and 4096, one BN254 tree of 2^10 at width 16, 1 to
+1,024 keys per proof: members, so Merkle can prove them too), under one
 fork's rules (`--fork`, default Osaka: anvil --hardfork, the embedded chain, the compiled verifiers and
 the gas model all follow it; BLS12-381 is left out before Prague). Every verification is a transaction
 on anvil (from npm); the smallest trees are also verified on the embedded py-evm chain and both gas
 figures are recorded (they must agree). The gas model's prediction sits beside every measurement; a
 verification it prices over the fork's per-transaction cap (EIP-7825's 2**24 under Osaka) is not sent,
-and listed as such. Writes CSV, Markdown and PNG plots.
+and written as such. Rows go to the CSV one by one, so Ctrl-C keeps them and --resume continues;
+then Markdown and PNG plots over every row.
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
 import os
 import random
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from evmkit import chain
 from evmkit.anvil import start_anvil
-from evmkit.forks import FORKS, Fork, get_fork
+from evmkit.forks import Fork, get_fork
+from evmkit.progress import bar, say
+from evmkit.rowlog import RowLog
 from evmkit.table import format_table
 
 from . import gasmodel
+from .benchplan import (
+    BLS,
+    BN,
+    EMBEDDED_MAX_KEYS,
+    MERKLE,
+    ONCHAIN,
+    ONCHAIN_CSV,
+    BenchPlan,
+    Rates,
+    TreeJob,
+    duration,
+    onchain_row_key,
+    rate_key,
+    tree_seconds,
+)
 from .merkle import MerkleTree
 from .onchain import deploy_contract, deploy_merkle, merkle_multi, merkle_single
-from .proof import SINGLE
+from .proof import MULTI, SINGLE
 from .prover import prove_multi, prove_single
-from .schemes import SCHEMES, load_scheme
+from .schemes import load_scheme
 from .tree import VerkleTree
-from .verifier_paths import PATHS, paths_for, verifier_args
+from .verifier_paths import PATHS, verifier_args
 
 COLUMNS = [
     "fork",
@@ -43,6 +61,7 @@ COLUMNS = [
     "keys",
     "path",
     "chain",
+    "status",  # measured | over-cap (the model prices it over the fork's per-transaction cap: not sent)
     "gas",
     "gas_per_key",
     "calldata_bytes",
@@ -50,11 +69,11 @@ COLUMNS = [
     "model_gas",
     "model_error_pct",
     "embedded_gas",
+    "seed",
 ]
 MPT_STORAGE_PROOF_GAS = 200_000  # the figure the issue cites for an Ethereum MPT storage proof on-chain
 # paths that prove one key at a time: left out of the per-key plots
 ONE_KEY_PATHS = {p.name for p in PATHS.values() if p.proof_type == SINGLE} | {"merkle-single"}
-EMBEDDED_MAX_KEYS = 16  # py-evm runs EIP-2537 in pure Python: the cross-check stays small
 
 
 def _send(session: chain.ChainSession, contract: Any, function: str, args: list) -> tuple[bool, int, int]:
@@ -76,159 +95,184 @@ class Sessions:
             self.main = chain.rpc(node.url, "VERKLE_BENCH_KEY", fork=fork)
         self.name = "rpc" if rpc_url else "anvil"
         self.fork = fork
-        self.over_cap: list[str] = []  # verifications the model prices over the cap: not sent
 
 
 def _row(
-    fork: str,
+    run: Run,
     scheme: str,
     width: int,
     leaves: int,
     keys: int,
     path: str,
-    chain_name: str,
-    gas: int,
-    size: int,
     model: int,
-    embedded: int | None,
+    measured: dict[str, tuple[int, int]] | None,
 ) -> dict[str, Any]:
-    return {
-        "fork": fork,
+    """One CSV row; ``measured`` None: not sent, the model prices it over the per-transaction cap."""
+    row: dict[str, Any] = {c: "" for c in COLUMNS}
+    row |= {
+        "fork": run.fork.name,
         "scheme": scheme,
         "width": width,
         "leaves": leaves,
         "keys": keys,
         "path": path,
-        "chain": chain_name,
-        "gas": gas,
-        "gas_per_key": round(gas / keys),
-        "calldata_bytes": size,
-        "calldata_per_key": round(size / keys),
+        "chain": run.sessions.name,
+        "status": "measured" if measured else "over-cap",
         "model_gas": model,
-        "model_error_pct": round(100 * (model - gas) / gas, 3),
-        "embedded_gas": embedded if embedded else "",
+        "seed": run.plan.seed,
     }
+    if measured:
+        gas, size = measured["main"]
+        row |= {
+            "gas": gas,
+            "gas_per_key": round(gas / keys),
+            "calldata_bytes": size,
+            "calldata_per_key": round(size / keys),
+            "model_error_pct": round(100 * (model - gas) / gas, 3),
+            "embedded_gas": measured.get("embedded", ("",))[0],
+        }
+    return row
 
 
-def _measure_tree(
-    sessions: Sessions,
-    scheme_name: str,
-    width: int,
-    log_n: int,
-    key_counts: list[int],
-    embedded: bool,
-    seed: int,
-    with_merkle: bool,
-) -> list[dict[str, Any]]:
-    """One tree: every path for every key count, and (once per size) the Merkle twin over the same
-    pairs and the same chosen keys (the pairs and the choices depend on the size only)."""
-    pairs_rng = random.Random(seed * 1000 + log_n)
+@dataclass
+class Run:
+    """One bench run: its plan, node, rows file, rates and the rows an earlier run kept (resume)."""
+
+    plan: BenchPlan
+    fork: Fork
+    sessions: Sessions
+    log: RowLog
+    rates: Rates
+    out: Path
+    done: set[tuple[Any, ...]] = field(default_factory=set)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # this run's, as written
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.log.append(row)
+        self.rows.append(row)
+        self.done.add(onchain_row_key(row))
+
+
+def _timed_send(run: Run, where: str, send: Any, scheme: str, keys: int) -> Any:
+    started = time.perf_counter()
+    out = send()
+    run.rates.record(rate_key("tx", scheme, chain=where), keys, time.perf_counter() - started)
+    return out
+
+
+def _measure_tree(run: Run, tree: TreeJob) -> None:
+    """One tree: every pending path for every key count, and (on the first width of a size) the Merkle
+    twin over the same pairs and the same chosen keys (the pairs and the choices depend on the size and
+    the seed only, so a resumed run proves the keys a fresh one would)."""
+    pending = tree.pending(ONCHAIN, run.done)
+    if not pending:
+        return
+    log_n, width, scheme_name = tree.log_n, tree.width, tree.scheme
+    pairs_rng = random.Random(run.plan.seed * 1000 + log_n)
     pairs = [(pairs_rng.randbytes(32), pairs_rng.randbytes(32)) for _ in range(2**log_n)]
-    rng = random.Random(seed * 7919 + log_n)
+    rng = random.Random(run.plan.seed * 7919 + log_n)
     scheme = load_scheme(scheme_name, width, insecure_dev_setup_ok=True)
-    tree = VerkleTree.build(scheme, pairs, progress=False)
-    rows = []
-    fork = sessions.fork
-    cap = sessions.main.gas_cap
-    targets = [("main", sessions.main)]
-    embedded_chain = chain.embedded(block_gas_limit=500_000_000, fork=fork) if embedded else None
-    if embedded_chain is not None:
-        targets.append(("embedded", embedded_chain))
-    verifiers = {name: deploy_contract(s, scheme, tree.root_commitment, fork=fork)[0] for name, s in targets}
-    merkle = MerkleTree(pairs) if with_merkle else None
-    merkle_contracts = {name: deploy_merkle(s, merkle, fork=fork)[0] for name, s in targets} if merkle else {}
+    short = f"2^{log_n} w{width}" + (" bn254" if scheme_name == BN else "")
+    started = time.perf_counter()
+    tree_obj = VerkleTree.build(scheme, pairs, progress=None, label=f"{short} build")
+    run.rates.record(rate_key("build", scheme_name, width), len(pairs), time.perf_counter() - started)
+    fork = run.fork
+    cap = run.sessions.main.gas_cap
+    targets: list[tuple[str, Any]] = [("main", run.sessions.main)]
+    if "embedded" in tree.chains:
+        targets.append(("embedded", chain.embedded(block_gas_limit=500_000_000, fork=fork)))
+    where = {"main": run.sessions.name, "embedded": "embedded"}
 
-    def fits(path: str, count: int, model: int) -> bool:
-        if model <= cap:
-            return True
-        sessions.over_cap.append(
-            f"{path}, {count} keys, 2^{log_n} leaves, width {width}: {model:,} gas predicted, over the "
-            f"cap {cap:,}"
-        )
-        return False
+    def deployed(make: Any) -> dict[str, Any]:
+        out = {}
+        for name, session in targets:
+            t = time.perf_counter()
+            out[name] = make(session)
+            run.rates.record(rate_key("deploy", chain=where[name]), 1, time.perf_counter() - t)
+        return out
 
-    for count in key_counts:
-        if count > len(pairs):
-            continue
-        chosen = rng.sample(pairs, count)
-        doc = prove_multi(tree, [k for k, _ in chosen])
-        # every multiproof path; single-proof paths for one key only (after the others, as the tables expect)
-        paths = sorted(paths_for(scheme_name), key=lambda p: p.proof_type == SINGLE)
-        wants_single = count == 1 and any(p.proof_type == SINGLE for p in paths)
-        single = prove_single(tree, chosen[0][0]) if wants_single else None
-        jobs = [
-            (p.name, single if p.proof_type == SINGLE else doc)
-            for p in paths
-            if p.proof_type != SINGLE or single is not None
-        ]
-        for path, d in jobs:
-            function, args = verifier_args(d, path)
-            model = gasmodel.estimate(gasmodel.shape_of(d, path), fork=fork).total
-            if not fits(path, count, model):
+    wants_verkle = any(r[0] == scheme_name for r in pending)
+    wants_merkle = any(r[0] == MERKLE for r in pending)
+    verifiers = (
+        deployed(lambda s: deploy_contract(s, scheme, tree_obj.root_commitment, fork=fork)[0])
+        if wants_verkle
+        else {}
+    )
+    merkle = None
+    if wants_merkle:
+        t = time.perf_counter()
+        merkle = MerkleTree(pairs)
+        run.rates.record("merkle-build", len(pairs), time.perf_counter() - t)
+    merkle_contracts = deployed(lambda s: deploy_merkle(s, merkle, fork=fork)[0]) if merkle else {}
+
+    def send_all(path: str, count: int, model: int, send: Any, row_scheme: str) -> dict[str, tuple[int, int]]:
+        measured = {}
+        for name, session in targets:
+            if name == "embedded" and count > EMBEDDED_MAX_KEYS:
                 continue
-            measured = {}
-            for name, session in targets:
-                if name == "embedded" and count > EMBEDDED_MAX_KEYS:
-                    continue
-                valid, gas, size = _send(session, verifiers[name], function, args)
-                if not valid:
-                    raise RuntimeError(f"a valid proof failed on-chain ({path}, {name})")
-                measured[name] = (gas, size)
-            gas, size = measured["main"]
-            rows.append(
-                _row(
-                    fork.name,
-                    scheme_name,
-                    width,
-                    len(pairs),
-                    count,
-                    path,
-                    sessions.name,
-                    gas,
-                    size,
-                    model,
-                    measured.get("embedded", (None,))[0],
-                )
+            valid, gas, size = _timed_send(
+                run, where[name], lambda name=name, session=session: send(name, session), row_scheme, count
             )
-        if merkle is not None:
-            for path in (["merkle-single"] if count == 1 else []) + ["merkle-multi"]:
+            if not valid:
+                raise RuntimeError(f"a valid proof failed on-chain ({path}, {name})")
+            measured[name] = (gas, size)
+        return measured
+
+    with bar(len(pending), short, "row") as progress:
+        for count in tree.keys:
+            chosen = rng.sample(pairs, count)  # drawn for every count: the same keys as a fresh run
+            todo = [r for r in pending if r[3] == count]
+            if not todo:
+                continue
+            verkle_paths = [r[4] for r in todo if r[0] == scheme_name]
+            docs: dict[int, Any] = {}
+            if verkle_paths:
+                t = time.perf_counter()
+                docs[MULTI] = prove_multi(tree_obj, [k for k, _ in chosen])
+                if any(PATHS[p].proof_type == SINGLE for p in verkle_paths):
+                    docs[SINGLE] = prove_single(tree_obj, chosen[0][0])
+                run.rates.record(rate_key("prove", scheme_name, width), count, time.perf_counter() - t)
+            for path in verkle_paths:
+                progress.set_postfix_str(f"{path}, {count} keys", refresh=False)
+                d = docs[PATHS[path].proof_type]
+                function, args = verifier_args(d, path)
+                model = gasmodel.estimate(gasmodel.shape_of(d, path), fork=fork).total
+                measured = None
+                if model <= cap:
+                    measured = send_all(
+                        path,
+                        count,
+                        model,
+                        lambda name, session, function=function, args=args: _send(
+                            session, verifiers[name], function, args
+                        ),
+                        scheme_name,
+                    )
+                run.write(_row(run, scheme_name, width, len(pairs), count, path, model, measured))
+                progress.update()
+            for path in [r[4] for r in todo if r[0] == MERKLE]:
+                assert merkle is not None
+                progress.set_postfix_str(f"{path}, {count} keys", refresh=False)
                 shape = (
                     gasmodel.merkle_shape_single(merkle, *chosen[0])
                     if path == "merkle-single"
                     else gasmodel.merkle_shape_multi(merkle, chosen)
                 )
                 model = gasmodel.merkle_estimate(shape, fork=fork).total
-                if not fits(path, count, model):
-                    continue
-                measured = {}
-                for name, session in targets:
-                    if name == "embedded" and count > EMBEDDED_MAX_KEYS:
-                        continue
+
+                def merkle_send(
+                    name: str, session: Any, path: str = path, chosen: list = chosen
+                ) -> tuple[bool, int, int]:
                     result = (
                         merkle_single(session, merkle_contracts[name], merkle, *chosen[0])
                         if path == "merkle-single"
                         else merkle_multi(session, merkle_contracts[name], merkle, chosen)
                     )
-                    if not result.valid:
-                        raise RuntimeError(f"a valid Merkle proof failed on-chain ({name})")
-                    measured[name] = (result.gas, result.calldata_bytes)
-                gas, size = measured["main"]
-                rows.append(
-                    _row(
-                        fork.name,
-                        "keccak-merkle",
-                        2,
-                        len(pairs),
-                        count,
-                        path,
-                        sessions.name,
-                        gas,
-                        size,
-                        model,
-                        measured.get("embedded", (None,))[0],
-                    )
-                )
-    return rows
+                    return result.valid, result.gas, result.calldata_bytes
+
+                measured = send_all(path, count, model, merkle_send, MERKLE) if model <= cap else None
+                run.write(_row(run, MERKLE, 2, len(pairs), count, path, model, measured))
+                progress.update()
 
 
 def crossovers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -293,8 +337,17 @@ def _markdown(
     return "\n".join(md) + "\n"
 
 
+def _top(rows: list[dict[str, Any]]) -> int:
+    """The size the headline and plots show: the largest BLS12-381 tree (else the largest tree)."""
+    return (
+        max(r["leaves"] for r in rows if r["scheme"] == BLS)
+        if any(r["scheme"] == BLS for r in rows)
+        else max(r["leaves"] for r in rows)
+    )
+
+
 def _headline(rows: list[dict[str, Any]]) -> list[list[Any]]:
-    top = max(r["leaves"] for r in rows)
+    top = _top(rows)
     out = []
     for keys in (1, 128):
         merkle = next(
@@ -332,7 +385,7 @@ def _plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    top = max(r["leaves"] for r in rows)
+    top = _top(rows)
     written = []
     for metric, label, name in (
         ("gas_per_key", "gas per key (whole transaction)", "verkle_onchain_gas_per_key.png"),
@@ -387,73 +440,27 @@ def _plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     return written
 
 
-def run_onchain_bench(args: argparse.Namespace) -> None:
-    start = time.perf_counter()
-    fork = get_fork(getattr(args, "fork", None))
-    bls = SCHEMES["kzg-bls12-381"].min_fork
-    with_bls = list(FORKS).index(fork.name) >= list(FORKS).index(bls)
-    sizes = (
-        [8, 10]
-        if args.quick
-        else (
-            [int(s) for s in args.sizes.split(",")] if args.sizes != "12,14,16,20" else [10, 12, 14, 16, 20]
-        )
+def _over_cap_line(r: dict[str, Any], cap: int | None) -> str:
+    limit = f", over the cap {cap:,}" if cap else ""
+    return (
+        f"{r['path']}, {r['keys']} keys, 2^{int(r['leaves']).bit_length() - 1} leaves, width {r['width']}: "
+        f"{r['model_gas']:,} gas predicted{limit}"
     )
-    key_counts = [1, 4, 16] if args.quick else [1, 4, 16, 64, 128, 256, 1024]
-    widths = (
-        [16]
-        if args.quick
-        else ([int(w) for w in args.widths.split(",")] if args.widths != "256" else [256, 4096])
-    )
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
-    with ExitStack() as stack:
-        sessions = Sessions(stack, args.rpc_url, fork)
-        if not with_bls:
-            print(
-                f"  {fork.name} rules lack EIP-2537: BLS12-381 left out; BN254 with the Merkle twin",
-                flush=True,
-            )
-        for log_n in sizes if with_bls else []:
-            for width in widths:
-                t = time.perf_counter()
-                rows += _measure_tree(
-                    sessions,
-                    "kzg-bls12-381",
-                    width,
-                    log_n,
-                    key_counts,
-                    embedded=log_n <= args.embedded_max and not args.rpc_url,
-                    seed=args.seed,
-                    with_merkle=width == widths[0],
-                )
-                print(
-                    f"  kzg-bls12-381 width {width}, 2^{log_n} leaves: {time.perf_counter() - t:.0f} s",
-                    flush=True,
-                )
-        bn_size = min(sizes)
-        t = time.perf_counter()
-        rows += _measure_tree(
-            sessions,
-            "kzg-bn254",
-            16,
-            bn_size,
-            [k for k in key_counts if k <= 128],
-            embedded=False,
-            seed=args.seed,
-            with_merkle=not with_bls,
-        )
-        print(f"  kzg-bn254 width 16, 2^{bn_size} leaves: {time.perf_counter() - t:.0f} s", flush=True)
-    seconds = time.perf_counter() - start
-    cross = crossovers(rows)
-    headline = _headline(rows)
-    with (out / "verkle_onchain.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    (out / "verkle_onchain.md").write_text(_markdown(rows, cross, headline, seconds, fork, sessions.over_cap))
-    plots = _plots(rows, out)
+
+
+def report(rows: list[dict[str, Any]], out: Path, fork: Fork, seconds: float, cap: int | None) -> None:
+    """Tables, Markdown and plots over every row in the file (this run's and those a resume kept)."""
+    measured = [r for r in rows if r["status"] == "measured"]
+    over_cap = [_over_cap_line(r, cap) for r in rows if r["status"] != "measured"]
+    if not measured:
+        print("no verification measured: nothing to tabulate")
+        for line in over_cap:
+            print(f"not sent: {line}")
+        return
+    cross = crossovers(measured)
+    headline = _headline(measured)
+    (out / "verkle_onchain.md").write_text(_markdown(measured, cross, headline, seconds, fork, over_cap))
+    plots = _plots(measured, out)
     print()
     print(
         format_table(
@@ -467,21 +474,19 @@ def run_onchain_bench(args: argparse.Namespace) -> None:
         if cross
         else "no crossover data"
     )
-    worst = max(rows, key=lambda r: abs(r["model_error_pct"]))
+    worst = max(measured, key=lambda r: abs(r["model_error_pct"]))
     print(
         f"\ngas model: worst error {worst['model_error_pct']:+.3f}% "
         f"({worst['path']}, {worst['leaves']} leaves, "
-        f"{worst['keys']} keys) over {len(rows)} measurements"
+        f"{worst['keys']} keys) over {len(measured)} measurements"
     )
-    both = [r for r in rows if r["embedded_gas"] != ""]
+    both = [r for r in measured if r["embedded_gas"] != ""]
     if both:
         same = sum(r["embedded_gas"] == r["gas"] for r in both)
-        print(f"embedded py-evm chain and anvil: same gas for {same}/{len(both)} verifications")
-    single = [
-        r
-        for r in rows
-        if r["keys"] == 1 and r["leaves"] == max(r["leaves"] for r in rows) and r["scheme"] == "kzg-bls12-381"
-    ]
+        node = measured[0]["chain"]
+        print(f"embedded py-evm chain and {node}: same gas for {same}/{len(both)} verifications")
+    top = _top(measured)
+    single = [r for r in measured if r["keys"] == 1 and r["leaves"] == top and r["scheme"] == BLS]
     if single:
         best = min(single, key=lambda r: r["gas"])
         print(
@@ -489,6 +494,55 @@ def run_onchain_bench(args: argparse.Namespace) -> None:
             f"(width {best['width']}) "
             f"{best['gas']:,} gas = {best['gas'] / MPT_STORAGE_PROOF_GAS:.2f}x an MPT storage proof (~200k)"
         )
-    for line in sessions.over_cap:
+    for line in over_cap:
         print(f"not sent: {line}")
-    print(f"\nwrote {out}/verkle_onchain.{{csv,md}} and {', '.join(p.name for p in plots)} ({seconds:.0f} s)")
+    print(f"\nwrote {out}/verkle_onchain.{{csv,md}} and {', '.join(p.name for p in plots)}")
+
+
+def run_onchain_bench(plan: BenchPlan, out: Path, *, rpc_url: str | None = None, resume: bool = False) -> int:
+    """Carry ``plan`` out on anvil (or ``rpc_url``), writing ``out``/verkle_onchain.csv row by row.
+    Ctrl-C keeps every finished row; ``resume`` continues from them. Returns the exit status."""
+    start = time.perf_counter()
+    fork = get_fork(plan.fork)
+    out.mkdir(parents=True, exist_ok=True)
+    rates = Rates.load(out)
+    with ExitStack() as stack:
+        log = stack.enter_context(
+            RowLog(
+                out / ONCHAIN_CSV,
+                COLUMNS,
+                resume=resume,
+                same={"fork": fork.name, "chain": plan.chain, "seed": plan.seed},
+                hint="pass the earlier run's --fork, --seed and node, or run without --resume",
+            )
+        )
+        kept = {onchain_row_key(r) for r in log.kept}
+        if log.moved_aside:
+            say(f"  an earlier run's rows moved to {log.moved_aside} (--resume continues one instead)")
+        sessions = Sessions(stack, rpc_url, fork)
+        run = Run(plan, fork, sessions, log, rates, out, done=set(kept))
+        if kept:
+            say(f"  resuming: {len(kept)} rows kept from {log.path}")
+        try:
+            for n, tree in enumerate(plan.trees, start=1):
+                t = time.perf_counter()
+                before = log.written
+                _measure_tree(run, tree)
+                rates.save(out)
+                left = sum(tree_seconds(plan, u, rates, run.done) for u in plan.trees[n:])
+                what = f"{log.written - before} rows" if log.written > before else "kept from the earlier run"
+                say(
+                    f"  {tree.label}: {what}, {time.perf_counter() - t:.0f} s "
+                    f"[{n}/{len(plan.trees)} trees; about {duration(left)} left]"
+                )
+        except KeyboardInterrupt:
+            rates.save(out)
+            say(
+                f"verkle bench: interrupted. {log.written} rows measured in this run and "
+                f"{len(kept)} kept before are in {log.path}; the same command with --resume continues "
+                "from them"
+            )
+            return 130
+        cap = sessions.main.gas_cap
+    report(log.kept + run.rows, out, fork, time.perf_counter() - start, cap)
+    return 0

@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evmkit.cliargs import add_chain_args, add_fork_arg, positive_int, session_from_args
+from evmkit.cliargs import add_chain_args, add_fork_arg, int_at_least, positive_int, session_from_args
 from evmkit.errors import ChainError, EvmkitError, TransactionReverted
-from evmkit.forks import DEFAULT_FORK
+from evmkit.forks import DEFAULT_FORK, get_fork
 
 from . import store
+from .benchplan import (
+    BN254_WARN_LOG2,
+    BN254_WIDTH,
+    DEFAULTS,
+    EMBEDDED_MAX_KEYS,
+    OFFCHAIN,
+    ONCHAIN,
+    BenchPlan,
+    Rates,
+    bn254_warning,
+    describe,
+    kept_rows,
+    make_plan,
+    shown,
+)
 from .data import DataError, parse_hex32, read_pairs
 from .kzg import KZG
 from .offchain import verify_document
@@ -318,16 +334,63 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+ONCHAIN_ONLY = ("embedded_max", "rpc_url", "fork", "bn254_size", "no_bn254")
+
+
+def bench_plan(args: argparse.Namespace) -> BenchPlan:
+    """The work the bench options select (an explicit option wins over --quick's choice)."""
+    if not args.onchain:
+        given = [
+            f"--{name.replace('_', '-')}" for name in ONCHAIN_ONLY if getattr(args, name) not in (None, False)
+        ]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} applies to --onchain only (the off-chain bench has no chain)"
+            )
+    fork = get_fork(args.fork)
+    bls_from = get_fork(SCHEMES["kzg-bls12-381"].min_fork).order
+    return make_plan(
+        ONCHAIN if args.onchain else OFFCHAIN,
+        quick=args.quick,
+        sizes=args.sizes,
+        widths=args.widths,
+        keys=args.keys,
+        seed=args.seed,
+        fork=fork.name if args.onchain else None,
+        with_bls=fork.order >= bls_from,
+        bn254_size=args.bn254_size,
+        no_bn254=args.no_bn254,
+        embedded_max=10 if args.embedded_max is None else args.embedded_max,
+        rpc=bool(args.rpc_url),
+    )
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
-    if args.onchain:
+    plan = bench_plan(args)
+    out = Path(args.output)
+    rates = Rates.load(out)
+    kept: set[tuple[Any, ...]] = set()
+    if args.resume:
+        kept = kept_rows(plan.mode, out)
+    where = f", {get_fork(plan.fork).title} rules on {plan.chain}" if plan.mode == ONCHAIN else ""
+    print(f"verkle bench{' --onchain' if plan.mode == ONCHAIN else ''}: {os.cpu_count()} cores{where}")
+    print(describe(plan, rates, kept))
+    warning = bn254_warning(plan, rates)
+    if warning:
+        print(f"verkle: {warning}", file=sys.stderr)
+    if args.dry_run:
+        print("dry run: nothing built, nothing written")
+        return 0
+    if not plan.row_keys():
+        raise ValueError("the options select no measurement (see the notes above)")
+    sys.stdout.flush()
+    if plan.mode == ONCHAIN:
         from .bench_onchain import run_onchain_bench
 
-        run_onchain_bench(args)
-        return 0
+        return run_onchain_bench(plan, out, rpc_url=args.rpc_url, resume=args.resume)
     from .bench import run_bench
 
-    run_bench(args)
-    return 0
+    return run_bench(plan, out, resume=args.resume)
 
 
 # ---------------------------------------------------------------- parser
@@ -486,34 +549,89 @@ def build_parser() -> argparse.ArgumentParser:
     add_fork_arg(p)
     p.set_defaults(func=cmd_estimate)
 
+    off, on, quick_off, quick_on = (
+        DEFAULTS[(OFFCHAIN, False)],
+        DEFAULTS[(ONCHAIN, False)],
+        DEFAULTS[(OFFCHAIN, True)],
+        DEFAULTS[(ONCHAIN, True)],
+    )
     p = sub.add_parser(
         "bench",
-        help="measure builds, proofs and sizes against a Merkle tree",
-        description="Build trees of 2^12, 2^14, 2^16 and 2^20 random keys (and Merkle "
-        "trees over the same pairs), time single proofs and multiproofs for 1, 16, "
-        "128 and 1000 keys, and compare proof bytes. Prints tables, writes CSV and "
-        "Markdown.",
+        help="measure builds, proofs and sizes (or verification gas) against a Merkle tree",
+        description="Off-chain (default): build trees of random keys (kzg-bls12-381) and Merkle trees over "
+        "the same pairs, time single proofs and multiproofs, compare proof bytes. --onchain: verification "
+        "gas of every verifier path and of the Merkle twin, on anvil (or --rpc-url) and, for small trees, "
+        "the embedded chain, beside the gas model. The run's plan and expected duration are printed "
+        "first (--dry-run stops there); rows go to CSV one by one, so Ctrl-C keeps them and --resume "
+        "continues; then tables, Markdown (and, on-chain, PNG plots). Progress bars with ETAs draw on "
+        "a terminal.",
     )
     p.add_argument("-o", "--output", default="results", metavar="DIR", help="output folder (default results)")
-    p.add_argument("--sizes", default="12,14,16,20", help="log2 of the tree sizes (default 12,14,16,20)")
-    p.add_argument("--widths", default="256", help="node widths, comma separated (default 256)")
-    p.add_argument("--keys", default="1,16,128,1000", help="keys per multiproof (default 1,16,128,1000)")
-    p.add_argument("--quick", action="store_true", help="sizes 2^8 and 2^10, keys 1 and 16 (a smoke run)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the random keys and values")
+    p.add_argument(
+        "--sizes",
+        default=None,
+        metavar="LOG2,...",
+        help=f"log2 of the tree sizes (default {shown(off.sizes)}; --onchain {shown(on.sizes)}; "
+        f"--quick {shown(quick_off.sizes)})",
+    )
+    p.add_argument(
+        "--widths",
+        default=None,
+        metavar="W,...",
+        help=f"kzg-bls12-381 node widths, powers of two 16..4096 (default {shown(off.widths)}; --onchain "
+        f"{shown(on.widths)}; --quick {shown(quick_off.widths)}, --onchain --quick {shown(quick_on.widths)})",
+    )
+    p.add_argument(
+        "--keys",
+        default=None,
+        metavar="K,...",
+        help=f"keys per multiproof (default {shown(off.keys)}; --onchain {shown(on.keys)}; --quick "
+        f"{shown(quick_off.keys)}, --onchain --quick {shown(quick_on.keys)}); a count above a tree's "
+        "size is left out of that tree, and the plan says so",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: the --quick defaults above (and --bn254-size "
+        f"{quick_on.bn254_size}); options given explicitly still win",
+    )
+    p.add_argument("--seed", type=int, default=1, help="seed of the random keys and values (default 1)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (trees, key counts, paths, chains, rows) and its expected duration, then stop",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the rows an earlier (interrupted) run wrote to DIR's CSV and measure only the rest; "
+        "refused if that run used another --seed, --fork or node. Without it an earlier CSV is moved to "
+        "NAME.csv.prev",
+    )
     p.add_argument(
         "--onchain",
         action="store_true",
-        help="measure verification gas instead: every path and the Merkle baseline, on the embedded "
-        "chain up to --embedded-max leaves and on anvil (from npm) above; CSV, Markdown, PNG",
+        help="measure verification gas instead: every path and the Merkle baseline, on anvil (from npm) "
+        "and, up to --embedded-max, the embedded chain; CSV, Markdown, PNG",
     )
     p.add_argument(
         "--embedded-max",
         type=int,
-        default=10,
+        default=None,
         metavar="LOG2",
-        help="--onchain: trees up to 2^LOG2 leaves are also verified on the embedded py-evm chain "
-        "(up to 16 keys), to show the same gas as anvil (default 10)",
+        help=f"--onchain: trees up to 2^LOG2 leaves are also verified on the embedded py-evm chain "
+        f"(up to {EMBEDDED_MAX_KEYS} keys), to show the same gas as anvil (default 10; not with --rpc-url)",
     )
+    p.add_argument(
+        "--bn254-size",
+        type=int_at_least(1, "at least 1 (log2 of the BN254 tree's size)"),
+        default=None,
+        metavar="LOG2",
+        help=f"--onchain: log2 of the one kzg-bn254 tree's size, width {BN254_WIDTH} (default "
+        f"{on.bn254_size}; --quick {quick_on.bn254_size}). Its pure-Python build takes ~10 ms per leaf: "
+        f"above 2^{BN254_WARN_LOG2} the bench warns with the expected time before it starts",
+    )
+    p.add_argument("--no-bn254", action="store_true", help="--onchain: skip the kzg-bn254 tree")
     p.add_argument(
         "--rpc-url",
         default=None,
@@ -525,6 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"--onchain: the rules to compile for, run under (anvil --hardfork, the embedded chain) and "
         f"price with (default {DEFAULT_FORK}); BLS12-381 paths need prague or later",
     )
+    p.set_defaults(fork=None)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser(

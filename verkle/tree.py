@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 
+from evmkit.progress import bar
+
 from .curves import Point
 from .kzg import KZG
-from .progress import Progress
 from .slots import KeyLayout, check_key, check_value, leaf_field, node_field, value_hash
 
 
@@ -227,13 +228,15 @@ class VerkleTree:
         *,
         workers: int | None = None,
         progress: bool | None = None,
+        label: str = "building",
     ) -> VerkleTree:
         """Build from scratch: shape first (pure Python), then one MSM per node, bottom-up, with the
-        root's subtrees spread over worker processes. Later pairs win over earlier ones."""
+        root's subtrees spread over worker processes. Later pairs win over earlier ones. A progress bar
+        named ``label`` counts the root's subtrees on a terminal's stderr (never with ``progress=False``)."""
         tree = cls(scheme)
         contents = {check_key(k): check_value(v) for k, v in items}
         tree._shape_from(contents)
-        tree._commit_all(workers, progress)
+        tree._commit_all(workers, progress is not False, label)
         tree.journal.leaves.update(contents)
         return tree
 
@@ -262,13 +265,13 @@ class VerkleTree:
             lo = end
         return node
 
-    def _commit_all(self, workers: int | None, progress: bool | None) -> None:
+    def _commit_all(self, workers: int | None, progress: bool, label: str) -> None:
         tops = sorted(i for i, c in self.root.children.items() if isinstance(c, Node))
         workers = workers or os.cpu_count() or 1
         chunks = (
             [tops[i :: max(1, min(len(tops), 64))] for i in range(max(1, min(len(tops), 64)))] if tops else []
         )
-        with Progress(len(tops), "building", enabled=progress) as bar:
+        with bar(len(tops), label, "subtree", enabled=progress) as shown:
             if workers > 1 and self.size >= 4096 and "fork" in multiprocessing.get_all_start_methods():
                 global _BUILDING
                 _BUILDING = self
@@ -277,14 +280,14 @@ class VerkleTree:
                         for chunk, encodings in pool.imap_unordered(_commit_chunk, chunks):
                             for top, encs in zip(chunk, encodings):
                                 self._assign(self.root.children[top], iter(encs))
-                            bar.advance(len(chunk))
+                            shown.update(len(chunk))
                 finally:
                     _BUILDING = None
             else:
                 for chunk in chunks:
                     for top in chunk:
                         self._commit_subtree(self.root.children[top], [])
-                    bar.advance(len(chunk))
+                    shown.update(len(chunk))
         self._commit_node(self.root)
         self.journal.nodes.clear()
         for node in self.nodes():

@@ -32,6 +32,19 @@ def test_quick_sweep_writes_csv_markdown_and_plots(tmp_path: Path) -> None:
     assert "worst transaction error" in (tmp_path / "ml2sc_sweep.md").read_text()
 
 
+def test_bench_options_that_would_do_nothing_are_refused(capsys) -> None:
+    from ml2sc.bench import mnist_left_out
+    from ml2sc.cli import main
+
+    assert main(["bench", "--suite", "layouts", "--quick"]) == 1
+    assert "--quick shortens the sweep suite only" in capsys.readouterr().err
+    assert main(["bench", "--suite", "cnn", "--skip-mnist"]) == 1
+    assert "--skip-mnist applies to the layouts suite only" in capsys.readouterr().err
+    assert mnist_left_out(("int8",), ("code", "inline")) is None
+    assert "not measured" in mnist_left_out(("fixed",), ("code",))
+    assert "not measured" in mnist_left_out(("fixed", "int8"), ("storage",))
+
+
 def test_estimate_prints_terms_and_json(tmp_path: Path) -> None:
     torch.manual_seed(0)
     torch.save(nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 2)), tmp_path / "m.pt")

@@ -71,7 +71,7 @@ def test_a_manifest_moves_with_its_model_and_catches_a_changed_file(tmp_path: Pa
 def test_progress_bars_draw_on_a_terminal_only() -> None:
     import io
 
-    from ml2sc import progress
+    from evmkit import progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

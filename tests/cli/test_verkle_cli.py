@@ -166,6 +166,50 @@ def test_console_script_help_and_bench(tmp_path):
     assert len(rows) == 1 + 4 and (tmp_path / "verkle_bench_sizes.md").exists()
 
 
+def test_bench_measures_exactly_the_selected_work_and_resumes(tmp_path, capsys):
+    from evmkit.rowlog import read_rows
+
+    assert run("bench", "--keys", "1,4", "--sizes", "8", "-o", tmp_path) == 0
+    sizes = read_rows(tmp_path / "verkle_bench_sizes.csv")
+    multis = read_rows(tmp_path / "verkle_bench_multiproofs.csv")
+    assert [(r["leaves"], r["width"]) for r in sizes] == [(256, 256)]
+    assert [(r["leaves"], r["width"], r["keys"]) for r in multis] == [(256, 256, 1), (256, 256, 4)]
+    # --quick's choices yield to explicit options
+    assert run("bench", "--quick", "--keys", "2", "--widths", "16", "-o", tmp_path / "q") == 0
+    multis = read_rows(tmp_path / "q" / "verkle_bench_multiproofs.csv")
+    assert [(r["leaves"], r["width"], r["keys"]) for r in multis] == [(256, 16, 2), (1024, 16, 2)]
+    # a resume with everything measured builds nothing and re-tabulates
+    capsys.readouterr()
+    assert run("bench", "--keys", "1,4", "--sizes", "8", "--resume", "-o", tmp_path) == 0
+    out = capsys.readouterr()
+    assert "kept from the earlier run" in out.err and "3 (3 kept)" in out.out
+    assert len(read_rows(tmp_path / "verkle_bench_multiproofs.csv")) == 2
+
+
+def test_bench_dry_run_plans_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "never"
+    args = ["bench", "--onchain", "--sizes", "20", "--widths", "4096", "--keys", "1,128", "--dry-run"]
+    assert run(*args, "-o", out) == 0
+    text = capsys.readouterr()
+    assert "2^20" in text.out and "1,128" in text.out and "expected duration: about" in text.out
+    assert "kzg-bn254      16     2^10" in text.out and "WARNING" not in text.err  # its own size
+    assert not out.exists()
+    assert run(*args, "--bn254-size", "16", "-o", out) == 0
+    assert "WARNING: the BN254 tree has 2^16 leaves" in capsys.readouterr().err
+
+
+def test_bench_refuses_options_that_would_do_nothing(tmp_path, capsys):
+    for extra, message in (
+        (["--fork", "prague"], "--fork applies to --onchain only"),
+        (["--bn254-size", "8"], "--bn254-size applies to --onchain only"),
+        (["--no-bn254"], "--no-bn254 applies to --onchain only"),
+        (["--widths", "100"], "power of two"),
+        (["--sizes", "8,x"], "'x' is not an integer"),
+    ):
+        assert run("bench", *extra, "--dry-run", "-o", tmp_path) == 2
+        assert message in capsys.readouterr().err
+
+
 def test_verifier_estimate_and_onchain_verify(tmp_path, data, capsys):
     import functools
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
-from pathlib import Path
 
 import pytest
 from py_arkworks_bls12381 import G1Point
@@ -320,26 +318,3 @@ def test_cli_deploy_verifier_then_verify_by_address(node, tmp_path, monkeypatch,
     assert verkle_main(["verify", str(proof), "--onchain", "--verifier", address, *chain_args]) == 1
     assert "another root" in capsys.readouterr().out
     assert store.read_info(tree).size == 301
-
-
-@pytest.mark.slow
-def test_onchain_bench_quick_writes_its_report(tmp_path):
-    import subprocess
-
-    exe = Path(sys.executable).with_name("verkle")
-    result = subprocess.run(
-        [str(exe), "bench", "--onchain", "--quick", "--embedded-max", "0", "-o", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "gas model: worst error" in result.stdout
-    rows = (tmp_path / "verkle_onchain.csv").read_text().splitlines()
-    assert len(rows) > 10 and "merkle-multi" in "".join(rows) and "ecmul-pairing" in "".join(rows)
-    for name in (
-        "verkle_onchain.md",
-        "verkle_onchain_gas_per_key.png",
-        "verkle_onchain_calldata_per_key.png",
-    ):
-        assert (tmp_path / name).stat().st_size > 1000

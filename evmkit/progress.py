@@ -1,4 +1,4 @@
-"""Progress bars for the steps that can take minutes (uploads, predictions over many rows, reading
+"""Progress bars for the steps that can take minutes (uploads, tree builds, bench runs, reading
 weights back). They go to stderr, never stdout (which may be JSON), and only to a terminal: under
 --json, in pipes and in tests they stay silent and the command's final summary says it all."""
 
