@@ -21,7 +21,7 @@ from .proof import SINGLE
 from .srs import check_width
 from .verifier_paths import paths_for
 
-OFFCHAIN, ONCHAIN = "offchain", "onchain"
+OFFCHAIN, ONCHAIN, SCALE = "offchain", "onchain", "scale"
 BLS, BN = "kzg-bls12-381", "kzg-bn254"
 MERKLE = "keccak-merkle"
 BN254_WIDTH = 16
@@ -34,6 +34,7 @@ MAX_LOG2 = 30
 ONCHAIN_CSV = "verkle_onchain.csv"
 SIZES_CSV = "verkle_bench_sizes.csv"
 MULTI_CSV = "verkle_bench_multiproofs.csv"
+SCALE_CSV = "verkle_scale.csv"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class Defaults:
 DEFAULTS = {
     (OFFCHAIN, False): Defaults((12, 14, 16, 20), (256,), (1, 16, 128, 1000)),
     (OFFCHAIN, True): Defaults((8, 10), (256,), (1, 16)),
+    (SCALE, False): Defaults((16, 20, 24), (256,), ()),
+    (SCALE, True): Defaults((10, 12), (256,), ()),
     (ONCHAIN, False): Defaults((10, 12, 14, 16, 20), (256, 4096), (1, 4, 16, 64, 128, 256, 1024), 10),
     (ONCHAIN, True): Defaults((8, 10), (16,), (1, 4, 16), 8),
 }
@@ -100,9 +103,12 @@ class TreeJob:
 
     def row_keys(self, mode: str) -> list[tuple[Any, ...]]:
         """The identity of every row this tree writes: on-chain (scheme, width, leaves, keys, path);
-        off-chain ("size", leaves, width) and ("multi", leaves, width, keys)."""
+        off-chain ("size", leaves, width) and ("multi", leaves, width, keys); scale ("scale", leaves,
+        width)."""
         if mode == ONCHAIN:
             return list(self.onchain_rows())
+        if mode == SCALE:
+            return [("scale", self.leaves, self.width)]
         return [("size", self.leaves, self.width)] + [
             ("multi", self.leaves, self.width, k) for k in self.keys
         ]
@@ -140,6 +146,7 @@ class BenchPlan:
     seed: int
     fork: str | None = None
     chain: str | None = None  # "anvil" (started here) or "rpc"
+    changes: int = 0  # scale: changes per batch update
     notes: tuple[str, ...] = ()
 
     def row_keys(self) -> list[tuple[Any, ...]]:
@@ -161,6 +168,7 @@ def make_plan(
     no_bn254: bool = False,
     embedded_max: int = 10,
     rpc: bool = False,
+    changes: int = 10_000,
 ) -> BenchPlan:
     """The plan for the options as given (None: the mode's default, see DEFAULTS)."""
     d = DEFAULTS[(mode, quick)]
@@ -183,6 +191,10 @@ def make_plan(
         )  # multiproof paths first, as the tables expect
         return TreeJob(scheme, width, log_n, kept, left, paths if mode == ONCHAIN else (), merkle, chains)
 
+    if mode == SCALE:
+        trees = [TreeJob(BLS, w, n, (), (), (), False, ()) for n in log_sizes for w in tree_widths]
+        chain = None
+        return BenchPlan(mode, tuple(trees), seed, None, chain, changes, tuple(notes))
     if mode == OFFCHAIN:
         trees = [job(BLS, w, n, True, ()) for n in log_sizes for w in tree_widths]
     else:
@@ -201,12 +213,12 @@ def make_plan(
         elif not with_bls:
             raise ValueError(f"--no-bn254 under {fork} rules leaves nothing to measure (no EIP-2537 there)")
     for t in trees:
-        if not t.keys:
+        if not t.keys and mode != SCALE:
             notes.append(f"{t.label}: no key count fits ({shown(key_counts)} keys asked)")
         for k, why in t.left_out:
             notes.append(f"{t.label}: {k:,} keys left out ({why})")
     chain = ("rpc" if rpc else "anvil") if mode == ONCHAIN else None
-    return BenchPlan(mode, tuple(trees), seed, fork, chain, tuple(notes))
+    return BenchPlan(mode, tuple(trees), seed, fork, chain, 0, tuple(notes))
 
 
 def onchain_row_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -220,6 +232,8 @@ def kept_rows(mode: str, folder: Path) -> set[tuple[Any, ...]]:
     try:
         if mode == ONCHAIN:
             return {onchain_row_key(r) for r in read_rows(folder / ONCHAIN_CSV)}
+        if mode == SCALE:
+            return {("scale", r["leaves"], r["width"]) for r in read_rows(folder / SCALE_CSV)}
         out = {("size", r["leaves"], r["width"]) for r in read_rows(folder / SIZES_CSV)}
         return out | {("multi", r["leaves"], r["width"], r["keys"]) for r in read_rows(folder / MULTI_CSV)}
     except KeyError:
@@ -293,6 +307,10 @@ STATED: dict[str, tuple[float, float]] = {
     "deploy:anvil": (0.0, 0.26),
     "deploy:rpc": (0.0, 5.0),
     "deploy:embedded": (0.0, 0.9),
+    f"disk-build:{BLS}:256": (1.0, 9.5e-5),
+    f"disk-build:{BLS}:4096": (1.0, 9.5e-5),
+    "cold-proof": (1.5, 0.0),
+    "update": (0.5, 8e-4),
 }
 RATES_FILE = "verkle_bench_rates.json"
 
@@ -367,6 +385,9 @@ def tree_seconds(plan: BenchPlan, tree: TreeJob, rates: Rates, done: Iterable[tu
     if not rows:
         return 0.0
     scheme, width, n = tree.scheme, tree.width, tree.leaves
+    if plan.mode == SCALE:
+        s = rates.predict(rate_key("disk-build", scheme, width), n) + rates.predict("cold-proof", 1)
+        return s + rates.predict("update", plan.changes)
     if plan.mode == OFFCHAIN:
         pending = [r[3] for r in rows if r[0] == "multi"]
         s = rates.predict(rate_key("build", scheme, width), n) + rates.predict("save", n)
@@ -420,6 +441,14 @@ def bn254_warning(plan: BenchPlan, rates: Rates) -> str | None:
     return None
 
 
+def _work(plan: BenchPlan, t: TreeJob) -> str:
+    if plan.mode == ONCHAIN:
+        return ", ".join(t.paths) + (" + merkle" if t.merkle else "")
+    if plan.mode == OFFCHAIN:
+        return "prove + verify off-chain, merkle"
+    return f"build to disk, cold-open proof, {plan.changes:,} changes"
+
+
 def describe(plan: BenchPlan, rates: Rates, done: Mapping[tuple[Any, ...], Any] | None = None) -> str:
     """The plan as a table (``--dry-run``, and the head of every run)."""
     from evmkit.table import format_table
@@ -435,15 +464,13 @@ def describe(plan: BenchPlan, rates: Rates, done: Mapping[tuple[Any, ...], Any] 
                 t.width,
                 f"2^{t.log_n}",
                 shown(t.keys) or "-",
-                ", ".join(t.paths) + (" + merkle" if t.merkle and plan.mode == ONCHAIN else "")
-                if plan.mode == ONCHAIN
-                else "prove + verify off-chain, merkle",
+                _work(plan, t),
                 " + ".join(t.chains) if plan.mode == ONCHAIN else "-",
                 f"{len(rows)}" + (f" ({kept} kept)" if kept else ""),
                 duration(tree_seconds(plan, t, rates, done_keys)),
             ]
         )
-    header = ["scheme", "width", "leaves", "keys", "paths", "chains", "rows", "expected"]
+    header = ["scheme", "width", "leaves", "keys", "work", "chains", "rows", "expected"]
     total = plan_seconds(plan, rates, done_keys)
     lines = [format_table(body, header), ""]
     lines += [f"note: {n}" for n in plan.notes]

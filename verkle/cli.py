@@ -23,6 +23,7 @@ from .benchplan import (
     EMBEDDED_MAX_KEYS,
     OFFCHAIN,
     ONCHAIN,
+    SCALE,
     BenchPlan,
     Rates,
     bn254_warning,
@@ -32,20 +33,26 @@ from .benchplan import (
     shown,
 )
 from .data import DataError, parse_hex32, read_pairs
+from .diskbuild import BuildError
 from .kzg import KZG
 from .offchain import verify_document
 from .proof import MAX_DOCUMENT_BYTES, InvalidProof, MalformedProof, ProofDocument, hex_bytes, read_document
 from .prover import prove_multi, prove_single
 from .roots import check_root
+from .runners import ClusterError, check_cluster_address
 from .schemes import DEFAULT_SCHEME, DEFAULT_WIDTH, SCHEMES, load_scheme
 from .srs import SetupError
 from .store import StoreError, TreeInfo
+from .subtrees import SchemeSpec
 from .tree import VerkleTree
 from .verifier_paths import PATHS, default_path, paths_for
 
 EXIT_VALID, EXIT_INVALID, EXIT_MALFORMED, EXIT_UNCHECKED = 0, 1, 2, 3
 VERIFY_PATHS = tuple(PATHS)
-USER_ERRORS = (DataError, SetupError, StoreError, MalformedProof, EvmkitError, ValueError, OSError)
+USER_ERRORS = (
+    DataError, SetupError, StoreError, MalformedProof, EvmkitError, ValueError, OSError, ClusterError,
+    BuildError,
+)  # fmt: skip
 INSECURE_WARNING = (
     "verkle: WARNING: --insecure-dev-setup uses a tau derived from a public seed: anyone can "
     "forge proofs under it. Use it for tests only, never for a deployed verifier."
@@ -69,10 +76,18 @@ def _scheme(name: str, width: int, args: argparse.Namespace) -> KZG:
 
 
 def _open(args: argparse.Namespace) -> VerkleTree:
+    """The tree file, opened without reading it: commands read only the nodes they walk."""
+
     def scheme_for(info: TreeInfo) -> KZG:
         return _scheme(info.scheme, info.width, args)
 
-    return store.load(args.tree, scheme_for)
+    return store.open_tree(args.tree, scheme_for)
+
+
+def _spec(args: argparse.Namespace) -> SchemeSpec:
+    """The scheme as workers load it (a .ptau path made absolute: local workers start elsewhere)."""
+    ptau = str(Path(args.ptau).resolve()) if args.ptau else None
+    return SchemeSpec(args.scheme, args.width, ptau, bool(args.insecure_dev_setup))
 
 
 def _key(text: str) -> bytes:
@@ -95,14 +110,62 @@ def _unpinned_note(root: bytes) -> str:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from .diskbuild import build_file
+
+    if args.cluster and args.workers:
+        raise ValueError("--workers sets a local pool; with --cluster the cluster's workers run the build")
+    if args.cluster:
+        check_cluster_address(args.cluster)
     scheme = _scheme(args.scheme, args.width, args)
-    pairs = list(read_pairs(args.data))
-    start = time.perf_counter()
-    tree = VerkleTree.build(scheme, pairs, workers=args.workers, progress=None if not args.quiet else False)
-    built = time.perf_counter() - start
-    store.save(tree, args.output)
-    print(f"built {len(tree)} keys ({args.scheme}, width {args.width}) in {built:.2f} s -> {args.output}")
+    if not Path(args.data).is_file():
+        raise DataError(f"cannot read {args.data}: no such file")
+    report = build_file(
+        scheme,
+        _spec(args),
+        read_pairs(args.data),
+        args.output,
+        workers=args.workers,
+        cluster=args.cluster,
+        progress=None if not args.quiet else False,
+    )
+    print(
+        f"built {report.size} keys ({args.scheme}, width {args.width}) in {report.seconds:.2f} s "
+        f"({report.keys_per_second:,.0f} keys/s; {report.subtrees} subtrees on {report.runner}; "
+        f"peak memory {report.peak_rss_mib:,.0f} MiB) -> {args.output}"
+    )
+    print(f"root {report.root.hex()}")
+    return 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from .data import read_changes
+
+    tree = _open(args)
+    started = time.perf_counter()
+    changes = list(read_changes(args.changes))
+    result = tree.update(changes)
+    store.commit(tree, args.tree)
+    seconds = time.perf_counter() - started
+    print(
+        f"{len(changes):,} changes in {seconds:.2f} s ({len(changes) / seconds if seconds else 0:,.0f}/s): "
+        f"{result.inserted:,} inserted, {result.updated:,} updated, {result.deleted:,} deleted, "
+        f"{result.unchanged:,} unchanged, {result.absent:,} deletions of absent keys; "
+        f"{result.nodes:,} nodes recommitted; {len(tree):,} keys now"
+    )
     print(f"root {tree.root_commitment.hex()}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    def scheme_for(info: TreeInfo) -> KZG:
+        return _scheme(info.scheme, info.width, args)
+
+    started = time.perf_counter()
+    tree = store.load(args.tree, scheme_for)
+    print(
+        f"{args.tree}: {len(tree):,} keys, every node commitment and the root agree with the leaves' "
+        f"shape ({time.perf_counter() - started:.1f} s)"
+    )
     return 0
 
 
@@ -335,18 +398,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 ONCHAIN_ONLY = ("embedded_max", "rpc_url", "fork", "bn254_size", "no_bn254")
+SCALE_ONLY = ("changes", "workers", "cluster")
+
+
+def _given(args: argparse.Namespace, names: Sequence[str]) -> list[str]:
+    return [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) not in (None, False)]
 
 
 def bench_plan(args: argparse.Namespace) -> BenchPlan:
     """The work the bench options select (an explicit option wins over --quick's choice)."""
-    if not args.onchain:
-        given = [
-            f"--{name.replace('_', '-')}" for name in ONCHAIN_ONLY if getattr(args, name) not in (None, False)
-        ]
-        if given:
-            raise ValueError(
-                f"{', '.join(given)} applies to --onchain only (the off-chain bench has no chain)"
-            )
+    if args.scale and args.onchain:
+        raise ValueError("--scale and --onchain are two different benches: pick one")
+    if not args.onchain and _given(args, ONCHAIN_ONLY):
+        raise ValueError(
+            f"{', '.join(_given(args, ONCHAIN_ONLY))} applies to --onchain only (this bench has no chain)"
+        )
+    if not args.scale and _given(args, SCALE_ONLY):
+        raise ValueError(f"{', '.join(_given(args, SCALE_ONLY))} applies to --scale only")
+    if args.scale and args.keys is not None:
+        raise ValueError("--scale proves one key from a cold open: --keys does not apply")
+    if args.cluster:
+        check_cluster_address(args.cluster)
+    if args.scale:
+        return make_plan(
+            SCALE,
+            quick=args.quick,
+            sizes=args.sizes,
+            widths=args.widths,
+            seed=args.seed,
+            changes=10_000 if args.changes is None else args.changes,
+        )
     fork = get_fork(args.fork)
     bls_from = get_fork(SCHEMES["kzg-bls12-381"].min_fork).order
     return make_plan(
@@ -373,7 +454,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.resume:
         kept = kept_rows(plan.mode, out)
     where = f", {get_fork(plan.fork).title} rules on {plan.chain}" if plan.mode == ONCHAIN else ""
-    print(f"verkle bench{' --onchain' if plan.mode == ONCHAIN else ''}: {os.cpu_count()} cores{where}")
+    flag = {ONCHAIN: " --onchain", SCALE: " --scale"}.get(plan.mode, "")
+    print(f"verkle bench{flag}: {os.cpu_count()} cores{where}")
     print(describe(plan, rates, kept))
     warning = bn254_warning(plan, rates)
     if warning:
@@ -388,6 +470,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .bench_onchain import run_onchain_bench
 
         return run_onchain_bench(plan, out, rpc_url=args.rpc_url, resume=args.resume)
+    if plan.mode == SCALE:
+        from .bench_scale import run_scale_bench
+
+        return run_scale_bench(plan, out, resume=args.resume, workers=args.workers, cluster=args.cluster)
     from .bench import run_bench
 
     return run_bench(plan, out, resume=args.resume)
@@ -424,11 +510,45 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"children per node, a power of two from 16 to 4096 (default {DEFAULT_WIDTH})",
     )
     p.add_argument(
-        "--workers", type=positive_int, default=None, help="processes for the build (default: all cores)"
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="local processes for the build (default: all cores)",
+    )
+    p.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        default=None,
+        help="run the root's subtrees on a Dask cluster: local:N starts N worker processes here, any "
+        "other ADDRESS is a running scheduler's (tcp://host:8786; every worker needs this package "
+        "installed, and the same --ptau path)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_setup(p)
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser(
+        "update",
+        help="apply a file of changes in one batch (sets and deletes)",
+        description="Apply CHANGES to TREE in one pass: CSV lines 'key,value' set a key, 'key,' (empty "
+        'value) deletes it; JSON lines {"key": ..., "value": ...} with null deletes. A key given twice '
+        "takes its last change. Touched nodes are recommitted once each (one MSM over their changed "
+        "slots), and everything is written in one transaction: the tree is the old one or the new one.",
+    )
+    p.add_argument("tree", metavar="TREE")
+    p.add_argument("changes", metavar="CHANGES")
+    _add_setup(p)
+    p.set_defaults(func=cmd_update)
+
+    p = sub.add_parser(
+        "check",
+        help="read a whole tree file and check it",
+        description="Read every leaf and node of TREE into memory, rebuild the shape and check every "
+        "stored commitment and the root against it (other commands read only what they walk).",
+    )
+    p.add_argument("tree", metavar="TREE")
+    _add_setup(p)
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("insert", help="insert or update one key (homomorphic update of the path)")
     p.add_argument("tree", metavar="TREE")
@@ -613,6 +733,35 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="measure verification gas instead: every path and the Merkle baseline, on anvil (from npm) "
         "and, up to --embedded-max, the embedded chain; CSV, Markdown, PNG",
+    )
+    scale = DEFAULTS[(SCALE, False)]
+    p.add_argument(
+        "--scale",
+        action="store_true",
+        help=f"measure trees on disk instead: per size (default {shown(scale.sizes)}, width "
+        f"{shown(scale.widths)}; --quick {shown(DEFAULTS[(SCALE, True)].sizes)}) a build straight to a "
+        "file (keys/s), a proof from a cold open in a fresh process, one batch update (changes/s) and the "
+        "peak memory, each size in its own process; then a projection to 10^9 keys on 64 cores",
+    )
+    p.add_argument(
+        "--changes",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="--scale: changes in the batch update (default 10,000: 70%% new values, 20%% new keys, "
+        "10%% deletions)",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="--scale: local build processes (default: all cores)",
+    )
+    p.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        default=None,
+        help="--scale: build on a Dask cluster (local:N, or a scheduler address), as verkle build does",
     )
     p.add_argument(
         "--embedded-max",

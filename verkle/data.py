@@ -30,30 +30,58 @@ def parse_hex32(text: str, what: str) -> bytes:
 
 
 def read_pairs(path: str | Path) -> Iterator[tuple[bytes, bytes]]:
+    """(key, value) pairs, streamed: a file of any size is never held in memory."""
+    for key, value in _records(path, deletes=False):
+        assert value is not None
+        yield key, value
+
+
+def read_changes(path: str | Path) -> Iterator[tuple[bytes, bytes | None]]:
+    """Changes for `verkle update`: `key,value` sets a key, `key,` (an empty value; in JSON lines
+    null or "") deletes it."""
+    return _records(path, deletes=True)
+
+
+def _records(path: str | Path, deletes: bool) -> Iterator[tuple[bytes, bytes | None]]:
     path = Path(path)
     try:
         handle = path.open()
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror}") from None
     with handle:
-        for number, line in enumerate(handle, 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            where = f"{path.name} line {number}"
-            if line.startswith("{"):
-                try:
-                    doc = loads_limited(line, MAX_LINE_BYTES, max_depth=1, what=where)
-                    key, value = doc["key"], doc["value"]
-                except (json.JSONDecodeError, JSONLimitError, KeyError, TypeError):
-                    raise DataError(f'{where}: expected {{"key": hex, "value": hex}}') from None
-            else:
-                parts = [p.strip() for p in line.split(",")]
-                if number == 1 and parts[0].lower() == "key":
-                    continue  # a CSV header
-                if len(parts) != 2:
-                    raise DataError(f"{where}: expected 'key,value', got {len(parts)} fields")
-                key, value = parts
-            if not isinstance(key, str) or not isinstance(value, str):
-                raise DataError(f"{where}: key and value must be hex strings")
-            yield parse_hex32(key, f"{where}: key"), parse_hex32(value, f"{where}: value")
+        try:
+            for number, line in enumerate(handle, 1):
+                record = _record(line, number, path.name, deletes)
+                if record is not None:
+                    yield record
+        except UnicodeDecodeError:
+            raise DataError(f"{path.name} is not a text file (key,value lines or JSON lines)") from None
+
+
+def _record(line: str, number: int, name: str, deletes: bool) -> tuple[bytes, bytes | None] | None:
+    line = line.strip()
+    if not line or line.startswith("#"):
+        return None
+    where = f"{name} line {number}"
+    if line.startswith("{"):
+        try:
+            doc = loads_limited(line, MAX_LINE_BYTES, max_depth=1, what=where)
+            key, value = doc["key"], doc["value"]
+        except (json.JSONDecodeError, JSONLimitError, KeyError, TypeError):
+            raise DataError(f'{where}: expected {{"key": hex, "value": hex}}') from None
+        if deletes and value is None:
+            value = ""
+    else:
+        parts = [p.strip() for p in line.split(",")]
+        if number == 1 and parts[0].lower() == "key":
+            return None  # a CSV header
+        if len(parts) != 2:
+            raise DataError(f"{where}: expected 'key,value', got {len(parts)} fields")
+        key, value = parts
+    if not isinstance(key, str) or not isinstance(value, str):
+        raise DataError(f"{where}: key and value must be hex strings")
+    if deletes and not value:
+        return parse_hex32(key, f"{where}: key"), None
+    if not value:
+        raise DataError(f"{where}: the value is empty (a deletion belongs in `verkle update`'s changes file)")
+    return parse_hex32(key, f"{where}: key"), parse_hex32(value, f"{where}: value")

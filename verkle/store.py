@@ -15,7 +15,8 @@ from pathlib import Path
 
 from .hashing import keccak256
 from .kzg import KZG
-from .tree import VerkleTree, shaped
+from .slots import KEY_SIZE, KeyLayout
+from .tree import Leaf, Node, VerkleTree, shaped
 
 FORMAT = "verkle-tree"
 VERSION = "1"
@@ -49,7 +50,7 @@ def setup_fingerprint(scheme: KZG) -> str:
     return keccak256(c.encode(scheme.setup.lagrange[0]) + c.encode(scheme.setup.lagrange[-1])).hex()[:16]
 
 
-def _prefix(p: int) -> bytes:
+def prefix_bytes(p: int) -> bytes:
     return p.to_bytes(PREFIX_BYTES, "big")
 
 
@@ -65,7 +66,7 @@ def save(tree: VerkleTree, path: str | Path, setup_label: str = "") -> None:
             db.executemany("INSERT INTO leaves VALUES (?, ?)", tree.items())
             db.executemany(
                 "INSERT INTO nodes VALUES (?, ?, ?)",
-                ((n.depth, _prefix(n.prefix), n.encoded) for n in tree.nodes()),
+                ((n.depth, prefix_bytes(n.prefix), n.encoded) for n in tree.nodes()),
             )
             _write_meta(db, tree, setup_label)
     except BaseException:
@@ -78,17 +79,22 @@ def save(tree: VerkleTree, path: str | Path, setup_label: str = "") -> None:
 
 
 def _write_meta(db: sqlite3.Connection, tree: VerkleTree, setup_label: str | None) -> None:
+    write_meta(db, tree.scheme, tree.root_commitment, len(tree), setup_label)
+
+
+def write_meta(db: sqlite3.Connection, scheme: KZG, root: bytes, size: int, setup_label: str | None) -> None:
+    """The meta rows every tree file has (`setup_label` None: leave the recorded setup as it is)."""
     meta = {
         "format": FORMAT,
         "version": VERSION,
-        "scheme": tree.scheme.name,
-        "width": str(tree.scheme.width),
-        "setup_fingerprint": setup_fingerprint(tree.scheme),
-        "root": tree.root_commitment.hex(),
-        "size": str(len(tree)),
+        "scheme": scheme.name,
+        "width": str(scheme.width),
+        "setup_fingerprint": setup_fingerprint(scheme),
+        "root": root.hex(),
+        "size": str(size),
     }
     if setup_label is not None:
-        meta["setup"] = setup_label or tree.scheme.setup.source
+        meta["setup"] = setup_label or scheme.setup.source
     db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
 
 
@@ -104,9 +110,13 @@ def commit(tree: VerkleTree, path: str | Path) -> None:
                     db.execute("INSERT OR REPLACE INTO leaves VALUES (?, ?)", (key, value))
             for (depth, prefix), enc in tree.journal.nodes.items():
                 if enc is None:
-                    db.execute("DELETE FROM nodes WHERE depth = ? AND prefix = ?", (depth, _prefix(prefix)))
+                    db.execute(
+                        "DELETE FROM nodes WHERE depth = ? AND prefix = ?", (depth, prefix_bytes(prefix))
+                    )
                 else:
-                    db.execute("INSERT OR REPLACE INTO nodes VALUES (?, ?, ?)", (depth, _prefix(prefix), enc))
+                    db.execute(
+                        "INSERT OR REPLACE INTO nodes VALUES (?, ?, ?)", (depth, prefix_bytes(prefix), enc)
+                    )
             _write_meta(db, tree, None)
     finally:
         db.close()
@@ -174,4 +184,97 @@ def load(path: str | Path, scheme_for: Callable[[TreeInfo], KZG]) -> VerkleTree:
     tree = shaped(scheme, contents, encoding)
     if stored or tree.root_commitment != info.root or len(tree) != info.size:
         raise StoreError(f"{path} is inconsistent: nodes, leaves and root do not agree")
+    return tree
+
+
+# ---------------------------------------------------------------------------- read on demand
+
+KEY_LIMIT = 1 << (8 * KEY_SIZE)
+
+
+class TreeFile:
+    """A tree file that nodes read their slots from when first used (`ChildSource`): one range query
+    over the child nodes, then one seek per run of slots that may hold a leaf. Nothing is read before
+    a walk reaches it, so a proof or an update touches a few nodes of a tree of any size."""
+
+    def __init__(self, path: Path, layout: KeyLayout) -> None:
+        self.path = path
+        self.layout = layout
+        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self.loaded = 0  # nodes read so far (the working set's size)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _key_bound(self, depth: int, prefix: int) -> int:
+        """The smallest key whose first `depth` slot indices are `prefix` (as an integer; may be 2**256)."""
+        lay = self.layout
+        padded = prefix << ((lay.levels - depth) * lay.bits)
+        return -(-padded >> lay.pad)  # ceil: padding bits are zero in every key
+
+    def load_children(self, node: Node) -> dict[int, Node | Leaf]:
+        lay, width = self.layout, self.layout.width
+        d, p = node.depth, node.prefix
+        first = p * width
+        kids: dict[int, Node | Leaf] = {}
+        for prefix, encoded in self.db.execute(
+            "SELECT prefix, commitment FROM nodes WHERE depth = ? AND prefix >= ? AND prefix < ?",
+            (d + 1, prefix_bytes(first), prefix_bytes(first + width)),
+        ):
+            child_prefix = int.from_bytes(prefix, "big")
+            child = Node(d + 1, child_prefix, source=self)
+            child.encoded = encoded
+            kids[child_prefix - first] = child
+        slot = 0
+        while slot < width:
+            if slot in kids:
+                slot += 1
+                continue
+            stop = slot + 1  # the run of slots up to the next child node
+            while stop < width and stop not in kids:
+                stop += 1
+            lo, hi = self._key_bound(d + 1, first + slot), self._key_bound(d + 1, first + stop)
+            if lo >= min(hi, KEY_LIMIT):
+                slot = stop
+                continue
+            row = self.db.execute(
+                "SELECT key, value FROM leaves WHERE key >= ? AND key < ? ORDER BY key LIMIT 1",
+                (lo.to_bytes(KEY_SIZE, "big"), _key_bytes_or_max(hi)),
+            ).fetchone()
+            if row is None:
+                slot = stop
+                continue
+            key, value = row
+            idx = lay.index(lay.padded(key), d)
+            kids[idx] = Leaf(key, value)
+            slot = idx + 1
+        self.loaded += 1
+        return kids
+
+
+def _key_bytes_or_max(bound: int) -> bytes:
+    """An exclusive upper bound as a BLOB: 2**256 sorts above every 32-byte key as 33 bytes."""
+    return bound.to_bytes(KEY_SIZE + 1, "big")[1:] if bound < KEY_LIMIT else b"\xff" * (KEY_SIZE + 1)
+
+
+def open_tree(path: str | Path, scheme_for: Callable[[TreeInfo], KZG]) -> VerkleTree:
+    """Open a tree without reading it: its nodes and leaves are read as walks reach them (a proof, an
+    update). Cheap for any size; `commit` writes what changed. `load` reads (and checks) everything."""
+    path = Path(path)
+    info = read_info(path)
+    scheme = scheme_for(info)
+    if scheme.name != info.scheme or scheme.width != info.width:
+        raise StoreError(f"{path} holds a {info.scheme} width-{info.width} tree")
+    if setup_fingerprint(scheme) != info.setup_fingerprint:
+        raise StoreError(f"{path} was built with another setup ({info.setup}); pass that setup")
+    source = TreeFile(path, KeyLayout(scheme.width))
+    row = source.db.execute("SELECT commitment FROM nodes WHERE depth = 0").fetchall()
+    if len(row) != 1 or row[0][0] != info.root:
+        source.close()
+        raise StoreError(f"{path} is inconsistent: its root node does not match the recorded root")
+    tree = VerkleTree(scheme)
+    tree.root = Node(0, 0, source=source)
+    tree.root.encoded = info.root
+    tree.size = info.size
+    tree.journal.clear()
     return tree

@@ -14,6 +14,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from typing import Protocol
 
 from evmkit.progress import bar
 
@@ -31,19 +32,54 @@ class Leaf:
         self._field: int | None = None
 
 
-class Node:
-    __slots__ = ("depth", "prefix", "children", "encoded", "_point", "_field")
+class ChildSource(Protocol):
+    """Where a node read on demand gets its slots (a tree file: verkle.store.open)."""
 
-    def __init__(self, depth: int, prefix: int) -> None:
+    def load_children(self, node: Node) -> dict[int, Node | Leaf]: ...
+
+    def close(self) -> None: ...
+
+
+class Node:
+    __slots__ = ("depth", "prefix", "_children", "encoded", "_point", "_field", "_source")
+
+    def __init__(self, depth: int, prefix: int, source: ChildSource | None = None) -> None:
         self.depth = depth
         self.prefix = prefix
-        self.children: dict[int, Node | Leaf] = {}
+        # None: not read yet; the source fills it on first use (a tree opened from disk)
+        self._children: dict[int, Node | Leaf] | None = None if source is not None else {}
+        self._source = source
         self.encoded: bytes = b""
         self._point: Point | None = None
         self._field: int | None = None
 
+    @property
+    def children(self) -> dict[int, Node | Leaf]:
+        kids = self._children
+        if kids is None:
+            assert self._source is not None
+            kids = self._children = self._source.load_children(self)
+        return kids
+
+    @property
+    def loaded(self) -> bool:
+        return self._children is not None
+
 
 Child = Node | Leaf
+
+
+@dataclass
+class BatchResult:
+    """What `VerkleTree.update` did: keys inserted, updated, deleted, given an unchanged value or
+    deleted while absent, and the nodes it recommitted."""
+
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    absent: int = 0
+    nodes: int = 0
 
 
 @dataclass
@@ -177,17 +213,21 @@ class VerkleTree:
         self.journal.leaves[key] = value
         self._propagate(path, old)
 
-    def _split(self, a: Leaf, b: Leaf, depth: int, prefix: int) -> Node:
-        """A new node (chain) holding two leaves whose keys share `prefix`; committed bottom-up."""
+    def _split(self, a: Leaf, b: Leaf, depth: int, prefix: int, created: list[Node] | None = None) -> Node:
+        """A new node (chain) holding two leaves whose keys share `prefix`: committed bottom-up, or,
+        with `created` (a batch), listed there and committed when the batch ends."""
         lay = self.layout
         ka, kb = lay.padded(a.key), lay.padded(b.key)
         node = Node(depth, prefix)
         ia, ib = lay.index(ka, depth), lay.index(kb, depth)
         if ia == ib:
-            node.children[ia] = self._split(a, b, depth + 1, prefix * self.scheme.width + ia)
+            node.children[ia] = self._split(a, b, depth + 1, prefix * self.scheme.width + ia, created)
         else:
             node.children[ia], node.children[ib] = a, b
-        self._commit_node(node)
+        if created is None:
+            self._commit_node(node)
+        else:
+            created.append(node)
         return node
 
     def delete(self, key: bytes) -> bool:
@@ -217,6 +257,110 @@ class VerkleTree:
         for (node, idx), before in zip(reversed(path), reversed(old)):
             delta = self.child_field(node.children.get(idx)) - before
             self._set_point(node, self.scheme.add_delta(self.point(node), idx, delta))
+
+    def close(self) -> None:
+        """Close the tree file a tree opened with `store.open_tree` reads from (nothing otherwise)."""
+        if self.root._source is not None:
+            self.root._source.close()
+
+    def release(self) -> None:
+        """Forget the nodes read so far from a tree file (`store.open_tree`): they are read again when
+        next reached, so a long-lived process keeps its working set bounded. Refused with unsaved
+        changes."""
+        if self.journal.nodes or self.journal.leaves:
+            raise ValueError("the tree has unsaved changes: store.commit them before release()")
+        if self.root._source is not None:
+            self.root._children = None
+
+    # ------------------------------------------------------------ batch updates
+
+    def update(self, changes: Iterable[tuple[bytes, bytes | None]]) -> BatchResult:
+        """Apply many changes in one pass: (key, value) sets a key, (key, None) deletes it; for a key
+        given twice the last change wins. The shape changes first (no curve arithmetic); then every
+        touched node, deepest first, either collapses (fewer than two keys left under it) or moves its
+        commitment by one MSM over its changed slots (new nodes: one MSM over all of them). The result
+        is the tree a fresh build of the final contents gives, commitments included."""
+        final: dict[bytes, bytes | None] = {}
+        for key, value in changes:
+            final[check_key(key)] = None if value is None else check_value(value)
+        before: dict[int, tuple[Node, dict[int, int]]] = {}  # id(node) -> node, {slot: its field before}
+        created: list[Node] = []
+        result = BatchResult()
+        lay = self.layout
+        for key in sorted(final, key=lay.padded):
+            value = final[key]
+            path, end = self.path(key)
+            for node, idx in path:
+                slots = before.setdefault(id(node), (node, {}))[1]
+                if idx not in slots:
+                    slots[idx] = self.child_field(node.children.get(idx))
+            node, idx = path[-1]
+            if value is None:
+                if isinstance(end, Leaf) and end.key == key:
+                    del node.children[idx]
+                    self.size -= 1
+                    self.journal.leaves[key] = None
+                    result.deleted += 1
+                else:
+                    result.absent += 1
+                continue
+            if end is None:
+                node.children[idx] = Leaf(key, value)
+                self.size += 1
+                result.inserted += 1
+            elif end.key == key:
+                if end.value == value:
+                    result.unchanged += 1
+                    continue
+                end.value, end._field = value, None
+                result.updated += 1
+            else:
+                prefix = node.prefix * self.scheme.width + idx
+                node.children[idx] = self._split(end, Leaf(key, value), node.depth + 1, prefix, created)
+                self.size += 1
+                result.inserted += 1
+            self.journal.leaves[key] = value
+        fresh = {id(n) for n in created}
+        touched = [n for n, _ in before.values()] + created
+        for node in sorted(touched, key=lambda n: -n.depth):
+            if node is not self.root and len(node.children) < 2 and not self._keeps(node):
+                self._collapse(node, fresh)
+                continue
+            if id(node) in fresh:
+                self._commit_node(node)
+            else:
+                slots = before[id(node)][1]
+                deltas = {i: self.child_field(node.children.get(i)) - old for i, old in slots.items()}
+                deltas = {i: d % self.scheme.field.modulus for i, d in deltas.items()}
+                if any(deltas.values()):
+                    moved = self.scheme.commit_sparse(deltas)
+                    self._set_point(node, self.scheme.curve.add(self.point(node), moved))
+            result.nodes += 1
+        return result
+
+    @staticmethod
+    def _keeps(node: Node) -> bool:
+        """A node with one child stays when that child is a node (two keys or more still share it)."""
+        return len(node.children) == 1 and isinstance(next(iter(node.children.values())), Node)
+
+    def _collapse(self, node: Node, fresh: set[int]) -> None:
+        """Remove a node left with one leaf (which moves up into its slot) or none."""
+        parent = self._node_at(node.depth - 1, node.prefix // self.scheme.width)
+        slot = node.prefix % self.scheme.width
+        if node.children:
+            (parent.children[slot],) = node.children.values()
+        else:
+            del parent.children[slot]
+        if id(node) not in fresh:
+            self.journal.nodes[(node.depth, node.prefix)] = None
+
+    def _node_at(self, depth: int, prefix: int) -> Node:
+        node = self.root
+        for d in range(depth):
+            child = node.children[(prefix >> ((depth - 1 - d) * self.layout.bits)) & (self.scheme.width - 1)]
+            assert isinstance(child, Node)
+            node = child
+        return node
 
     # ------------------------------------------------------------ bulk build
 
