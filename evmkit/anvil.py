@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from .errors import ChainError
 from .forks import DEFAULT_FORK, get_fork
@@ -63,6 +66,29 @@ class AnvilNode:
         self.stop()
 
 
+def _libc_prctl() -> Any:
+    """libc's prctl, looked up once in the parent (a lookup after fork could wait on a loader lock)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _libc_prctl()
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask for SIGTERM when the parent dies, so a parent killed without
+    cleanup (SIGKILL) leaves no node running (Linux; elsewhere stop() is the only way)."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_anvil(
     gas_limit: int = 30_000_000,
     code_size_limit: int | None = None,
@@ -103,7 +129,9 @@ def start_anvil(
     if code_size_limit:
         args += ["--code-size-limit", str(code_size_limit)]
     args += list(extra_args)
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

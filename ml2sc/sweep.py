@@ -9,8 +9,6 @@ PNG plots. Pure measurement plumbing; the model is ``ml2sc.gasmodel``.
 from __future__ import annotations
 
 import csv
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from evmkit.chain import ChainSession
+from evmkit.progress import bar, say
 from evmkit.solc import Compiler
 
 from . import gasmodel
@@ -99,18 +98,14 @@ def run_sweep(
         if not (series == "ml2sc-30" and (f, lay) != ("fixed", "storage"))
     ]
     out: list[Measurement] = []
-    started = time.perf_counter()
-    for k, (series, arch, fmt, layout) in enumerate(points, start=1):
+    shown = bar(len(points), "sweep", "model")
+    for series, arch, fmt, layout in points:
         layers = _layers(arch, seed=sum(arch))
         x = np.random.default_rng(len(arch)).normal(0, 1, (16, arch[0]))
         plan = build_fixed_plan(layers) if fmt == "fixed" else build_int8_plan(layers, calibrate(layers, x))
         label = "-".join(map(str, arch))
-        elapsed = time.perf_counter() - started
-        print(
-            f"\r  [{k}/{len(points)}] {label:<22} {fmt:<5} {layout:<7} {elapsed:6.0f} s",
-            end="",
-            file=sys.stderr,
-        )
+        shown.update()
+        shown.set_postfix_str(f"{label} {fmt} {layout}", refresh=False)
         try:
             compiled = compile_plan(plan, "SweepMLP", "sweep.pt", layout, compiler, fork)
         except LayoutError:
@@ -119,10 +114,9 @@ def run_sweep(
         report = gasmodel.estimate(compiled, row, chunk)
         biggest = max([report.deploy.total, report.inference.total, *(e.total for _, e in report.upload)])
         if biggest > 0.98 * limit:
-            print(
-                f"\n  skipped {label} {fmt} {layout}: a transaction of ~{biggest:,} gas exceeds "
-                f"{session.gas_cap_description(limit)} (a larger --gas-limit helps below Osaka's cap)",
-                file=sys.stderr,
+            say(
+                f"  skipped {label} {fmt} {layout}: a transaction of ~{biggest:,} gas exceeds "
+                f"{session.gas_cap_description(limit)} (a larger --gas-limit helps below Osaka's cap)"
             )
             continue
         contract, txs = deploy_and_upload(session, compiled)
@@ -177,7 +171,7 @@ def run_sweep(
                 worst_tx_error=abs(report.inference.total - inference) / inference,
             )
         )
-    print(file=sys.stderr)
+    shown.close()
     return out
 
 
@@ -215,6 +209,9 @@ def write_outputs(rows: list[Measurement], out_dir: Path) -> str:
     lines = ["| function | points | worst transaction error | at |", "|---|---|---|---|"]
     for function in ("deploy", "upload", "inference"):
         subset = [r for r in rows if r.function == function]
+        if not subset:
+            lines.append(f"| {function} | 0 | - | (none in this sweep: inline weights need no upload) |")
+            continue
         worst = max(subset, key=lambda r: r.worst_tx_error)
         lines.append(
             f"| {function} | {len(subset)} | {worst.worst_tx_error:.3%} | "

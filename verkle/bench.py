@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from evmkit.progress import bar, say
-from evmkit.rowlog import RowLog, read_rows
+from evmkit.rowlog import RowLog, Spec, read_back, read_rows
 from evmkit.table import format_table
 
 from . import store
@@ -121,7 +121,7 @@ def measure_size(run: OffchainRun, tree_job: TreeJob, pairs: list[tuple[bytes, b
                     "verkle_single_bytes": round(mean(single_bytes), 1),
                     "verkle_multi1_bytes": round(mean(multi1_bytes), 1),
                     "merkle_bytes": merkle_bytes,
-                    "multi1_over_merkle": round(mean(multi1_bytes) / merkle_bytes, 3),
+                    "multi1_over_merkle": round(mean(multi1_bytes) / merkle_bytes, 3) if merkle_bytes else "",
                     "seed": seed,
                 }
             )
@@ -162,17 +162,39 @@ def _write_markdown(out: Path, name: str, rows: list[dict[str, Any]], columns: l
     return format_table(body, columns)
 
 
+def log_specs(plan: BenchPlan, out: Path) -> tuple[Spec, Spec]:
+    """The two CSVs an off-chain run writes, as a resumed run must find them."""
+    same = {"seed": plan.seed}
+    hint = "pass the earlier run's --seed, or run without --resume"
+    return (
+        Spec(out / SIZES_CSV, tuple(SIZE_COLUMNS), same, tuple(SIZE_COLUMNS), hint),
+        Spec(out / MULTI_CSV, tuple(MULTI_COLUMNS), same, tuple(MULTI_COLUMNS), hint),
+    )
+
+
+def kept_identities(plan: BenchPlan, out: Path) -> set[tuple[Any, ...]]:
+    """The rows --resume would keep (refused as the run would refuse them)."""
+    sizes, multis = (read_back(spec) for spec in log_specs(plan, out))
+    return {("size", r["leaves"], r["width"]) for r in sizes} | {
+        ("multi", r["leaves"], r["width"], r["keys"]) for r in multis
+    }
+
+
+def pairs_seed(seed: int, log_n: int) -> int:
+    """The seed of a size's pairs (distinct for every (seed, size), unlike seed + log_n)."""
+    return seed * 1000 + log_n
+
+
 def run_bench(plan: BenchPlan, out: Path, *, resume: bool = False) -> int:
     """Carry the off-chain ``plan`` out, writing ``out``/verkle_bench_{sizes,multiproofs}.csv row by
     row; Ctrl-C keeps every finished row and ``resume`` continues from them. Returns the exit status."""
     out.mkdir(parents=True, exist_ok=True)
     rates = Rates.load(out)
-    hint = "pass the earlier run's --seed, or run without --resume"
-    same = {"seed": plan.seed}
-    with (
-        RowLog(out / SIZES_CSV, SIZE_COLUMNS, resume=resume, same=same, hint=hint) as sizes,
-        RowLog(out / MULTI_CSV, MULTI_COLUMNS, resume=resume, same=same, hint=hint) as multis,
-    ):
+    size_spec, multi_spec = log_specs(plan, out)
+    with RowLog(size_spec, resume=resume) as sizes, RowLog(multi_spec, resume=resume) as multis:
+        for log in (sizes, multis):
+            if log.moved_aside:
+                say(f"  an earlier run's rows moved to {log.moved_aside} (--resume continues one instead)")
         done = {("size", r["leaves"], r["width"]) for r in sizes.kept}
         done |= {("multi", r["leaves"], r["width"], r["keys"]) for r in multis.kept}
         run = OffchainRun(plan, sizes, multis, rates, done)
@@ -184,7 +206,9 @@ def run_bench(plan: BenchPlan, out: Path, *, resume: bool = False) -> int:
                     say(f"  {tree_job.label}: kept from the earlier run [{n}/{len(plan.trees)} trees]")
                     continue
                 t = time.perf_counter()
-                measure_size(run, tree_job, random_pairs(tree_job.leaves, plan.seed + tree_job.log_n))
+                measure_size(
+                    run, tree_job, random_pairs(tree_job.leaves, pairs_seed(plan.seed, tree_job.log_n))
+                )
                 rates.save(out)
                 left = sum(tree_seconds(plan, u, rates, done) for u in plan.trees[n:])
                 say(
@@ -199,8 +223,16 @@ def run_bench(plan: BenchPlan, out: Path, *, resume: bool = False) -> int:
                 "continues from them"
             )
             return 130
-    size_rows = read_rows(out / SIZES_CSV)
-    multi_rows = read_rows(out / MULTI_CSV)
+    planned = set(plan.row_keys())
+    size_rows = [r for r in read_rows(out / SIZES_CSV) if ("size", r["leaves"], r["width"]) in planned]
+    multi_rows = [
+        r for r in read_rows(out / MULTI_CSV) if ("multi", r["leaves"], r["width"], r["keys"]) in planned
+    ]
+    outside = (
+        len(read_rows(out / SIZES_CSV)) + len(read_rows(out / MULTI_CSV)) - len(size_rows) - len(multi_rows)
+    )
+    if outside:
+        say(f"  {outside} rows in the CSVs are outside this plan: kept there, not tabulated")
     print()
     print(
         _write_markdown(

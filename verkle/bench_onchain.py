@@ -26,7 +26,7 @@ from evmkit import chain
 from evmkit.anvil import start_anvil
 from evmkit.forks import Fork, get_fork
 from evmkit.progress import bar, say
-from evmkit.rowlog import RowLog
+from evmkit.rowlog import RowLog, Spec, read_back
 from evmkit.table import format_table
 
 from . import gasmodel
@@ -84,17 +84,29 @@ def _send(session: chain.ChainSession, contract: Any, function: str, args: list)
 
 class Sessions:
     """The node every figure comes from: anvil (from npm) under the fork's rules, or the one --rpc-url
-    names (refused unless it runs them)."""
+    names (refused unless it runs them); started when a tree first needs it (a resumed run with every
+    row kept starts nothing)."""
 
-    def __init__(self, stack: ExitStack, rpc_url: str | None, fork: Fork) -> None:
-        if rpc_url:
-            self.main = chain.rpc(rpc_url, fork=fork)
-        else:
-            node = stack.enter_context(start_anvil(gas_limit=500_000_000, hardfork=fork.anvil_hardfork))
-            os.environ["VERKLE_BENCH_KEY"] = node.private_keys[0]
-            self.main = chain.rpc(node.url, "VERKLE_BENCH_KEY", fork=fork)
+    def __init__(self, stack: ExitStack, rpc_url: str | None, fork: Fork, rates: Rates) -> None:
+        self._stack, self._rpc_url, self._rates = stack, rpc_url, rates
+        self._main: Any = None
         self.name = "rpc" if rpc_url else "anvil"
         self.fork = fork
+
+    @property
+    def main(self) -> Any:
+        if self._main is None:
+            started = time.perf_counter()
+            if self._rpc_url:
+                self._main = chain.rpc(self._rpc_url, fork=self.fork)
+            else:
+                node = self._stack.enter_context(
+                    start_anvil(gas_limit=500_000_000, hardfork=self.fork.anvil_hardfork)
+                )
+                os.environ["VERKLE_BENCH_KEY"] = node.private_keys[0]
+                self._main = chain.rpc(node.url, "VERKLE_BENCH_KEY", fork=self.fork)
+            self._rates.record(rate_key("start", chain=self.name), 1, time.perf_counter() - started)
+        return self._main
 
 
 def _row(
@@ -499,6 +511,22 @@ def report(rows: list[dict[str, Any]], out: Path, fork: Fork, seconds: float, ca
     print(f"\nwrote {out}/verkle_onchain.{{csv,md}} and {', '.join(p.name for p in plots)}")
 
 
+NUMERIC = ("width", "leaves", "keys", "gas", "gas_per_key", "calldata_bytes", "calldata_per_key", "model_gas",
+           "model_error_pct", "embedded_gas", "seed")  # fmt: skip
+
+
+def log_spec(plan: BenchPlan, out: Path) -> Spec:
+    """The CSV an on-chain run writes, as a resumed run must find it."""
+    same = {"fork": get_fork(plan.fork).name, "chain": plan.chain, "seed": plan.seed}
+    hint = "pass the earlier run's --fork, --seed and node, or run without --resume"
+    return Spec(out / ONCHAIN_CSV, tuple(COLUMNS), same, NUMERIC, hint)
+
+
+def kept_identities(plan: BenchPlan, out: Path) -> set[tuple[Any, ...]]:
+    """The rows --resume would keep (refused as the run would refuse them)."""
+    return {onchain_row_key(r) for r in read_back(log_spec(plan, out))}
+
+
 def run_onchain_bench(plan: BenchPlan, out: Path, *, rpc_url: str | None = None, resume: bool = False) -> int:
     """Carry ``plan`` out on anvil (or ``rpc_url``), writing ``out``/verkle_onchain.csv row by row.
     Ctrl-C keeps every finished row; ``resume`` continues from them. Returns the exit status."""
@@ -507,19 +535,11 @@ def run_onchain_bench(plan: BenchPlan, out: Path, *, rpc_url: str | None = None,
     out.mkdir(parents=True, exist_ok=True)
     rates = Rates.load(out)
     with ExitStack() as stack:
-        log = stack.enter_context(
-            RowLog(
-                out / ONCHAIN_CSV,
-                COLUMNS,
-                resume=resume,
-                same={"fork": fork.name, "chain": plan.chain, "seed": plan.seed},
-                hint="pass the earlier run's --fork, --seed and node, or run without --resume",
-            )
-        )
+        log = stack.enter_context(RowLog(log_spec(plan, out), resume=resume))
         kept = {onchain_row_key(r) for r in log.kept}
         if log.moved_aside:
             say(f"  an earlier run's rows moved to {log.moved_aside} (--resume continues one instead)")
-        sessions = Sessions(stack, rpc_url, fork)
+        sessions = Sessions(stack, rpc_url, fork, rates)
         run = Run(plan, fork, sessions, log, rates, out, done=set(kept))
         if kept:
             say(f"  resuming: {len(kept)} rows kept from {log.path}")
@@ -543,6 +563,10 @@ def run_onchain_bench(plan: BenchPlan, out: Path, *, rpc_url: str | None = None,
                 "from them"
             )
             return 130
-        cap = sessions.main.gas_cap
-    report(log.kept + run.rows, out, fork, time.perf_counter() - start, cap)
+    planned = set(plan.row_keys())
+    rows = [r for r in log.kept + run.rows if onchain_row_key(r) in planned]
+    outside = len(log.kept) + len(run.rows) - len(rows)
+    if outside:
+        say(f"  {outside} rows in the CSV are outside this plan: kept there, not tabulated")
+    report(rows, out, fork, time.perf_counter() - start, fork.tx_gas_cap)
     return 0

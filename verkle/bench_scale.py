@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from evmkit.progress import say
-from evmkit.rowlog import RowLog, read_rows
+from evmkit.rowlog import RowLog, Spec, read_back, read_rows
 from evmkit.table import format_table
 
 from .benchplan import SCALE_CSV, BenchPlan, Rates, duration, rate_key, tree_seconds
@@ -172,6 +172,18 @@ def projection(row: dict[str, Any]) -> list[str]:
     ]
 
 
+def log_spec(plan: BenchPlan, out: Path) -> Spec:
+    """The CSV a scale run writes, as a resumed run must find it."""
+    numeric = tuple(c for c in COLUMNS if c != "runner")
+    return Spec(out / SCALE_CSV, tuple(COLUMNS), {"seed": plan.seed}, numeric,
+                "pass the earlier run's --seed, or run without --resume")  # fmt: skip
+
+
+def kept_identities(plan: BenchPlan, out: Path) -> set[tuple[Any, ...]]:
+    """The rows --resume would keep (refused as the run would refuse them)."""
+    return {("scale", r["leaves"], r["width"]) for r in read_back(log_spec(plan, out))}
+
+
 def run_scale_bench(
     plan: BenchPlan,
     out: Path,
@@ -182,8 +194,9 @@ def run_scale_bench(
 ) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rates = Rates.load(out)
-    log = RowLog(out / SCALE_CSV, COLUMNS, resume=resume, same={"seed": plan.seed},
-                 hint="pass the earlier run's --seed, or run without --resume")  # fmt: skip
+    log = RowLog(log_spec(plan, out), resume=resume)
+    if log.moved_aside:
+        say(f"  an earlier run's rows moved to {log.moved_aside} (--resume continues one instead)")
     done = {("scale", r["leaves"], r["width"]) for r in log.kept}
     if done:
         say(f"  resuming: {len(done)} rows kept from {log.path}")
@@ -216,7 +229,8 @@ def run_scale_bench(
         )
         return 130
     log.close()
-    _report(read_rows(out / SCALE_CSV), out)
+    planned = set(plan.row_keys())
+    _report([r for r in read_rows(out / SCALE_CSV) if ("scale", r["leaves"], r["width"]) in planned], out)
     return 0
 
 

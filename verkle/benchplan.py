@@ -166,13 +166,13 @@ def make_plan(
     with_bls: bool = True,
     bn254_size: int | None = None,
     no_bn254: bool = False,
-    embedded_max: int = 10,
+    embedded_max: int | None = None,
     rpc: bool = False,
     changes: int = 10_000,
 ) -> BenchPlan:
     """The plan for the options as given (None: the mode's default, see DEFAULTS)."""
     d = DEFAULTS[(mode, quick)]
-    log_sizes = parse_ints(sizes, "--sizes", 0, MAX_LOG2) if sizes is not None else d.sizes
+    log_sizes = parse_ints(sizes, "--sizes", 1, MAX_LOG2) if sizes is not None else d.sizes
     tree_widths = parse_ints(widths, "--widths", 2) if widths is not None else d.widths
     key_counts = parse_ints(keys, "--keys", 1) if keys is not None else d.keys
     for w in tree_widths:
@@ -182,10 +182,25 @@ def make_plan(
             raise ValueError(f"--widths: {exc}") from None
     notes: list[str] = []
     trees: list[TreeJob] = []
+    if bn254_size is not None and not 1 <= bn254_size <= MAX_LOG2:
+        raise ValueError(f"--bn254-size: {bn254_size} is out of range (from 1 to {MAX_LOG2})")
+    if bn254_size is not None and no_bn254:
+        raise ValueError("--bn254-size sizes the tree --no-bn254 skips: give one or the other")
+    if embedded_max is not None and rpc:
+        raise ValueError("--embedded-max: the embedded cross-check runs beside anvil, not with --rpc-url")
+    if mode == ONCHAIN and not with_bls:
+        options = (("--sizes", sizes), ("--widths", widths), ("--embedded-max", embedded_max))
+        given = [name for name, value in options if value is not None]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)}: {fork} rules lack EIP-2537, so there is no BLS12-381 tree to size "
+                "(the BN254 tree's size is --bn254-size)"
+            )
+    embedded_limit = 10 if embedded_max is None else embedded_max
 
     def job(scheme: str, width: int, log_n: int, merkle: bool, chains: tuple[str, ...]) -> TreeJob:
         kept = tuple(k for k in key_counts if k <= 2**log_n)
-        left = tuple((k, f"more than the tree's {2**log_n:,} keys") for k in key_counts if k > 2**log_n)
+        left = tuple((k, f"the tree has {2**log_n:,} keys") for k in key_counts if k > 2**log_n)
         paths = tuple(
             p.name for p in sorted(paths_for(scheme), key=lambda p: p.proof_type == SINGLE)
         )  # multiproof paths first, as the tables expect
@@ -202,7 +217,7 @@ def make_plan(
         if with_bls:
             for n in log_sizes:
                 for w in tree_widths:
-                    embedded = (main, "embedded") if n <= embedded_max and not rpc else (main,)
+                    embedded = (main, "embedded") if n <= embedded_limit and not rpc else (main,)
                     trees.append(job(BLS, w, n, w == tree_widths[0], embedded))
         else:
             notes.append(f"{fork} rules lack EIP-2537: BLS12-381 left out; BN254 with the Merkle twin")
@@ -213,8 +228,11 @@ def make_plan(
         elif not with_bls:
             raise ValueError(f"--no-bn254 under {fork} rules leaves nothing to measure (no EIP-2537 there)")
     for t in trees:
-        if not t.keys and mode != SCALE:
-            notes.append(f"{t.label}: no key count fits ({shown(key_counts)} keys asked)")
+        if not t.keys:
+            notes.append(
+                f"{t.label}: no key count fits ({shown(key_counts)} asked; the tree has {t.leaves:,} keys)"
+            )
+            continue
         for k, why in t.left_out:
             notes.append(f"{t.label}: {k:,} keys left out ({why})")
     chain = ("rpc" if rpc else "anvil") if mode == ONCHAIN else None
@@ -223,21 +241,6 @@ def make_plan(
 
 def onchain_row_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
     return (row["scheme"], row["width"], row["leaves"], row["keys"], row["path"])
-
-
-def kept_rows(mode: str, folder: Path) -> set[tuple[Any, ...]]:
-    """The identities of the rows an earlier run left in ``folder`` (what --resume would keep)."""
-    from evmkit.rowlog import read_rows
-
-    try:
-        if mode == ONCHAIN:
-            return {onchain_row_key(r) for r in read_rows(folder / ONCHAIN_CSV)}
-        if mode == SCALE:
-            return {("scale", r["leaves"], r["width"]) for r in read_rows(folder / SCALE_CSV)}
-        out = {("size", r["leaves"], r["width"]) for r in read_rows(folder / SIZES_CSV)}
-        return out | {("multi", r["leaves"], r["width"], r["keys"]) for r in read_rows(folder / MULTI_CSV)}
-    except KeyError:
-        return set()  # another file's columns: the run itself refuses it
 
 
 # ------------------------------------------------------------------------------------ duration
@@ -307,6 +310,8 @@ STATED: dict[str, tuple[float, float]] = {
     "deploy:anvil": (0.0, 0.26),
     "deploy:rpc": (0.0, 5.0),
     "deploy:embedded": (0.0, 0.9),
+    "start:anvil": (0.0, 3.0),
+    "start:rpc": (0.0, 1.0),
     f"disk-build:{BLS}:256": (1.0, 9.5e-5),
     f"disk-build:{BLS}:4096": (1.0, 9.5e-5),
     "cold-proof": (1.5, 0.0),
@@ -331,7 +336,7 @@ class Rates:
         stated line scaled through the measured mean (this machine's speed, the stated shape)."""
         line = self.measured.get(key)
         fit = line.fit() if line is not None else None
-        if fit is not None:
+        if fit is not None and all(math.isfinite(v) for v in fit):
             return fit[0] + fit[1] * x
         stated = STATED.get(key) or _nearest_stated(key)
         seconds = stated[0] + stated[1] * x
@@ -349,14 +354,20 @@ class Rates:
 
     @classmethod
     def load(cls, folder: Path) -> Rates:
-        """The rates an earlier run in ``folder`` recorded; stated figures where none (or unreadable)."""
+        """The rates an earlier run in ``folder`` recorded; stated figures where none. An entry that
+        is not five finite, non-negative sums (a hand-edited or damaged file) is left out."""
         path = folder / RATES_FILE
         try:
             data = json.loads(path.read_text())
-            measured = {k: Line(*map(float, v)) for k, v in data["rates"].items()}
-            for line in measured.values():
-                line.n = int(line.n)
+            entries = data["rates"].items()
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return cls()
+        measured = {}
+        for key, sums in entries:
+            line = _line(sums)
+            if line is not None:
+                measured[str(key)] = line
+        if not measured:
             return cls()
         return cls(measured, f"rates measured by earlier runs ({path}), stated figures elsewhere")
 
@@ -366,6 +377,17 @@ class Rates:
         rates = {k: v.as_list() for k, v in self.measured.items()}
         tmp.write_text(json.dumps({"version": 1, "rates": rates}))
         os.replace(tmp, path)
+
+
+def _line(sums: Any) -> Line | None:
+    """Five running sums as a Line, or None unless they are finite, non-negative and n is a count."""
+    if not isinstance(sums, list) or len(sums) != 5:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in sums):
+        return None
+    if not all(math.isfinite(v) and 0 <= v < 1e15 for v in sums) or sums[0] != int(sums[0]) or sums[0] < 1:
+        return None
+    return Line(int(sums[0]), *(float(v) for v in sums[1:]))
 
 
 def _nearest_stated(key: str) -> tuple[float, float]:
@@ -414,8 +436,12 @@ def tree_seconds(plan: BenchPlan, tree: TreeJob, rates: Rates, done: Iterable[tu
 
 
 def plan_seconds(plan: BenchPlan, rates: Rates, done: Iterable[tuple[Any, ...]] = ()) -> float:
+    """The whole plan's expected wall time (on-chain: the node's start included)."""
     done = set(done)
-    return sum(tree_seconds(plan, t, rates, done) for t in plan.trees)
+    work = sum(tree_seconds(plan, t, rates, done) for t in plan.trees)
+    if plan.mode == ONCHAIN and work:
+        work += rates.predict(rate_key("start", chain=plan.chain), 1)
+    return work
 
 
 def duration(seconds: float) -> str:

@@ -28,7 +28,6 @@ from .benchplan import (
     Rates,
     bn254_warning,
     describe,
-    kept_rows,
     make_plan,
     shown,
 )
@@ -401,6 +400,19 @@ ONCHAIN_ONLY = ("embedded_max", "rpc_url", "fork", "bn254_size", "no_bn254")
 SCALE_ONLY = ("changes", "workers", "cluster")
 
 
+def embedded_max_type(text: str) -> int:
+    """--embedded-max: LOG2 from 0 to 30, or off (-1: no tree is cross-checked)."""
+    if text.strip().lower() == "off":
+        return -1
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give LOG2 (0 to 30) or off") from None
+    if not 0 <= value <= 30:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: give LOG2 (0 to 30) or off")
+    return value
+
+
 def _given(args: argparse.Namespace, names: Sequence[str]) -> list[str]:
     return [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) not in (None, False)]
 
@@ -441,9 +453,21 @@ def bench_plan(args: argparse.Namespace) -> BenchPlan:
         with_bls=fork.order >= bls_from,
         bn254_size=args.bn254_size,
         no_bn254=args.no_bn254,
-        embedded_max=10 if args.embedded_max is None else args.embedded_max,
+        embedded_max=args.embedded_max,
         rpc=bool(args.rpc_url),
     )
+
+
+def _kept(plan: BenchPlan, out: Path) -> set[tuple[Any, ...]]:
+    """The rows --resume keeps from DIR, checked as the run will check them (a refusal shows in
+    --dry-run too)."""
+    if plan.mode == ONCHAIN:
+        from .bench_onchain import kept_identities
+    elif plan.mode == SCALE:
+        from .bench_scale import kept_identities
+    else:
+        from .bench import kept_identities
+    return kept_identities(plan, out)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -452,7 +476,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     rates = Rates.load(out)
     kept: set[tuple[Any, ...]] = set()
     if args.resume:
-        kept = kept_rows(plan.mode, out)
+        kept = _kept(plan, out)
     where = f", {get_fork(plan.fork).title} rules on {plan.chain}" if plan.mode == ONCHAIN else ""
     flag = {ONCHAIN: " --onchain", SCALE: " --scale"}.get(plan.mode, "")
     print(f"verkle bench{flag}: {os.cpu_count()} cores{where}")
@@ -765,15 +789,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--embedded-max",
-        type=int,
+        type=embedded_max_type,
         default=None,
         metavar="LOG2",
         help=f"--onchain: trees up to 2^LOG2 leaves are also verified on the embedded py-evm chain "
-        f"(up to {EMBEDDED_MAX_KEYS} keys), to show the same gas as anvil (default 10; not with --rpc-url)",
+        f"(up to {EMBEDDED_MAX_KEYS} keys), to show the same gas as anvil (default 10; off: none; not with "
+        "--rpc-url)",
     )
     p.add_argument(
         "--bn254-size",
-        type=int_at_least(1, "at least 1 (log2 of the BN254 tree's size)"),
+        type=int_at_least(1, "at least 1 (log2 of the BN254 tree's size, up to 30)"),
         default=None,
         metavar="LOG2",
         help=f"--onchain: log2 of the one kzg-bn254 tree's size, width {BN254_WIDTH} (default "

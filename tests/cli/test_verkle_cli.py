@@ -417,3 +417,56 @@ def _deploy(tmp_path: Path, capsys) -> str:
     assert run("insert", tmp_path / "t.db", "cd" * 32, "ef" * 32) == 0
     capsys.readouterr()
     return out
+
+
+def test_update_applies_a_changes_file_in_one_batch(tmp_path, data, capsys):
+    path, pairs = data
+    tree = tmp_path / "t.db"
+    assert run("build", path, "-o", tree, "-q", "--workers", "2") == 0
+    rng = random.Random(8)
+    new = [(rng.randbytes(32).hex(), rng.randbytes(32).hex()) for _ in range(40)]
+    changes = tmp_path / "changes.csv"
+    lines = ["key,value"] + [f"{k}," for k, _ in pairs[:30]] + [f"{k},{v}" for k, v in new]
+    lines += [f"0x{pairs[40][0]},{'11' * 32}", '{"key": "' + pairs[41][0] + '", "value": null}']
+    changes.write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert run("update", tree, changes) == 0
+    out = capsys.readouterr().out
+    assert "40 inserted, 1 updated, 31 deleted" in out
+    final = dict(pairs[30:]) | dict(new) | {pairs[40][0]: "11" * 32}
+    final.pop(pairs[41][0])
+    fresh_data = tmp_path / "final.csv"
+    fresh_data.write_text("".join(f"{k},{v}\n" for k, v in final.items()))
+    assert run("build", fresh_data, "-o", tmp_path / "fresh.db", "-q") == 0
+    fresh_root = capsys.readouterr().out.split("root ")[1].strip()
+    assert out.split("root ")[1].strip() == fresh_root
+    assert run("check", tree) == 0 and f"{len(final):,} keys" in capsys.readouterr().out
+    # a bad line refuses the whole batch: the file is left as it was
+    changes.write_text(f"{new[0][0]},zz\n")
+    assert run("update", tree, changes) == 2
+    assert "changes.csv line 1: value is not hex" in capsys.readouterr().err
+    assert run("root", tree) == 0 and capsys.readouterr().out.strip() == fresh_root
+
+
+def test_build_cluster_options_are_checked_first(tmp_path, data, capsys):
+    path, _ = data
+    for args, message in (
+        (["--cluster", "local:0"], "expected local:N with N >= 1"),
+        (["--cluster", "local:2", "--workers", "2"], "--workers sets a local pool"),
+    ):
+        assert run("build", path, "-o", tmp_path / "t.db", *args) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "t.db").exists()
+    assert run("build", tmp_path / "missing.csv", "-o", tmp_path / "t.db") == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_scale_bench_measures_build_update_and_cold_proof(tmp_path, capsys):
+    from evmkit.rowlog import read_rows
+
+    assert run("bench", "--scale", "--sizes", "8", "--changes", "50", "-o", tmp_path) == 0
+    (row,) = read_rows(tmp_path / "verkle_scale.csv")
+    assert (row["leaves"], row["width"], row["update_changes"]) == (256, 256, 50)
+    assert row["build_keys_per_s"] > 0 and row["peak_rss_mib"] > 0 and 0 < row["cold_open_proof_ms"] < 1000
+    assert "projection to 1e+09 keys on 64 cores" in capsys.readouterr().out
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("scale-trees-")]  # trees removed
