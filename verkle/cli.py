@@ -83,10 +83,10 @@ def _open(args: argparse.Namespace) -> VerkleTree:
     return store.open_tree(args.tree, scheme_for)
 
 
-def _spec(args: argparse.Namespace) -> SchemeSpec:
+def _spec(args: argparse.Namespace, name: str, width: int) -> SchemeSpec:
     """The scheme as workers load it (a .ptau path made absolute: local workers start elsewhere)."""
     ptau = str(Path(args.ptau).resolve()) if args.ptau else None
-    return SchemeSpec(args.scheme, args.width, ptau, bool(args.insecure_dev_setup))
+    return SchemeSpec(name, width, ptau, bool(args.insecure_dev_setup))
 
 
 def _key(text: str) -> bytes:
@@ -120,7 +120,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise DataError(f"cannot read {args.data}: no such file")
     report = build_file(
         scheme,
-        _spec(args),
+        _spec(args, args.scheme, args.width),
         read_pairs(args.data),
         args.output,
         workers=args.workers,
@@ -142,7 +142,7 @@ def cmd_update(args: argparse.Namespace) -> int:
     tree = _open(args)
     started = time.perf_counter()
     changes = list(read_changes(args.changes))
-    result = tree.update(changes)
+    result = tree.update(changes, progress=True)
     store.commit(tree, args.tree)
     seconds = time.perf_counter() - started
     print(
@@ -156,14 +156,14 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    def scheme_for(info: TreeInfo) -> KZG:
-        return _scheme(info.scheme, info.width, args)
+    from .diskbuild import check_file
 
-    started = time.perf_counter()
-    tree = store.load(args.tree, scheme_for)
+    info = store.read_info(args.tree)
+    scheme = _scheme(info.scheme, info.width, args)
+    report = check_file(scheme, _spec(args, info.scheme, info.width), args.tree, workers=args.workers)
     print(
-        f"{args.tree}: {len(tree):,} keys, every node commitment and the root agree with the leaves' "
-        f"shape ({time.perf_counter() - started:.1f} s)"
+        f"{args.tree}: {report.size:,} keys; every node commitment and the root rebuilt from the leaves "
+        f"match the file ({report.seconds:.1f} s)"
     )
     return 0
 
@@ -213,6 +213,13 @@ def cmd_prove(args: argparse.Namespace) -> int:
         doc = prove_single(tree, keys[0])
     else:
         doc = prove_multi(tree, keys)
+    try:  # the file is read on demand, not checked whole: a damaged one must not yield a proof
+        verify_document(tree.scheme, doc, tree.root_commitment)
+    except InvalidProof as exc:
+        raise StoreError(
+            f"{args.tree} is inconsistent: the proof built from it does not verify against its root "
+            f"({exc}); nothing was written (run `verkle check {args.tree}`)"
+        ) from None
     text = doc.to_json_text()
     if len(text.encode()) > MAX_DOCUMENT_BYTES:
         raise ValueError(
@@ -566,11 +573,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "check",
-        help="read a whole tree file and check it",
-        description="Read every leaf and node of TREE into memory, rebuild the shape and check every "
-        "stored commitment and the root against it (other commands read only what they walk).",
+        help="check a whole tree file against its leaves",
+        description="Rebuild TREE from its own leaves (as a bulk build does, into a scratch file next to "
+        "it; memory stays bounded) and compare every node commitment, the root and the size with the "
+        "file. Other commands read only the nodes they walk, and `verkle prove` checks each proof it "
+        "makes against the root.",
     )
     p.add_argument("tree", metavar="TREE")
+    p.add_argument(
+        "--workers", type=positive_int, default=None, help="local processes for the rebuild (default: all)"
+    )
     _add_setup(p)
     p.set_defaults(func=cmd_check)
 

@@ -21,6 +21,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import zip_longest
 from pathlib import Path
 
 from evmkit.progress import bar
@@ -198,3 +199,52 @@ def build_file(
         runner.description,
         peak_rss_mib(),
     )
+
+
+def check_file(
+    scheme: KZG,
+    spec: SchemeSpec,
+    path: str | Path,
+    *,
+    workers: int | None = None,
+    cluster: str | None = None,
+    progress: bool | None = None,
+) -> BuildReport:
+    """Check a tree file whole: rebuild it from its own leaves into a scratch file (as a bulk build
+    does, memory bounded) and compare every node row and the recorded root and size. Raises
+    StoreError naming the first difference."""
+    from .store import StoreError, read_info
+
+    path = Path(path)
+    info = read_info(path)
+    scratch = path.with_name(path.name + ".check")
+    source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        leaves = source.execute("SELECT key, value FROM leaves ORDER BY key")
+        report = build_file(
+            scheme, spec, leaves, scratch, workers=workers, cluster=cluster, progress=progress
+        )
+        if report.size != info.size or report.root != info.root:
+            raise StoreError(
+                f"{path} is inconsistent: its leaves make a tree of {report.size:,} keys with root "
+                f"{report.root.hex()[:16]}..., it records {info.size:,} keys and root "
+                f"{info.root.hex()[:16]}..."
+            )
+        rebuilt = sqlite3.connect(scratch)
+        try:
+            query = "SELECT depth, prefix, commitment FROM nodes ORDER BY depth, prefix"
+            stored_rows, fresh_rows = source.execute(query), rebuilt.execute(query)
+            for stored, fresh in zip_longest(stored_rows, fresh_rows):
+                if stored != fresh:
+                    where = stored or fresh
+                    raise StoreError(
+                        f"{path} is inconsistent: the node at depth {where[0]}, prefix "
+                        f"{int.from_bytes(where[1], 'big'):#x} is {'missing' if stored is None else 'wrong'}"
+                        f"{' (a stray row)' if fresh is None else ''}"
+                    )
+        finally:
+            rebuilt.close()
+    finally:
+        source.close()
+        scratch.unlink(missing_ok=True)
+    return report

@@ -157,14 +157,20 @@ def read_info(path: str | Path) -> TreeInfo:
     )
 
 
-def load(path: str | Path, scheme_for: Callable[[TreeInfo], KZG]) -> VerkleTree:
-    """Reopen a tree; `scheme_for` turns the file's scheme description into a loaded scheme."""
+def _info_and_scheme(path: str | Path, scheme_for: Callable[[TreeInfo], KZG]) -> tuple[TreeInfo, KZG]:
+    """The file's description and the scheme `scheme_for` loads for it, refused unless they match."""
     info = read_info(path)
     scheme = scheme_for(info)
     if scheme.name != info.scheme or scheme.width != info.width:
         raise StoreError(f"{path} holds a {info.scheme} width-{info.width} tree")
     if setup_fingerprint(scheme) != info.setup_fingerprint:
         raise StoreError(f"{path} was built with another setup ({info.setup}); pass that setup")
+    return info, scheme
+
+
+def load(path: str | Path, scheme_for: Callable[[TreeInfo], KZG]) -> VerkleTree:
+    """Reopen a tree; `scheme_for` turns the file's scheme description into a loaded scheme."""
+    info, scheme = _info_and_scheme(path, scheme_for)
     db = _connect(path)
     try:
         contents = dict(db.execute("SELECT key, value FROM leaves"))
@@ -261,12 +267,7 @@ def open_tree(path: str | Path, scheme_for: Callable[[TreeInfo], KZG]) -> Verkle
     """Open a tree without reading it: its nodes and leaves are read as walks reach them (a proof, an
     update). Cheap for any size; `commit` writes what changed. `load` reads (and checks) everything."""
     path = Path(path)
-    info = read_info(path)
-    scheme = scheme_for(info)
-    if scheme.name != info.scheme or scheme.width != info.width:
-        raise StoreError(f"{path} holds a {info.scheme} width-{info.width} tree")
-    if setup_fingerprint(scheme) != info.setup_fingerprint:
-        raise StoreError(f"{path} was built with another setup ({info.setup}); pass that setup")
+    info, scheme = _info_and_scheme(path, scheme_for)
     source = TreeFile(path, KeyLayout(scheme.width))
     row = source.db.execute("SELECT commitment FROM nodes WHERE depth = 0").fetchall()
     if len(row) != 1 or row[0][0] != info.root:

@@ -274,7 +274,7 @@ class VerkleTree:
 
     # ------------------------------------------------------------ batch updates
 
-    def update(self, changes: Iterable[tuple[bytes, bytes | None]]) -> BatchResult:
+    def update(self, changes: Iterable[tuple[bytes, bytes | None]], *, progress: bool = False) -> BatchResult:
         """Apply many changes in one pass: (key, value) sets a key, (key, None) deletes it; for a key
         given twice the last change wins. The shape changes first (no curve arithmetic); then every
         touched node, deepest first, either collapses (fewer than two keys left under it) or moves its
@@ -287,7 +287,9 @@ class VerkleTree:
         created: list[Node] = []
         result = BatchResult()
         lay = self.layout
+        shown = bar(len(final), "applying changes", "change", enabled=progress)
         for key in sorted(final, key=lay.padded):
+            shown.update()
             value = final[key]
             path, end = self.path(key)
             for node, idx in path:
@@ -320,9 +322,12 @@ class VerkleTree:
                 self.size += 1
                 result.inserted += 1
             self.journal.leaves[key] = value
+        shown.close()
         fresh = {id(n) for n in created}
         touched = [n for n, _ in before.values()] + created
+        shown = bar(len(touched), "recommitting nodes", "node", enabled=progress)
         for node in sorted(touched, key=lambda n: -n.depth):
+            shown.update()
             if node is not self.root and len(node.children) < 2 and not self._keeps(node):
                 self._collapse(node, fresh)
                 continue
@@ -336,6 +341,7 @@ class VerkleTree:
                     moved = self.scheme.commit_sparse(deltas)
                     self._set_point(node, self.scheme.curve.add(self.point(node), moved))
             result.nodes += 1
+        shown.close()
         return result
 
     @staticmethod

@@ -470,3 +470,40 @@ def test_scale_bench_measures_build_update_and_cold_proof(tmp_path, capsys):
     assert row["build_keys_per_s"] > 0 and row["peak_rss_mib"] > 0 and 0 < row["cold_open_proof_ms"] < 1000
     assert "projection to 1e+09 keys on 64 cores" in capsys.readouterr().out
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("scale-trees-")]  # trees removed
+
+
+def test_a_damaged_tree_file_is_caught_by_check_and_by_prove(tmp_path, data, capsys):
+    import sqlite3
+
+    path, pairs = data
+    good = tmp_path / "good.db"
+    assert run("build", path, "-o", good, "-q") == 0
+    key = pairs[3][0]
+    damages = {
+        "value": ("UPDATE leaves SET value = ? WHERE key = ?", (b"\x01" * 32, bytes.fromhex(key))),
+        "node": (
+            "DELETE FROM nodes WHERE depth = 1 AND prefix IN "
+            "(SELECT prefix FROM nodes WHERE depth = 1 LIMIT 1)",
+            (),
+        ),
+        "commitment": (
+            "UPDATE nodes SET commitment = (SELECT commitment FROM nodes WHERE depth = 0) WHERE depth = 1",
+            (),
+        ),
+        "stray": ("INSERT INTO leaves VALUES (?, ?)", (b"\x42" * 32, b"\x42" * 32)),
+    }
+    for name, (sql, params) in damages.items():
+        bad = tmp_path / f"{name}.db"
+        bad.write_bytes(good.read_bytes())
+        db = sqlite3.connect(bad)
+        with db:
+            db.execute(sql, params)
+        db.close()
+        capsys.readouterr()
+        assert run("check", bad) == 2, name
+        assert "is inconsistent" in capsys.readouterr().err, name
+    # a proof through the damaged leaf's path is refused, and nothing is written
+    assert run("prove", tmp_path / "value.db", key, "-o", tmp_path / "p.json") == 2
+    assert "does not verify against its root" in capsys.readouterr().err
+    assert not (tmp_path / "p.json").exists()
+    assert run("check", good) == 0
