@@ -34,6 +34,7 @@ from .subtrees import SchemeSpec, SubtreeResult, commit_subtree
 
 STAGE_BATCH = 200_000
 FAST_PRAGMAS = "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -1000000;"
+WRITE_PRAGMAS = "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -200000;"
 
 
 class BuildError(RuntimeError):
@@ -133,6 +134,9 @@ def build_file(
         db.executescript(FAST_PRAGMAS + SCHEMA)
         _stage(db, pairs, shown)
         db.commit()
+        db.close()  # drop the staging cache before worker processes fork: they neither share nor count it
+        db = sqlite3.connect(tmp)
+        db.executescript(WRITE_PRAGMAS)
         stage_seconds = time.perf_counter() - started
         (size,) = db.execute("SELECT COUNT(*) FROM leaves").fetchone()
         if runner is None:

@@ -200,12 +200,17 @@ KEY_LIMIT = 1 << (8 * KEY_SIZE)
 
 class TreeFile:
     """A tree file that nodes read their slots from when first used (`ChildSource`): one range query
-    over the child nodes, then one seek per run of slots that may hold a leaf. Nothing is read before
-    a walk reaches it, so a proof or an update touches a few nodes of a tree of any size."""
+    over the child nodes, then the leaves in the other slots, by one range scan where few keys lie
+    under the node and by one seek per run of leaf slots where many do (near the root). Nothing is
+    read before a walk reaches it, so a proof or an update touches a few nodes of a tree of any size."""
 
-    def __init__(self, path: Path, layout: KeyLayout) -> None:
+    SCAN_KEYS = 4  # scan a node's whole key range when about this many keys per slot lie under it
+
+    def __init__(self, path: Path, layout: KeyLayout, size: int) -> None:
         self.path = path
         self.layout = layout
+        self.size = size
+        self._levels, self._bits, self._pad = layout.levels, layout.bits, layout.pad
         self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         self.loaded = 0  # nodes read so far (the working set's size)
 
@@ -214,12 +219,16 @@ class TreeFile:
 
     def _key_bound(self, depth: int, prefix: int) -> int:
         """The smallest key whose first `depth` slot indices are `prefix` (as an integer; may be 2**256)."""
-        lay = self.layout
-        padded = prefix << ((lay.levels - depth) * lay.bits)
-        return -(-padded >> lay.pad)  # ceil: padding bits are zero in every key
+        padded = prefix << ((self._levels - depth) * self._bits)
+        return -(-padded >> self._pad)  # ceil: padding bits are zero in every key
+
+    def _slot(self, key: bytes, depth: int) -> int:
+        shift = (self._levels - 1 - depth) * self._bits - self._pad
+        value = int.from_bytes(key, "big")
+        return (value >> shift if shift >= 0 else value << -shift) & (self.layout.width - 1)
 
     def load_children(self, node: Node) -> dict[int, Node | Leaf]:
-        lay, width = self.layout, self.layout.width
+        width = self.layout.width
         d, p = node.depth, node.prefix
         first = p * width
         kids: dict[int, Node | Leaf] = {}
@@ -231,6 +240,28 @@ class TreeFile:
             child = Node(d + 1, child_prefix, source=self)
             child.encoded = encoded
             kids[child_prefix - first] = child
+        if self.size >> (self._bits * d) <= self.SCAN_KEYS * width:
+            self._scan_leaves(d, p, kids)
+        else:
+            self._seek_leaves(d, first, kids)
+        self.loaded += 1
+        return kids
+
+    def _scan_leaves(self, d: int, p: int, kids: dict[int, Node | Leaf]) -> None:
+        """Every key under the node in one range scan; a slot that is not a node holds one leaf."""
+        lo, hi = self._key_bound(d, p), self._key_bound(d, p + 1)
+        for key, value in self.db.execute(
+            "SELECT key, value FROM leaves WHERE key >= ? AND key < ? ORDER BY key",
+            (lo.to_bytes(KEY_SIZE, "big"), _key_bytes_or_max(hi)),
+        ):
+            idx = self._slot(key, d)
+            if idx not in kids:
+                kids[idx] = Leaf(key, value)
+
+    def _seek_leaves(self, d: int, first: int, kids: dict[int, Node | Leaf]) -> None:
+        """One seek per run of slots between child nodes (near the root, where a scan would read
+        the keys of whole subtrees)."""
+        width = self.layout.width
         slot = 0
         while slot < width:
             if slot in kids:
@@ -251,11 +282,9 @@ class TreeFile:
                 slot = stop
                 continue
             key, value = row
-            idx = lay.index(lay.padded(key), d)
+            idx = self._slot(key, d)
             kids[idx] = Leaf(key, value)
             slot = idx + 1
-        self.loaded += 1
-        return kids
 
 
 def _key_bytes_or_max(bound: int) -> bytes:
@@ -268,7 +297,7 @@ def open_tree(path: str | Path, scheme_for: Callable[[TreeInfo], KZG]) -> Verkle
     update). Cheap for any size; `commit` writes what changed. `load` reads (and checks) everything."""
     path = Path(path)
     info, scheme = _info_and_scheme(path, scheme_for)
-    source = TreeFile(path, KeyLayout(scheme.width))
+    source = TreeFile(path, KeyLayout(scheme.width), info.size)
     row = source.db.execute("SELECT commitment FROM nodes WHERE depth = 0").fetchall()
     if len(row) != 1 or row[0][0] != info.root:
         source.close()

@@ -33,7 +33,7 @@ class Leaf:
 
 
 class ChildSource(Protocol):
-    """Where a node read on demand gets its slots (a tree file: verkle.store.open)."""
+    """Where a node read on demand gets its slots (a tree file: verkle.store.open_tree)."""
 
     def load_children(self, node: Node) -> dict[int, Node | Leaf]: ...
 
