@@ -167,6 +167,8 @@ def projection(row: dict[str, Any]) -> list[str]:
         f"  subtree compute {duration(compute)} (x{depth_then / depth_now:.2f} for the deeper paths, "
         f"{TARGET_CORES} workers), plus staging the pairs on one driver {duration(staging)}: "
         f"about {duration(compute + staging)} in all",
+        "  (not in it: the driver also writes the node rows, about a quarter as many rows as keys at width "
+        "256, one writer; staging shows its rate)",
         f"  go-verkle converted the mainnet state ({GO_VERKLE_KEYS / 1e6:.0f}M keys) in 9 h 8 min, "
         f"{go_rate / 1000:.1f}k keys/s: {duration(TARGET_KEYS / go_rate)} for {TARGET_KEYS:.0e} keys",
     ]
