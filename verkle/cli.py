@@ -7,7 +7,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from .schemes import DEFAULT_SCHEME, DEFAULT_WIDTH, SCHEMES, load_scheme
 from .srs import SetupError
 from .store import StoreError, TreeInfo
 from .subtrees import SchemeSpec
-from .tree import VerkleTree
+from .tree import InconsistentTree, VerkleTree
 from .verifier_paths import PATHS, default_path, paths_for
 
 EXIT_VALID, EXIT_INVALID, EXIT_MALFORMED, EXIT_UNCHECKED = 0, 1, 2, 3
@@ -81,6 +82,17 @@ def _open(args: argparse.Namespace) -> VerkleTree:
         return _scheme(info.scheme, info.width, args)
 
     return store.open_tree(args.tree, scheme_for)
+
+
+@contextmanager
+def _damage_named(path: str) -> Iterator[None]:
+    """A damaged tree file, found by a change's check, reported by name (nothing was written)."""
+    try:
+        yield
+    except InconsistentTree as exc:
+        raise StoreError(
+            f"{path} is damaged: {exc}; nothing was changed (`verkle check` finds where)"
+        ) from None
 
 
 def _spec(args: argparse.Namespace, name: str, width: int) -> SchemeSpec:
@@ -142,7 +154,12 @@ def cmd_update(args: argparse.Namespace) -> int:
     tree = _open(args)
     started = time.perf_counter()
     changes = list(read_changes(args.changes))
-    result = tree.update(changes, progress=True)
+    try:
+        result = tree.update(changes, progress=True)
+    except InconsistentTree as exc:
+        raise StoreError(
+            f"{args.tree} is damaged: {exc}; nothing was changed (`verkle check` finds where)"
+        ) from None
     store.commit(tree, args.tree)
     seconds = time.perf_counter() - started
     print(
@@ -171,7 +188,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_insert(args: argparse.Namespace) -> int:
     tree = _open(args)
     existed = tree.get(_key(args.key)) is not None
-    tree.insert(_key(args.key), parse_hex32(args.value, "value"))
+    with _damage_named(args.tree):
+        tree.insert(_key(args.key), parse_hex32(args.value, "value"))
     store.commit(tree, args.tree)
     print(f"{'updated' if existed else 'inserted'}; root {tree.root_commitment.hex()}")
     return 0
@@ -179,7 +197,9 @@ def cmd_insert(args: argparse.Namespace) -> int:
 
 def cmd_delete(args: argparse.Namespace) -> int:
     tree = _open(args)
-    if not tree.delete(_key(args.key)):
+    with _damage_named(args.tree):
+        deleted = tree.delete(_key(args.key))
+    if not deleted:
         print(f"verkle: key {args.key} is not in the tree", file=sys.stderr)
         return 1
     store.commit(tree, args.tree)

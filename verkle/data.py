@@ -45,7 +45,7 @@ def read_changes(path: str | Path) -> Iterator[tuple[bytes, bytes | None]]:
 def _records(path: str | Path, deletes: bool) -> Iterator[tuple[bytes, bytes | None]]:
     path = Path(path)
     try:
-        handle = path.open()
+        handle = path.open(encoding="utf-8-sig")  # a BOM (a spreadsheet's CSV) is not part of a key
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror}") from None
     with handle:
@@ -66,6 +66,8 @@ def _record(line: str, number: int, name: str, deletes: bool) -> tuple[bytes, by
     if line.startswith("{"):
         try:
             doc = loads_limited(line, MAX_LINE_BYTES, max_depth=1, what=where)
+            if set(doc) != {"key", "value"}:
+                raise KeyError("fields")
             key, value = doc["key"], doc["value"]
         except (json.JSONDecodeError, JSONLimitError, KeyError, TypeError):
             raise DataError(f'{where}: expected {{"key": hex, "value": hex}}') from None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import resource
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -72,11 +73,21 @@ def peak_rss_mib() -> float:
     return (own + children) / 1024
 
 
+def _scratch(path: Path, suffix: str) -> Path:
+    """A new empty file next to `path` with a unique name (the rename into place stays atomic)."""
+    handle, name = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name + ".", suffix=suffix)
+    os.close(handle)
+    return Path(name)
+
+
 def _stage(db: sqlite3.Connection, pairs: Iterable[tuple[bytes, bytes]], progress: bool) -> None:
     """Pairs into `leaves`, in sorted batches (later pairs win, across batches too)."""
     batch: dict[bytes, bytes] = {}
     with bar(0, "reading pairs", "key", enabled=progress) as shown:
-        for key, value in pairs:
+        for pair in pairs:
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise TypeError(f"each pair must be (key, value), got {type(pair).__name__} {str(pair)[:40]}")
+            key, value = pair
             batch[check_key(key)] = check_value(value)
             if len(batch) >= STAGE_BATCH:
                 db.executemany("INSERT OR REPLACE INTO leaves VALUES (?, ?)", sorted(batch.items()))
@@ -123,9 +134,14 @@ def build_file(
     Subtrees run on `runner`, else on the Dask cluster `cluster` names (``local:N`` or a scheduler
     address), else on `workers` local processes."""
     started = time.perf_counter()
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path, got {type(path).__name__}")
+    if isinstance(pairs, (str, bytes, dict)) or not isinstance(pairs, Iterable):
+        raise TypeError(f"pairs must be an iterable of (key, value) pairs, got {type(pairs).__name__}")
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory: give the tree file's path")
+    tmp = _scratch(path, ".tmp")  # a name of its own: two builds of one path never share it
     layout = KeyLayout(scheme.width)
     shown = progress is not False
     own_runner = None
@@ -221,7 +237,7 @@ def check_file(
 
     path = Path(path)
     info = read_info(path)
-    scratch = path.with_name(path.name + ".check")
+    scratch = _scratch(path, ".check")
     source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         leaves = source.execute("SELECT key, value FROM leaves ORDER BY key")

@@ -134,17 +134,30 @@ class DaskRunner:
             self._cluster.close()
 
 
+MAX_LOCAL_PER_CORE = 4
+
+
 def _local_workers(address: str) -> int:
     text = address[len(LOCAL_PREFIX) :]
     if not text.isdigit() or int(text) < 1:
         raise ClusterError(
             f"--cluster {address!r}: expected local:N with N >= 1 workers, or a scheduler address"
         )
+    limit = MAX_LOCAL_PER_CORE * (os.cpu_count() or 1)
+    if int(text) > limit:
+        raise ClusterError(
+            f"--cluster {address!r}: {int(text):,} local workers on {os.cpu_count()} cores; at most {limit} "
+            "(more processes than cores only compete; a larger cluster is a scheduler address)"
+        )
     return int(text)
 
 
 def check_cluster_address(address: str) -> str:
     """Refuse a malformed --cluster value before anything is read or started."""
+    if not isinstance(address, str):
+        raise TypeError(
+            f"cluster must be a str (local:N or a scheduler address), got {type(address).__name__}"
+        )
     if address.startswith(LOCAL_PREFIX):
         _local_workers(address)
     elif not address or any(c.isspace() for c in address):
@@ -157,7 +170,11 @@ def check_cluster_address(address: str) -> str:
 def make_runner(size: int, workers: int | None = None, cluster: str | None = None) -> Runner:
     """The runner for a build of `size` keys: the cluster if one is named; else a local pool of
     `workers` processes (default: every core) for 4,096 keys and more, this process below that."""
-    if cluster:
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+        raise ValueError(f"workers must be a positive int or None, got {workers!r}")
+    if cluster is not None:
+        if workers is not None:
+            raise ValueError("workers sets a local pool; with a cluster the cluster's workers run the build")
         return DaskRunner(check_cluster_address(cluster))
     workers = workers or os.cpu_count() or 1
     if workers > 1 and size >= 4096:

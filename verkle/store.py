@@ -147,14 +147,21 @@ def read_info(path: str | Path) -> TreeInfo:
         db.close()
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise StoreError(f"{path}: unsupported tree format {meta.get('format')} {meta.get('version')}")
-    return TreeInfo(
-        meta["scheme"],
-        int(meta["width"]),
-        meta.get("setup", ""),
-        meta["setup_fingerprint"],
-        bytes.fromhex(meta["root"]),
-        int(meta["size"]),
-    )
+    try:
+        return TreeInfo(
+            str(meta["scheme"]),
+            int(meta["width"]),
+            str(meta.get("setup", "")),
+            str(meta["setup_fingerprint"]),
+            bytes.fromhex(meta["root"]),
+            int(meta["size"]),
+        )
+    except KeyError as exc:
+        raise StoreError(f"{path} is a damaged verkle tree file: its meta table has no {exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise StoreError(
+            f"{path} is a damaged verkle tree file: a meta value does not parse ({exc})"
+        ) from None
 
 
 def _info_and_scheme(path: str | Path, scheme_for: Callable[[TreeInfo], KZG]) -> tuple[TreeInfo, KZG]:
@@ -213,9 +220,11 @@ class TreeFile:
         self._levels, self._bits, self._pad = layout.levels, layout.bits, layout.pad
         self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         self.loaded = 0  # nodes read so far (the working set's size)
+        self.closed = False
 
     def close(self) -> None:
         self.db.close()
+        self.closed = True
 
     def _key_bound(self, depth: int, prefix: int) -> int:
         """The smallest key whose first `depth` slot indices are `prefix` (as an integer; may be 2**256)."""
@@ -228,6 +237,8 @@ class TreeFile:
         return (value >> shift if shift >= 0 else value << -shift) & (self.layout.width - 1)
 
     def load_children(self, node: Node) -> dict[int, Node | Leaf]:
+        if self.closed:
+            raise ValueError(f"the tree file {self.path} was closed (tree.close()): open it again")
         width = self.layout.width
         d, p = node.depth, node.prefix
         first = p * width

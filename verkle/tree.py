@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import secrets
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -67,6 +68,11 @@ class Node:
 
 
 Child = Node | Leaf
+
+
+class InconsistentTree(ValueError):
+    """A tree read from a file whose stored commitments do not match what is stored under them (a
+    damaged or edited file): nothing was changed."""
 
 
 @dataclass
@@ -198,6 +204,7 @@ class VerkleTree:
     def insert(self, key: bytes, value: bytes) -> None:
         key, value = check_key(key), check_value(value)
         path, end = self.path(key)
+        self._check_stored(n for n, _ in path)
         old = [self.child_field(n.children.get(i)) for n, i in path]
         node, idx = path[-1]
         if end is None:
@@ -233,6 +240,7 @@ class VerkleTree:
     def delete(self, key: bytes) -> bool:
         key = check_key(key)
         path, end = self.path(key)
+        self._check_stored(n for n, _ in path)
         if not isinstance(end, Leaf) or end.key != key:
             return False
         old = [self.child_field(n.children.get(i)) for n, i in path]
@@ -281,14 +289,24 @@ class VerkleTree:
         commitment by one MSM over its changed slots (new nodes: one MSM over all of them). The result
         is the tree a fresh build of the final contents gives, commitments included."""
         final: dict[bytes, bytes | None] = {}
-        for key, value in changes:
+        if isinstance(changes, (bytes, str, dict)):
+            raise TypeError(
+                f"changes must be an iterable of (key, value) pairs, got {type(changes).__name__}"
+            )
+        for change in changes:
+            if not isinstance(change, (tuple, list)) or len(change) != 2:
+                raise TypeError(f"each change must be (key, value or None), got {str(change)[:40]}")
+            key, value = change
             final[check_key(key)] = None if value is None else check_value(value)
         before: dict[int, tuple[Node, dict[int, int]]] = {}  # id(node) -> node, {slot: its field before}
         created: list[Node] = []
         result = BatchResult()
         lay = self.layout
+        order = sorted(final, key=lay.padded)
+        if self.root._source is not None:  # read from a file: trust nothing it says before changing it
+            self._check_stored(n for key in order for n, _ in self.path(key)[0])
         shown = bar(len(final), "applying changes", "change", enabled=progress)
-        for key in sorted(final, key=lay.padded):
+        for key in order:
             shown.update()
             value = final[key]
             path, end = self.path(key)
@@ -343,6 +361,35 @@ class VerkleTree:
             result.nodes += 1
         shown.close()
         return result
+
+    def _check_stored(self, nodes: Iterable[Node]) -> None:
+        """For a tree read from a file: check that these nodes' stored commitments commit to the slots
+        stored under them, all at once by a random linear combination (one MSM over the nodes, one
+        over the basis; a wrong one passes with probability about 2**-128). Without it, a change to a
+        damaged file would move a wrong commitment and write a wrong root."""
+        if self.root._source is None:
+            return
+        unique = {id(n): n for n in nodes}
+        if not unique:
+            return
+        p = self.scheme.field.modulus
+        draw = secrets.SystemRandom()
+        points, weights, combined = [], [], {}
+        try:
+            for node in unique.values():
+                r = draw.getrandbits(128) | 1
+                points.append(self.point(node))
+                weights.append(r)
+                for idx, child in node.children.items():
+                    combined[idx] = (combined.get(idx, 0) + r * self.child_field(child)) % p
+        except ValueError as exc:  # a stored commitment that is not a point
+            raise InconsistentTree(f"a stored node commitment does not decode ({exc})") from None
+        curve = self.scheme.curve
+        if curve.encode(curve.msm(points, weights)) != curve.encode(self.scheme.commit_sparse(combined)):
+            raise InconsistentTree(
+                f"the stored commitments of the {len(unique):,} nodes this change reads do not commit to "
+                "the slots stored under them"
+            )
 
     @staticmethod
     def _keeps(node: Node) -> bool:

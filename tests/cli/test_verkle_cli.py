@@ -502,6 +502,16 @@ def test_a_damaged_tree_file_is_caught_by_check_and_by_prove(tmp_path, data, cap
         capsys.readouterr()
         assert run("check", bad) == 2, name
         assert "is inconsistent" in capsys.readouterr().err, name
+    # a change through a damaged node is refused before anything is written, as one key or a batch
+    changes = tmp_path / "changes.csv"
+    changes.write_text(f"{key},{'22' * 32}\n")
+    for name in ("value", "commitment"):
+        before = (tmp_path / f"{name}.db").read_bytes()
+        assert run("update", tmp_path / f"{name}.db", changes) == 2, name
+        assert "is damaged" in capsys.readouterr().err and (tmp_path / f"{name}.db").read_bytes() == before
+        assert run("insert", tmp_path / f"{name}.db", key, "22" * 32) == 2, name
+        assert "nothing was changed" in capsys.readouterr().err
+        assert (tmp_path / f"{name}.db").read_bytes() == before
     # a proof through the damaged leaf's path is refused, and nothing is written
     assert run("prove", tmp_path / "value.db", key, "-o", tmp_path / "p.json") == 2
     assert "does not verify against its root" in capsys.readouterr().err

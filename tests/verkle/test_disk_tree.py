@@ -192,3 +192,25 @@ def test_cluster_addresses_are_checked_before_anything_starts():
     assert check_cluster_address("tcp://10.0.0.5:8786") == "tcp://10.0.0.5:8786"
     with pytest.raises(ClusterError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
         DaskRunner("tcp://127.0.0.1:9", timeout=2)
+
+
+def test_changes_and_builds_refuse_bad_arguments_by_name(tmp_path, bls16):
+    tree = VerkleTree.build(bls16, [(b"\x01" * 32, b"\x02" * 32)], workers=1, progress=False)
+    with pytest.raises(TypeError, match="each change must be"):
+        tree.update((b"\x01" * 32, None))  # one change, not a list of them
+    with pytest.raises(TypeError, match="an iterable of"):
+        tree.update({b"\x01" * 32: None})
+    with pytest.raises(TypeError, match="pairs must be an iterable"):
+        verkle.build_tree_file(None, tmp_path / "t.db")
+    with pytest.raises(ValueError, match="workers must be a positive int"):
+        verkle.build_tree_file([], tmp_path / "t.db", workers=0)
+    with pytest.raises(ValueError, match="workers sets a local pool"):
+        verkle.build_tree_file([], tmp_path / "t.db", workers=2, cluster="local:1")
+    with pytest.raises(ClusterError, match="local workers on"):
+        check_cluster_address("local:100000")
+    verkle.build_tree_file([(b"\x01" * 32, b"\x02" * 32)], tmp_path / "t.db")
+    opened = verkle.open_tree(tmp_path / "t.db")
+    opened.close()
+    with pytest.raises(ValueError, match="was closed"):
+        opened.get(b"\x01" * 32)
+    assert [p.name for p in tmp_path.iterdir()] == ["t.db"]  # no scratch files left
