@@ -1,8 +1,10 @@
 """A tree on disk: one SQLite file with the leaves, every node's commitment and the scheme it uses.
 
 Builds are written to a temporary file and renamed into place; later changes (the tree's journal)
-go in as one transaction. Either way a crash leaves the previous tree intact. Reopening rebuilds
-the shape from the leaves (no curve arithmetic) and takes the commitments from the file.
+go in as one transaction. Either way a crash leaves the previous tree intact. `open_tree` reads
+nothing up front: nodes read their slots from the file when a walk first reaches them (`TreeFile`).
+`load` reads everything, rebuilds the shape from the leaves (no curve arithmetic) and takes the
+commitments from the file.
 """
 
 from __future__ import annotations
