@@ -224,13 +224,10 @@ def run_bench(plan: BenchPlan, out: Path, *, resume: bool = False) -> int:
             )
             return 130
     planned = set(plan.row_keys())
-    size_rows = [r for r in read_rows(out / SIZES_CSV) if ("size", r["leaves"], r["width"]) in planned]
-    multi_rows = [
-        r for r in read_rows(out / MULTI_CSV) if ("multi", r["leaves"], r["width"], r["keys"]) in planned
-    ]
-    outside = (
-        len(read_rows(out / SIZES_CSV)) + len(read_rows(out / MULTI_CSV)) - len(size_rows) - len(multi_rows)
-    )
+    all_sizes, all_multis = read_rows(out / SIZES_CSV), read_rows(out / MULTI_CSV)
+    size_rows = [r for r in all_sizes if ("size", r["leaves"], r["width"]) in planned]
+    multi_rows = [r for r in all_multis if ("multi", r["leaves"], r["width"], r["keys"]) in planned]
+    outside = len(all_sizes) + len(all_multis) - len(size_rows) - len(multi_rows)
     if outside:
         say(f"  {outside} rows in the CSVs are outside this plan: kept there, not tabulated")
     print()

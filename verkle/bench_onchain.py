@@ -30,6 +30,7 @@ from evmkit.rowlog import RowLog, Spec, read_back
 from evmkit.table import format_table
 
 from . import gasmodel
+from .bench import pairs_seed, random_pairs
 from .benchplan import (
     BLS,
     BN,
@@ -180,8 +181,7 @@ def _measure_tree(run: Run, tree: TreeJob) -> None:
     if not pending:
         return
     log_n, width, scheme_name = tree.log_n, tree.width, tree.scheme
-    pairs_rng = random.Random(run.plan.seed * 1000 + log_n)
-    pairs = [(pairs_rng.randbytes(32), pairs_rng.randbytes(32)) for _ in range(2**log_n)]
+    pairs = random_pairs(2**log_n, pairs_seed(run.plan.seed, log_n))
     rng = random.Random(run.plan.seed * 7919 + log_n)
     scheme = load_scheme(scheme_name, width, insecure_dev_setup_ok=True)
     short = f"2^{log_n} w{width}" + (" bn254" if scheme_name == BN else "")

@@ -99,9 +99,7 @@ def _stage(db: sqlite3.Connection, pairs: Iterable[tuple[bytes, bytes]], progres
 
 def _slot_range(layout: KeyLayout, slot: int) -> tuple[bytes, bytes | None]:
     """Keys under root slot `slot`: [lo, hi) as BLOBs (hi None: to the end)."""
-    shift = (layout.levels - 1) * layout.bits - layout.pad
-    lo = slot << shift
-    hi = (slot + 1) << shift
+    lo, hi = layout.key_bound(1, slot), layout.key_bound(1, slot + 1)
     return lo.to_bytes(KEY_SIZE, "big"), hi.to_bytes(KEY_SIZE, "big") if hi < 1 << (8 * KEY_SIZE) else None
 
 

@@ -14,6 +14,7 @@ so sibling keys share the prefix of their node as they would in a byte-wise trie
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from .field import PrimeField
 from .hashing import keccak256
@@ -58,15 +59,16 @@ class KeyLayout:
 
     width: int
 
-    @property
+    # cached: index() and padded() run for every key of every walk
+    @cached_property
     def bits(self) -> int:
         return self.width.bit_length() - 1
 
-    @property
+    @cached_property
     def levels(self) -> int:
         return -(-8 * KEY_SIZE // self.bits)
 
-    @property
+    @cached_property
     def pad(self) -> int:
         return self.levels * self.bits - 8 * KEY_SIZE
 
@@ -79,6 +81,12 @@ class KeyLayout:
     def indices(self, key: bytes, depth: int) -> list[int]:
         k = self.padded(key)
         return [self.index(k, d) for d in range(depth)]
+
+    def key_bound(self, depth: int, prefix: int) -> int:
+        """The smallest key (as an integer; may be 2**256) whose first `depth` indices are `prefix`:
+        the keys under a node are [key_bound(d, p), key_bound(d, p + 1))."""
+        padded = prefix << ((self.levels - depth) * self.bits)
+        return -(-padded >> self.pad)  # ceil: padding bits are zero in every key
 
     def prefix(self, padded_key: int, depth: int) -> int:
         """The first `depth` indices packed into one integer: it names the node at that depth."""

@@ -219,7 +219,6 @@ class TreeFile:
         self.path = path
         self.layout = layout
         self.size = size
-        self._levels, self._bits, self._pad = layout.levels, layout.bits, layout.pad
         self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         self.loaded = 0  # nodes read so far (the working set's size)
         self.closed = False
@@ -228,15 +227,9 @@ class TreeFile:
         self.db.close()
         self.closed = True
 
-    def _key_bound(self, depth: int, prefix: int) -> int:
-        """The smallest key whose first `depth` slot indices are `prefix` (as an integer; may be 2**256)."""
-        padded = prefix << ((self._levels - depth) * self._bits)
-        return -(-padded >> self._pad)  # ceil: padding bits are zero in every key
-
     def _slot(self, key: bytes, depth: int) -> int:
-        shift = (self._levels - 1 - depth) * self._bits - self._pad
-        value = int.from_bytes(key, "big")
-        return (value >> shift if shift >= 0 else value << -shift) & (self.layout.width - 1)
+        lay = self.layout
+        return lay.index(lay.padded(key), depth)
 
     def load_children(self, node: Node) -> dict[int, Node | Leaf]:
         if self.closed:
@@ -253,7 +246,7 @@ class TreeFile:
             child = Node(d + 1, child_prefix, source=self)
             child.encoded = encoded
             kids[child_prefix - first] = child
-        if self.size >> (self._bits * d) <= self.SCAN_KEYS * width:
+        if self.size >> (self.layout.bits * d) <= self.SCAN_KEYS * width:
             self._scan_leaves(d, p, kids)
         else:
             self._seek_leaves(d, first, kids)
@@ -262,7 +255,7 @@ class TreeFile:
 
     def _scan_leaves(self, d: int, p: int, kids: dict[int, Node | Leaf]) -> None:
         """Every key under the node in one range scan; a slot that is not a node holds one leaf."""
-        lo, hi = self._key_bound(d, p), self._key_bound(d, p + 1)
+        lo, hi = self.layout.key_bound(d, p), self.layout.key_bound(d, p + 1)
         for key, value in self.db.execute(
             "SELECT key, value FROM leaves WHERE key >= ? AND key < ? ORDER BY key",
             (lo.to_bytes(KEY_SIZE, "big"), _key_bytes_or_max(hi)),
@@ -283,7 +276,7 @@ class TreeFile:
             stop = slot + 1  # the run of slots up to the next child node
             while stop < width and stop not in kids:
                 stop += 1
-            lo, hi = self._key_bound(d + 1, first + slot), self._key_bound(d + 1, first + stop)
+            lo, hi = self.layout.key_bound(d + 1, first + slot), self.layout.key_bound(d + 1, first + stop)
             if lo >= min(hi, KEY_LIMIT):
                 slot = stop
                 continue
